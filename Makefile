@@ -1,0 +1,62 @@
+# cnbext: the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# The local engine runs without a bridge network: builds that run commands need the host's.
+export CNBEXT_NETWORK ?= host
+REGISTRY := localhost:5000
+
+.PHONY: help engine engine-down install stack demo test unit lint bench clean
+
+help:
+	@echo "make demo         engine if needed, install, extend the example run image and publish it"
+	@echo "make test         lint, type-check and run every test (unit and engine)"
+	@echo "make unit         unit tests only (no engine, seconds)"
+	@echo "make engine       start Docker + buildx, registries :5000/:5001 and the fixture image"
+	@echo "make engine-down  stop what 'make engine' started"
+	@echo "make bench        time cnbext against the equivalent hand-written docker buildx commands"
+
+engine:
+	@bash scripts/engine.sh up
+
+engine-down:
+	@bash scripts/engine.sh down
+
+$(BIN)/cnbext: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/cnbext
+
+stack: engine
+	@bash scripts/example-stack.sh
+
+demo: engine install stack
+	@echo "== cnbext extend: add jq and tree to the example run image, publish under two names"
+	$(BIN)/cnbext extend $(REGISTRY)/demo/run:extended $(REGISTRY)/demo-mirror/run:extended \
+	  --config builder-examples/extend/extend.toml --publish
+	@echo "== the published image runs jq as its non-root user"
+	docker run --rm --pull always $(REGISTRY)/demo-mirror/run:extended \
+	  sh -c 'echo "user: $$(id -u):$$(id -g)"; jq --version'
+	@echo "== its io.buildpacks.extend.metadata label"
+	@docker image inspect $(REGISTRY)/demo-mirror/run:extended \
+	  --format '{{ index .Config.Labels "io.buildpacks.extend.metadata" }}'
+
+lint: install
+	$(BIN)/ruff check cnbext tests scripts
+	$(BIN)/ruff format --check cnbext tests scripts
+	$(BIN)/mypy --strict cnbext
+
+unit: install
+	$(BIN)/pytest -m "not engine" -q
+
+test: engine install lint
+	$(BIN)/pytest -q
+
+bench: engine install stack
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from cnbext.cli import main
+
+main()

@@ -1,0 +1,57 @@
+"""The ``cnbext`` command line: one thin module per command over :mod:`cnbext.client`.
+
+Command modules import the heavy parts (python-on-whales, jsonschema) inside their functions,
+so ``cnbext --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cnbext import __version__
+
+app = typer.Typer(
+    name="cnbext",
+    help=(
+        "Extend Cloud Native Buildpacks images ahead of time: add OS packages to base images, "
+        "builders and run images, and publish them with their mirrors.\n\n"
+        "Docs: docs/ in the source tree. Exit codes: docs/exit-codes.md."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnbext {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    pass
+
+
+def _register() -> None:
+    from cnbext.cli import extend
+
+    app.command(
+        "extend",
+        help=extend.HELP,
+        epilog=extend.EPILOG,
+        no_args_is_help=True,
+    )(extend.extend)
+
+
+_register()
+
+
+def main() -> None:
+    app()

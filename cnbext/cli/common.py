@@ -1,0 +1,199 @@
+"""What every command shares: its common flags, how progress and errors are shown, exit codes.
+
+stdout carries the result only (the summary table, or one JSON document with ``--output json``);
+progress, warnings and errors go to stderr, so scripts can pipe stdout safely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cnbext.errors import CnbextError, ConfigError, ExitCode
+from cnbext.plan import PullPolicy
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help="**text**: progress and a summary table; **json**: one JSON document on "
+        "stdout (logs stay on stderr).",
+        case_sensitive=False,
+    ),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the live build log and tracebacks.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show only errors and the result.")
+]
+PublishOption = Annotated[
+    bool,
+    typer.Option(
+        "--publish",
+        help="Push the result to its registry (the first NAME is pushed, the others are copied "
+        "registry-side by digest). Without it, images are loaded into the Docker daemon.",
+    ),
+]
+PullPolicyOption = Annotated[
+    PullPolicy,
+    typer.Option(
+        "--pull-policy",
+        help="Pull base images **always**, only **if-not-present** in the daemon, or "
+        "**never** (then they must be in the daemon; cannot be used with --publish).",
+        case_sensitive=False,
+    ),
+]
+NetworkOption = Annotated[
+    str | None,
+    typer.Option(
+        "--network",
+        envvar="CNBEXT_NETWORK",
+        help="Network for RUN steps during builds (e.g. **host** where Docker runs without "
+        "a bridge). Default: $CNBEXT_NETWORK, else Docker's default.",
+        show_envvar=True,
+    ),
+]
+PlatformOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        help="Target platform, e.g. linux/arm64. Repeat for a multi-platform image "
+        "(needs --publish). Default: the engine's platform.",
+        metavar="OS/ARCH[/VARIANT]",
+    ),
+]
+BuildIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--build-id",
+        help="Passed to the Dockerfiles as the build_id build arg: a new value re-runs the "
+        "package installs (e.g. for security updates). Default: keep the build cache.",
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Read the base images and print the plan (Dockerfiles, build args, label "
+        "changes, names, order); build and publish nothing.",
+    ),
+]
+
+
+class ConsoleReporter:
+    """Progress on stderr: a spinner per step, build logs with --verbose, nothing with --quiet."""
+
+    def __init__(self, console: Console, *, verbose: bool, quiet: bool) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.quiet = quiet
+
+    @contextmanager
+    def step(self, message: str) -> Iterator[None]:
+        if self.quiet:
+            yield
+            return
+        if self.verbose or not self.console.is_terminal:
+            self.console.print(f"[bold blue]=>[/] {escape(message)}")
+            yield
+            return
+        with self.console.status(escape(message)):
+            yield
+        self.console.print(f"[green]✓[/] {escape(message)}")
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(escape(message))
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {escape(message)}")
+
+    def build_log(self, line: str) -> None:
+        if self.verbose and not self.quiet:
+            self.console.print(escape(line), style="dim", highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def fail(error: CnbextError, console: Console, *, output: OutputFormat) -> NoReturn:
+    if isinstance(error, ConfigError):
+        for problem in error.problems:
+            console.print(escape(str(problem)))
+    console.print(f"[bold red]error:[/] {escape(error.message)}")
+    if error.hint:
+        console.print(f"[dim]hint:[/] {escape(error.hint)}")
+    if output is OutputFormat.JSON:
+        problems = [str(p) for p in error.problems] if isinstance(error, ConfigError) else []
+        print_json({"error": error.message, "exitCode": int(error.exit_code), "problems": problems})
+    raise typer.Exit(int(error.exit_code))
+
+
+T = TypeVar("T")
+
+
+def guarded(action: Callable[[], T], console: Console, *, output: OutputFormat, verbose: bool) -> T:
+    """Run a command body, turning cnbext's errors into messages and documented exit codes."""
+    try:
+        return action()
+    except CnbextError as error:
+        fail(error, console, output=output)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except Exception as error:
+        if verbose or os.environ.get("CNBEXT_DEBUG"):
+            raise
+        console.print(
+            f"[bold red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}"
+        )
+        console.print("[dim]hint:[/] re-run with --verbose for the traceback, and report it")
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def normalize_names(names: list[str]) -> tuple[str, ...]:
+    """Output names, normalized; every bad one reported at once, before any work."""
+    from cnbext.errors import UsageError
+    from cnbext.imageref import InvalidReferenceError, parse_reference
+
+    normalized: list[str] = []
+    problems: list[str] = []
+    for name in names:
+        try:
+            reference = parse_reference(name)
+        except InvalidReferenceError as err:
+            problems.append(str(err))
+            continue
+        if reference.digest is not None:
+            problems.append(f"{name}: an output name cannot have a digest; give a tag")
+            continue
+        normalized.append(str(reference))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return tuple(normalized)

@@ -1,0 +1,130 @@
+"""``cnbext extend``: extend any base image with OS packages and recorded metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cnbext.cli.common import (
+    BuildIdOption,
+    DryRunOption,
+    NetworkOption,
+    OutputFormat,
+    OutputOption,
+    PlatformOption,
+    PublishOption,
+    PullPolicyOption,
+    QuietOption,
+    VerboseOption,
+    guarded,
+    normalize_names,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
+from cnbext.plan import PullPolicy
+
+HELP = """Extend an image with OS packages and save it under one or more names.
+
+The base image and what to add come from an extend.toml:
+
+```toml
+[extend]
+image = "registry.example.com/cnb/run:base"
+[extend.metadata]
+packages = ["imagemagick", "git"]
+```
+
+The packages are installed as root with the image's own package manager (found from its
+`/etc/os-release` without running it), then the image's user is restored; an image that would
+run as root is refused. The metadata is merged into the label `io.buildpacks.extend.metadata`,
+so extending an extended image keeps the earlier packages.
+"""
+
+EPILOG = """**Examples**
+
+```
+cnbext extend my/run:1 --config extend.toml
+cnbext extend reg.example.com/run:1 mirror.example.com/run:1 -c extend.toml --publish
+cnbext extend my/run:1 -c extend.toml --dry-run --output json
+```
+
+Exit codes: 0 ok, 2 usage, 3 invalid config, 4 unusable base image, 5 build failed,
+6 publish failed, 7 no engine (docs/exit-codes.md).
+"""
+
+
+def extend(
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="Names for the extended image. With --publish the first is pushed and the "
+            "others are copied to it by digest.",
+            metavar="NAME...",
+            show_default=False,
+        ),
+    ],
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            "-c",
+            help="The extend.toml: [extend] image and [extend.metadata] (see docs/extend.md).",
+            show_default=False,
+        ),
+    ] = Path("extend.toml"),
+    publish: PublishOption = False,
+    pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
+    network: NetworkOption = None,
+    platform: PlatformOption = None,
+    build_id: BuildIdOption = None,
+    dry_run: DryRunOption = False,
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    errors = stderr_console()
+
+    def run() -> None:
+        from cnbext.cli.common import ConsoleReporter
+        from cnbext.cli.render import render_plan, render_results
+        from cnbext.client import Client
+        from cnbext.config.extend import load_extend_config
+        from cnbext.extend import ExtendOptions, check_options
+
+        options = ExtendOptions(
+            names=normalize_names(names),
+            publish=publish,
+            pull_policy=pull_policy,
+            network=network or None,
+            platforms=tuple(platform or ()),
+            build_id=build_id,
+        )
+        check_options(options)
+        loaded = load_extend_config(config, str(config))
+        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
+        for warning in loaded.warnings:
+            reporter.warn(str(warning))
+        client = Client(reporter, network=options.network)
+        plan = client.plan_extend(loaded, options)
+        if dry_run:
+            if output is OutputFormat.JSON:
+                print_json({"dryRun": True, "plan": plan.to_dict()})
+            else:
+                render_plan(plan, stdout_console())
+            return
+        results = client.apply(plan)
+        if output is OutputFormat.JSON:
+            print_json(
+                {
+                    "command": "extend",
+                    "images": [r.to_dict() for r in results],
+                    "warnings": list(plan.warnings),
+                }
+            )
+        elif not quiet:
+            render_results(results, stdout_console())
+
+    guarded(run, errors, output=output, verbose=verbose)

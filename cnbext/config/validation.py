@@ -1,0 +1,182 @@
+"""Validate a TOML config against its JSON Schema and report every problem with its position.
+
+The schemas in ``cnbext/schemas/`` are the single source of truth for config files: this module
+adds no rules of its own, only presentation. A schema may attach ``"x-message"`` to a subschema
+to replace jsonschema's generic wording (``'a b' does not match '^...$'``) with one a user can act
+on; unknown keys get a did-you-mean from the ``properties`` of the table they appear in.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from cnbext.config.toml_source import TomlSource
+from cnbext.errors import ConfigError, ConfigProblem
+
+SCHEMA_BASE_URI = "https://cnbext.dev/schemas/"
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in the package, e.g. ``load_schema("extend")``."""
+    text = resources.files("cnbext.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def schema_names() -> list[str]:
+    files = resources.files("cnbext.schemas").iterdir()
+    return sorted(f.name.removesuffix(".schema.json") for f in files if f.name.endswith(".json"))
+
+
+@cache
+def _registry() -> Registry[Any]:
+    """Every shipped schema by its $id, so schemas can $ref each other's $defs."""
+    resources_by_uri = [
+        (SCHEMA_BASE_URI + f"{name}.schema.json", DRAFT202012.create_resource(load_schema(name)))
+        for name in schema_names()
+    ]
+    registry: Registry[Any] = Registry().with_resources(resources_by_uri)
+    return registry
+
+
+def validator_for(schema_name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(schema_name), registry=_registry())
+
+
+def schema_problems(source: TomlSource, schema_name: str) -> list[ConfigProblem]:
+    validator = validator_for(schema_name)
+    problems: list[ConfigProblem] = []
+    for error in validator.iter_errors(source.data()):
+        problems.extend(_describe(source, error))
+    # Several schema branches can report the same spot in the same words.
+    return sorted(set(problems), key=ConfigProblem.sort_key)
+
+
+def validate(source: TomlSource, schema_name: str) -> dict[str, Any]:
+    """The document's data if it is valid, else a :class:`ConfigError` with every problem."""
+    problems = schema_problems(source, schema_name)
+    if problems:
+        raise ConfigError(problems)
+    return source.data()
+
+
+def closest(word: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
+    """For ``anyOf``/``oneOf`` failures, the branch errors that went deepest explain best."""
+    own_message = isinstance(error.schema, dict) and "x-message" in error.schema
+    if error.validator in ("anyOf", "oneOf") and error.context and not own_message:
+        deepest = max(len(e.absolute_path) for e in error.context)
+        if deepest > len(error.absolute_path):
+            for sub in error.context:
+                if len(sub.absolute_path) == deepest:
+                    yield from _leaf_errors(sub)
+            return
+    yield error
+
+
+def _describe(source: TomlSource, error: ValidationError) -> Iterator[ConfigProblem]:
+    for leaf in _leaf_errors(error):
+        path = list(leaf.absolute_path)
+        schema: dict[str, Any] = leaf.schema if isinstance(leaf.schema, dict) else {}
+        if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
+            known = sorted(schema.get("properties", {}))
+            for unknown in sorted(set(leaf.instance) - set(known)):
+                suggestion = closest(unknown, known)
+                message = f"unknown key {unknown!r}"
+                if suggestion:
+                    message += f"; did you mean {suggestion!r}?"
+                elif known:
+                    message += f"; expected one of: {', '.join(known)}"
+                yield source.problem([*path, unknown], message, key=True)
+            continue
+        if leaf.validator == "required":
+            # jsonschema words it "'image' is a required property"; point at the table.
+            missing = leaf.message.split("'")[1] if "'" in leaf.message else leaf.message
+            where = "the top level" if not path else f"[{'.'.join(map(str, path))}]"
+            yield source.problem(path, f"missing required key {missing!r} in {where}")
+            continue
+        if leaf.validator == "uniqueItems" and isinstance(leaf.instance, list):
+            yield from _duplicates(source, path, leaf.instance)
+            continue
+        custom = schema.get("x-message")
+        # A wrong type is best said plainly; x-message explains the value's format.
+        if isinstance(custom, str) and leaf.validator != "type":
+            yield source.problem(path, custom.format(value=_short(leaf.instance)))
+            continue
+        yield source.problem(path, _generic_message(leaf))
+
+
+def _duplicates(source: TomlSource, path: list[Any], items: list[Any]) -> Iterator[ConfigProblem]:
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(items):
+        marker = json.dumps(item, sort_keys=True)
+        if marker in first_index:
+            yield source.problem(
+                [*path, index],
+                f"{_short(item)} is repeated (first at index {first_index[marker]}); "
+                "items must be unique",
+            )
+        else:
+            first_index[marker] = index
+
+
+def _generic_message(error: ValidationError) -> str:
+    if error.validator == "type":
+        expected: Any = error.validator_value
+        names = [str(n) for n in (expected if isinstance(expected, list) else [expected])]
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        return f"expected {wanted}, found {_toml_type(error.instance)}"
+    if error.validator == "enum":
+        values: Any = error.validator_value
+        allowed = ", ".join(json.dumps(v) for v in values)
+        return f"{_short(error.instance)} is not allowed; expected one of: {allowed}"
+    if error.validator == "minItems" and error.validator_value == 1:
+        return "must not be empty"
+    if error.validator == "minLength" and error.validator_value == 1:
+        return "must not be empty"
+    return error.message
+
+
+_TYPE_NAMES = {
+    "object": "a table",
+    "array": "an array",
+    "string": "a string",
+    "boolean": "a boolean (true or false)",
+    "integer": "an integer",
+    "number": "a number",
+}
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {_short(value)}"
+    return type(value).__name__
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,300 @@
+"""Executes plans with BuildKit (docker buildx) through python-on-whales.
+
+Everything that reads or writes an image goes through :class:`Engine`. Images are read without
+running them (a scratch build copies files out), so any platform works; builds go through
+buildx so the same code path pushes multi-platform results; extra names are copied
+registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+from python_on_whales.utils import run
+
+from cnbext.engine.models import BaseImage, BuiltImage
+from cnbext.errors import BuildError, EngineError, ImageError, PublishError
+from cnbext.plan import ImageBuild, PullPolicy
+from cnbext.progress import Reporter
+
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
+
+
+class Engine:
+    def __init__(
+        self, reporter: Reporter, *, network: str | None = None, client: DockerClient | None = None
+    ) -> None:
+        self.reporter = reporter
+        self.network = network
+        self.docker = client or DockerClient()
+
+    # -- availability -------------------------------------------------------------------------
+
+    def ensure_available(self) -> None:
+        try:
+            self.docker.info()
+        except DockerException as err:
+            raise EngineError(
+                "no Docker daemon answers: " + _last_lines(err),
+                hint="start Docker (on a Debian machine as root: `make engine`)",
+            ) from None
+        except FileNotFoundError:
+            raise EngineError("the docker client is not installed") from None
+        try:
+            run([*self.docker.client_config.docker_cmd, "buildx", "version"], return_stderr=False)
+        except DockerException:
+            raise EngineError(
+                "docker buildx is not available", hint="install the docker-buildx plugin"
+            ) from None
+
+    # -- reading images -----------------------------------------------------------------------
+
+    def resolve_base(
+        self, reference: str, pull_policy: PullPolicy, platform: str | None = None
+    ) -> BaseImage:
+        """Make ``reference`` available per the pull policy and read what planning needs."""
+        present = self.docker.image.exists(reference)
+        if pull_policy is PullPolicy.NEVER and not present:
+            raise ImageError(
+                f"{reference} is not in the daemon and --pull-policy is never",
+                hint="pull it first, or use --pull-policy if-not-present",
+            )
+        if pull_policy is PullPolicy.ALWAYS or not present:
+            with self.reporter.step(f"Pulling {reference}"):
+                try:
+                    self.docker.image.pull(reference, quiet=True, platform=platform)
+                except DockerException as err:
+                    raise ImageError(f"cannot pull {reference}: {_last_lines(err)}") from None
+        image = self.docker.image.inspect(reference)
+        config = image.config
+        with self.reporter.step(f"Reading {reference}"):
+            files = self.read_files(
+                reference,
+                [*OS_RELEASE_PATHS, *self._probe_paths()],
+                platform=platform,
+            )
+        os_release = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
+        return BaseImage(
+            reference=reference,
+            image_id=image.id,
+            user=(config.user or "") if config else "",
+            labels=dict((config.labels or {}) if config else {}),
+            env=_env_dict(config.env if config else None),
+            os=image.os or "linux",
+            architecture=image.architecture or "",
+            os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
+            binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
+        )
+
+    @staticmethod
+    def _probe_paths() -> list[str]:
+        from cnbext.package_managers import PROBE_PATHS
+
+        return list(PROBE_PATHS)
+
+    def read_files(
+        self, reference: str, paths: Sequence[str], *, platform: str | None = None
+    ) -> dict[str, bytes]:
+        """Files of an image that exist, by absolute path; read by copying, never running it.
+
+        Every path becomes a pattern that matches it (``/[e]tc/os-release*``): BuildKit accepts
+        a pattern that matches nothing, while a plain path whose directory is missing fails the
+        build. So one build answers "which of these exist" for any image, even one without a
+        shell or a /sbin.
+        """
+        by_dir: dict[str, list[str]] = {}
+        for path in paths:
+            posix = PurePosixPath(path)
+            by_dir.setdefault(str(posix.parent), []).append(posix.name)
+        lines = [f"FROM {reference} AS source", "FROM scratch"]
+        for directory, names in sorted(by_dir.items()):
+            sources = " ".join(_match_pattern(f"{directory}/{name}") for name in names)
+            lines.append(f"COPY --from=source {sources} /found{directory}/")
+        with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
+            context = Path(tmp, "context")
+            context.mkdir()
+            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            out = Path(tmp, "out")
+            try:
+                self.docker.buildx.build(
+                    context,
+                    output={"type": "local", "dest": str(out)},
+                    platforms=[platform] if platform else None,
+                    progress=False,
+                )
+            except DockerException as err:
+                raise ImageError(f"cannot read {reference}: {_last_lines(err)}") from None
+            found: dict[str, bytes] = {}
+            for path in paths:
+                candidate = out / "found" / path.lstrip("/")
+                if candidate.is_file():
+                    found[path] = candidate.read_bytes()
+            return found
+
+    def image_labels(self, reference: str) -> dict[str, str]:
+        image = self.docker.image.inspect(reference)
+        return dict((image.config.labels or {}) if image.config else {})
+
+    def image_user(self, reference: str) -> str:
+        image = self.docker.image.inspect(reference)
+        return (image.config.user or "") if image.config else ""
+
+    # -- building -----------------------------------------------------------------------------
+
+    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
+        """Build ``build``: pushed under its first name with ``publish``, else loaded and tagged
+        with every name. Returns the registry digest (published) or the image id (loaded)."""
+        with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
+            context = Path(tmp, "context")
+            context.mkdir()
+            (context / "Dockerfile").write_text(build.dockerfile)
+            options: dict[str, Any] = {
+                "build_args": build.build_args,
+                "labels": build.labels,
+                "platforms": list(build.platforms) or None,
+                "network": self.network,
+                "pull": pull,
+                # Attestation manifests turn the result into an index with "unknown/unknown"
+                # entries, which older lifecycles and pack mis-handle; builds stay plain images.
+                "provenance": False,
+                "sbom": False,
+            }
+            if publish:
+                options.update(push=True, tags=[build.primary_name])
+            else:
+                options.update(load=True, tags=list(build.names))
+            verb = "Building and pushing" if publish else "Building"
+            with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
+                self._run_build(context, options, build)
+        if publish:
+            digest = self.publish_as_index(build.primary_name)
+            return BuiltImage(build.names[:1], digest, dict(build.result_labels), published=True)
+        image = self.docker.image.inspect(build.primary_name)
+        labels = dict((image.config.labels or {}) if image.config else {})
+        return BuiltImage(build.names, image.id, labels, published=False)
+
+    def _run_build(self, context: Path, options: dict[str, Any], build: ImageBuild) -> None:
+        # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
+        # straight to our stderr); keep the tail to explain a failure without --verbose.
+        tail: deque[str] = deque(maxlen=30)
+        try:
+            lines = self.docker.buildx.build(context, stream_logs=True, progress="plain", **options)
+            for line in cast(Iterator[str], lines):
+                text = str(line).rstrip("\n")
+                tail.append(text)
+                self.reporter.build_log(text)
+        except DockerException as err:
+            log = "\n".join(tail) or _last_lines(err, 25)
+            push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
+            if options.get("push") and push_failure is not None:
+                reason = push_failure.split("failed to push ")[-1]
+                raise PublishError(
+                    f"cannot push {build.primary_name}: {reason}",
+                    hint=_push_hint(push_failure, build.primary_name),
+                ) from None
+            raise BuildError(
+                f"building the {build.role} {build.primary_name} failed:\n{log}",
+                hint="re-run with --verbose for the whole build log",
+            ) from None
+
+    # -- registries ---------------------------------------------------------------------------
+
+    def publish_as_index(self, reference: str) -> str:
+        """Make ``reference`` an image index in its registry and return the index digest.
+
+        ``imagetools create`` copies an index byte for byte but wraps a single manifest in a new
+        index (buildx < 0.14 has no --prefer-index=false), which would give every mirror a
+        different digest. Publishing the primary name as an index, the shape multi-platform
+        builds have anyway, makes every copy identical to it.
+        """
+        descriptor = self._registry_descriptor(reference)
+        if descriptor.get("mediaType") in INDEX_MEDIA_TYPES:
+            return str(descriptor["digest"])
+        repository = reference.rsplit("@", 1)[0]
+        source = f"{_strip_tag(repository)}@{descriptor['digest']}"
+        try:
+            self.docker.buildx.imagetools.create(sources=[source], tags=[reference])
+        except DockerException as err:
+            raise PublishError(f"cannot publish {reference}: {_last_lines(err)}") from None
+        return self.registry_digest(reference)
+
+    def registry_digest(self, reference: str) -> str:
+        """The manifest (or index) digest a registry serves for ``reference``."""
+        return str(self._registry_descriptor(reference)["digest"])
+
+    def _registry_descriptor(self, reference: str) -> dict[str, Any]:
+        try:
+            output: str = run(
+                [
+                    *self.docker.client_config.docker_cmd,
+                    "buildx",
+                    "imagetools",
+                    "inspect",
+                    "--format",
+                    "{{json .Manifest}}",
+                    reference,
+                ],
+                return_stderr=False,
+            )
+        except DockerException as err:
+            raise PublishError(f"cannot inspect {reference}: {_last_lines(err)}") from None
+        descriptor: dict[str, Any] = json.loads(output)
+        return descriptor
+
+    def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
+        """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
+        source = f"{source_repository}@{digest}"
+        with self.reporter.step(f"Copying {source} to {target}"):
+            try:
+                self.docker.buildx.imagetools.create(sources=[source], tags=[target])
+            except DockerException as err:
+                raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
+        return self.registry_digest(target)
+
+
+def _match_pattern(path: str) -> str:
+    """``/usr/bin/dnf`` -> ``/[u]sr/[b]in/dnf*``: a glob that matches the path or nothing."""
+    parts = [part for part in PurePosixPath(path).parts if part != "/"]
+    globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
+    return "/" + "/".join([*globbed, parts[-1] + "*"])
+
+
+def _strip_tag(reference: str) -> str:
+    """``host:5000/a/b:tag`` -> ``host:5000/a/b`` (a ':' after the last '/' starts the tag)."""
+    head, slash, tail = reference.rpartition("/")
+    return f"{head}{slash}{tail.split(':', 1)[0]}"
+
+
+def _push_hint(failure: str, reference: str) -> str | None:
+    if "401" in failure or "unauthorized" in failure.lower() or "denied" in failure.lower():
+        registry = reference.split("/", 1)[0]
+        return f"log in first: docker login {registry}"
+    return None
+
+
+def _env_dict(env: Sequence[str] | None) -> dict[str, str]:
+    # Split on the first '=' only: values may contain '=' (the spec's note on env files).
+    result: dict[str, str] = {}
+    for entry in env or ():
+        name, _, value = entry.partition("=")
+        result[name] = value
+    return result
+
+
+def _last_lines(err: DockerException, count: int = 6) -> str:
+    text = (err.stderr or err.stdout or str(err) or "").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:]) if lines else "unknown error"

@@ -1,0 +1,34 @@
+"""What the engine reports about images: plain data, no Docker client behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """Facts about a base image that planning needs, read without running it."""
+
+    reference: str  # as resolved (normalized)
+    image_id: str
+    user: str
+    labels: dict[str, str]
+    env: dict[str, str]
+    os: str
+    architecture: str
+    os_release: str | None  # text of /etc/os-release (or /usr/lib/os-release), None if absent
+    binaries: frozenset[str] = field(default_factory=frozenset)  # probed package-manager paths
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    names: tuple[str, ...]
+    digest: str  # registry manifest digest when published, else the local image id
+    labels: dict[str, str]
+    published: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    name: str
+    digest: str

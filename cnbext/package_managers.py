@@ -1,0 +1,155 @@
+"""OS package managers: which one an image uses and the RUN line that installs with it.
+
+The choice follows the image's os-release ``ID`` then ``ID_LIKE``. The RPM family ships
+different front ends (UBI minimal has only microdnf, old CentOS only yum), so there the choice
+also depends on which binary the image actually has. Every install leaves no package lists or
+caches behind: they are dead weight in the layer and stale the moment the image is built.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnbext.distro import Distro
+
+
+@dataclass(frozen=True)
+class PackageManager:
+    name: str
+    binaries: tuple[str, ...]  # where the probe looks for it in the image
+    distros: tuple[str, ...]  # os-release IDs it serves
+    spec_pattern: re.Pattern[str]  # one package with an optional pin, in this manager's syntax
+    spec_example: str
+    install_template: str  # shell, {packages} is replaced by the quoted package list
+
+    def check_package(self, spec: str) -> str | None:
+        """None if ``spec`` is valid for this manager, else why not."""
+        if self.spec_pattern.fullmatch(spec):
+            return None
+        return f"{spec!r} is not a valid {self.name} package (expected e.g. {self.spec_example})"
+
+    def install_command(self, packages: Sequence[str]) -> str:
+        # Specs were validated to hold no shell characters; quoting keeps that true by design.
+        quoted = " ".join(shlex.quote(p) for p in packages)
+        return self.install_template.format(packages=quoted)
+
+
+_RPM_NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*(?::[A-Za-z0-9._+~-]+)?"
+
+APT = PackageManager(
+    name="apt",
+    binaries=("/usr/bin/apt-get",),
+    distros=("debian", "ubuntu"),
+    # name[:arch][=version | /release]
+    spec_pattern=re.compile(
+        r"[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+|/[A-Za-z0-9.+~-]+)?"
+    ),
+    spec_example="jq or jq=1.6-2.1",
+    install_template=(
+        "export DEBIAN_FRONTEND=noninteractive"
+        " && apt-get update"
+        " && apt-get install -y --no-install-recommends {packages}"
+        " && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
+        " /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log"
+    ),
+)
+APK = PackageManager(
+    name="apk",
+    binaries=("/sbin/apk", "/usr/sbin/apk", "/bin/apk"),
+    distros=("alpine",),
+    # name[@repository][=version | ~version]
+    spec_pattern=re.compile(
+        r"[A-Za-z0-9][A-Za-z0-9._+-]*(?:@[A-Za-z0-9._-]+)?(?:[=~][A-Za-z0-9._+-]+)?"
+    ),
+    spec_example="jq or jq=1.7.1-r0",
+    install_template="apk add --no-cache {packages}",
+)
+_RPM_DISTROS = ("fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn")
+DNF = PackageManager(
+    name="dnf",
+    binaries=("/usr/bin/dnf",),
+    distros=_RPM_DISTROS,
+    spec_pattern=re.compile(_RPM_NAME),
+    spec_example="jq or jq-1.6",
+    install_template=(
+        "dnf install -y --setopt=install_weak_deps=False {packages}"
+        " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*"
+    ),
+)
+MICRODNF = PackageManager(
+    name="microdnf",
+    binaries=("/usr/bin/microdnf",),
+    distros=_RPM_DISTROS,
+    spec_pattern=re.compile(_RPM_NAME),
+    spec_example="jq or jq-1.6",
+    install_template=(
+        "microdnf install -y --setopt=install_weak_deps=0 {packages}"
+        " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*"
+    ),
+)
+YUM = PackageManager(
+    name="yum",
+    binaries=("/usr/bin/yum",),
+    distros=_RPM_DISTROS,
+    spec_pattern=re.compile(_RPM_NAME),
+    spec_example="jq or jq-1.6",
+    install_template="yum install -y {packages} && yum clean all && rm -rf /var/cache/yum",
+)
+TDNF = PackageManager(
+    name="tdnf",
+    binaries=("/usr/bin/tdnf",),
+    distros=("photon", "mariner", "azurelinux"),
+    spec_pattern=re.compile(_RPM_NAME),
+    spec_example="jq or jq-1.6",
+    install_template="tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf",
+)
+ZYPPER = PackageManager(
+    name="zypper",
+    binaries=("/usr/bin/zypper",),
+    distros=("opensuse", "opensuse-leap", "opensuse-tumbleweed", "sles", "suse"),
+    spec_pattern=re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*(?:=[A-Za-z0-9._+~:-]+)?"),
+    spec_example="jq or jq=1.6",
+    install_template=(
+        "zypper --non-interactive install --no-recommends {packages}"
+        " && zypper clean --all && rm -rf /var/log/zypp* /var/log/zypper.log"
+    ),
+)
+
+# Preference order inside a family: the first one the image has wins.
+ALL_MANAGERS: tuple[PackageManager, ...] = (APT, APK, DNF, MICRODNF, YUM, TDNF, ZYPPER)
+PROBE_PATHS: tuple[str, ...] = tuple(path for m in ALL_MANAGERS for path in m.binaries)
+
+
+class UnsupportedDistroError(Exception):
+    pass
+
+
+def supported_distros() -> list[str]:
+    return sorted({d for m in ALL_MANAGERS for d in m.distros})
+
+
+def choose_manager(distro: Distro, present_binaries: frozenset[str]) -> PackageManager:
+    """The manager for ``distro``, preferring one whose binary the image has."""
+    for candidate in distro.candidates:
+        family = [m for m in ALL_MANAGERS if candidate in m.distros]
+        if not family:
+            continue
+        for manager in family:
+            if any(path in present_binaries for path in manager.binaries):
+                return manager
+        if len(family) == 1:
+            return family[0]
+        names = "/".join(m.name for m in family)
+        raise UnsupportedDistroError(
+            f"{distro.pretty_name or distro.id} has none of {names} installed"
+        )
+    described = distro.pretty_name or distro.id
+    raise UnsupportedDistroError(
+        f"cannot install packages into {described} (os-release ID={distro.id!r}"
+        + (f", ID_LIKE={' '.join(distro.id_like)!r}" if distro.id_like else "")
+        + f"); supported distributions: {', '.join(supported_distros())}"
+    )

@@ -1,0 +1,101 @@
+"""Plans: everything a command will do, decided before anything is built or published.
+
+A plan is pure data built from config, flags and facts read about the base images. It is what
+``--dry-run`` prints, what unit tests check without an engine, and the only input the engine
+executes. Nothing in a plan may hold a credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cnbext.labels import LabelChange
+
+
+class PullPolicy(StrEnum):
+    """pack's meaning: always pull; pull only when missing locally; never pull."""
+
+    ALWAYS = "always"
+    IF_NOT_PRESENT = "if-not-present"
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """One image to build from a base with a generated Dockerfile."""
+
+    role: str  # what the image is to the user: "image", "builder", "run image"
+    base: str  # normalized base reference
+    dockerfile: str
+    build_args: dict[str, str]
+    labels: dict[str, str]  # labels this build sets (merged values, ready to write)
+    result_labels: dict[str, str]  # every label the result will have: the base's plus ours
+    label_changes: tuple[LabelChange, ...]
+    names: tuple[str, ...]  # normalized output names; the first is built, the rest copied
+    platforms: tuple[str, ...]
+    package_manager: str | None
+    packages: tuple[str, ...]
+    base_user: str
+
+    @property
+    def primary_name(self) -> str:
+        return self.names[0]
+
+    @property
+    def copies(self) -> tuple[str, ...]:
+        return self.names[1:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "base": self.base,
+            "names": list(self.names),
+            "platforms": list(self.platforms),
+            "packageManager": self.package_manager,
+            "packages": list(self.packages),
+            "user": self.base_user,
+            "buildArgs": dict(self.build_args),
+            "labels": dict(self.labels),
+            "labelChanges": [
+                {"name": c.name, "old": c.old, "new": c.new} for c in self.label_changes
+            ],
+            "dockerfile": self.dockerfile,
+        }
+
+
+@dataclass(frozen=True)
+class ExtendPlan:
+    command: str
+    builds: tuple[ImageBuild, ...]
+    publish: bool
+    pull_policy: PullPolicy
+    network: str | None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def steps(self) -> list[str]:
+        """The order of work, in words: what --dry-run promises and apply follows."""
+        steps = []
+        for build in self.builds:
+            where = "push" if self.publish else "load into the daemon as"
+            steps.append(
+                f"build the {build.role} from {build.base} and {where} {build.primary_name}"
+            )
+            for name in build.copies:
+                if self.publish:
+                    steps.append(f"copy {build.primary_name} to {name} by digest and verify it")
+                else:
+                    steps.append(f"tag {build.primary_name} as {name}")
+        return steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "publish": self.publish,
+            "pullPolicy": self.pull_policy.value,
+            "network": self.network,
+            "steps": self.steps(),
+            "images": [b.to_dict() for b in self.builds],
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build the example stack (builder-examples/stack) from the engine's fixture image, push it to
+# the local registry and load it into the daemon. Idempotent: BuildKit's cache makes re-runs
+# instant. Needs `scripts/engine.sh up` first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REGISTRY="${CNBEXT_TEST_REGISTRY:-localhost:5000}"
+BASE="${CNBEXT_TEST_BASE_IMAGE:-$REGISTRY/fixtures/debian:bookworm}"
+for kind in build run; do
+  name="$REGISTRY/cnbext-examples/$kind:bookworm"
+  docker buildx build --quiet --network host --provenance=false \
+    --build-arg "base_image=$BASE" \
+    -f "builder-examples/stack/$kind.Dockerfile" -t "$name" --load builder-examples/stack >/dev/null
+  docker push -q "$name" >/dev/null
+  echo "example stack: $name" >&2
+done

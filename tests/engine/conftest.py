@@ -1,0 +1,128 @@
+"""Engine tests run real builds: the session starts the local engine and example stack itself.
+
+`scripts/engine.sh up` is idempotent (about a second when everything is up), so running
+`pytest` alone works on a fresh Debian machine as well as after `make engine`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from python_on_whales import DockerClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class EngineEnv:
+    registry: str
+    auth_registry: str
+    auth_user: str
+    auth_password: str
+    fixture_image: str
+    run_image: str
+    build_image: str
+    docker: DockerClient
+
+    def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
+        """A fresh image name per call, so tests never see each other's images."""
+        return f"{registry or self.registry}/cnbext-tests/{label}-{uuid.uuid4().hex[:10]}:{tag}"
+
+    def labels(self, reference: str) -> dict[str, str]:
+        image = self.docker.image.inspect(reference)
+        return dict(image.config.labels or {})
+
+    def registry_digest(self, reference: str) -> str:
+        out = subprocess.run(
+            [
+                "docker",
+                "buildx",
+                "imagetools",
+                "inspect",
+                "--format",
+                "{{json .Manifest}}",
+                reference,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return str(json.loads(out.stdout)["digest"])
+
+    def in_registry(self, reference: str) -> bool:
+        result = subprocess.run(
+            ["docker", "buildx", "imagetools", "inspect", reference], capture_output=True
+        )
+        return result.returncode == 0
+
+    def run(self, reference: str, command: str) -> str:
+        output = self.docker.run(reference, ["sh", "-c", command], remove=True)
+        return str(output)
+
+
+@pytest.fixture(scope="session")
+def engine() -> EngineEnv:
+    for script in ("engine.sh", "example-stack.sh"):
+        args = ["bash", str(REPO / "scripts" / script)] + (["up"] if script == "engine.sh" else [])
+        result = subprocess.run(args, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"{script} failed:\n{result.stdout}\n{result.stderr}")
+    env_lines = subprocess.run(
+        ["bash", str(REPO / "scripts" / "engine.sh"), "env"], capture_output=True, text=True
+    ).stdout.splitlines()
+    values = dict(line.split("=", 1) for line in env_lines if "=" in line)
+    registry = values["CNBEXT_TEST_REGISTRY"]
+    return EngineEnv(
+        registry=registry,
+        auth_registry=values["CNBEXT_TEST_AUTH_REGISTRY"],
+        auth_user=values["CNBEXT_TEST_REGISTRY_USER"],
+        auth_password=values["CNBEXT_TEST_REGISTRY_PASSWORD"],
+        fixture_image=values["CNBEXT_TEST_BASE_IMAGE"],
+        run_image=f"{registry}/cnbext-examples/run:bookworm",
+        build_image=f"{registry}/cnbext-examples/build:bookworm",
+        docker=DockerClient(),
+    )
+
+
+@dataclass
+class Cli:
+    """Runs the installed CLI for real (`python -m cnbext`), as a user would."""
+
+    workdir: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "cnbext", *args],
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            env=self.env,
+            timeout=900,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"cnbext {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.workdir / name
+        path.write_text(text)
+        return path
+
+
+@pytest.fixture
+def cnbext(tmp_path: Path, engine: EngineEnv) -> Iterator[Cli]:
+    env = {**os.environ, "CNBEXT_NETWORK": os.environ.get("CNBEXT_NETWORK", "host")}
+    yield Cli(tmp_path, env)
+
+
+def extend_toml(image: str, metadata: str) -> str:
+    return f'[extend]\nimage = "{image}"\n\n[extend.metadata]\n{metadata}'
