@@ -19,6 +19,10 @@ AUTH_REGISTRY_PORT=5001
 AUTH_USER="${CNBEXT_TEST_REGISTRY_USER:-cnbext}"
 AUTH_PASSWORD="${CNBEXT_TEST_REGISTRY_PASSWORD:-cnbext-test-password}"
 FIXTURE_IMAGE="localhost:${OPEN_REGISTRY_PORT}/fixtures/debian:bookworm"
+# The same Debian for linux/amd64 and linux/arm64 in one index, for multi-platform tests. Made
+# only where BuildKit can run arm64 (emulation), because its second debootstrap stage runs
+# arm64 binaries.
+MULTIARCH_FIXTURE_IMAGE="localhost:${OPEN_REGISTRY_PORT}/fixtures/debian-multiarch:bookworm"
 FIXTURE_SUITE=bookworm
 
 log() { printf 'engine: %s\n' "$*" >&2; }
@@ -104,6 +108,22 @@ wait_for() {
   return 1
 }
 
+enable_emulation() {
+  # qemu-user-static registers its interpreters with binfmt_misc, so BuildKit can run (and
+  # lists) foreign platforms such as linux/arm64. Only done where we install the engine too.
+  if ! [ -x /usr/bin/qemu-aarch64-static ] || ! command -v update-binfmts >/dev/null; then
+    log "installing qemu-user-static for multi-platform builds"
+    apt_install qemu-user-static binfmt-support
+  fi
+  mountpoint -q /proc/sys/fs/binfmt_misc 2>/dev/null \
+    || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || log "could not enable arm64 emulation"
+}
+
+arm64_builds() {
+  docker buildx inspect 2>/dev/null | grep -q 'linux/arm64'
+}
+
 start_daemon() {
   if daemon_answers; then
     log "a Docker daemon already answers: using it"
@@ -111,6 +131,7 @@ start_daemon() {
   fi
   require_debian_root
   install_engine_packages
+  enable_emulation
   mkdir -p /etc/docker
   if ! [ -f /etc/docker/daemon.json ]; then
     # The containerd image store keeps multi-platform images in the daemon.
@@ -165,19 +186,8 @@ make_fixture() {
     if fixture_in_registry; then
       docker pull -q "$FIXTURE_IMAGE" >/dev/null
     else
-      local tarball="$STATE_DIR/debian-$FIXTURE_SUITE-minbase.tar"
-      if ! [ -s "$tarball" ]; then
-        local root="$STATE_DIR/rootfs-$FIXTURE_SUITE"
-        rm -rf "$root"
-        log "debootstrap $FIXTURE_SUITE (minbase) from $(debian_mirror)"
-        debootstrap --variant=minbase "$FIXTURE_SUITE" "$root" "$(debian_mirror)" >"$STATE_DIR/debootstrap.log" 2>&1 \
-          || { tail -n 20 "$STATE_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
-        # Package lists are stale the moment they are made: images ship without them.
-        rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
-        tar -C "$root" -cf "$tarball.partial" .
-        mv "$tarball.partial" "$tarball"
-        rm -rf "$root"
-      fi
+      local tarball
+      tarball=$(debian_tarball amd64)
       log "importing $FIXTURE_IMAGE"
       docker import -c 'CMD ["bash"]' "$tarball" "$FIXTURE_IMAGE" >/dev/null
     fi
@@ -186,6 +196,47 @@ make_fixture() {
     log "pushing $FIXTURE_IMAGE"
     docker push -q "$FIXTURE_IMAGE" >/dev/null
   fi
+}
+
+debian_tarball() {
+  # debian_tarball ARCH: a cached minbase rootfs tarball of $FIXTURE_SUITE for ARCH.
+  local arch=$1 tarball="$STATE_DIR/debian-$FIXTURE_SUITE-$1-minbase.tar"
+  if ! [ -s "$tarball" ]; then
+    local root="$STATE_DIR/rootfs-$FIXTURE_SUITE-$arch"
+    rm -rf "$root"
+    log "debootstrap $FIXTURE_SUITE $arch (minbase) from $(debian_mirror)"
+    debootstrap --arch="$arch" --variant=minbase "$FIXTURE_SUITE" "$root" "$(debian_mirror)" \
+      >"$STATE_DIR/debootstrap-$arch.log" 2>&1 \
+      || { tail -n 20 "$STATE_DIR/debootstrap-$arch.log" >&2; die "debootstrap ($arch) failed"; }
+    # Package lists are stale the moment they are made: images ship without them.
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+    tar -C "$root" -cf "$tarball.partial" .
+    mv "$tarball.partial" "$tarball"
+    rm -rf "$root"
+  fi
+  echo "$tarball"
+}
+
+make_multiarch_fixture() {
+  if docker buildx imagetools inspect "$MULTIARCH_FIXTURE_IMAGE" >/dev/null 2>&1; then
+    log "fixture $MULTIARCH_FIXTURE_IMAGE is present"
+    return
+  fi
+  if ! arm64_builds; then
+    log "no linux/arm64 emulation: skipping $MULTIARCH_FIXTURE_IMAGE (multi-platform tests skip)"
+    return
+  fi
+  command -v qemu-aarch64-static >/dev/null || { log "no qemu-aarch64-static: skipping multi-arch fixture"; return; }
+  local repo="${MULTIARCH_FIXTURE_IMAGE%:*}" arch platform tarball
+  for arch in amd64 arm64; do
+    platform="linux/$arch"
+    tarball=$(debian_tarball "$arch")
+    log "importing $repo:$FIXTURE_SUITE-$arch"
+    docker import --platform "$platform" -c 'CMD ["bash"]' "$tarball" "$repo:$FIXTURE_SUITE-$arch" >/dev/null
+    docker push -q "$repo:$FIXTURE_SUITE-$arch" >/dev/null
+  done
+  docker buildx imagetools create -t "$MULTIARCH_FIXTURE_IMAGE" \
+    "$repo:$FIXTURE_SUITE-amd64" "$repo:$FIXTURE_SUITE-arm64" >/dev/null 2>&1
 }
 
 up() {
@@ -198,6 +249,7 @@ up() {
   fi
   start_registry registry-auth "$AUTH_REGISTRY_PORT" "$STATE_DIR/htpasswd"
   make_fixture
+  make_multiarch_fixture
   log "ready: daemon, registries 127.0.0.1:$OPEN_REGISTRY_PORT (open) and 127.0.0.1:$AUTH_REGISTRY_PORT (auth), $FIXTURE_IMAGE"
 }
 
@@ -223,6 +275,7 @@ env_vars() {
   echo "CNBEXT_TEST_REGISTRY_USER=$AUTH_USER"
   echo "CNBEXT_TEST_REGISTRY_PASSWORD=$AUTH_PASSWORD"
   echo "CNBEXT_TEST_BASE_IMAGE=$FIXTURE_IMAGE"
+  echo "CNBEXT_TEST_MULTIARCH_BASE_IMAGE=$MULTIARCH_FIXTURE_IMAGE"
 }
 
 case "${1:-up}" in

@@ -14,3 +14,13 @@ for kind in build run; do
   docker push -q "$name" >/dev/null
   echo "example stack: $name" >&2
 done
+
+# The run image for linux/amd64 and linux/arm64, where the engine made the multi-arch fixture.
+MULTIARCH_BASE="${CNBEXT_TEST_MULTIARCH_BASE_IMAGE:-$REGISTRY/fixtures/debian-multiarch:bookworm}"
+if docker buildx imagetools inspect "$MULTIARCH_BASE" >/dev/null 2>&1; then
+  name="$REGISTRY/cnbext-examples/run-multiarch:bookworm"
+  docker buildx build --quiet --network host --provenance=false \
+    --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
+    -f builder-examples/stack/run.Dockerfile -t "$name" --push builder-examples/stack >/dev/null
+  echo "example stack: $name (linux/amd64, linux/arm64)" >&2
+fi

@@ -56,10 +56,12 @@ def _build_panel(build: ImageBuild) -> Panel:
 
 def render_results(results: Sequence[ImageResult], console: Console) -> None:
     table = Table(title="Result", title_justify="left", header_style="bold")
-    table.add_column("role")
-    table.add_column("name")
-    table.add_column("digest" if any(r.published for r in results) else "image id / digest")
-    table.add_column("where")
+    table.add_column("role", no_wrap=True)
+    # Names and digests are copied from here: fold long ones rather than cut them.
+    table.add_column("name", overflow="fold")
+    digest_title = "digest" if any(r.published for r in results) else "image id"
+    table.add_column(digest_title, overflow="fold", min_width=20)
+    table.add_column("where", no_wrap=True)
     for result in results:
         for name in result.names:
             table.add_row(

@@ -30,6 +30,7 @@ class EngineEnv:
     fixture_image: str
     run_image: str
     build_image: str
+    multiarch_run_image: str | None  # None where the engine has no arm64 emulation
     docker: DockerClient
 
     def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
@@ -58,14 +59,18 @@ class EngineEnv:
         return str(json.loads(out.stdout)["digest"])
 
     def in_registry(self, reference: str) -> bool:
-        result = subprocess.run(
-            ["docker", "buildx", "imagetools", "inspect", reference], capture_output=True
-        )
-        return result.returncode == 0
+        return _in_registry(reference)
 
     def run(self, reference: str, command: str) -> str:
         output = self.docker.run(reference, ["sh", "-c", command], remove=True)
         return str(output)
+
+
+def _in_registry(reference: str) -> bool:
+    result = subprocess.run(
+        ["docker", "buildx", "imagetools", "inspect", reference], capture_output=True
+    )
+    return result.returncode == 0
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +85,7 @@ def engine() -> EngineEnv:
     ).stdout.splitlines()
     values = dict(line.split("=", 1) for line in env_lines if "=" in line)
     registry = values["CNBEXT_TEST_REGISTRY"]
+    multiarch = f"{registry}/cnbext-examples/run-multiarch:bookworm"
     return EngineEnv(
         registry=registry,
         auth_registry=values["CNBEXT_TEST_AUTH_REGISTRY"],
@@ -88,6 +94,7 @@ def engine() -> EngineEnv:
         fixture_image=values["CNBEXT_TEST_BASE_IMAGE"],
         run_image=f"{registry}/cnbext-examples/run:bookworm",
         build_image=f"{registry}/cnbext-examples/build:bookworm",
+        multiarch_run_image=multiarch if _in_registry(multiarch) else None,
         docker=DockerClient(),
     )
 

@@ -112,6 +112,39 @@ def test_publish_pushes_the_first_name_and_copies_the_rest_by_digest(
     assert "jq-" in engine.run(pulled.id, "jq --version")
 
 
+def test_several_platforms_are_built_published_and_copied_as_one_index(
+    engine: EngineEnv, cnbext: Cli
+) -> None:
+    if engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    primary, mirror = engine.name("multi"), engine.name("multi-mirror")
+    cnbext.write("extend.toml", extend_toml(engine.multiarch_run_image, 'packages = ["jq"]\n'))
+    platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"]
+    result = cnbext(
+        "extend", primary, mirror, "-c", "extend.toml", "--publish", *platforms, "-o", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    digest = json.loads(result.stdout)["images"][0]["digest"]
+    assert engine.registry_digest(mirror) == digest
+    listing = subprocess.run(
+        ["docker", "buildx", "imagetools", "inspect", mirror],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "linux/amd64" in listing
+    assert "linux/arm64" in listing
+    arm = engine.docker.run(
+        mirror,
+        ["sh", "-c", "uname -m; id -u; jq --version"],
+        platform="linux/arm64",
+        pull="always",
+        remove=True,
+    )
+    assert str(arm).split() == ["aarch64", "1001", str(arm).split()[2]]
+    assert str(arm).split()[2].startswith("jq-")
+
+
 def test_a_rerun_with_nothing_changed_hits_the_cache(engine: EngineEnv, cnbext: Cli) -> None:
     name = engine.name("cache")
     cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["jq"]\n'))
