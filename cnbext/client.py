@@ -6,14 +6,21 @@ is promised when something fails half-way, like pack's pkg/client over its domai
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from cnbext.config.builder import BuilderConfig
 from cnbext.config.extend import ExtendConfig
-from cnbext.errors import PublishError
+from cnbext.create_builder import CreateBuilderOptions, plan_create_builder
+from cnbext.create_builder import check_options as check_builder_options
+from cnbext.errors import BuildError, CnbextError, PublishError
 from cnbext.extend import ExtendOptions, check_options, plan_extend
 from cnbext.imageref import parse_reference
-from cnbext.plan import ExtendPlan, ImageBuild, PullPolicy
+from cnbext.plan import ImageBuild, Plan, PullPolicy
 from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
@@ -57,61 +64,102 @@ class Client:
             self._engine = engine
         return self._engine
 
-    def plan_extend(self, config: ExtendConfig, options: ExtendOptions) -> ExtendPlan:
+    def plan_extend(self, config: ExtendConfig, options: ExtendOptions) -> Plan:
         check_options(options)
         platform = options.platforms[0] if options.platforms else None
         base = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
         return plan_extend(config, options, base)
 
-    def apply(self, plan: ExtendPlan) -> list[ImageResult]:
-        results = []
-        published: list[str] = []
-        for build in plan.builds:
-            results.append(self._apply_build(build, plan, published))
-        return results
+    def plan_create_builder(
+        self, config: BuilderConfig, options: CreateBuilderOptions, work_dir: Path
+    ) -> Plan:
+        """Read the base images, fetch and stage every module and the lifecycle under
+        ``work_dir`` (which must outlive :meth:`apply`), then plan."""
+        from cnbext.builder_staging import gather_builder_inputs
 
-    def _apply_build(
-        self, build: ImageBuild, plan: ExtendPlan, published: list[str]
-    ) -> ImageResult:
+        check_builder_options(options, config)
+        inputs = gather_builder_inputs(self.engine, self.reporter, config, options, work_dir)
+        return plan_create_builder(config, options, inputs)
+
+    def apply(self, plan: Plan) -> list[ImageResult]:
+        """Build every image of the plan concurrently; publish them in plan order."""
         pull = plan.pull_policy is PullPolicy.ALWAYS
         if not plan.publish:
-            built = self.engine.build(build, publish=False, pull=pull)
-            return ImageResult(
-                build.role, build.names, built.digest, built.labels, build.platforms, False
+            built = _concurrently(
+                [partial(self.engine.build, b, publish=False, pull=pull) for b in plan.builds]
             )
+            return [
+                ImageResult(b.role, b.names, r.digest, r.labels, b.platforms, False)
+                for b, r in zip(plan.builds, built, strict=True)
+            ]
+        published: list[str] = []
+        pending = [name for b in plan.builds for name in b.names]
         try:
-            built = self.engine.build(build, publish=True, pull=pull)
-        except PublishError as err:
-            raise _with_progress(err, published, list(build.names)) from None
-        published.append(f"{build.primary_name}@{built.digest}")
+            first, *later = plan.builds
+            # The first image is pushed while the others build into the cache; theirs pushes
+            # wait, so e.g. a builder is never out there before the run image it names.
+            actions: list[Callable[[], ImageResult | None]] = [
+                partial(self._publish, first, pull, published, pending),
+                *[partial(self.engine.prebuild, b, pull=pull) for b in later],
+            ]
+            first_result = _concurrently(actions)[0]
+            assert first_result is not None
+            results = [first_result]
+            for build in later:
+                results.append(self._publish(build, pull, published, pending))
+        except CnbextError as err:
+            raise _with_progress(err, published, pending) from None
+        return results
+
+    def _publish(
+        self, build: ImageBuild, pull: bool, published: list[str], pending: list[str]
+    ) -> ImageResult:
+        built = self.engine.build(build, publish=True, pull=pull)
+        _mark_published(published, pending, build.primary_name, built.digest)
         repository = parse_reference(build.primary_name).repository
-        for index, name in enumerate(build.copies):
-            not_yet = list(build.copies[index:])
-            try:
-                digest = self.engine.copy_by_digest(repository, built.digest, name)
-            except PublishError as err:
-                raise _with_progress(err, published, not_yet) from None
+        for name in build.copies:
+            digest = self.engine.copy_by_digest(repository, built.digest, name)
             if digest != built.digest:
-                raise _with_progress(
-                    PublishError(
-                        f"{name} has digest {digest} after the copy, but {build.primary_name} "
-                        f"has {built.digest}"
-                    ),
-                    published,
-                    not_yet,
+                raise PublishError(
+                    f"{name} has digest {digest} after the copy, but {build.primary_name} "
+                    f"has {built.digest}"
                 )
-            published.append(f"{name}@{digest}")
+            _mark_published(published, pending, name, digest)
         return ImageResult(
             build.role, build.names, built.digest, built.labels, build.platforms, True
         )
 
 
-def _with_progress(
-    err: PublishError, published: list[str], not_published: list[str]
-) -> PublishError:
+T = TypeVar("T")
+
+
+def _concurrently(actions: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``actions`` in threads (each drives its own docker subprocess); results in order.
+    The first failure is raised once every action has finished, so nothing keeps running."""
+    if len(actions) == 1:
+        return [actions[0]()]
+    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+        futures = [pool.submit(action) for action in actions]
+        wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
+
+
+def _mark_published(published: list[str], pending: list[str], name: str, digest: str) -> None:
+    published.append(f"{name}@{digest}")
+    if name in pending:
+        pending.remove(name)
+
+
+def _with_progress(err: CnbextError, published: list[str], not_published: list[str]) -> CnbextError:
     """Say exactly what is out there, so nobody has to guess after a half-finished publish."""
     lines = [err.message]
     lines.append("published: " + (", ".join(published) if published else "nothing"))
     if not_published:
         lines.append("not published: " + ", ".join(not_published))
+    if isinstance(err, PublishError | BuildError):
+        return type(err)("\n".join(lines), hint=err.hint)
     return PublishError("\n".join(lines), hint=err.hint)

@@ -1,4 +1,4 @@
-"""Planning ``cnbext extend``: from extend.toml, flags and base-image facts to an ExtendPlan.
+"""Planning ``cnbext extend``: from extend.toml, flags and base-image facts to a Plan.
 
 Pure: no engine, no I/O. Every refusal (unsupported distro, root user, a package spec the
 distro's manager would not accept) happens here, before anything is built.
@@ -6,7 +6,7 @@ distro's manager would not accept) happens here, before anything is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.distro import parse_os_release
 from cnbext.dockerfile import install_dockerfile, is_root_user, split_user
 from cnbext.engine.models import BaseImage
-from cnbext.errors import ConfigError, ImageError, UsageError
+from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.labels import (
     EXTEND_METADATA,
     REBASABLE,
@@ -24,7 +24,7 @@ from cnbext.labels import (
     parse_json_label,
 )
 from cnbext.package_managers import PackageManager, UnsupportedDistroError, choose_manager
-from cnbext.plan import ExtendPlan, ImageBuild, PullPolicy
+from cnbext.plan import ImageBuild, Plan, PullPolicy
 
 
 @dataclass(frozen=True)
@@ -37,33 +37,56 @@ class ExtendOptions:
     build_id: str | None
 
 
-def check_options(options: ExtendOptions) -> None:
-    """Flag combinations that cannot work, refused before any image is read."""
-    if not options.names:
-        raise UsageError("give at least one NAME for the extended image")
-    if options.publish and options.pull_policy is PullPolicy.NEVER:
+def check_publish_flags(
+    *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str]
+) -> None:
+    """The flag combinations no command can honour (pack refuses the first one too)."""
+    if publish and pull_policy is PullPolicy.NEVER:
         raise UsageError("--publish and --pull-policy never cannot be used together")
-    if len(options.platforms) > 1 and not options.publish:
+    if len(platforms) > 1 and not publish:
         raise UsageError(
             "several --platform values need --publish: the daemon cannot hold one name "
             "for several platforms",
             hint="add --publish, or build one platform at a time",
         )
+
+
+def check_options(options: ExtendOptions) -> None:
+    """Flag combinations that cannot work, refused before any image is read."""
+    if not options.names:
+        raise UsageError("give at least one NAME for the extended image")
+    check_publish_flags(
+        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+    )
     if len(set(options.names)) != len(options.names):
         raise UsageError("the same NAME is given twice")
 
 
-def plan_image_build(
-    *,
-    role: str,
-    base: BaseImage,
-    metadata: Mapping[str, Any],
-    names: Sequence[str],
-    platforms: Sequence[str],
-    build_id: str | None,
-    package_problem: Any = None,
-) -> ImageBuild:
-    """One image: install ``metadata.packages`` into ``base`` and record the merged metadata.
+@dataclass(frozen=True)
+class PackageInstall:
+    """What extending ``base`` with ``metadata`` means, before any Dockerfile is written."""
+
+    manager: PackageManager | None  # None: nothing to install
+    packages: tuple[str, ...]
+    labels: dict[str, str]  # io.buildpacks.extend.metadata (merged) and io.buildpacks.rebasable
+
+    @property
+    def manager_name(self) -> str | None:
+        return self.manager.name if self.manager else None
+
+    @property
+    def install_command(self) -> str | None:
+        return self.manager.install_command(self.packages) if self.manager else None
+
+
+PackageProblem = Callable[[int, str], ConfigProblem]
+
+
+def plan_packages(
+    base: BaseImage, metadata: Mapping[str, Any], package_problem: PackageProblem | None = None
+) -> PackageInstall:
+    """Refuse a root base, choose the package manager, check each package against its syntax
+    and merge the metadata label.
 
     ``package_problem(index, message)`` turns a package rejected by the distro's manager into a
     located config problem; without it the rejection is an ImageError.
@@ -83,22 +106,40 @@ def plan_image_build(
             if package_problem is None:
                 raise ImageError("; ".join(why for _, why in problems))
             raise ConfigError([package_problem(i, why) for i, why in problems])
-
     try:
         previous = parse_json_label(base.labels, EXTEND_METADATA) or {}
     except ValueError:
         previous = {}  # a foreign, malformed value: ours replaces it rather than failing
-    merged = merge_metadata(previous, metadata)
     labels = {
-        EXTEND_METADATA: encode_json_label(merged),
+        EXTEND_METADATA: encode_json_label(merge_metadata(previous, metadata)),
         REBASABLE: "true" if metadata.get("rebasable", False) is True else "false",
     }
+    return PackageInstall(manager, packages, labels)
 
+
+def base_build_args(base: BaseImage, build_id: str | None) -> dict[str, str]:
+    """The build args every generated Dockerfile gets, as the extender passes them."""
     user_id, group_id = split_user(base.user)
     build_args = {"base_image": base.reference, "user_id": user_id, "group_id": group_id}
     if build_id is not None:
         build_args["build_id"] = build_id
-    if manager is None:
+    return build_args
+
+
+def plan_image_build(
+    *,
+    role: str,
+    base: BaseImage,
+    metadata: Mapping[str, Any],
+    names: Sequence[str],
+    platforms: Sequence[str],
+    build_id: str | None,
+    package_problem: PackageProblem | None = None,
+) -> ImageBuild:
+    """One image: install ``metadata.packages`` into ``base`` and record the merged metadata."""
+    install = plan_packages(base, metadata, package_problem)
+    build_args = base_build_args(base, build_id)
+    if install.install_command is None:
         dockerfile = "\n".join(
             [
                 "# Generated by cnbext: metadata only, no packages",
@@ -109,22 +150,22 @@ def plan_image_build(
         )
     else:
         dockerfile = install_dockerfile(
-            manager.install_command(packages),
-            description=f"install {', '.join(packages)} with {manager.name}",
-            user_has_group=bool(group_id),
+            install.install_command,
+            description=f"install {', '.join(install.packages)} with {install.manager_name}",
+            user_has_group=bool(build_args["group_id"]),
         )
     return ImageBuild(
         role=role,
         base=base.reference,
         dockerfile=dockerfile,
         build_args=build_args,
-        labels=labels,
-        result_labels={**base.labels, **labels},
-        label_changes=tuple(label_changes(base.labels, labels)),
+        labels=install.labels,
+        result_labels={**base.labels, **install.labels},
+        label_changes=tuple(label_changes(base.labels, install.labels)),
         names=tuple(names),
         platforms=tuple(platforms),
-        package_manager=manager.name if manager else None,
-        packages=packages,
+        package_manager=install.manager_name,
+        packages=install.packages,
         base_user=base.user,
     )
 
@@ -143,7 +184,7 @@ def _manager_for(base: BaseImage, packages: Sequence[str]) -> PackageManager | N
         raise ImageError(f"{base.reference}: {err}") from None
 
 
-def plan_extend(config: ExtendConfig, options: ExtendOptions, base: BaseImage) -> ExtendPlan:
+def plan_extend(config: ExtendConfig, options: ExtendOptions, base: BaseImage) -> Plan:
     check_options(options)
     build = plan_image_build(
         role="image",
@@ -154,7 +195,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, base: BaseImage) -
         build_id=options.build_id,
         package_problem=config.package_problem,
     )
-    return ExtendPlan(
+    return Plan(
         command="extend",
         builds=(build,),
         publish=options.publish,

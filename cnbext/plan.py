@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cnbext.labels import LabelChange
@@ -38,6 +39,11 @@ class ImageBuild:
     package_manager: str | None
     packages: tuple[str, ...]
     base_user: str
+    # Build context besides the Dockerfile: generated text files and staged directory trees
+    # (context path -> content / local directory), and the layer diffIDs the result must have.
+    context_files: dict[str, str] = field(default_factory=dict)
+    context_trees: dict[str, Path] = field(default_factory=dict)
+    expected_diff_ids: tuple[str, ...] = ()
 
     @property
     def primary_name(self) -> str:
@@ -62,21 +68,31 @@ class ImageBuild:
                 {"name": c.name, "old": c.old, "new": c.new} for c in self.label_changes
             ],
             "dockerfile": self.dockerfile,
+            "contextFiles": dict(self.context_files),
+            "contextTrees": {path: str(tree) for path, tree in self.context_trees.items()},
         }
 
 
 @dataclass(frozen=True)
-class ExtendPlan:
+class Plan:
+    """Builds in publish order: they may build concurrently, but with --publish the first is
+    pushed (and copied to its other names) before the next is pushed, so nothing published
+    names an image that is not there yet (a builder names its run image)."""
+
     command: str
     builds: tuple[ImageBuild, ...]
     publish: bool
     pull_policy: PullPolicy
     network: str | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    details: dict[str, Any] = field(default_factory=dict)  # command-specific, for --dry-run
 
     def steps(self) -> list[str]:
         """The order of work, in words: what --dry-run promises and apply follows."""
         steps = []
+        if len(self.builds) > 1:
+            roles = " and ".join(f"the {b.role}" for b in self.builds)
+            steps.append(f"build {roles} concurrently")
         for build in self.builds:
             where = "push" if self.publish else "load into the daemon as"
             steps.append(
@@ -98,4 +114,5 @@ class ExtendPlan:
             "steps": self.steps(),
             "images": [b.to_dict() for b in self.builds],
             "warnings": list(self.warnings),
+            **self.details,
         }

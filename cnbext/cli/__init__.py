@@ -40,14 +40,17 @@ def _root(
 
 
 def _register() -> None:
-    from cnbext.cli import extend
+    from cnbext.cli import create_builder, extend
 
+    app.command("extend", help=extend.HELP, epilog=extend.EPILOG, no_args_is_help=True)(
+        extend.extend
+    )
     app.command(
-        "extend",
-        help=extend.HELP,
-        epilog=extend.EPILOG,
+        "create-builder",
+        help=create_builder.HELP,
+        epilog=create_builder.EPILOG,
         no_args_is_help=True,
-    )(extend.extend)
+    )(create_builder.create_builder)
 
 
 _register()

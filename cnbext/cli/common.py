@@ -9,17 +9,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from cnbext.errors import CnbextError, ConfigError, ExitCode
 from cnbext.plan import PullPolicy
+
+if TYPE_CHECKING:
+    from cnbext.client import Client
+    from cnbext.plan import Plan
 
 
 class OutputFormat(StrEnum):
@@ -98,12 +104,16 @@ DryRunOption = Annotated[
 
 
 class ConsoleReporter:
-    """Progress on stderr: a spinner per step, build logs with --verbose, nothing with --quiet."""
+    """Progress on stderr: a spinner naming every step under way (builds run concurrently),
+    a line per finished step, build logs with --verbose, nothing with --quiet."""
 
     def __init__(self, console: Console, *, verbose: bool, quiet: bool) -> None:
         self.console = console
         self.verbose = verbose
         self.quiet = quiet
+        self._lock = threading.Lock()
+        self._active: list[str] = []
+        self._status: Status | None = None
 
     @contextmanager
     def step(self, message: str) -> Iterator[None]:
@@ -114,9 +124,31 @@ class ConsoleReporter:
             self.console.print(f"[bold blue]=>[/] {escape(message)}")
             yield
             return
-        with self.console.status(escape(message)):
+        self._enter(message)
+        try:
             yield
+        finally:
+            self._leave(message)
         self.console.print(f"[green]✓[/] {escape(message)}")
+
+    def _enter(self, message: str) -> None:
+        with self._lock:
+            self._active.append(message)
+            if self._status is None:
+                self._status = self.console.status("")
+                self._status.start()
+            self._status.update(escape("; ".join(self._active)))
+
+    def _leave(self, message: str) -> None:
+        with self._lock:
+            self._active.remove(message)
+            if self._status is None:
+                return
+            if self._active:
+                self._status.update(escape("; ".join(self._active)))
+            else:
+                self._status.stop()
+                self._status = None
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -197,3 +229,28 @@ def normalize_names(names: list[str]) -> tuple[str, ...]:
     if problems:
         raise UsageError("; ".join(problems))
     return tuple(normalized)
+
+
+def show_or_apply(
+    plan: Plan, client: Client, *, dry_run: bool, output: OutputFormat, quiet: bool
+) -> None:
+    """The end every command shares: print the plan (--dry-run) or apply it and show results."""
+    from cnbext.cli.render import render_plan, render_results
+
+    if dry_run:
+        if output is OutputFormat.JSON:
+            print_json({"dryRun": True, "plan": plan.to_dict()})
+        else:
+            render_plan(plan, stdout_console())
+        return
+    results = client.apply(plan)
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                "command": plan.command,
+                "images": [r.to_dict() for r in results],
+                "warnings": list(plan.warnings),
+            }
+        )
+    elif not quiet:
+        render_results(results, stdout_console())

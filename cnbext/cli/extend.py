@@ -20,9 +20,7 @@ from cnbext.cli.common import (
     VerboseOption,
     guarded,
     normalize_names,
-    print_json,
     stderr_console,
-    stdout_console,
 )
 from cnbext.plan import PullPolicy
 
@@ -88,8 +86,7 @@ def extend(
     errors = stderr_console()
 
     def run() -> None:
-        from cnbext.cli.common import ConsoleReporter
-        from cnbext.cli.render import render_plan, render_results
+        from cnbext.cli.common import ConsoleReporter, show_or_apply
         from cnbext.client import Client
         from cnbext.config.extend import load_extend_config
         from cnbext.extend import ExtendOptions, check_options
@@ -109,22 +106,6 @@ def extend(
             reporter.warn(str(warning))
         client = Client(reporter, network=options.network)
         plan = client.plan_extend(loaded, options)
-        if dry_run:
-            if output is OutputFormat.JSON:
-                print_json({"dryRun": True, "plan": plan.to_dict()})
-            else:
-                render_plan(plan, stdout_console())
-            return
-        results = client.apply(plan)
-        if output is OutputFormat.JSON:
-            print_json(
-                {
-                    "command": "extend",
-                    "images": [r.to_dict() for r in results],
-                    "warnings": list(plan.warnings),
-                }
-            )
-        elif not quiet:
-            render_results(results, stdout_console())
+        show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
 
     guarded(run, errors, output=output, verbose=verbose)

@@ -11,10 +11,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from cnbext.client import ImageResult
-from cnbext.plan import ExtendPlan, ImageBuild
+from cnbext.plan import ImageBuild, Plan
 
 
-def render_plan(plan: ExtendPlan, console: Console) -> None:
+def render_plan(plan: Plan, console: Console) -> None:
     console.print(f"[bold]Plan for cnbext {plan.command}[/] (dry run: nothing is built)")
     mode = "publish to registries" if plan.publish else "load into the Docker daemon"
     network = plan.network or "default"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ def image_reference_problems(
         if not isinstance(value, dict) or part not in value:
             return []
         value = value[part]
-    if not isinstance(value, str) or not value.strip():
-        return []  # the schema has already reported it
+    if not isinstance(value, str) or value == "":
+        return []  # the schema has already reported it (wrong type, empty)
     try:
         parse_reference(value)
     except InvalidReferenceError as err:
@@ -51,8 +52,16 @@ def image_reference_problems(
     return []
 
 
-def metadata_warnings(source: TomlSource, metadata: dict[str, Any]) -> list[ConfigProblem]:
-    """Free-form keys are kept, but a near miss of a known key is almost always a typo."""
+def metadata_warnings(
+    source: TomlSource,
+    metadata: dict[str, Any],
+    prefix: Sequence[str | int] = ("extend", "metadata"),
+) -> list[ConfigProblem]:
+    """Free-form keys are kept, but a near miss of a known key is almost always a typo.
+
+    ``prefix`` is where ``metadata`` sits in the file: builder.toml has scoped tables too
+    (``[extend.metadata.build]``, ``[extend.metadata.run]``).
+    """
     warnings = []
     for key in metadata:
         if key in KNOWN_METADATA_KEYS:
@@ -61,7 +70,7 @@ def metadata_warnings(source: TomlSource, metadata: dict[str, Any]) -> list[Conf
         if suggestion:
             warnings.append(
                 source.problem(
-                    ["extend", "metadata", key],
+                    [*prefix, key],
                     f"{key!r} is not understood by cnbext and is only recorded in the label; "
                     f"did you mean {suggestion!r}?",
                     key=True,

@@ -9,6 +9,9 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tarfile
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -157,10 +160,26 @@ class Engine:
     def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
         """Build ``build``: pushed under its first name with ``publish``, else loaded and tagged
         with every name. Returns the registry digest (published) or the image id (loaded)."""
+        if publish:
+            self._buildx(build, pull, push=True, tags=[build.primary_name])
+            digest = self.publish_as_index(build.primary_name)
+            self._check_diff_ids(build, self.registry_diff_ids(build.primary_name))
+            return BuiltImage(build.names[:1], digest, dict(build.result_labels), published=True)
+        self._buildx(build, pull, load=True, tags=list(build.names))
+        image = self.docker.image.inspect(build.primary_name)
+        self._check_diff_ids(build, [list(image.root_fs.layers or [])])
+        labels = dict((image.config.labels or {}) if image.config else {})
+        return BuiltImage(build.names, image.id, labels, published=False)
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        """Build into BuildKit's cache only. A later :meth:`build` of the same plan is then just
+        an export, so builds can run concurrently while pushes keep the publish order."""
+        self._buildx(build, pull, output={"type": "cacheonly"})
+
+    def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
             context = Path(tmp, "context")
-            context.mkdir()
-            (context / "Dockerfile").write_text(build.dockerfile)
+            _materialize_context(context, build)
             options: dict[str, Any] = {
                 "build_args": build.build_args,
                 "labels": build.labels,
@@ -171,20 +190,80 @@ class Engine:
                 # entries, which older lifecycles and pack mis-handle; builds stay plain images.
                 "provenance": False,
                 "sbom": False,
+                **outputs,
             }
-            if publish:
-                options.update(push=True, tags=[build.primary_name])
-            else:
-                options.update(load=True, tags=list(build.names))
-            verb = "Building and pushing" if publish else "Building"
+            verb = "Building and pushing" if outputs.get("push") else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
-        if publish:
-            digest = self.publish_as_index(build.primary_name)
-            return BuiltImage(build.names[:1], digest, dict(build.result_labels), published=True)
-        image = self.docker.image.inspect(build.primary_name)
-        labels = dict((image.config.labels or {}) if image.config else {})
-        return BuiltImage(build.names, image.id, labels, published=False)
+
+    @staticmethod
+    def _check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
+        """Labels name layers by diffID (io.buildpacks.buildpack.layers): they must be real."""
+        for layers in per_platform:
+            missing = [d for d in build.expected_diff_ids if d not in layers]
+            if missing:
+                raise BuildError(
+                    f"the {build.role} {build.primary_name} lacks the module layers its labels "
+                    f"name: {', '.join(missing)}"
+                )
+
+    def layer_diff_ids(self, context_trees: dict[str, Path]) -> dict[str, str]:
+        """The diffID each tree gets as a ``COPY --link`` layer, by context path.
+
+        A --link layer is computed against an empty filesystem, so it is the same on any base:
+        building the trees on scratch and reading the OCI config gives the diffIDs the real
+        image will have, before it is built (the builder's labels must name them).
+        """
+        if not context_trees:
+            return {}
+        paths = sorted(context_trees)
+        lines = ["FROM scratch", *(f"COPY --link {path}/ /" for path in paths)]
+        with tempfile.TemporaryDirectory(prefix="cnbext-layers-") as tmp:
+            context = Path(tmp, "context")
+            context.mkdir()
+            for path in paths:
+                _copy_tree(context_trees[path], context / path)
+            _normalize_times(context)
+            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            archive = Path(tmp, "layers.tar")
+            try:
+                self.docker.buildx.build(
+                    context, output={"type": "oci", "dest": str(archive)}, progress=False
+                )
+            except DockerException as err:
+                raise BuildError(f"cannot build module layers: {_last_lines(err)}") from None
+            diff_ids = _oci_diff_ids(archive)
+        if len(diff_ids) != len(paths):
+            raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
+        return dict(zip(paths, diff_ids, strict=True))
+
+    def registry_diff_ids(self, reference: str) -> list[list[str]]:
+        """The layer diffIDs of a published image, one list per platform."""
+        output = self._imagetools_format(reference, "{{json .Image}}")
+        config: Any = json.loads(output)
+        configs = list(config.values()) if "rootfs" not in config else [config]
+        return [list(c.get("rootfs", {}).get("diff_ids", [])) for c in configs]
+
+    def export_tree(
+        self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
+    ) -> None:
+        """Copy directories out of an image into ``dest`` (``dest/<path>``), never running it;
+        paths the image lacks are simply absent."""
+        lines = [f"FROM {reference} AS source", "FROM scratch"]
+        for path in paths:
+            lines.append(f"COPY --from=source {_match_pattern(path)} {path.rstrip('/')}/")
+        with tempfile.TemporaryDirectory(prefix="cnbext-export-") as tmp:
+            context = Path(tmp)
+            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            try:
+                self.docker.buildx.build(
+                    context,
+                    output={"type": "local", "dest": str(dest)},
+                    platforms=[platform] if platform else None,
+                    progress=False,
+                )
+            except DockerException as err:
+                raise ImageError(f"cannot read {reference}: {_last_lines(err)}") from None
 
     def _run_build(self, context: Path, options: dict[str, Any], build: ImageBuild) -> None:
         # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
@@ -236,23 +315,25 @@ class Engine:
         return str(self._registry_descriptor(reference)["digest"])
 
     def _registry_descriptor(self, reference: str) -> dict[str, Any]:
+        descriptor: dict[str, Any] = json.loads(
+            self._imagetools_format(reference, "{{json .Manifest}}")
+        )
+        return descriptor
+
+    def _imagetools_format(self, reference: str, template: str) -> str:
+        # python-on-whales' imagetools.inspect only has --raw (no digest), so run the same
+        # client it uses, with its config, for the formatted view.
         try:
             output: str = run(
                 [
                     *self.docker.client_config.docker_cmd,
-                    "buildx",
-                    "imagetools",
-                    "inspect",
-                    "--format",
-                    "{{json .Manifest}}",
-                    reference,
+                    *("buildx", "imagetools", "inspect", "--format", template, reference),
                 ],
                 return_stderr=False,
             )
         except DockerException as err:
             raise PublishError(f"cannot inspect {reference}: {_last_lines(err)}") from None
-        descriptor: dict[str, Any] = json.loads(output)
-        return descriptor
+        return output
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
@@ -263,6 +344,53 @@ class Engine:
             except DockerException as err:
                 raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
         return self.registry_digest(target)
+
+
+def _materialize_context(context: Path, build: ImageBuild) -> None:
+    """The build context: Dockerfile, staged trees and generated files, all with mtime 0 so
+    the same inputs always give the same layers."""
+    context.mkdir()
+    for path, tree in build.context_trees.items():
+        _copy_tree(tree, context / path)
+    for path, text in build.context_files.items():
+        target = context / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        target.chmod(0o644)
+    _normalize_times(context)
+    (context / "Dockerfile").write_text(build.dockerfile)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+
+
+def _normalize_times(root: Path) -> None:
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            os.utime(Path(directory, name), (0, 0), follow_symlinks=False)
+    os.utime(root, (0, 0))
+
+
+def _oci_diff_ids(archive: Path) -> list[str]:
+    """rootfs.diff_ids of the single image in an OCI layout tarball."""
+    with tarfile.open(archive) as oci:
+
+        def blob(digest: str) -> Any:
+            member = oci.extractfile("blobs/" + digest.replace(":", "/"))
+            if member is None:
+                raise BuildError(f"OCI export lacks blob {digest}")
+            return json.load(member)
+
+        index_file = oci.extractfile("index.json")
+        if index_file is None:
+            raise BuildError("OCI export lacks index.json")
+        descriptor = json.load(index_file)["manifests"][0]
+        while descriptor["mediaType"] in INDEX_MEDIA_TYPES:
+            descriptor = blob(descriptor["digest"])["manifests"][0]
+        manifest = blob(descriptor["digest"])
+        config = blob(manifest["config"]["digest"])
+    return list(config["rootfs"]["diff_ids"])
 
 
 def _match_pattern(path: str) -> str:

@@ -108,6 +108,10 @@ INVALID = {
         '[extend]\nimage = "a/b"\nimage = "c/d"\n',
         ['extend.toml:3:1: invalid TOML: Key "image" already exists.'],
     ),
+    "blank image": (
+        '[extend]\nimage = "  "\n',
+        ["extend.toml:2:9: $.extend.image: reference has leading or trailing whitespace"],
+    ),
     "empty image": (
         '[extend]\nimage = ""\n',
         ["extend.toml:2:9: $.extend.image: must not be empty"],

@@ -1,0 +1,30 @@
+"""Fixtures shared by unit tests of fetching code (modules, lifecycle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy from the environment would intercept requests to the local test server."""
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    """Separate source, work, cache and config folders, as a fetch sees them."""
+    paths = {name: tmp_path / name for name in ("src", "work", "cache", "config")}
+    for path in paths.values():
+        path.mkdir()
+    return paths

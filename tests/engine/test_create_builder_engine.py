@@ -1,0 +1,333 @@
+"""`cnbext create-builder` against a real Docker engine, BuildKit and registries.
+
+The real lifecycle cannot be downloaded here: a structure-only lifecycle fixture (real
+lifecycle.toml, placeholder executables) is served from a loopback HTTP server, exactly where
+cnbext would download the release archive from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import REPO, Cli, EngineEnv
+from tests.fixtures.http_server import serve_directory
+from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
+
+pytestmark = pytest.mark.engine
+
+EXAMPLES = REPO / "builder-examples"
+
+
+@pytest.fixture(scope="module")
+def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("lifecycle-releases")
+    make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
+    with serve_directory(root) as served:
+        yield served.base_url
+
+
+@pytest.fixture
+def builder_cli(cnbext: Cli, lifecycle_server: str, tmp_path: Path) -> Cli:
+    cnbext.env["CNBEXT_LIFECYCLE_BASE_URL"] = lifecycle_server
+    cnbext.env["CNBEXT_CACHE_DIR"] = str(tmp_path / "cache")
+    return cnbext
+
+
+@pytest.fixture(scope="module")
+def example_builder(
+    engine: EngineEnv, lifecycle_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """The example builder and its extended run image, built once for the checks below."""
+    import os
+
+    work = tmp_path_factory.mktemp("example-builder")
+    cli = Cli(
+        work,
+        {
+            **os.environ,
+            "CNBEXT_NETWORK": "host",
+            "CNBEXT_LIFECYCLE_BASE_URL": lifecycle_server,
+            "CNBEXT_CACHE_DIR": str(work / "cache"),
+        },
+    )
+    builder, run = engine.name("builder"), engine.name("run")
+    cli(
+        "create-builder",
+        builder,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        run,
+        check=True,
+    )
+    return builder, run
+
+
+def label_json(engine: EngineEnv, image: str, name: str) -> object:
+    return json.loads(engine.labels(image)[name])
+
+
+def test_builder_metadata_names_the_extended_run_image_and_the_modules(
+    engine: EngineEnv, example_builder: tuple[str, str]
+) -> None:
+    builder, run = example_builder
+    metadata = label_json(engine, builder, "io.buildpacks.builder.metadata")
+    assert isinstance(metadata, dict)
+    assert metadata["description"].startswith("cnbext example builder")
+    assert [b["id"] for b in metadata["buildpacks"]] == ["examples/hello", "examples/jq-report"]
+    assert metadata["images"] == [{"image": run, "mirrors": []}]
+    assert metadata["stack"] == {"runImage": {"image": run, "mirrors": []}}
+    assert metadata["lifecycle"]["version"] == "0.21.0"
+    assert "0.10" in metadata["lifecycle"]["apis"]["buildpack"]["supported"]
+    assert "0.13" in metadata["lifecycle"]["apis"]["platform"]["supported"]
+    assert metadata["createdBy"]["name"] == "cnbext"
+    order = label_json(engine, builder, "io.buildpacks.buildpack.order")
+    assert order == [
+        {
+            "group": [
+                {"id": "examples/jq-report", "version": "0.0.1"},
+                {"id": "examples/hello", "version": "0.0.1", "optional": True},
+            ]
+        },
+        {"group": [{"id": "examples/hello", "version": "0.0.1"}]},
+    ]
+    assert engine.labels(builder)["io.buildpacks.stack.id"] == "io.cnbext.examples.bookworm"
+
+
+def test_each_module_layer_diff_id_is_a_real_layer_of_the_builder(
+    engine: EngineEnv, example_builder: tuple[str, str]
+) -> None:
+    builder, _ = example_builder
+    layers = label_json(engine, builder, "io.buildpacks.buildpack.layers")
+    assert isinstance(layers, dict)
+    image_layers = engine.docker.image.inspect(builder).root_fs.layers
+    for module_id in ("examples/hello", "examples/jq-report"):
+        entry = layers[module_id]["0.0.1"]
+        assert entry["api"] == "0.10"
+        assert entry["layerDiffID"] in image_layers
+    assert (
+        layers["examples/hello"]["0.0.1"]["layerDiffID"]
+        != (layers["examples/jq-report"]["0.0.1"]["layerDiffID"])
+    )
+
+
+def test_builder_files_user_workdir_and_ownership(
+    engine: EngineEnv, example_builder: tuple[str, str]
+) -> None:
+    builder, run = example_builder
+    image = engine.docker.image.inspect(builder)
+    assert image.config.user == "1000:1000"
+    assert str(image.config.working_dir) == "/layers"
+    assert "CNB_USER_ID=1000" in (image.config.env or [])
+    script = (
+        "stat -c '%U:%G %a %Y %n' /workspace /layers "
+        "/cnb/buildpacks/examples_hello/0.0.1/bin/build "
+        "/cnb/buildpacks/examples_hello/0.0.1/buildpack.toml /cnb/lifecycle/detector; "
+        "echo ---; cat /cnb/order.toml; echo ---; cat /cnb/run.toml; echo ---; "
+        "cat /cnb/stack.toml; echo ---; cat /cnb/build-config/env/BP_EXAMPLE_GREETING"
+    )
+    stats, order, run_toml, stack, env = engine.run(builder, script).split("---\n")
+    assert stats.splitlines() == [
+        "cnb:cnb 755 0 /workspace",
+        "cnb:cnb 755 0 /layers",
+        "root:root 755 0 /cnb/buildpacks/examples_hello/0.0.1/bin/build",
+        "root:root 644 0 /cnb/buildpacks/examples_hello/0.0.1/buildpack.toml",
+        "root:root 755 0 /cnb/lifecycle/detector",
+    ]
+    assert tomllib.loads(order)["order"][0]["group"][1] == {
+        "id": "examples/hello",
+        "version": "0.0.1",
+        "optional": True,
+    }
+    assert tomllib.loads(run_toml) == {"images": [{"image": run, "mirrors": []}]}
+    assert tomllib.loads(stack) == {"run-image": {"image": run, "mirrors": []}}
+    assert env.strip() == "hello"
+
+
+def test_extend_packages_serve_the_buildpacks_and_the_run_image(
+    engine: EngineEnv, example_builder: tuple[str, str]
+) -> None:
+    builder, run = example_builder
+    detect = "/cnb/buildpacks/examples_jq-report/0.0.1/bin/detect"
+    # In the builder, as the CNB user, the buildpack that needs jq detects...
+    assert "jq-" in engine.run(builder, f"{detect} && id -u && jq --version && tree --version")
+    # ...which it cannot on the plain build image: exit 100 means "does not apply".
+    plain = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            f"{EXAMPLES}/buildpacks:/bp:ro",
+            engine.build_image,
+            "/bp/jq-report/bin/detect",
+        ],
+        capture_output=True,
+    )
+    assert plain.returncode == 100
+    assert engine.run(run, "id -u; jq --version").split()[:2] == ["1001", "jq-1.6"]
+    run_metadata = label_json(engine, run, "io.buildpacks.extend.metadata")
+    builder_metadata = label_json(engine, builder, "io.buildpacks.extend.metadata")
+    assert run_metadata == {"packages": ["jq"]}
+    assert builder_metadata == {"packages": ["jq", "tree"]}
+
+
+def test_the_same_config_twice_gives_the_same_module_layers(
+    engine: EngineEnv, example_builder: tuple[str, str], builder_cli: Cli
+) -> None:
+    builder, _ = example_builder
+    again = engine.name("builder-again")
+    builder_cli(
+        "create-builder",
+        again,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        engine.name("run-again"),
+        check=True,
+    )
+    first = label_json(engine, builder, "io.buildpacks.buildpack.layers")
+    second = label_json(engine, again, "io.buildpacks.buildpack.layers")
+    assert first == second
+
+
+def test_publish_puts_the_run_image_and_mirrors_out_before_the_builder(
+    engine: EngineEnv, builder_cli: Cli
+) -> None:
+    builder, run, mirror = (
+        engine.name("pub-builder"),
+        engine.name("pub-run"),
+        engine.name("pub-mirror"),
+    )
+    result = builder_cli(
+        "create-builder",
+        builder,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        run,
+        "--run-image-mirror",
+        mirror,
+        "--publish",
+        "-o",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    images = json.loads(result.stdout)["images"]
+    assert [i["role"] for i in images] == ["run image", "builder"]
+    run_digest = images[0]["digest"]
+    assert engine.registry_digest(run) == run_digest
+    assert engine.registry_digest(mirror) == run_digest
+    assert engine.registry_digest(builder) == images[1]["digest"]
+    metadata = json.loads(images[1]["labels"]["io.buildpacks.builder.metadata"])
+    assert metadata["images"] == [{"image": run, "mirrors": [mirror]}]
+    # The builder pushed to the registry has the module layers its label names.
+    layers = json.loads(images[1]["labels"]["io.buildpacks.buildpack.layers"])
+    diff_ids = engine.registry_config(builder)["rootfs"]["diff_ids"]
+    assert layers["examples/hello"]["0.0.1"]["layerDiffID"] in diff_ids
+
+
+def test_a_failed_mirror_publishes_no_builder(engine: EngineEnv, builder_cli: Cli) -> None:
+    builder, run = engine.name("half-builder"), engine.name("half-run")
+    unreachable = "127.0.0.1:5999/cnbext-tests/nowhere:1"
+    result = builder_cli(
+        "create-builder",
+        builder,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        run,
+        "--run-image-mirror",
+        unreachable,
+        "--publish",
+    )
+    assert result.returncode == 6, result.stderr
+    assert f"published: {run}@sha256:" in result.stderr
+    assert f"not published: {unreachable}, {builder}" in result.stderr
+    assert engine.in_registry(run)
+    assert not engine.in_registry(builder)
+
+
+def copy_examples(tmp_path: Path) -> Path:
+    target = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda t: t.replace('id = "examples/jq-report"', 'id = "examples/jq-reprot"'),
+            "builder.toml:19:3: $.order[0].group[0]: no versions of buildpack examples/jq-reprot were found on the builder",
+        ),
+        (
+            lambda t: t.replace(
+                'uri = "buildpacks/hello"', 'uri = "buildpacks/hello"\nid = "examples/other"'
+            ),
+            "builder.toml:12:1: $.buildpacks[0]: buildpack from URI 'buildpacks/hello' has ID 'examples/hello' which does not match ID 'examples/other' from builder config",
+        ),
+        (
+            lambda t: t.replace('packages = ["tree"]', 'packages = ["Tree"]'),
+            "builder.toml:49:13: $.extend.metadata.build.packages[0]: 'Tree' is not a valid apt package",
+        ),
+        (
+            lambda t: t.replace('version = "0.21.0"', 'version = "0.21"'),
+            "builder.toml:41:11: $.lifecycle.version: 'lifecycle.version' must be a valid semver",
+        ),
+        (
+            lambda t: t.replace("cnbext-examples/build:bookworm", "cnbext-examples/run:bookworm"),
+            "builder.toml:31:9: $.build.image: build image localhost:5000/cnbext-examples/run:bookworm must set CNB_USER_ID to an integer (missing)",
+        ),
+    ],
+    ids=["unresolvable order entry", "id mismatch", "bad package", "semver", "not a build image"],
+)
+def test_invalid_builder_configs_are_located_and_build_nothing(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path, edit: object, expected: str
+) -> None:
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    config.write_text(edit(config.read_text()))  # type: ignore[operator]
+    builder_cli.workdir = examples
+    name = engine.name("never")
+    result = builder_cli(
+        "create-builder",
+        name,
+        "-c",
+        "builder.toml",
+        "--run-image",
+        engine.name("never-run"),
+        "--publish",
+    )
+    assert result.returncode == 3, result.stderr
+    assert expected in result.stderr
+    assert not engine.in_registry(name)
+
+
+def test_buildpacks_from_an_image(
+    engine: EngineEnv, example_builder: tuple[str, str], builder_cli: Cli, tmp_path: Path
+) -> None:
+    """docker:// sources: the example builder itself carries both buildpacks."""
+    source, _ = example_builder
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    text = config.read_text()
+    text = text.replace(
+        'uri = "buildpacks/hello"', f'uri = "docker://{source}"\nid = "examples/hello"'
+    )
+    text = text.replace('[[buildpacks]]\nuri = "buildpacks/jq-report"\n', "")
+    text = text.split("# jq for the build image")[0]  # no [extend]: a plain pack builder
+    config.write_text(text)
+    builder_cli.workdir = examples
+    name = engine.name("from-image")
+    builder_cli("create-builder", name, "-c", "builder.toml", check=True)
+    layers = label_json(engine, name, "io.buildpacks.buildpack.layers")
+    original = label_json(engine, source, "io.buildpacks.buildpack.layers")
+    assert layers == original
