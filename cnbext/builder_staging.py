@@ -7,11 +7,14 @@ same module always gives the same layer), and the engine reports each module lay
 
 from __future__ import annotations
 
+import json
 import os
 import platform as host_platform
 import shutil
 from functools import partial
 from pathlib import Path
+
+import tomlkit
 
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.create_builder import BuilderInputs, CreateBuilderOptions, FetchedModule
@@ -117,8 +120,33 @@ def gather_builder_inputs(
     )
 
 
+LIFECYCLE_VERSION_LABEL = "io.buildpacks.lifecycle.version"
+LIFECYCLE_APIS_LABEL = "io.buildpacks.lifecycle.apis"
+
+
 def _export_lifecycle(engine: Engine, platform: str, image: str, dest: Path) -> None:
+    """A lifecycle image's /cnb/lifecycle, plus a lifecycle.toml made from its labels: the
+    buildpacksio/lifecycle images record version and APIs only there."""
     engine.export_tree(image, ["/cnb/lifecycle"], dest, platform=platform)
+    labels = engine.image_labels(image, platform=platform)
+    version = labels.get(LIFECYCLE_VERSION_LABEL)
+    if version is None or (dest / "cnb" / "lifecycle" / "lifecycle.toml").exists():
+        return
+    try:
+        apis = json.loads(labels.get(LIFECYCLE_APIS_LABEL, "{}"))
+    except json.JSONDecodeError:
+        apis = {}
+    descriptor = {
+        "apis": {
+            kind: {
+                "deprecated": list(apis.get(kind, {}).get("deprecated") or []),
+                "supported": list(apis.get(kind, {}).get("supported") or []),
+            }
+            for kind in ("buildpack", "platform")
+        },
+        "lifecycle": {"version": version},
+    }
+    (dest / "cnb" / "lifecycle.toml").write_text(tomlkit.dumps(descriptor))
 
 
 def _architectures(platforms: tuple[str, ...], base_architecture: str) -> list[str]:

@@ -244,13 +244,18 @@ def plan_create_builder(
             "files": dict(cnb_files(contents)),
         }
     }
+    exec_env_warnings = tuple(
+        f"{config.problem(env.path, 'exec-env is accepted but not yet written to the builder')}"
+        for env in config.build_env
+        if env.exec_env
+    )
     return Plan(
         command="create-builder",
         builds=builds,
         publish=options.publish,
         pull_policy=options.pull_policy,
         network=options.network,
-        warnings=(*(str(w) for w in config.warnings), *inputs.warnings),
+        warnings=(*(str(w) for w in config.warnings), *inputs.warnings, *exec_env_warnings),
         details=details,
     )
 

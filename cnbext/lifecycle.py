@@ -216,10 +216,10 @@ def _image_root(cnb: Path, uri: str) -> Path:
     if not descriptor.is_file():
         raise LifecycleError(
             f"{uri}: the image has no lifecycle.toml (looked for /cnb/lifecycle.toml and "
-            "/cnb/lifecycle/lifecycle.toml), so its version and APIs are unknown",
-            hint="buildpacksio/lifecycle images record them only in labels; use the release "
-            "archive (lifecycle-v<version>+linux.<arch>.tgz) as [lifecycle] uri, or "
-            "[lifecycle] version",
+            "/cnb/lifecycle/lifecycle.toml) and no io.buildpacks.lifecycle.version label, so "
+            "its version and APIs are unknown",
+            hint="use a lifecycle image (buildpacksio/lifecycle), the release archive "
+            "(lifecycle-v<version>+linux.<arch>.tgz) as [lifecycle] uri, or [lifecycle] version",
         )
     return cnb
 

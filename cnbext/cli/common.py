@@ -167,7 +167,9 @@ def stderr_console() -> Console:
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Panels and tables wrap to the width; stderr keeps soft wrap so that an error line
+    # (file:line:col: ...) stays one line for editors and grep.
+    return Console(highlight=False)
 
 
 def print_json(document: Any) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -21,9 +23,20 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(f"  {mode}; pull policy {plan.pull_policy.value}; network {network}")
     for build in plan.builds:
         console.print(_build_panel(build))
+    files = plan.details.get("builder", {}).get("files", {})
+    for path, text in files.items():
+        console.print(
+            Panel(
+                Syntax(text.rstrip("\n") or "# (empty)", "toml", theme="ansi_dark"),
+                title=f"/{escape(path)}",
+                title_align="left",
+            )
+        )
     console.print("[bold]Order[/]")
     for number, step in enumerate(plan.steps(), start=1):
         console.print(f"  {number}. {escape(step)}")
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _build_panel(build: ImageBuild) -> Panel:
@@ -39,19 +52,41 @@ def _build_panel(build: ImageBuild) -> Panel:
     args = Table("build arg", "value", box=None, padding=(0, 2), header_style="bold")
     for name, value in build.build_args.items():
         args.add_row(escape(name), escape(value))
-    labels = Table("label", "old", "new", box=None, padding=(0, 2), header_style="bold")
-    for change in build.label_changes:
-        labels.add_row(
-            escape(change.name),
-            escape(change.old) if change.old is not None else "[dim](unset)[/]",
-            escape(change.new) if change.changed else "[dim](unchanged)[/]",
-        )
     dockerfile = Syntax(build.dockerfile.rstrip("\n"), "docker", word_wrap=True, theme="ansi_dark")
     return Panel(
-        Group(facts, "", args, "", labels, "", dockerfile),
+        Group(facts, "", args, "", *_label_changes(build), dockerfile),
         title=f"[bold]{escape(build.role)}[/] {escape(build.primary_name)}",
         title_align="left",
     )
+
+
+def _label_changes(build: ImageBuild) -> list[RenderableType]:
+    """Each label the build sets: unchanged ones in a line, changed ones old -> new in full
+    (JSON pretty-printed), since a cut-off label value hides exactly what changes."""
+    parts: list[RenderableType] = []
+    unchanged = [c.name for c in build.label_changes if not c.changed]
+    for change in build.label_changes:
+        if not change.changed:
+            continue
+        parts.append(f"[bold]label[/] {escape(change.name)}")
+        parts.append(Padding(_label_value("old", change.old), (0, 0, 0, 2)))
+        parts.append(Padding(_label_value("new", change.new), (0, 0, 0, 2)))
+    if unchanged:
+        parts.append(f"[bold]labels unchanged[/] {escape(', '.join(unchanged))}")
+    return [*parts, ""] if parts else []
+
+
+def _label_value(which: str, value: str | None) -> RenderableType:
+    if value is None:
+        return f"{which}: [dim](unset)[/]"
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError:
+        decoded = None
+    if isinstance(decoded, dict | list):
+        pretty = json.dumps(decoded, indent=2, sort_keys=True)
+        return Group(f"{which}:", Syntax(pretty, "json", theme="ansi_dark", word_wrap=True))
+    return f"{which}: {escape(value)}"
 
 
 def render_results(results: Sequence[ImageResult], console: Console) -> None:

@@ -147,13 +147,16 @@ class Engine:
                     found[path] = candidate.read_bytes()
             return found
 
-    def image_labels(self, reference: str) -> dict[str, str]:
-        image = self.docker.image.inspect(reference)
-        return dict((image.config.labels or {}) if image.config else {})
-
-    def image_user(self, reference: str) -> str:
-        image = self.docker.image.inspect(reference)
-        return (image.config.user or "") if image.config else ""
+    def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
+        """Labels of an image in the daemon, else of the one its registry serves."""
+        if self.docker.image.exists(reference):
+            image = self.docker.image.inspect(reference)
+            return dict((image.config.labels or {}) if image.config else {})
+        config: Any = json.loads(self._imagetools_format(reference, "{{json .Image}}"))
+        if "config" not in config and config:
+            wanted = platform or next(iter(config))
+            config = config.get(wanted) or next(iter(config.values()))
+        return dict(config.get("config", {}).get("Labels") or {})
 
     # -- building -----------------------------------------------------------------------------
 

@@ -81,7 +81,11 @@ def test_builder_metadata_names_the_extended_run_image_and_the_modules(
     metadata = label_json(engine, builder, "io.buildpacks.builder.metadata")
     assert isinstance(metadata, dict)
     assert metadata["description"].startswith("cnbext example builder")
-    assert [b["id"] for b in metadata["buildpacks"]] == ["examples/hello", "examples/jq-report"]
+    assert [b["id"] for b in metadata["buildpacks"]] == [
+        "examples/hello",
+        "examples/jq-report",
+        "examples/meta",
+    ]
     assert metadata["images"] == [{"image": run, "mirrors": []}]
     assert metadata["stack"] == {"runImage": {"image": run, "mirrors": []}}
     assert metadata["lifecycle"]["version"] == "0.21.0"
@@ -97,6 +101,7 @@ def test_builder_metadata_names_the_extended_run_image_and_the_modules(
             ]
         },
         {"group": [{"id": "examples/hello", "version": "0.0.1"}]},
+        {"group": [{"id": "examples/meta", "version": "0.0.1"}]},
     ]
     assert engine.labels(builder)["io.buildpacks.stack.id"] == "io.cnbext.examples.bookworm"
 
@@ -116,6 +121,17 @@ def test_each_module_layer_diff_id_is_a_real_layer_of_the_builder(
         layers["examples/hello"]["0.0.1"]["layerDiffID"]
         != (layers["examples/jq-report"]["0.0.1"]["layerDiffID"])
     )
+    # The composite has a layer of its own (just its buildpack.toml) and records its order.
+    meta = layers["examples/meta"]["0.0.1"]
+    assert meta["layerDiffID"] in image_layers
+    assert meta["order"] == [
+        {
+            "group": [
+                {"id": "examples/jq-report", "version": "0.0.1"},
+                {"id": "examples/hello", "version": "0.0.1", "optional": True},
+            ]
+        }
+    ]
 
 
 def test_builder_files_user_workdir_and_ownership(
@@ -266,7 +282,7 @@ def copy_examples(tmp_path: Path) -> Path:
     [
         (
             lambda t: t.replace('id = "examples/jq-report"', 'id = "examples/jq-reprot"'),
-            "builder.toml:19:3: $.order[0].group[0]: no versions of buildpack examples/jq-reprot were found on the builder",
+            "builder.toml:22:3: $.order[0].group[0]: no versions of buildpack examples/jq-reprot were found on the builder",
         ),
         (
             lambda t: t.replace(
@@ -276,15 +292,15 @@ def copy_examples(tmp_path: Path) -> Path:
         ),
         (
             lambda t: t.replace('packages = ["tree"]', 'packages = ["Tree"]'),
-            "builder.toml:49:13: $.extend.metadata.build.packages[0]: 'Tree' is not a valid apt package",
+            "builder.toml:56:13: $.extend.metadata.build.packages[0]: 'Tree' is not a valid apt package",
         ),
         (
             lambda t: t.replace('version = "0.21.0"', 'version = "0.21"'),
-            "builder.toml:41:11: $.lifecycle.version: 'lifecycle.version' must be a valid semver",
+            "builder.toml:48:11: $.lifecycle.version: 'lifecycle.version' must be a valid semver",
         ),
         (
             lambda t: t.replace("cnbext-examples/build:bookworm", "cnbext-examples/run:bookworm"),
-            "builder.toml:31:9: $.build.image: build image localhost:5000/cnbext-examples/run:bookworm must set CNB_USER_ID to an integer (missing)",
+            "builder.toml:38:9: $.build.image: build image localhost:5000/cnbext-examples/run:bookworm must set CNB_USER_ID to an integer (missing)",
         ),
     ],
     ids=["unresolvable order entry", "id mismatch", "bad package", "semver", "not a build image"],
@@ -323,6 +339,7 @@ def test_buildpacks_from_an_image(
         'uri = "buildpacks/hello"', f'uri = "docker://{source}"\nid = "examples/hello"'
     )
     text = text.replace('[[buildpacks]]\nuri = "buildpacks/jq-report"\n', "")
+    text = text.replace('[[buildpacks]]\nuri = "buildpacks/meta"\n', "")
     text = text.split("# jq for the build image")[0]  # no [extend]: a plain pack builder
     config.write_text(text)
     builder_cli.workdir = examples
@@ -331,3 +348,70 @@ def test_buildpacks_from_an_image(
     layers = label_json(engine, name, "io.buildpacks.buildpack.layers")
     original = label_json(engine, source, "io.buildpacks.buildpack.layers")
     assert layers == original
+
+
+def test_lifecycle_from_a_lifecycle_image_with_labels(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path
+) -> None:
+    """Like buildpacksio/lifecycle: binaries in /cnb/lifecycle, version and APIs in labels."""
+    from tests.fixtures.lifecycle_fixture import PLACEHOLDER_SCRIPT, write_lifecycle_tree
+
+    tree = write_lifecycle_tree(tmp_path / "lifecycle-tree", version="0.20.5")
+    context = tmp_path / "lifecycle-image"
+    shutil.copytree(tree / "lifecycle", context / "lifecycle")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY lifecycle/ /cnb/lifecycle/\n")
+    image = engine.name("lifecycle-image")
+    apis = {
+        "buildpack": {"deprecated": [], "supported": ["0.9", "0.10", "0.11"]},
+        "platform": {"deprecated": [], "supported": ["0.12", "0.13"]},
+    }
+    engine.docker.buildx.build(
+        context,
+        tags=[image],
+        labels={
+            "io.buildpacks.lifecycle.version": "0.20.5",
+            "io.buildpacks.lifecycle.apis": json.dumps(apis),
+        },
+        push=True,
+        provenance=False,
+    )
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    config.write_text(config.read_text().replace('version = "0.21.0"', f'uri = "docker://{image}"'))
+    builder_cli.workdir = examples
+    name = engine.name("lifecycle-from-image")
+    builder_cli(
+        "create-builder",
+        name,
+        "-c",
+        "builder.toml",
+        "--run-image",
+        engine.name("lc-run"),
+        check=True,
+    )
+    metadata = label_json(engine, name, "io.buildpacks.builder.metadata")
+    assert isinstance(metadata, dict)
+    assert metadata["lifecycle"]["version"] == "0.20.5"
+    assert metadata["lifecycle"]["apis"] == apis
+    assert engine.run(name, "cat /cnb/lifecycle/detector") == PLACEHOLDER_SCRIPT.decode().rstrip()
+
+
+def test_modules_the_base_already_has_are_not_added_again(
+    engine: EngineEnv, example_builder: tuple[str, str], builder_cli: Cli, tmp_path: Path
+) -> None:
+    """A builder made on top of a builder with the same modules adds no module layers."""
+    base, _ = example_builder
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    text = config.read_text().replace("localhost:5000/cnbext-examples/build:bookworm", base)
+    config.write_text(text.split("# jq for the build image")[0])
+    builder_cli.workdir = examples
+    name = engine.name("on-builder")
+    builder_cli("create-builder", name, "-c", "builder.toml", check=True)
+    layers = label_json(engine, name, "io.buildpacks.buildpack.layers")
+    assert layers == label_json(engine, base, "io.buildpacks.buildpack.layers")
+    image_layers = engine.docker.image.inspect(name).root_fs.layers
+    assert isinstance(layers, dict)
+    for versions in layers.values():
+        diff_id = versions["0.0.1"]["layerDiffID"]
+        assert image_layers.count(diff_id) == 1

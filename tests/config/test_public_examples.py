@@ -1,0 +1,27 @@
+"""The example builder.toml files for public builders are valid (they need network to build,
+so here they are validated: schema, pack's checks, [extend] scopes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnbext.config.builder import load_builder_config
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "builder-examples").rglob("*.toml"))
+BUILDERS = [p for p in EXAMPLES if p.name != "extend.toml" and "buildpacks" not in p.parts]
+
+
+@pytest.mark.parametrize("path", BUILDERS, ids=[p.name for p in BUILDERS])
+def test_example_builder_configs_are_valid(path: Path) -> None:
+    config = load_builder_config(path)
+    assert config.build_image
+    assert config.run_images
+    assert config.extend_build or config.extend_run
+    assert config.warnings == ()
+
+
+def test_there_are_public_examples() -> None:
+    public = [p for p in BUILDERS if "public" in p.parts]
+    assert len(public) >= 2
