@@ -7,6 +7,7 @@ shapes pack writes without building anything.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,8 +121,7 @@ def cnb_files(contents: BuilderContents) -> dict[str, str]:
     """Paths (relative to /) and text of the builder's own files."""
     files = {
         "cnb/order.toml": order_toml(contents.order, contents.order_extensions),
-        "cnb/run.toml": run_toml(contents.run_images),
-        "cnb/stack.toml": stack_toml(contents.run_images),
+        **run_image_files(contents.run_images),
     }
     if contents.system_pre or contents.system_post:
         files["cnb/system.toml"] = system_toml(contents.system_pre, contents.system_post)
@@ -213,3 +213,40 @@ def _earliest(versions: Sequence[str]) -> str:
         return (int(major or 0), int(minor or 0))
 
     return min(versions, key=key) if versions else ""
+
+
+def run_images_of(metadata: Mapping[str, Any]) -> list[RunImage]:
+    """The run images a builder names: ``images`` (current pack), else the legacy
+    ``stack.runImage``. ``mirrors`` may be JSON null."""
+    entries = metadata.get("images")
+    if not isinstance(entries, list) or not entries:
+        legacy = metadata.get("stack", {}).get("runImage")
+        entries = [legacy] if isinstance(legacy, dict) else []
+    return [
+        RunImage(str(entry["image"]), tuple(entry.get("mirrors") or ()))
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("image")
+    ]
+
+
+def rewrite_run_image(metadata: Mapping[str, Any], run_image: RunImage) -> dict[str, Any]:
+    """The builder metadata naming ``run_image`` first, everywhere pack and the lifecycle look
+    (``images[0]`` and ``stack.runImage``). Every other field, known or not, is kept."""
+    rewritten: dict[str, Any] = json.loads(json.dumps(metadata))  # a deep, unaliased copy
+    images = rewritten.get("images")
+    if isinstance(images, list) and images:
+        first = images[0] if isinstance(images[0], dict) else {}
+        images[0] = {**first, **run_image.to_dict()}
+    else:
+        rewritten["images"] = [run_image.to_dict()]
+    stack = rewritten.get("stack")
+    stack = dict(stack) if isinstance(stack, dict) else {}
+    previous = stack.get("runImage")
+    stack["runImage"] = {**(previous if isinstance(previous, dict) else {}), **run_image.to_dict()}
+    rewritten["stack"] = stack
+    return rewritten
+
+
+def run_image_files(run_images: Sequence[RunImage]) -> dict[str, str]:
+    """/cnb/run.toml and /cnb/stack.toml for these run images (first = default)."""
+    return {"cnb/run.toml": run_toml(run_images), "cnb/stack.toml": stack_toml(run_images)}

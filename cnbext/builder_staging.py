@@ -17,7 +17,7 @@ from pathlib import Path
 import tomlkit
 
 from cnbext.config.builder import BuilderConfig, ModuleEntry
-from cnbext.create_builder import BuilderInputs, CreateBuilderOptions, FetchedModule
+from cnbext.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.engine.docker import Engine
 from cnbext.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.modules import fetch_modules, stage_module
@@ -39,7 +39,7 @@ def gather_builder_inputs(
     engine: Engine,
     reporter: Reporter,
     config: BuilderConfig,
-    options: CreateBuilderOptions,
+    options: BuilderOptions,
     work_dir: Path,
 ) -> BuilderInputs:
     platform = options.platforms[0] if options.platforms else None

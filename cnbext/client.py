@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cnbext.config.builder import BuilderConfig
 from cnbext.config.extend import ExtendConfig
-from cnbext.create_builder import CreateBuilderOptions, plan_create_builder
+from cnbext.config.extend_builder import ExtendBuilderConfig
+from cnbext.create_builder import BuilderOptions, plan_create_builder
 from cnbext.create_builder import check_options as check_builder_options
 from cnbext.errors import BuildError, CnbextError, PublishError
 from cnbext.extend import ExtendOptions, check_options, plan_extend
+from cnbext.extend_builder import check_options as check_extend_builder_options
+from cnbext.extend_builder import plan_extend_builder, read_builder
 from cnbext.imageref import parse_reference
 from cnbext.plan import ImageBuild, Plan, PullPolicy
 from cnbext.progress import Reporter
@@ -71,7 +74,7 @@ class Client:
         return plan_extend(config, options, base)
 
     def plan_create_builder(
-        self, config: BuilderConfig, options: CreateBuilderOptions, work_dir: Path
+        self, config: BuilderConfig, options: BuilderOptions, work_dir: Path
     ) -> Plan:
         """Read the base images, fetch and stage every module and the lifecycle under
         ``work_dir`` (which must outlive :meth:`apply`), then plan."""
@@ -80,6 +83,17 @@ class Client:
         check_builder_options(options, config)
         inputs = gather_builder_inputs(self.engine, self.reporter, config, options, work_dir)
         return plan_create_builder(config, options, inputs)
+
+    def plan_extend_builder(self, config: ExtendBuilderConfig, options: BuilderOptions) -> Plan:
+        """Read the builder (and, with --run-image, the run image it names), then plan."""
+        check_extend_builder_options(options, config)
+        platform = options.platforms[0] if options.platforms else None
+        builder = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
+        run_base = None
+        if options.run_image is not None:
+            run_image = read_builder(builder).run_image
+            run_base = self.engine.resolve_base(run_image, options.pull_policy, platform)
+        return plan_extend_builder(config, options, builder, run_base)
 
     def apply(self, plan: Plan) -> list[ImageResult]:
         """Build every image of the plan concurrently; publish them in plan order."""

@@ -25,7 +25,14 @@ from cnbext.builder_layout import (
     module_layers_label,
     order_label,
 )
-from cnbext.config.builder import BuilderConfig, ConfigPath, ModuleEntry, OrderEntry
+from cnbext.config.builder import (
+    BuilderConfig,
+    ConfigPath,
+    ModuleEntry,
+    OrderEntry,
+    has_run_table,
+    scoped_package_problem,
+)
 from cnbext.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
@@ -50,7 +57,9 @@ EXTENSIONS_PLATFORM_API = "0.13"
 
 
 @dataclass(frozen=True)
-class CreateBuilderOptions:
+class BuilderOptions:
+    """The flags of the builder commands (create-builder, extend-builder)."""
+
     names: tuple[str, ...]
     run_image: str | None
     run_image_mirrors: tuple[str, ...]
@@ -84,33 +93,49 @@ class BuilderInputs:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-def run_scope_requested(config: BuilderConfig) -> bool:
-    return bool(config.extend_run)
+def check_run_image_flags(
+    *,
+    run_image: str | None,
+    mirrors: Sequence[str],
+    run_metadata: Mapping[str, Any],
+    run_table: bool,
+    config_name: str,
+) -> None:
+    """The run image is extended exactly when --run-image names the result. [extend.metadata]
+    alone then extends only the builder; [extend.metadata.run] asks for the run image, so it
+    needs --run-image."""
+    if mirrors and run_image is None:
+        raise UsageError("--run-image-mirror needs --run-image: mirrors of which image?")
+    if run_table and run_image is None:
+        raise UsageError(
+            f"{config_name} has [extend.metadata.run]: give --run-image NAME for the extended "
+            "run image",
+            hint="the builder will name it (and each --run-image-mirror) as its run image",
+        )
+    if run_image is not None and not run_metadata:
+        raise UsageError(
+            f"--run-image names the extended run image, but {config_name} has no "
+            "[extend.metadata] or [extend.metadata.run] to extend it with"
+        )
 
 
-def check_options(options: CreateBuilderOptions, config: BuilderConfig) -> None:
+def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
     if not options.names:
         raise UsageError("give the builder's NAME")
     check_publish_flags(
         publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
     )
-    if options.run_image_mirrors and options.run_image is None:
-        raise UsageError("--run-image-mirror needs --run-image: mirrors of which image?")
-    if run_scope_requested(config) and options.run_image is None:
-        raise UsageError(
-            "builder.toml extends the run image ([extend.metadata] or [extend.metadata.run]): "
-            "give --run-image NAME for the extended run image",
-            hint="the builder will name it (and each --run-image-mirror) as its run image",
-        )
-    if options.run_image is not None and not run_scope_requested(config):
-        raise UsageError(
-            "--run-image names the extended run image, but builder.toml has no "
-            "[extend.metadata] or [extend.metadata.run] to extend it with"
-        )
+    check_run_image_flags(
+        run_image=options.run_image,
+        mirrors=options.run_image_mirrors,
+        run_metadata=config.extend_run,
+        run_table=has_run_table(config.source),
+        config_name="builder.toml",
+    )
 
 
 def plan_create_builder(
-    config: BuilderConfig, options: CreateBuilderOptions, inputs: BuilderInputs
+    config: BuilderConfig, options: BuilderOptions, inputs: BuilderInputs
 ) -> Plan:
     check_options(options, config)
     problems: list[ConfigProblem] = []
@@ -167,7 +192,7 @@ def plan_create_builder(
             names=(options.run_image, *options.run_image_mirrors),
             platforms=options.platforms,
             build_id=options.build_id,
-            package_problem=lambda i, why: _package_problem(config, "run", i, why),
+            package_problem=lambda i, why: scoped_package_problem(config.source, "run", i, why),
         )
 
     existing = _existing_layers(build_base.labels, BUILDPACK_LAYERS)
@@ -201,7 +226,7 @@ def plan_create_builder(
         install = plan_packages(
             build_base,
             build_scope,
-            lambda i, why: _package_problem(config, "build", i, why),
+            lambda i, why: scoped_package_problem(config.source, "build", i, why),
         )
         labels[EXTEND_METADATA] = install.labels[EXTEND_METADATA]
 
@@ -391,23 +416,6 @@ def _resolve_order(
     return tuple(
         _resolve_entries(config, group.entries, available, problems, kind) for group in groups
     )
-
-
-def _package_problem(config: BuilderConfig, scope: str, index: int, message: str) -> ConfigProblem:
-    """Point at the package where it is written: [extend.metadata.<scope>] or [extend.metadata].
-    The merged list puts [extend.metadata]'s packages first."""
-    metadata = config.source.data().get("extend", {}).get("metadata", {})
-    common = list(metadata.get("packages", []))
-    scoped = list(metadata.get(scope, {}).get("packages", []))
-    merged = common + [p for p in scoped if p not in common]
-    package = merged[index] if index < len(merged) else None
-    if package in scoped:
-        path: ConfigPath = ("extend", "metadata", scope, "packages", scoped.index(package))
-    elif package in common:
-        path = ("extend", "metadata", "packages", common.index(package))
-    else:
-        path = ("extend", "metadata")
-    return config.problem(path, message)
 
 
 def _existing_layers(labels: Mapping[str, str], name: str) -> dict[tuple[str, str], str]:

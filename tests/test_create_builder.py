@@ -13,7 +13,7 @@ import pytest
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.create_builder import (
     BuilderInputs,
-    CreateBuilderOptions,
+    BuilderOptions,
     FetchedModule,
     plan_create_builder,
 )
@@ -47,7 +47,7 @@ LIFECYCLE = Lifecycle(
     platform_apis=ApiSet((), ("0.7", "0.10", "0.12", "0.13")),
     root=Path("/nonexistent/lifecycle"),
 )
-OPTIONS = CreateBuilderOptions(
+OPTIONS = BuilderOptions(
     names=("localhost:5000/b/builder:1",),
     run_image=None,
     run_image_mirrors=(),

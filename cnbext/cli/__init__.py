@@ -40,7 +40,7 @@ def _root(
 
 
 def _register() -> None:
-    from cnbext.cli import create_builder, extend
+    from cnbext.cli import create_builder, extend, extend_builder
 
     app.command("extend", help=extend.HELP, epilog=extend.EPILOG, no_args_is_help=True)(
         extend.extend
@@ -51,6 +51,12 @@ def _register() -> None:
         epilog=create_builder.EPILOG,
         no_args_is_help=True,
     )(create_builder.create_builder)
+    app.command(
+        "extend-builder",
+        help=extend_builder.HELP,
+        epilog=extend_builder.EPILOG,
+        no_args_is_help=True,
+    )(extend_builder.extend_builder)
 
 
 _register()

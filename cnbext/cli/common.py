@@ -25,6 +25,7 @@ from cnbext.plan import PullPolicy
 
 if TYPE_CHECKING:
     from cnbext.client import Client
+    from cnbext.create_builder import BuilderOptions
     from cnbext.plan import Plan
 
 
@@ -91,6 +92,22 @@ BuildIdOption = Annotated[
         "--build-id",
         help="Passed to the Dockerfiles as the build_id build arg: a new value re-runs the "
         "package installs (e.g. for security updates). Default: keep the build cache.",
+    ),
+]
+RunImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run-image",
+        help="Name for the extended run image (needed when the config has "
+        "[extend.metadata.run]); the builder then names it as its run image.",
+    ),
+]
+RunImageMirrorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run-image-mirror",
+        help="Another name the extended run image is published under (repeatable; copied "
+        "by digest and checked).",
     ),
 ]
 DryRunOption = Annotated[
@@ -256,3 +273,29 @@ def show_or_apply(
         )
     elif not quiet:
         render_results(results, stdout_console())
+
+
+def builder_options(
+    *,
+    name: str,
+    run_image: str | None,
+    run_image_mirror: list[str] | None,
+    publish: bool,
+    pull_policy: PullPolicy,
+    network: str | None,
+    platform: list[str] | None,
+    build_id: str | None,
+) -> BuilderOptions:
+    """The builder commands' flags, with every image name normalized (bad ones refused)."""
+    from cnbext.create_builder import BuilderOptions
+
+    return BuilderOptions(
+        names=normalize_names([name]),
+        run_image=normalize_names([run_image])[0] if run_image else None,
+        run_image_mirrors=normalize_names(run_image_mirror or []),
+        publish=publish,
+        pull_policy=pull_policy,
+        network=network or None,
+        platforms=tuple(platform or ()),
+        build_id=build_id,
+    )

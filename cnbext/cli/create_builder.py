@@ -18,9 +18,11 @@ from cnbext.cli.common import (
     PublishOption,
     PullPolicyOption,
     QuietOption,
+    RunImageMirrorOption,
+    RunImageOption,
     VerboseOption,
+    builder_options,
     guarded,
-    normalize_names,
     stderr_console,
 )
 from cnbext.plan import PullPolicy
@@ -69,22 +71,8 @@ def create_builder(
             "--config", "-c", help="pack's builder.toml, optionally with [extend] (see docs)."
         ),
     ] = Path("builder.toml"),
-    run_image: Annotated[
-        str | None,
-        typer.Option(
-            "--run-image",
-            help="Name for the extended run image (needed when builder.toml extends it); the "
-            "builder names it as its run image.",
-        ),
-    ] = None,
-    run_image_mirror: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--run-image-mirror",
-            help="Another name the extended run image is published under (repeatable; copied "
-            "by digest).",
-        ),
-    ] = None,
+    run_image: RunImageOption = None,
+    run_image_mirror: RunImageMirrorOption = None,
     publish: PublishOption = False,
     pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
     network: NetworkOption = None,
@@ -101,16 +89,15 @@ def create_builder(
         from cnbext.cli.common import ConsoleReporter, show_or_apply
         from cnbext.client import Client
         from cnbext.config.builder import load_builder_config
-        from cnbext.create_builder import CreateBuilderOptions
 
-        options = CreateBuilderOptions(
-            names=normalize_names([name]),
-            run_image=normalize_names([run_image])[0] if run_image else None,
-            run_image_mirrors=normalize_names(run_image_mirror or []),
+        options = builder_options(
+            name=name,
+            run_image=run_image,
+            run_image_mirror=run_image_mirror,
             publish=publish,
             pull_policy=pull_policy,
-            network=network or None,
-            platforms=tuple(platform or ()),
+            network=network,
+            platform=platform,
             build_id=build_id,
         )
         loaded = load_builder_config(config, str(config))

@@ -69,11 +69,44 @@ def _label_changes(build: ImageBuild) -> list[RenderableType]:
         if not change.changed:
             continue
         parts.append(f"[bold]label[/] {escape(change.name)}")
+        fields = _json_field_changes(change.old, change.new)
+        if fields:
+            parts.append(Padding("[bold]changed fields[/]", (0, 0, 0, 2)))
+            parts += [Padding(escape(line), (0, 0, 0, 4)) for line in fields]
         parts.append(Padding(_label_value("old", change.old), (0, 0, 0, 2)))
         parts.append(Padding(_label_value("new", change.new), (0, 0, 0, 2)))
     if unchanged:
         parts.append(f"[bold]labels unchanged[/] {escape(', '.join(unchanged))}")
     return [*parts, ""] if parts else []
+
+
+def _json_field_changes(old: str | None, new: str) -> list[str]:
+    """``$.images[0].image: "a" -> "b"`` for each leaf that differs between two JSON labels."""
+    try:
+        before, after = json.loads(old or "null"), json.loads(new)
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    lines: list[str] = []
+    _diff("$", before, after, lines)
+    return lines
+
+
+_MISSING = object()
+
+
+def _diff(path: str, before: object, after: object, lines: list[str]) -> None:
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(set(before) | set(after)):
+            _diff(f"{path}.{key}", before.get(key, _MISSING), after.get(key, _MISSING), lines)
+    elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for index, (old_item, new_item) in enumerate(zip(before, after, strict=True)):
+            _diff(f"{path}[{index}]", old_item, new_item, lines)
+    elif before != after:
+        shown_old = "(unset)" if before is _MISSING else json.dumps(before)
+        shown_new = "(removed)" if after is _MISSING else json.dumps(after)
+        lines.append(f"{path}: {shown_old} -> {shown_new}")
 
 
 def _label_value(which: str, value: str | None) -> RenderableType:

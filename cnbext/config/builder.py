@@ -332,7 +332,7 @@ def _model(source: TomlSource, data: dict[str, Any], base_dir: Path) -> BuilderC
                 path=("stack", "run-image"),
             ),
         )
-    extend_build, extend_run, metadata_problems = _extend_scopes(source, data)
+    extend_build, extend_run, metadata_problems = extend_scopes(source, data)
     warnings = metadata_problems
     if "stack" in data:
         warnings.append(
@@ -442,10 +442,11 @@ def _lifecycle(lifecycle: dict[str, Any]) -> LifecycleSource | None:
     return LifecycleSource(lifecycle.get("version"), lifecycle.get("uri"), ("lifecycle",))
 
 
-def _extend_scopes(
+def extend_scopes(
     source: TomlSource, data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], list[ConfigProblem]]:
-    """[extend.metadata] applies to both images; its build/run tables to one each (RFC PR #23)."""
+    """[extend.metadata] applies to both images; its build/run tables to one each (RFC PR #23).
+    Shared by builder.toml and extend-builder.toml."""
     prefix: ConfigPath = ("extend", "metadata")
     metadata: dict[str, Any] = data.get("extend", {}).get("metadata", {})
     shared = {key: value for key, value in metadata.items() if key not in _SCOPES}
@@ -468,6 +469,31 @@ def _extend_scopes(
         warnings += metadata_warnings(source, scope_metadata, (*prefix, scope))
         scoped[scope] = merge_metadata(shared, scope_metadata)
     return scoped["build"], scoped["run"], warnings
+
+
+def has_run_table(source: TomlSource) -> bool:
+    """[extend.metadata.run] is written: the user asked for the run image to be extended."""
+    metadata = source.data().get("extend", {}).get("metadata", {})
+    return isinstance(metadata, dict) and "run" in metadata
+
+
+def scoped_package_problem(
+    source: TomlSource, scope: str, index: int, message: str
+) -> ConfigProblem:
+    """Locate package ``index`` of a scope's merged list where it is written: in
+    [extend.metadata.<scope>] or in [extend.metadata] (whose packages come first)."""
+    metadata = source.data().get("extend", {}).get("metadata", {})
+    common = list(metadata.get("packages", []))
+    scoped = list(metadata.get(scope, {}).get("packages", []))
+    merged = common + [p for p in scoped if p not in common]
+    package = merged[index] if index < len(merged) else None
+    if package in scoped:
+        path: ConfigPath = ("extend", "metadata", scope, "packages", scoped.index(package))
+    elif package in common:
+        path = ("extend", "metadata", "packages", common.index(package))
+    else:
+        path = ("extend", "metadata")
+    return source.problem(path, message)
 
 
 # --- helpers ---------------------------------------------------------------------------------

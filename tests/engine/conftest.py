@@ -14,9 +14,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from python_on_whales import DockerClient
+
+from tests.fixtures.http_server import serve_directory
+from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,3 +147,53 @@ def cnbext(tmp_path: Path, engine: EngineEnv) -> Iterator[Cli]:
 
 def extend_toml(image: str, metadata: str) -> str:
     return f'[extend]\nimage = "{image}"\n\n[extend.metadata]\n{metadata}'
+
+
+EXAMPLES = REPO / "builder-examples"
+
+
+@pytest.fixture(scope="session")
+def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("lifecycle-releases")
+    make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
+    with serve_directory(root) as served:
+        yield served.base_url
+
+
+@pytest.fixture
+def builder_cli(cnbext: Cli, lifecycle_server: str, tmp_path: Path) -> Cli:
+    cnbext.env["CNBEXT_LIFECYCLE_BASE_URL"] = lifecycle_server
+    cnbext.env["CNBEXT_CACHE_DIR"] = str(tmp_path / "cache")
+    return cnbext
+
+
+@pytest.fixture(scope="session")
+def example_builder(
+    engine: EngineEnv, lifecycle_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """The example builder and its extended run image, built once for every test."""
+    work = tmp_path_factory.mktemp("example-builder")
+    cli = Cli(
+        work,
+        {
+            **os.environ,
+            "CNBEXT_NETWORK": "host",
+            "CNBEXT_LIFECYCLE_BASE_URL": lifecycle_server,
+            "CNBEXT_CACHE_DIR": str(work / "cache"),
+        },
+    )
+    builder, run = engine.name("builder"), engine.name("run")
+    cli(
+        "create-builder",
+        builder,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        run,
+        check=True,
+    )
+    return builder, run
+
+
+def label_json(engine: EngineEnv, image: str, name: str) -> Any:
+    return json.loads(engine.labels(image)[name])

@@ -11,67 +11,13 @@ import json
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import REPO, Cli, EngineEnv
-from tests.fixtures.http_server import serve_directory
-from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
+from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, label_json
 
 pytestmark = pytest.mark.engine
-
-EXAMPLES = REPO / "builder-examples"
-
-
-@pytest.fixture(scope="module")
-def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("lifecycle-releases")
-    make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
-    with serve_directory(root) as served:
-        yield served.base_url
-
-
-@pytest.fixture
-def builder_cli(cnbext: Cli, lifecycle_server: str, tmp_path: Path) -> Cli:
-    cnbext.env["CNBEXT_LIFECYCLE_BASE_URL"] = lifecycle_server
-    cnbext.env["CNBEXT_CACHE_DIR"] = str(tmp_path / "cache")
-    return cnbext
-
-
-@pytest.fixture(scope="module")
-def example_builder(
-    engine: EngineEnv, lifecycle_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, str]:
-    """The example builder and its extended run image, built once for the checks below."""
-    import os
-
-    work = tmp_path_factory.mktemp("example-builder")
-    cli = Cli(
-        work,
-        {
-            **os.environ,
-            "CNBEXT_NETWORK": "host",
-            "CNBEXT_LIFECYCLE_BASE_URL": lifecycle_server,
-            "CNBEXT_CACHE_DIR": str(work / "cache"),
-        },
-    )
-    builder, run = engine.name("builder"), engine.name("run")
-    cli(
-        "create-builder",
-        builder,
-        "-c",
-        str(EXAMPLES / "builder.toml"),
-        "--run-image",
-        run,
-        check=True,
-    )
-    return builder, run
-
-
-def label_json(engine: EngineEnv, image: str, name: str) -> object:
-    return json.loads(engine.labels(image)[name])
 
 
 def test_builder_metadata_names_the_extended_run_image_and_the_modules(

@@ -1,0 +1,65 @@
+"""`create-builder` and `extend-builder` at the command line: everything that must fail (or
+print) before an engine is touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnbext.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("command", "texts"),
+    [
+        (
+            "create-builder",
+            ["[extend.metadata.build]", "--run-image-mirror", "CNBEXT_LIFECYCLE_BASE_URL"],
+        ),
+        ("extend-builder", ["[extend.metadata.run]", "--extension-config", "--run-image"]),
+    ],
+)
+def test_help_teaches_the_config(command: str, texts: list[str]) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    for text in texts:
+        assert text in result.stdout
+
+
+def test_root_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    for command in ("extend", "create-builder", "extend-builder"):
+        assert command in result.stdout
+
+
+def test_invalid_builder_toml_exits_3_before_any_engine_work(tmp_path: Path) -> None:
+    config = tmp_path / "builder.toml"
+    config.write_text('[[buildpack]]\nuri = "x"\n[build]\nimage = "a/b"\n')
+    result = runner.invoke(app, ["create-builder", "a/builder", "-c", str(config)])
+    assert result.exit_code == 3
+    assert f"{config}:1:3: $.buildpack: unknown key 'buildpack'; did you mean 'buildpacks'?" in (
+        result.stderr
+    )
+    assert "run.images are required" in result.stderr
+
+
+def test_mirror_without_run_image_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "extend-builder.toml"
+    config.write_text('[extend]\nimage = "a/builder"\n[extend.metadata]\npackages = ["jq"]\n')
+    result = runner.invoke(
+        app, ["extend-builder", "a/b", "-e", str(config), "--run-image-mirror", "m/run:1"]
+    )
+    assert result.exit_code == 2
+    assert "--run-image-mirror needs --run-image" in result.stderr
+
+
+def test_run_table_without_run_image_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "extend-builder.toml"
+    config.write_text('[extend]\nimage = "a/builder"\n[extend.metadata.run]\npackages = ["jq"]\n')
+    result = runner.invoke(app, ["extend-builder", "a/b", "-e", str(config)])
+    assert result.exit_code == 2
+    assert "give --run-image NAME" in result.stderr
