@@ -18,7 +18,7 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.create_builder import BuilderOptions, plan_create_builder
 from cnbext.create_builder import check_options as check_builder_options
-from cnbext.errors import BuildError, CnbextError, PublishError
+from cnbext.errors import CnbextError, PublishError
 from cnbext.extend import ExtendOptions, check_options, plan_extend
 from cnbext.extend_builder import check_options as check_extend_builder_options
 from cnbext.extend_builder import plan_extend_builder, read_builder
@@ -84,16 +84,46 @@ class Client:
         inputs = gather_builder_inputs(self.engine, self.reporter, config, options, work_dir)
         return plan_create_builder(config, options, inputs)
 
-    def plan_extend_builder(self, config: ExtendBuilderConfig, options: BuilderOptions) -> Plan:
-        """Read the builder (and, with --run-image, the run image it names), then plan."""
+    def plan_extend_builder(
+        self, config: ExtendBuilderConfig, options: BuilderOptions, work_dir: Path
+    ) -> Plan:
+        """Read the builder and the run image it names, run any image extensions (their
+        outputs live under ``work_dir``, which must outlive :meth:`apply`), then plan."""
+        from cnbext.builder_staging import cache_dir
+        from cnbext.extender import ExtensionPlans
+        from cnbext.extensions import run_extensions
+
         check_extend_builder_options(options, config)
         platform = options.platforms[0] if options.platforms else None
         builder = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
+        requests = (*config.extensions, *options.extensions)
         run_base = None
-        if options.run_image is not None:
+        if options.run_image is not None or requests:
             run_image = read_builder(builder).run_image
             run_base = self.engine.resolve_base(run_image, options.pull_policy, platform)
-        return plan_extend_builder(config, options, builder, run_base)
+        plans = None
+        if requests and run_base is not None:
+            ran = run_extensions(
+                self.engine,
+                self.reporter,
+                requests,
+                build_image=builder,
+                run_image=run_base,
+                platform_env=options.platform_env,
+                app_dir=options.app_dir,
+                base_dir=config.source_dir,
+                work_dir=work_dir,
+                cache_dir=cache_dir(),
+            )
+            plans = ExtensionPlans.from_outputs(ran.outputs)
+            if plans.run.switched_to and options.run_image is not None:
+                # The run image is now the one the switch names: plan (labels, user, distro)
+                # on top of it, not on the run image the builder named.
+                run_base = self.engine.resolve_base(
+                    plans.run.switched_to, options.pull_policy, platform
+                )
+        run_for_plan = run_base if options.run_image is not None else None
+        return plan_extend_builder(config, options, builder, run_for_plan, plans)
 
     def apply(self, plan: Plan) -> list[ImageResult]:
         """Build every image of the plan concurrently; publish them in plan order."""
@@ -169,11 +199,12 @@ def _mark_published(published: list[str], pending: list[str], name: str, digest:
 
 
 def _with_progress(err: CnbextError, published: list[str], not_published: list[str]) -> CnbextError:
-    """Say exactly what is out there, so nobody has to guess after a half-finished publish."""
+    """Say exactly what is out there, so nobody has to guess after a half-finished publish.
+    The error keeps its own type and exit code."""
     lines = [err.message]
     lines.append("published: " + (", ".join(published) if published else "nothing"))
     if not_published:
         lines.append("not published: " + ", ".join(not_published))
-    if isinstance(err, PublishError | BuildError):
-        return type(err)("\n".join(lines), hint=err.hint)
-    return PublishError("\n".join(lines), hint=err.hint)
+    err.message = "\n".join(lines)
+    err.args = (err.message,)
+    return err

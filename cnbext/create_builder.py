@@ -37,6 +37,7 @@ from cnbext.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.extend import base_build_args, check_publish_flags, plan_image_build, plan_packages
+from cnbext.extension_request import ExtensionRequest
 from cnbext.labels import (
     BUILDER_METADATA,
     EXTEND_METADATA,
@@ -68,6 +69,11 @@ class BuilderOptions:
     network: str | None
     platforms: tuple[str, ...]
     build_id: str | None
+    # Image extensions to apply ahead of time (--extension), their platform env (--env) and
+    # the app folder detect and generate see (--app; default: an empty folder).
+    extensions: tuple[ExtensionRequest, ...] = ()
+    platform_env: dict[str, str] = field(default_factory=dict)
+    app_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ def check_run_image_flags(
     run_metadata: Mapping[str, Any],
     run_table: bool,
     config_name: str,
+    has_extensions: bool = False,
 ) -> None:
     """The run image is extended exactly when --run-image names the result. [extend.metadata]
     alone then extends only the builder; [extend.metadata.run] asks for the run image, so it
@@ -112,7 +119,8 @@ def check_run_image_flags(
             "run image",
             hint="the builder will name it (and each --run-image-mirror) as its run image",
         )
-    if run_image is not None and not run_metadata:
+    # With extensions, whether one changes the run image is known only after generate.
+    if run_image is not None and not run_metadata and not has_extensions:
         raise UsageError(
             f"--run-image names the extended run image, but {config_name} has no "
             "[extend.metadata] or [extend.metadata.run] to extend it with"

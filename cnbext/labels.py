@@ -18,7 +18,8 @@ REBASABLE = "io.buildpacks.rebasable"
 BUILDER_METADATA = "io.buildpacks.builder.metadata"
 STACK_ID = "io.buildpacks.stack.id"
 
-UNION_KEYS = frozenset({"packages"})
+# Lists that accumulate: what an earlier extension installed or applied stays recorded.
+UNION_KEYS = frozenset({"packages", "extensions"})
 
 
 def merge_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnbext.labels import LabelChange
+
+if TYPE_CHECKING:
+    from cnbext.extender import ExtenderStep
 
 
 class PullPolicy(StrEnum):
@@ -44,6 +47,11 @@ class ImageBuild:
     context_files: dict[str, str] = field(default_factory=dict)
     context_trees: dict[str, Path] = field(default_factory=dict)
     expected_diff_ids: tuple[str, ...] = ()
+    # Image extensions' Dockerfiles, applied in order before this build's own Dockerfile (each
+    # on the previous result, see cnbext.extender); build_id pins their cache-busting arg.
+    extension_steps: tuple[ExtenderStep, ...] = ()
+    extension_build_id: str | None = None
+    app_dir: Path | None = None  # the build context of steps whose extension gave none
 
     @property
     def primary_name(self) -> str:
@@ -68,6 +76,17 @@ class ImageBuild:
                 {"name": c.name, "old": c.old, "new": c.new} for c in self.label_changes
             ],
             "dockerfile": self.dockerfile,
+            "extensions": [
+                {
+                    "id": step.extension_id,
+                    "version": step.extension_version,
+                    "kind": step.kind.value,
+                    "switchTo": step.switch_to,
+                    "args": dict(step.args),
+                    "dockerfile": step.dockerfile,
+                }
+                for step in self.extension_steps
+            ],
             "contextFiles": dict(self.context_files),
             "contextTrees": {path: str(tree) for path, tree in self.context_trees.items()},
         }

@@ -15,6 +15,14 @@ for kind in build run; do
   echo "example stack: $name" >&2
 done
 
+# The alternative run image (the switch-run example extension switches to it).
+name="$REGISTRY/cnbext-examples/run-alt:bookworm"
+docker buildx build --quiet --network host --provenance=false \
+  --build-arg "base_image=$REGISTRY/cnbext-examples/run:bookworm" \
+  -f builder-examples/stack/run-alt.Dockerfile -t "$name" --load builder-examples/stack >/dev/null
+docker push -q "$name" >/dev/null
+echo "example stack: $name" >&2
+
 # The run image for linux/amd64 and linux/arm64, where the engine made the multi-arch fixture.
 MULTIARCH_BASE="${CNBEXT_TEST_MULTIARCH_BASE_IMAGE:-$REGISTRY/fixtures/debian-multiarch:bookworm}"
 if docker buildx imagetools inspect "$MULTIARCH_BASE" >/dev/null 2>&1; then

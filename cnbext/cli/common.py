@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -108,6 +109,32 @@ RunImageMirrorOption = Annotated[
         "--run-image-mirror",
         help="Another name the extended run image is published under (repeatable; copied "
         "by digest and checked).",
+    ),
+]
+ExtensionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extension",
+        help="An image extension to apply ahead of time: a folder, archive, URL or "
+        "docker://image (repeatable; after the config's [[extend.extensions]]).",
+        metavar="URI",
+    ),
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        help="NAME=VALUE for the extensions' platform env (CNB_PLATFORM_DIR/env/NAME); repeatable.",
+        metavar="NAME=VALUE",
+    ),
+]
+AppOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--app",
+        help="The app folder extensions' detect and generate see (read-only). Default: an "
+        "empty folder.",
+        file_okay=False,
     ),
 ]
 DryRunOption = Annotated[
@@ -262,6 +289,8 @@ def show_or_apply(
         else:
             render_plan(plan, stdout_console())
         return
+    for warning in plan.warnings:
+        client.reporter.warn(warning)
     results = client.apply(plan)
     if output is OutputFormat.JSON:
         print_json(
@@ -285,9 +314,13 @@ def builder_options(
     network: str | None,
     platform: list[str] | None,
     build_id: str | None,
+    extension: list[str] | None = None,
+    env: list[str] | None = None,
+    app: Path | None = None,
 ) -> BuilderOptions:
     """The builder commands' flags, with every image name normalized (bad ones refused)."""
     from cnbext.create_builder import BuilderOptions
+    from cnbext.extension_request import ExtensionRequest
 
     return BuilderOptions(
         names=normalize_names([name]),
@@ -298,4 +331,28 @@ def builder_options(
         network=network or None,
         platforms=tuple(platform or ()),
         build_id=build_id,
+        extensions=tuple(ExtensionRequest(flag_uri(uri)) for uri in extension or ()),
+        platform_env=parse_env(env or []),
+        app_dir=app,
     )
+
+
+def flag_uri(uri: str) -> str:
+    """A path given on the command line is relative to where the user is, not to the config
+    file's folder (which relative uris in configs use): make it absolute."""
+    if "://" in uri or uri.startswith("urn:"):
+        return uri
+    return str(Path(uri).resolve())
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    """--env NAME=VALUE, split on the first '=' only: values may contain '='."""
+    from cnbext.errors import UsageError
+
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or "/" in name:
+            raise UsageError(f"--env {pair!r}: expected NAME=VALUE")
+        env[name] = value
+    return env

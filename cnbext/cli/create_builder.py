@@ -102,8 +102,6 @@ def create_builder(
         )
         loaded = load_builder_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        for warning in loaded.warnings:
-            reporter.warn(str(warning))
         client = Client(reporter, network=options.network)
         with tempfile.TemporaryDirectory(prefix="cnbext-builder-") as work_dir:
             plan = client.plan_create_builder(loaded, options, Path(work_dir))

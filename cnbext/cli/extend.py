@@ -102,8 +102,6 @@ def extend(
         check_options(options)
         loaded = load_extend_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        for warning in loaded.warnings:
-            reporter.warn(str(warning))
         client = Client(reporter, network=options.network)
         plan = client.plan_extend(loaded, options)
         show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)

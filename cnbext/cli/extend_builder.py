@@ -3,14 +3,18 @@ image and its mirrors, and rewrite the builder so it names them."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cnbext.cli.common import (
+    AppOption,
     BuildIdOption,
     DryRunOption,
+    EnvOption,
+    ExtensionOption,
     NetworkOption,
     OutputFormat,
     OutputOption,
@@ -77,6 +81,9 @@ def extend_builder(
     ] = Path("extend-builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
+    extension: ExtensionOption = None,
+    env: EnvOption = None,
+    app: AppOption = None,
     publish: PublishOption = False,
     pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
     network: NetworkOption = None,
@@ -103,13 +110,15 @@ def extend_builder(
             network=network,
             platform=platform,
             build_id=build_id,
+            extension=extension,
+            env=env,
+            app=app,
         )
         loaded = load_extend_builder_config(extension_config, str(extension_config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        for warning in loaded.warnings:
-            reporter.warn(str(warning))
         client = Client(reporter, network=options.network)
-        plan = client.plan_extend_builder(loaded, options)
-        show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
+        with tempfile.TemporaryDirectory(prefix="cnbext-extend-builder-") as work_dir:
+            plan = client.plan_extend_builder(loaded, options, Path(work_dir))
+            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
 
     guarded(run, errors, output=output, verbose=verbose)

@@ -11,6 +11,7 @@ from cnbext.config.extend import image_reference_problems
 from cnbext.config.toml_source import JsonPath, TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
+from cnbext.extension_request import ExtensionRequest
 from cnbext.imageref import ImageReference, parse_reference
 
 
@@ -22,6 +23,12 @@ class ExtendBuilderConfig:
     run_metadata: dict[str, Any]  # [extend.metadata] merged with [extend.metadata.run]
     has_run_table: bool  # [extend.metadata.run] is written: the user asked for the run image
     warnings: tuple[ConfigProblem, ...]
+    extensions: tuple[ExtensionRequest, ...] = ()  # [[extend.extensions]]
+
+    @property
+    def source_dir(self) -> Path:
+        """Relative extension uris are relative to the config file's folder."""
+        return Path(self.source.display_name).resolve().parent
 
     def problem(self, path: JsonPath, message: str) -> ConfigProblem:
         return self.source.problem(path, message)
@@ -43,4 +50,18 @@ def load_extend_builder_config(path: Path, display_name: str | None = None) -> E
         run_metadata=run,
         has_run_table="run" in metadata,
         warnings=tuple(warnings),
+        extensions=extension_requests(data["extend"].get("extensions", [])),
+    )
+
+
+def extension_requests(entries: list[dict[str, Any]]) -> tuple[ExtensionRequest, ...]:
+    """[[extend.extensions]] entries (already schema-checked) as requests."""
+    return tuple(
+        ExtensionRequest(
+            uri=entry["uri"],
+            id=entry.get("id"),
+            version=entry.get("version"),
+            metadata=dict(entry.get("metadata", {})),
+        )
+        for entry in entries
     )

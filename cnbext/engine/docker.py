@@ -13,6 +13,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
+import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -22,7 +24,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from cnbext.engine.models import BaseImage, BuiltImage
+from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan import ImageBuild, PullPolicy
 from cnbext.progress import Reporter
@@ -149,14 +151,60 @@ class Engine:
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         """Labels of an image in the daemon, else of the one its registry serves."""
+        return dict(self._image_config(reference, platform).get("Labels") or {})
+
+    def image_user(self, reference: str, *, platform: str | None = None) -> str:
+        return str(self._image_config(reference, platform).get("User") or "")
+
+    def _image_config(self, reference: str, platform: str | None) -> dict[str, Any]:
+        """The config section (User, Env, Labels, ...) of a local or a registry image."""
         if self.docker.image.exists(reference):
             image = self.docker.image.inspect(reference)
-            return dict((image.config.labels or {}) if image.config else {})
-        config: Any = json.loads(self._imagetools_format(reference, "{{json .Image}}"))
-        if "config" not in config and config:
-            wanted = platform or next(iter(config))
-            config = config.get(wanted) or next(iter(config.values()))
-        return dict(config.get("config", {}).get("Labels") or {})
+            config = image.config
+            return {
+                "User": (config.user if config else "") or "",
+                "Labels": dict((config.labels or {}) if config else {}),
+            }
+        document: Any = json.loads(self._imagetools_format(reference, "{{json .Image}}"))
+        if "config" not in document and document:
+            wanted = platform or next(iter(document))
+            document = document.get(wanted) or next(iter(document.values()))
+        section: dict[str, Any] = document.get("config", {})
+        return section
+
+    # -- running extension phases ---------------------------------------------------------------
+
+    def run_phase(self, phase: PhaseRun) -> PhaseResult:
+        """Run an extension's detect or generate in a container of ``phase.image``, as the
+        image's CNB user, with its mounts and environment; killed after ``phase.timeout``."""
+        container = self.docker.run(
+            phase.image,
+            list(phase.command),
+            detach=True,
+            envs=dict(phase.env),
+            volumes=[
+                (str(host), target, "ro" if ro else "rw") for host, target, ro in phase.mounts
+            ],
+            user=phase.user,
+            workdir=phase.workdir,
+            entrypoint="",
+            networks=[self.network] if self.network else [],
+            platform=phase.platform,
+        )
+        deadline = time.monotonic() + phase.timeout
+        try:
+            while True:
+                state = self.docker.container.inspect(container.id).state
+                if not state.running:
+                    logs = str(self.docker.container.logs(container.id, tail=40))
+                    return PhaseResult(int(state.exit_code or 0), logs, timed_out=False)
+                if time.monotonic() > deadline:
+                    self.docker.container.kill(container.id)
+                    logs = str(self.docker.container.logs(container.id, tail=40))
+                    return PhaseResult(None, logs, timed_out=True)
+                time.sleep(0.1)
+        finally:
+            self.docker.container.remove(container.id, force=True)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -180,11 +228,14 @@ class Engine:
         self._buildx(build, pull, output={"type": "cacheonly"})
 
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
+        build_args = dict(build.build_args)
+        if build.extension_steps:
+            build_args["base_image"] = self._apply_extension_steps(build, pull)
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
             context = Path(tmp, "context")
             _materialize_context(context, build)
             options: dict[str, Any] = {
-                "build_args": build.build_args,
+                "build_args": build_args,
                 "labels": build.labels,
                 "platforms": list(build.platforms) or None,
                 "network": self.network,
@@ -198,6 +249,72 @@ class Engine:
             verb = "Building and pushing" if outputs.get("push") else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
+
+    def _apply_extension_steps(self, build: ImageBuild, pull: bool) -> str:
+        """The extender: each extension Dockerfile on the previous result (the first on the
+        build's base, or on the image a run.Dockerfile switches to), kept in the daemon under
+        a throwaway name. Returns the last result's name."""
+        from cnbext.dockerfile import is_root_user, split_user
+        from cnbext.extender import EXTENSION_BUILD_ERROR, ROOT_USER_ERROR, ExtensionError
+
+        previous = build.base
+        run_id = uuid.uuid4().hex[:12]
+        for index, step in enumerate(build.extension_steps):
+            user_id, group_id = (
+                split_user(self.image_user(previous)) if not step.switch_to else ("", "")
+            )
+            args = {
+                "base_image": previous,
+                "build_id": build.extension_build_id or str(uuid.uuid4()),
+                "user_id": user_id,
+                "group_id": group_id,
+                **step.args,
+            }
+            target = f"cnbext-intermediate/{run_id}:{index}"
+            with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
+                context = Path(tmp, "context")
+                source = step.context or build.app_dir
+                if source is not None:
+                    _copy_tree(source, context)
+                else:
+                    context.mkdir()
+                dockerfile = Path(tmp, "Dockerfile")
+                dockerfile.write_text(step.dockerfile)
+                label = f"{step.extension_id}@{step.extension_version}"
+                tail: deque[str] = deque(maxlen=25)
+                try:
+                    with self.reporter.step(f"Applying {step.kind.value}.Dockerfile of {label}"):
+                        lines = self.docker.buildx.build(
+                            context,
+                            file=dockerfile,
+                            build_args=args,
+                            tags=[target],
+                            load=True,
+                            network=self.network,
+                            pull=pull and index == 0,
+                            provenance=False,
+                            stream_logs=True,
+                            progress="plain",
+                        )
+                        for line in cast(Iterator[str], lines):
+                            tail.append(str(line).rstrip("\n"))
+                            self.reporter.build_log(tail[-1])
+                except DockerException as err:
+                    log = "\n".join(tail) or _last_lines(err, 25)
+                    raise ExtensionError(
+                        f"applying the {step.kind.value}.Dockerfile of {label} failed:\n{log}",
+                        exit_code=EXTENSION_BUILD_ERROR,
+                    ) from None
+            previous = target
+        user = self.image_user(previous)
+        if build.role == "run image" and is_root_user(user):
+            raise ExtensionError(
+                f"the final user ID is 0 (root) after the run image extensions "
+                f"(User {user or 'empty'}); run images must not run as root",
+                exit_code=ROOT_USER_ERROR,
+                hint="end each run.Dockerfile with USER ${user_id}:${group_id}",
+            )
+        return previous
 
     @staticmethod
     def _check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:

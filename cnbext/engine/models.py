@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,24 @@ class BuiltImage:
 class Published:
     name: str
     digest: str
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """One run of an extension executable (detect or generate) in a container."""
+
+    image: str
+    command: tuple[str, ...]
+    env: dict[str, str]
+    mounts: tuple[tuple[Path, str, bool], ...]  # host path, container path, read-only
+    user: str
+    workdir: str
+    timeout: float
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    exit_code: int | None  # None when it was killed for taking too long
+    output: str  # the last lines of its output
+    timed_out: bool

@@ -1,0 +1,148 @@
+"""extension.toml: an image extension's descriptor, validated with every problem located.
+
+:func:`cnbext.modules.read_descriptor` reads descriptors of modules fetched from anywhere and
+only needs enough of them to place the module in a builder, so it parses without positions and
+reports problems as one line. An extension's author needs more: every mistake at its
+file:line:col, with a JSON path and a did-you-mean for typos, all at once, as cnbext's own config
+files get. This module is that validator for extension.toml. Every rule lives in
+extension.schema.json (the spec's rules are all about single values, which a schema says well),
+and anything it accepts ``read_descriptor`` accepts too, so :meth:`ExtensionConfig.to_descriptor`
+hands the rest of cnbext the same :class:`~cnbext.modules.ModuleDescriptor` it would have built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnbext.config.toml_source import TomlSource
+from cnbext.config.validation import schema_problems
+from cnbext.errors import ConfigError
+from cnbext.modules import ModuleDescriptor
+
+__all__ = ["ExtensionConfig", "ExtensionTarget", "load_extension_config"]
+
+
+# The lifecycle reads "*" in a module's target as any, as it does a missing or empty field.
+_WILDCARDS = (None, "", "*")
+
+
+def _any_or_equal(declared: str | None, actual: str | None) -> bool:
+    """A field the extension leaves out accepts any value; so does a field the platform does not
+    know (None): the lifecycle assumes a match rather than refuse an image without the label."""
+    return declared in _WILDCARDS or actual is None or declared == actual
+
+
+@dataclass(frozen=True)
+class ExtensionTarget:
+    """A ``[[targets]]`` entry; a missing, empty or ``"*"`` field means any."""
+
+    os: str | None
+    arch: str | None
+    variant: str | None
+    distros: tuple[tuple[str, str | None], ...]  # (name, version); no distros = any distro
+
+    def matches(
+        self,
+        os: str,
+        arch: str,
+        variant: str | None,
+        distro_name: str | None,
+        distro_version: str | None,
+    ) -> bool:
+        """Whether an image of this platform can run the extension."""
+        if not (
+            _any_or_equal(self.os, os)
+            and _any_or_equal(self.arch, arch)
+            and _any_or_equal(self.variant, variant)
+        ):
+            return False
+        if not self.distros or distro_name is None:
+            return True
+        return any(
+            name == distro_name and _any_or_equal(version, distro_version)
+            for name, version in self.distros
+        )
+
+
+@dataclass(frozen=True)
+class ExtensionConfig:
+    source: TomlSource
+    api: str
+    id: str
+    version: str
+    name: str | None
+    homepage: str | None
+    description: str | None
+    keywords: tuple[str, ...]
+    licenses: tuple[dict[str, str], ...]  # each with "type", "uri" or both
+    targets: tuple[ExtensionTarget, ...]
+    metadata: dict[str, Any]
+
+    @property
+    def install_dir_name(self) -> str:
+        """The id's folder under /cnb/extensions/ (then <version>/): '/' becomes '_'."""
+        return self.id.replace("/", "_")
+
+    def to_descriptor(self) -> ModuleDescriptor:
+        """What :func:`cnbext.modules.read_descriptor` gives for the same file."""
+        data = self.source.data()
+        return ModuleDescriptor(
+            kind="extension",
+            api=self.api,
+            id=self.id,
+            version=self.version,
+            name=self.name,
+            homepage=self.homepage,
+            order=(),  # extensions are never composite
+            stacks=(),  # extension.toml has no [[stacks]]; the schema refuses them
+            # Plain tables, as written: builder_layout copies them into labels as they are.
+            targets=tuple(data.get("targets", [])),
+            raw=data,
+        )
+
+    def supports(
+        self,
+        os: str,
+        arch: str,
+        variant: str | None,
+        distro_name: str | None,
+        distro_version: str | None,
+    ) -> bool:
+        """Whether the extension runs on this platform; without [[targets]] it runs anywhere."""
+        return not self.targets or any(
+            target.matches(os, arch, variant, distro_name, distro_version)
+            for target in self.targets
+        )
+
+
+def load_extension_config(path: Path, display_name: str | None = None) -> ExtensionConfig:
+    source = TomlSource.read(path, display_name)
+    problems = schema_problems(source, "extension")
+    if problems:
+        raise ConfigError(problems)
+    # Only a file that passed the schema gets here, so every key has its type.
+    data = source.data()
+    extension: dict[str, Any] = data["extension"]
+    return ExtensionConfig(
+        source=source,
+        api=data["api"],
+        id=extension["id"],
+        version=extension["version"],
+        name=extension.get("name"),
+        homepage=extension.get("homepage"),
+        description=extension.get("description"),
+        keywords=tuple(extension.get("keywords", [])),
+        licenses=tuple(extension.get("licenses", [])),
+        targets=tuple(
+            ExtensionTarget(
+                os=target.get("os"),
+                arch=target.get("arch"),
+                variant=target.get("variant"),
+                distros=tuple((d["name"], d.get("version")) for d in target.get("distros", [])),
+            )
+            for target in data.get("targets", [])
+        ),
+        metadata=data.get("metadata", {}),
+    )

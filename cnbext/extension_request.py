@@ -1,0 +1,16 @@
+"""What a user asks for when naming an image extension (config or --extension flag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """An extension to apply: [[extend.extensions]] in a config, or --extension on the CLI."""
+
+    uri: str
+    id: str | None = None
+    version: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # for generate's Buildpack Plan

@@ -1,0 +1,242 @@
+"""Running image extensions ahead of time: detect, then generate, each in a container.
+
+Extensions run in a container of the build image as its CNB user (never on the host), with the
+environment the lifecycle gives them (image_extension.md): CNB_EXTENSION_DIR, CNB_PLATFORM_DIR
+with env/ files, CNB_BUILD_PLAN_PATH for detect, CNB_BP_PLAN_PATH and CNB_OUTPUT_DIR for
+generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.extender.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+
+from cnbext.config.extension import load_extension_config
+from cnbext.distro import parse_os_release
+from cnbext.engine.docker import Engine
+from cnbext.engine.models import BaseImage, PhaseRun
+from cnbext.extender import (
+    DETECT_ERROR,
+    GENERATE_ERROR,
+    ExtensionError,
+    GeneratedOutput,
+    parse_detect_plan,
+    read_generate_output,
+)
+from cnbext.extension_request import ExtensionRequest
+from cnbext.modules import Module, ModuleError, fetch_modules, stage_module
+from cnbext.progress import Reporter
+
+DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
+TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)
+PLATFORM_DIR = "/platform"
+APP_DIR = "/workspace"
+OUT_DIR = "/cnbext/out"
+
+
+@dataclass(frozen=True)
+class DetectOutcome:
+    extension_id: str
+    version: str
+    passed: bool
+    provides: tuple[str, ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class ExtensionRun:
+    """Everything the extensions decided, for the plan and for --dry-run."""
+
+    detected: tuple[DetectOutcome, ...]
+    outputs: tuple[GeneratedOutput, ...]
+
+
+def target_env(run_image: BaseImage) -> dict[str, str]:
+    """CNB_TARGET_* describe where the app will run: the run image."""
+    env = {"CNB_TARGET_OS": run_image.os or "linux", "CNB_TARGET_ARCH": run_image.architecture}
+    if run_image.os_release:
+        distro = parse_os_release(run_image.os_release)
+        env["CNB_TARGET_DISTRO_NAME"] = distro.id
+        env["CNB_TARGET_DISTRO_VERSION"] = distro.version_id
+    return env
+
+
+def cnb_user(image: BaseImage) -> str:
+    uid, gid = image.env.get("CNB_USER_ID"), image.env.get("CNB_GROUP_ID")
+    return f"{uid}:{gid}" if uid and gid else image.user
+
+
+def run_extensions(
+    engine: Engine,
+    reporter: Reporter,
+    requests: Sequence[ExtensionRequest],
+    *,
+    build_image: BaseImage,
+    run_image: BaseImage,
+    platform_env: Mapping[str, str],
+    app_dir: Path | None,
+    base_dir: Path,
+    work_dir: Path,
+    cache_dir: Path,
+    timeout: float | None = None,
+) -> ExtensionRun:
+    if timeout is None:
+        timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+    platform = work_dir / "platform"
+    (platform / "env").mkdir(parents=True, exist_ok=True)
+    for name, value in platform_env.items():
+        (platform / "env" / name).write_text(value)
+    app = app_dir if app_dir is not None else _empty_dir(work_dir / "app")
+    detected: list[DetectOutcome] = []
+    outputs: list[GeneratedOutput] = []
+    for index, request in enumerate(requests):
+        module = _fetch(engine, request, base_dir, work_dir / "fetch" / str(index), cache_dir)
+        descriptor = module.descriptor
+        staged = stage_module(module, work_dir / "staged" / str(index))
+        ext_dir = str(module.install_path)
+        out = work_dir / "out" / str(index)
+        for sub in ("detect", "generate"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        out.chmod(0o777)
+        for sub in ("detect", "generate"):
+            (out / sub).chmod(0o777)  # the CNB user writes here
+        mounts = (
+            (staged, ext_dir, True),
+            (platform, PLATFORM_DIR, True),
+            (app, APP_DIR, True),
+            (out, OUT_DIR, False),
+        )
+        base_env = {
+            "CNB_EXTENSION_DIR": ext_dir,
+            "CNB_PLATFORM_DIR": PLATFORM_DIR,
+            **target_env(run_image),
+        }
+        label = f"{descriptor.id}@{descriptor.version}"
+        outcome = _detect(
+            engine, reporter, label, staged, build_image, mounts, base_env, timeout, module
+        )
+        detected.append(outcome)
+        if not outcome.passed:
+            reporter.info(f"extension {label} does not apply (detect failed); skipped")
+            continue
+        plan_text = tomlkit.dumps(
+            {"entries": [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]}
+        )
+        (out / "plan.toml").write_text(plan_text)
+        (out / "plan.toml").chmod(0o644)
+        if (staged / "bin" / "generate").is_file():
+            with reporter.step(f"Running {label} generate"):
+                result = engine.run_phase(
+                    PhaseRun(
+                        image=build_image.reference,
+                        command=(f"{ext_dir}/bin/generate",),
+                        env={
+                            **base_env,
+                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml",
+                            "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
+                        },
+                        mounts=mounts,
+                        user=cnb_user(build_image),
+                        workdir=APP_DIR,
+                        timeout=timeout,
+                    )
+                )
+            if result.timed_out or result.exit_code != 0:
+                why = "timed out" if result.timed_out else f"exited {result.exit_code}"
+                raise ExtensionError(
+                    f"extension {label}: generate {why}\n{result.output.strip()}",
+                    exit_code=GENERATE_ERROR,
+                )
+        elif (staged / "generate").is_dir():
+            shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
+        outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
+    return ExtensionRun(tuple(detected), tuple(outputs))
+
+
+def _detect(
+    engine: Engine,
+    reporter: Reporter,
+    label: str,
+    staged: Path,
+    build_image: BaseImage,
+    mounts: tuple[tuple[Path, str, bool], ...],
+    base_env: dict[str, str],
+    timeout: float,
+    module: Module,
+) -> DetectOutcome:
+    """0 passes, 100 does not apply, anything else is an error; a plan must not `require`."""
+    descriptor = module.descriptor
+    out = mounts[-1][0]
+    if (staged / "bin" / "detect").is_file():
+        with reporter.step(f"Running {label} detect"):
+            result = engine.run_phase(
+                PhaseRun(
+                    image=build_image.reference,
+                    command=(f"{module.install_path}/bin/detect",),
+                    env={**base_env, "CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"},
+                    mounts=mounts,
+                    user=cnb_user(build_image),
+                    workdir=APP_DIR,
+                    timeout=timeout,
+                )
+            )
+        if result.timed_out or result.exit_code not in (0, 100):
+            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
+            raise ExtensionError(
+                f"extension {label}: detect {why} (0 = applies, 100 = does not apply, "
+                f"anything else is an error)\n{result.output.strip()}",
+                exit_code=DETECT_ERROR,
+            )
+        plan = out / "detect" / "plan.toml"
+        output = result.output
+        passed = result.exit_code == 0
+    else:
+        plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
+        output = ""
+        passed = True
+    provides = parse_detect_plan(plan.read_text(), descriptor.id) if plan.is_file() else ()
+    return DetectOutcome(descriptor.id, descriptor.version, passed, provides, output)
+
+
+def _fetch(
+    engine: Engine, request: ExtensionRequest, base_dir: Path, work_dir: Path, cache_dir: Path
+) -> Module:
+    def export(image: str, dest: Path) -> None:
+        engine.export_tree(image, ["/cnb/extensions"], dest)
+
+    modules = fetch_modules(
+        request.uri,
+        kind="extension",
+        base_dir=base_dir,
+        work_dir=work_dir,
+        cache_dir=cache_dir,
+        image_exporter=export,
+    )
+    matches = [
+        m
+        for m in modules
+        if (request.id is None or m.descriptor.id == request.id)
+        and (request.version is None or m.descriptor.version == request.version)
+    ]
+    for module in modules:
+        # Positioned errors (file:line:col) for the extension's own descriptor.
+        load_extension_config(module.root / "extension.toml", f"{request.uri}: extension.toml")
+    if len(matches) != 1:
+        found = ", ".join(f"{m.descriptor.id}@{m.descriptor.version}" for m in modules) or "none"
+        wanted = request.id or "one extension"
+        raise ModuleError(
+            f"{request.uri}: expected {wanted}{'@' + request.version if request.version else ''}"
+            f", found {found}",
+            hint="set id (and version) on the extension to pick one",
+        )
+    return matches[0]
+
+
+def _empty_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,336 @@
+"""Image extensions applied ahead of time by `cnbext extend-builder`, against a real engine:
+one test per extender rule, and each kind of bad extension."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, label_json
+from tests.fixtures.buildpacks import write_extension
+
+pytestmark = pytest.mark.engine
+
+EXTENSIONS = EXAMPLES / "extensions"
+RESTORE_USER = "ARG user_id\nARG group_id\nUSER ${user_id}:${group_id}\n"
+
+
+def config(builder: str, *uris: Path | str) -> str:
+    text = f'[extend]\nimage = "{builder}"\n'
+    for uri in uris:
+        text += f'\n[[extend.extensions]]\nuri = "{uri}"\n'
+    return text
+
+
+def generate_script(*files: tuple[str, str]) -> str:
+    """A bin/generate that writes each (name, content) into $CNB_OUTPUT_DIR."""
+    lines = ["#!/bin/sh", "set -eu"]
+    for name, content in files:
+        lines.append(f'mkdir -p "$(dirname "$CNB_OUTPUT_DIR/{name}")"')
+        lines.append(f"cat >\"$CNB_OUTPUT_DIR/{name}\" <<'EOF'\n{content}EOF")
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    cnbext: Cli,
+    builder: str,
+    *extensions: Path,
+    run_image: str | None = None,
+    extra: tuple[str, ...] = (),
+):
+    cnbext.write("extend-builder.toml", config(builder, *extensions))
+    args = ["extend-builder", builder + "-x", "-e", "extend-builder.toml", *extra]
+    if run_image is not None:
+        args += ["--run-image", run_image]
+    return cnbext(*args)
+
+
+def test_example_extensions_install_into_the_builder_and_extend_the_run_image(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli
+) -> None:
+    builder = engine.name("ext-builder")
+    run_image = engine.name("ext-run")
+    cnbext.write(
+        "extend-builder.toml",
+        config(
+            example_builder[0],
+            EXTENSIONS / "curl",
+            EXTENSIONS / "run-motd",
+            EXTENSIONS / "switch-run",
+        ),
+    )
+    result = cnbext(
+        "extend-builder", builder, "-e", "extend-builder.toml", "--run-image", run_image
+    )
+    assert result.returncode == 0, result.stderr
+    # curl's build.Dockerfile went to the builder, which is back to the CNB user.
+    assert engine.run(builder, "id -u; curl --version | head -c 4").split() == ["1000", "curl"]
+    # run-motd's run.Dockerfile: extend-config arg and context.run file; it says rebasable.
+    assert engine.run(run_image, "id -u; cat /etc/motd").splitlines() == [
+        "1001",
+        "Welcome to a run image extended ahead of time by examples/run-motd",
+        "hello from a cnbext example extension",
+    ]
+    assert engine.labels(run_image)["io.buildpacks.rebasable"] == "true"
+    assert label_json(engine, run_image, "io.buildpacks.extend.metadata")["extensions"] == [
+        {"id": "examples/run-motd", "version": "0.0.1"}
+    ]
+    assert label_json(engine, builder, "io.buildpacks.extend.metadata")["extensions"] == [
+        {"id": "examples/curl", "version": "0.0.1"}
+    ]
+    # switch-run's detect exits 100 without the platform env: it does not apply, no error.
+    assert "examples/switch-run@0.0.1 does not apply" in result.stderr
+    assert (
+        label_json(engine, builder, "io.buildpacks.builder.metadata")["images"][0]["image"]
+        == run_image
+    )
+
+
+def test_a_run_image_switch_ignores_earlier_run_dockerfiles_and_is_named_by_the_builder(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli
+) -> None:
+    builder, run_image = engine.name("switch-builder"), engine.name("switch-run")
+    cnbext.write(
+        "extend-builder.toml",
+        config(example_builder[0], EXTENSIONS / "run-motd", EXTENSIONS / "switch-run"),
+    )
+    result = cnbext(
+        "extend-builder",
+        builder,
+        "-e",
+        "extend-builder.toml",
+        "--run-image",
+        run_image,
+        "--env",
+        "BP_SWITCH_RUN_IMAGE=true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "run.Dockerfile of examples/run-motd is ignored" in result.stderr
+    labels = engine.labels(run_image)
+    assert labels["io.cnbext.examples.variant"] == "alt"  # the image switched to
+    assert labels["io.cnbext.examples.switched-by"] == "examples/switch-run"
+    assert labels["io.buildpacks.rebasable"] == "false"  # the switching Dockerfile does not say so
+    assert "Welcome" not in engine.run(run_image, "cat /etc/motd")
+    assert json.loads(labels["io.buildpacks.extend.metadata"]) == {
+        "extensions": [{"id": "examples/switch-run", "version": "0.0.1"}]
+    }
+    assert (
+        label_json(engine, builder, "io.buildpacks.builder.metadata")["images"][0]["image"]
+        == run_image
+    )
+
+
+def test_detect_and_generate_get_the_spec_environment(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "marker.txt").write_text("from the app dir")
+    probe = write_extension(
+        tmp_path / "probe",
+        "test/env-probe",
+        "1.0.0",
+        detect_script=(
+            "#!/bin/sh\nset -eu\n"
+            'printf "[[provides]]\\nname = \\"probe\\"\\n" >"$CNB_BUILD_PLAN_PATH"\n'
+        ),
+        generate_script="""#!/bin/sh
+set -eu
+mkdir -p "$CNB_OUTPUT_DIR/context"
+{
+  id -u; pwd; echo "$CNB_EXTENSION_DIR"; echo "$CNB_PLATFORM_DIR"
+  cat "$CNB_PLATFORM_DIR/env/GREETING"; echo
+  echo "$CNB_TARGET_OS"; echo "$CNB_TARGET_ARCH"
+  echo "$CNB_TARGET_DISTRO_NAME"; echo "$CNB_TARGET_DISTRO_VERSION"
+  cat marker.txt; echo
+} >"$CNB_OUTPUT_DIR/context/facts.txt"
+cp "$CNB_BP_PLAN_PATH" "$CNB_OUTPUT_DIR/context/plan.toml"
+cat >"$CNB_OUTPUT_DIR/build.Dockerfile" <<'DOCKERFILE'
+ARG base_image
+FROM ${base_image}
+COPY facts.txt plan.toml /cnbext-test/
+DOCKERFILE
+""",
+    )
+    cnbext.write(
+        "extend-builder.toml",
+        config(example_builder[0], probe) + '[extend.extensions.metadata]\nflavour = "vanilla"\n',
+    )
+    name = engine.name("env-probe")
+    result = cnbext(
+        "extend-builder",
+        name,
+        "-e",
+        "extend-builder.toml",
+        "--env",
+        "GREETING=hi=there",
+        "--app",
+        str(app),
+    )
+    assert result.returncode == 0, result.stderr
+    facts = engine.run(name, "cat /cnbext-test/facts.txt").splitlines()
+    assert facts == [
+        "1000",
+        "/workspace",
+        "/cnb/extensions/test_env-probe/1.0.0",
+        "/platform",
+        "hi=there",  # split on the first '=' only
+        "linux",
+        "amd64",
+        "debian",
+        "12",
+        "from the app dir",
+    ]
+    plan = tomllib.loads(engine.run(name, "cat /cnbext-test/plan.toml"))
+    assert plan == {"entries": [{"name": "probe", "metadata": {"flavour": "vanilla"}}]}
+
+
+def test_each_dockerfile_gets_a_fresh_build_id_unless_pinned_and_the_previous_user(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    dockerfile = (
+        "ARG base_image\nFROM ${base_image}\nARG build_id=0\nARG user_id\nARG group_id\n"
+        'LABEL io.cnbext.test.NAME="${build_id} ${user_id}:${group_id}"\n'
+    )
+    first = write_extension(
+        tmp_path / "a",
+        "test/a",
+        "1.0.0",
+        generate_script=generate_script(("build.Dockerfile", dockerfile.replace("NAME", "a"))),
+    )
+    second = write_extension(
+        tmp_path / "b",
+        "test/b",
+        "1.0.0",
+        generate_script=generate_script(("build.Dockerfile", dockerfile.replace("NAME", "b"))),
+    )
+    cnbext.write("extend-builder.toml", config(example_builder[0], first, second))
+    name = engine.name("build-ids")
+    cnbext("extend-builder", name, "-e", "extend-builder.toml", check=True)
+    labels = engine.labels(name)
+    (id_a, user_a), (id_b, user_b) = (labels[f"io.cnbext.test.{n}"].split() for n in "ab")
+    assert user_a == user_b == "1000:1000"
+    assert id_a != id_b and len(id_a) == 36  # a UUID per Dockerfile
+    pinned = engine.name("build-ids-pinned")
+    cnbext("extend-builder", pinned, "-e", "extend-builder.toml", "--build-id", "pin-1", check=True)
+    labels = engine.labels(pinned)
+    assert [labels[f"io.cnbext.test.{n}"].split()[0] for n in "ab"] == ["pin-1", "pin-1"]
+
+
+def test_static_detect_and_generate_folders(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    static = write_extension(tmp_path / "static", "test/static", "1.0.0", detect_script=None)
+    (static / "generate").mkdir()
+    (static / "generate" / "build.Dockerfile").write_text(
+        'ARG base_image\nFROM ${base_image}\nLABEL io.cnbext.test.static="yes"\n'
+    )
+    cnbext.write("extend-builder.toml", config(example_builder[0], static))
+    name = engine.name("static")
+    cnbext("extend-builder", name, "-e", "extend-builder.toml", check=True)
+    assert engine.labels(name)["io.cnbext.test.static"] == "yes"
+
+
+BAD = {
+    "detect exits 1": (
+        {"detect_script": "#!/bin/sh\necho broken >&2\nexit 1\n"},
+        21,
+        "detect exited 1",
+    ),
+    "plan with requires": (
+        {
+            "detect_script": '#!/bin/sh\nprintf "[[requires]]\\nname = \\"x\\"\\n" >"$CNB_BUILD_PLAN_PATH"\n'
+        },
+        22,
+        'outputs "requires" which is not allowed',
+    ),
+    "generate exits non-zero": (
+        {"generate_script": "#!/bin/sh\necho nope >&2\nexit 3\n"},
+        91,
+        "generate exited 3",
+    ),
+    "reserved arg name": (
+        {
+            "generate_script": generate_script(
+                ("extend-config.toml", '[[build.args]]\nname = "user_id"\nvalue = "0"\n'),
+                ("build.Dockerfile", "ARG base_image\nFROM ${base_image}\n"),
+            )
+        },
+        92,
+        "arg with name 'user_id' is not allowed",
+    ),
+    "multi-stage Dockerfile": (
+        {
+            "generate_script": generate_script(
+                (
+                    "build.Dockerfile",
+                    "ARG base_image\nFROM ${base_image} AS one\nFROM ${base_image}\n",
+                ),
+            )
+        },
+        100,
+        "build.Dockerfile:3: error: multi-stage Dockerfiles are not allowed",
+    ),
+    "missing ARG base_image": (
+        {
+            "generate_script": generate_script(
+                ("build.Dockerfile", "FROM ${base_image}\nUSER 1000\n")
+            )
+        },
+        100,
+        "build.Dockerfile:1: error: build.Dockerfile must begin with `ARG base_image`",
+    ),
+    "final run image user is root": (
+        {
+            "generate_script": generate_script(
+                ("run.Dockerfile", "ARG base_image\nFROM ${base_image}\nUSER root\n"),
+            )
+        },
+        101,
+        "the final user ID is 0 (root)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("script", "code", "message"), BAD.values(), ids=BAD.keys())
+def test_bad_extensions_fail_with_their_exit_code_and_publish_nothing(
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    cnbext: Cli,
+    tmp_path: Path,
+    script: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    bad = write_extension(tmp_path / "bad", "test/bad", "1.0.0", **script)  # type: ignore[arg-type]
+    cnbext.write("extend-builder.toml", config(example_builder[0], bad))
+    builder, run_image = engine.name("bad-builder"), engine.name("bad-run")
+    result = cnbext(
+        "extend-builder",
+        builder,
+        "-e",
+        "extend-builder.toml",
+        "--run-image",
+        run_image,
+        "--publish",
+    )
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert not engine.in_registry(builder)
+    assert not engine.in_registry(run_image)
+
+
+def test_a_detect_that_hangs_is_stopped(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    slow = write_extension(
+        tmp_path / "slow", "test/slow", "1.0.0", detect_script="#!/bin/sh\nsleep 60\n"
+    )
+    cnbext.write("extend-builder.toml", config(example_builder[0], slow))
+    cnbext.env["CNBEXT_EXTENSION_TIMEOUT"] = "2"
+    result = cnbext("extend-builder", engine.name("slow"), "-e", "extend-builder.toml")
+    assert result.returncode == 21
+    assert "detect timed out" in result.stderr
