@@ -74,6 +74,9 @@ class BuilderOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
+    # supports them only as an experimental feature (pack: `experimental = true`).
+    experimental: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,15 +167,18 @@ def plan_create_builder(
                     f"with lifecycle {lifecycle.version} (Buildpack API(s) {supported})",
                 )
             )
+    experimental_warnings: list[str] = []
     if extensions and not lifecycle.platform_api_at_least(EXTENSIONS_PLATFORM_API):
-        problems.append(
-            config.problem(
-                ("extensions",),
-                f"image extensions need a lifecycle with Platform API {EXTENSIONS_PLATFORM_API} "
-                f"or newer; lifecycle {lifecycle.version} supports "
-                f"{', '.join(lifecycle.platform_apis.supported)}",
-            )
+        problem = config.problem(
+            ("extensions",),
+            f"image extensions need a lifecycle with Platform API {EXTENSIONS_PLATFORM_API} "
+            f"or newer; lifecycle {lifecycle.version} supports "
+            f"{', '.join(lifecycle.platform_apis.supported)}",
         )
+        if options.experimental:
+            experimental_warnings.append(f"{problem} (packaged anyway: --experimental)")
+        else:
+            problems.append(problem)
     available = [f.module for f in buildpacks]
     for fetched in buildpacks:
         for group in fetched.module.descriptor.order:
@@ -288,7 +294,12 @@ def plan_create_builder(
         publish=options.publish,
         pull_policy=options.pull_policy,
         network=options.network,
-        warnings=(*(str(w) for w in config.warnings), *inputs.warnings, *exec_env_warnings),
+        warnings=(
+            *(str(w) for w in config.warnings),
+            *inputs.warnings,
+            *exec_env_warnings,
+            *experimental_warnings,
+        ),
         details=details,
     )
 

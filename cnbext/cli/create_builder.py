@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -73,6 +74,14 @@ def create_builder(
     ] = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
+    experimental: Annotated[
+        bool,
+        typer.Option(
+            "--experimental",
+            help="Package [[extensions]] even with a lifecycle older than Platform API 0.13, "
+            "which runs them only as an experimental feature.",
+        ),
+    ] = False,
     publish: PublishOption = False,
     pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
     network: NetworkOption = None,
@@ -100,6 +109,7 @@ def create_builder(
             platform=platform,
             build_id=build_id,
         )
+        options = replace(options, experimental=experimental)
         loaded = load_builder_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
         client = Client(reporter, network=options.network)

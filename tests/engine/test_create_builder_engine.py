@@ -361,3 +361,76 @@ def test_modules_the_base_already_has_are_not_added_again(
     for versions in layers.values():
         diff_id = versions["0.0.1"]["layerDiffID"]
         assert image_layers.count(diff_id) == 1
+
+
+def test_extensions_are_packaged_for_build_time(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path
+) -> None:
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    config.write_text(
+        config.read_text().split("# jq for the build image")[0]
+        + '\n[[extensions]]\nuri = "extensions/curl"\n'
+        + '\n[[extensions]]\nuri = "extensions/run-motd"\n'
+        + '\n[[order-extensions]]\n  [[order-extensions.group]]\n  id = "examples/curl"\n'
+        + '  [[order-extensions.group]]\n  id = "examples/run-motd"\n'
+    )
+    builder_cli.workdir = examples
+    name = engine.name("with-extensions")
+    builder_cli("create-builder", name, "-c", "builder.toml", check=True)
+    layers = label_json(engine, name, "io.buildpacks.extension.layers")
+    image_layers = engine.docker.image.inspect(name).root_fs.layers
+    assert set(layers) == {"examples/curl", "examples/run-motd"}
+    for versions in layers.values():
+        assert versions["0.0.1"]["layerDiffID"] in image_layers
+    assert label_json(engine, name, "io.buildpacks.buildpack.order-extensions") == [
+        {
+            "group": [
+                {"id": "examples/curl", "version": "0.0.1"},
+                {"id": "examples/run-motd", "version": "0.0.1"},
+            ]
+        }
+    ]
+    metadata = label_json(engine, name, "io.buildpacks.builder.metadata")
+    assert [e["id"] for e in metadata["extensions"]] == ["examples/curl", "examples/run-motd"]
+    files = engine.run(
+        name,
+        "stat -c '%U %a %n' /cnb/extensions/examples_curl/0.0.1/bin/generate; cat /cnb/order.toml",
+    )
+    stat, order_text = files.split("\n", 1)
+    assert stat == "root 755 /cnb/extensions/examples_curl/0.0.1/bin/generate"
+    assert tomllib.loads(order_text)["order-extensions"] == [
+        {
+            "group": [
+                {"id": "examples/curl", "version": "0.0.1"},
+                {"id": "examples/run-motd", "version": "0.0.1"},
+            ]
+        }
+    ]
+
+
+def test_extensions_need_platform_api_0_13_unless_experimental(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path
+) -> None:
+    from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
+
+    old = make_lifecycle_archive(
+        tmp_path / "old", version="0.16.0", platform_apis=("0.10", "0.11", "0.12")
+    )
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    config.write_text(
+        config.read_text()
+        .split("# jq for the build image")[0]
+        .replace('version = "0.21.0"', f'uri = "{old}"')
+        + '\n[[extensions]]\nuri = "extensions/curl"\n'
+    )
+    builder_cli.workdir = examples
+    refused = builder_cli("create-builder", engine.name("old-lifecycle"), "-c", "builder.toml")
+    assert refused.returncode == 3
+    assert "image extensions need a lifecycle with Platform API 0.13 or newer" in refused.stderr
+    allowed = builder_cli(
+        "create-builder", engine.name("old-lifecycle"), "-c", "builder.toml", "--experimental"
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "packaged anyway: --experimental" in allowed.stderr
