@@ -19,6 +19,8 @@ import tomlkit
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.engine.docker import Engine
+from cnbext.extender import ExtensionPlans
+from cnbext.extensions import run_extensions
 from cnbext.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.modules import fetch_modules, stage_module
 from cnbext.progress import Reporter
@@ -44,9 +46,30 @@ def gather_builder_inputs(
 ) -> BuilderInputs:
     platform = options.platforms[0] if options.platforms else None
     build_base = engine.resolve_base(config.build_image, options.pull_policy, platform)
+    requests = (*config.extend_extensions, *options.extensions)
     run_base = None
-    if options.run_image is not None:
+    if options.run_image is not None or requests:
         run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
+    extension_plans = None
+    if requests and run_base is not None:
+        ran = run_extensions(
+            engine,
+            reporter,
+            requests,
+            build_image=build_base,
+            run_image=run_base,
+            platform_env=options.platform_env,
+            app_dir=options.app_dir,
+            base_dir=config.base_dir,
+            work_dir=work_dir / "extensions",
+            cache_dir=cache_dir(),
+        )
+        extension_plans = ExtensionPlans.from_outputs(ran.outputs)
+        if extension_plans.run.switched_to and options.run_image is not None:
+            # The run image is now the one the switch names: plan on top of it.
+            run_base = engine.resolve_base(
+                extension_plans.run.switched_to, options.pull_policy, platform
+            )
 
     cache = cache_dir()
     context = work_dir / "context"
@@ -117,6 +140,7 @@ def gather_builder_inputs(
         module_trees=module_trees,
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
+        extension_plans=extension_plans,
     )
 
 

@@ -19,7 +19,7 @@ from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.create_builder import BuilderOptions, plan_create_builder
 from cnbext.create_builder import check_options as check_builder_options
 from cnbext.errors import CnbextError, PublishError
-from cnbext.extend import ExtendOptions, check_options, plan_extend
+from cnbext.extend import ExtendOptions, check_options, extension_kind, plan_extend
 from cnbext.extend_builder import check_options as check_extend_builder_options
 from cnbext.extend_builder import plan_extend_builder, read_builder
 from cnbext.imageref import parse_reference
@@ -67,11 +67,41 @@ class Client:
             self._engine = engine
         return self._engine
 
-    def plan_extend(self, config: ExtendConfig, options: ExtendOptions) -> Plan:
+    def plan_extend(
+        self, config: ExtendConfig, options: ExtendOptions, work_dir: Path | None = None
+    ) -> Plan:
+        """Read the base image, run any image extensions on it (their outputs live under
+        ``work_dir``, which must outlive :meth:`apply`), then plan."""
+        from cnbext.builder_staging import cache_dir
+        from cnbext.dockerfile import DockerfileKind
+        from cnbext.extender import ExtensionPlans
+        from cnbext.extensions import run_extensions
+
         check_options(options)
         platform = options.platforms[0] if options.platforms else None
         base = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
-        return plan_extend(config, options, base)
+        requests = (*config.extensions, *options.extensions)
+        if not requests:
+            return plan_extend(config, options, base)
+        if work_dir is None:
+            raise ValueError("extensions need a work_dir that outlives apply()")
+        # The image is its own build image here: detect and generate run in it, as its user.
+        ran = run_extensions(
+            self.engine,
+            self.reporter,
+            requests,
+            build_image=base,
+            run_image=base,
+            platform_env=options.platform_env,
+            app_dir=options.app_dir,
+            base_dir=config.source_dir,
+            work_dir=work_dir,
+            cache_dir=cache_dir(),
+        )
+        plans = ExtensionPlans.from_outputs(ran.outputs)
+        if extension_kind(base) is DockerfileKind.RUN and plans.run.switched_to:
+            base = self.engine.resolve_base(plans.run.switched_to, options.pull_policy, platform)
+        return plan_extend(config, options, base, plans)
 
     def plan_create_builder(
         self, config: BuilderConfig, options: BuilderOptions, work_dir: Path

@@ -36,7 +36,14 @@ from cnbext.config.builder import (
 from cnbext.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
-from cnbext.extend import base_build_args, check_publish_flags, plan_image_build, plan_packages
+from cnbext.extend import (
+    apply_extension_plan,
+    base_build_args,
+    check_publish_flags,
+    plan_image_build,
+    plan_packages,
+)
+from cnbext.extender import ExtensionPlans, applied_extensions
 from cnbext.extension_request import ExtensionRequest
 from cnbext.labels import (
     BUILDER_METADATA,
@@ -100,6 +107,9 @@ class BuilderInputs:
     workdirs_tree: Path  # empty workspace/ and layers/ folders, chowned to the CNB user
     diff_ids: Mapping[str, str]  # context path -> layer diffID
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # What [[extend.extensions]] / --extension generated, applied ahead of time (the modules
+    # in `extensions` above are only packaged for build time).
+    extension_plans: ExtensionPlans | None = None
 
 
 def check_run_image_flags(
@@ -142,6 +152,7 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
         run_metadata=config.extend_run,
         run_table=has_run_table(config.source),
         config_name="builder.toml",
+        has_extensions=bool(config.extend_extensions or options.extensions),
     )
 
 
@@ -193,21 +204,44 @@ def plan_create_builder(
     if problems:
         raise ConfigError(problems)
 
+    plans = inputs.extension_plans
+    run_steps = plans.run.steps if plans else ()
+    if run_steps and options.run_image is None:
+        raise UsageError(
+            "extensions generated run.Dockerfiles for the run image: give --run-image NAME "
+            "for the extended run image"
+        )
+    if options.run_image is not None and not config.extend_run and not run_steps:
+        raise UsageError(
+            "--run-image names the extended run image, but neither builder.toml nor any "
+            "extension (no run.Dockerfile was generated) changes the run image"
+        )
     run_images = [RunImage(r.image, r.mirrors) for r in config.run_images]
     run_build = None
     if options.run_image is not None:
         run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
         if inputs.run_base is None:
             raise ImageError("the run image was not read; it is needed to extend it")
+        run_metadata = dict(config.extend_run)
+        if plans and run_steps:
+            run_metadata["extensions"] = applied_extensions(plans.run)
         run_build = plan_image_build(
             role="run image",
             base=inputs.run_base,
-            metadata=config.extend_run,
+            metadata=run_metadata,
             names=(options.run_image, *options.run_image_mirrors),
             platforms=options.platforms,
             build_id=options.build_id,
             package_problem=lambda i, why: scoped_package_problem(config.source, "run", i, why),
         )
+        if plans and run_steps:
+            run_build = apply_extension_plan(
+                run_build,
+                plans.run,
+                build_id=options.build_id,
+                app_dir=options.app_dir,
+                metadata=run_metadata,
+            )
 
     existing = _existing_layers(build_base.labels, BUILDPACK_LAYERS)
     bp_layers = [ModuleLayer(f.module, inputs.diff_ids[f.context_path]) for f in buildpacks]
@@ -235,6 +269,8 @@ def plan_create_builder(
     )
     labels = _builder_labels(contents, build_base.labels)
     build_scope = dict(config.extend_build)
+    if plans and plans.build.steps:
+        build_scope["extensions"] = applied_extensions(plans.build)
     install = None
     if build_scope:
         install = plan_packages(
@@ -270,6 +306,9 @@ def plan_create_builder(
         context_files=files,
         context_trees=trees,
         expected_diff_ids=tuple(inputs.diff_ids[p] for p in module_paths),
+        extension_steps=plans.build.steps if plans else (),
+        extension_build_id=options.build_id,
+        app_dir=options.app_dir,
     )
     builds = (run_build, builder) if run_build is not None else (builder,)
     details = {
@@ -299,6 +338,7 @@ def plan_create_builder(
             *inputs.warnings,
             *exec_env_warnings,
             *experimental_warnings,
+            *(plans.warnings if plans else ()),
         ),
         details=details,
     )

@@ -7,14 +7,17 @@ distro's manager would not accept) happens here, before anything is built.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from cnbext.config.extend import ExtendConfig
 from cnbext.distro import parse_os_release
-from cnbext.dockerfile import install_dockerfile, is_root_user, split_user
+from cnbext.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
+from cnbext.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.extension_request import ExtensionRequest
 from cnbext.labels import (
     EXTEND_METADATA,
     REBASABLE,
@@ -35,6 +38,15 @@ class ExtendOptions:
     network: str | None
     platforms: tuple[str, ...]
     build_id: str | None
+    extensions: tuple[ExtensionRequest, ...] = ()
+    platform_env: dict[str, str] = field(default_factory=dict)
+    app_dir: Path | None = None
+
+
+def extension_kind(base: BaseImage) -> DockerfileKind:
+    """A build image must set CNB_USER_ID (platform spec), so it takes build.Dockerfiles;
+    any other image is treated as a run image and takes run.Dockerfiles."""
+    return DockerfileKind.BUILD if "CNB_USER_ID" in base.env else DockerfileKind.RUN
 
 
 def check_publish_flags(
@@ -184,22 +196,78 @@ def _manager_for(base: BaseImage, packages: Sequence[str]) -> PackageManager | N
         raise ImageError(f"{base.reference}: {err}") from None
 
 
-def plan_extend(config: ExtendConfig, options: ExtendOptions, base: BaseImage) -> Plan:
+def plan_extend(
+    config: ExtendConfig,
+    options: ExtendOptions,
+    base: BaseImage,
+    extensions: ExtensionPlans | None = None,
+) -> Plan:
     check_options(options)
+    kind = extension_kind(base)
+    steps_plan = None
+    warnings: list[str] = []
+    metadata = dict(config.metadata)
+    if extensions is not None:
+        steps_plan = extensions.build if kind is DockerfileKind.BUILD else extensions.run
+        other = extensions.run if kind is DockerfileKind.BUILD else extensions.build
+        warnings += extensions.warnings
+        warnings += [
+            f"{step.kind.value}.Dockerfile of {step.extension_id} is not applied: "
+            f"{base.reference} is a {kind.value} image"
+            for step in other.steps
+        ]
+        if steps_plan.steps:
+            metadata["extensions"] = applied_extensions(steps_plan)
     build = plan_image_build(
         role="image",
         base=base,
-        metadata=config.metadata,
+        metadata=metadata,
         names=options.names,
         platforms=options.platforms,
         build_id=options.build_id,
         package_problem=config.package_problem,
     )
+    if steps_plan is not None and steps_plan.steps:
+        build = apply_extension_plan(
+            build,
+            steps_plan,
+            build_id=options.build_id,
+            app_dir=options.app_dir,
+            metadata=metadata,
+        )
     return Plan(
         command="extend",
         builds=(build,),
         publish=options.publish,
         pull_policy=options.pull_policy,
         network=options.network,
-        warnings=tuple(str(w) for w in config.warnings),
+        warnings=(*(str(w) for w in config.warnings), *warnings),
+    )
+
+
+def apply_extension_plan(
+    build: ImageBuild,
+    plan: ExtenderPlan,
+    *,
+    build_id: str | None,
+    app_dir: Path | None,
+    metadata: Mapping[str, Any],
+) -> ImageBuild:
+    """``build`` with the extensions' Dockerfiles of one kind applied first. For a run image
+    the result is rebasable only if every applied run.Dockerfile says so (and cnbext's own
+    packages, if any, are declared rebasable too)."""
+    labels = dict(build.labels)
+    if plan.kind is DockerfileKind.RUN and plan.steps:
+        ours = not build.packages or metadata.get("rebasable") is True
+        labels[REBASABLE] = "true" if plan.rebasable and ours else "false"
+    return replace(
+        build,
+        labels=labels,
+        result_labels={**build.result_labels, **labels},
+        label_changes=tuple(
+            label_changes({c.name: c.old for c in build.label_changes if c.old is not None}, labels)
+        ),
+        extension_steps=plan.steps,
+        extension_build_id=build_id,
+        app_dir=app_dir,
     )

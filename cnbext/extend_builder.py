@@ -9,8 +9,7 @@ of the metadata survives, including ones cnbext does not know.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from cnbext.builder_layout import RunImage, rewrite_run_image, run_image_files, run_images_of
 from cnbext.config.builder import scoped_package_problem
@@ -19,13 +18,17 @@ from cnbext.create_builder import BuilderOptions, check_run_image_flags
 from cnbext.dockerfile import install_lines, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
-from cnbext.extend import base_build_args, check_publish_flags, plan_image_build, plan_packages
-from cnbext.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.extend import (
+    apply_extension_plan,
+    base_build_args,
+    check_publish_flags,
+    plan_image_build,
+    plan_packages,
+)
+from cnbext.extender import ExtensionPlans, applied_extensions
 from cnbext.labels import (
     BUILDER_METADATA,
     EXTEND_METADATA,
-    REBASABLE,
-    LabelChange,
     encode_json_label,
     label_changes,
 )
@@ -150,7 +153,13 @@ def plan_extend_builder(
             package_problem=lambda i, why: scoped_package_problem(config.source, "run", i, why),
         )
         if run_steps and extensions:
-            run_build = with_extension_steps(run_build, extensions.run, options, run_metadata)
+            run_build = apply_extension_plan(
+                run_build,
+                extensions.run,
+                build_id=options.build_id,
+                app_dir=options.app_dir,
+                metadata=run_metadata,
+            )
     build_args = base_build_args(builder_base, options.build_id)
     # The builder's own user (the CNB user) is restored after the root install.
     lines += [*restore_user_lines(user_has_group=bool(build_args["group_id"])), ""]
@@ -190,26 +199,4 @@ def plan_extend_builder(
                 "files": {path.removeprefix("files/"): text for path, text in files.items()},
             }
         },
-    )
-
-
-def with_extension_steps(
-    build: ImageBuild, plan: ExtenderPlan, options: BuilderOptions, metadata: dict[str, Any]
-) -> ImageBuild:
-    """A run image build that first applies the extensions' run.Dockerfiles. It is rebasable
-    only if every applied run.Dockerfile says so (and cnbext's own packages, if any, are
-    declared rebasable too)."""
-    ours = not build.packages or metadata.get("rebasable") is True
-    labels = {**build.labels, REBASABLE: "true" if plan.rebasable and ours else "false"}
-    return replace(
-        build,
-        labels=labels,
-        result_labels={**build.result_labels, **labels},
-        label_changes=tuple(
-            c if c.name != REBASABLE else LabelChange(c.name, c.old, labels[REBASABLE])
-            for c in build.label_changes
-        ),
-        extension_steps=plan.steps,
-        extension_build_id=options.build_id,
-        app_dir=options.app_dir,
     )

@@ -14,3 +14,16 @@ class ExtensionRequest:
     id: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # for generate's Buildpack Plan
+
+
+def requests_from_config(entries: list[dict[str, Any]]) -> tuple[ExtensionRequest, ...]:
+    """[[extend.extensions]] entries (already schema-checked) as requests."""
+    return tuple(
+        ExtensionRequest(
+            uri=entry["uri"],
+            id=entry.get("id"),
+            version=entry.get("version"),
+            metadata=dict(entry.get("metadata", {})),
+        )
+        for entry in entries
+    )

@@ -10,8 +10,11 @@ from typing import Annotated
 import typer
 
 from cnbext.cli.common import (
+    AppOption,
     BuildIdOption,
     DryRunOption,
+    EnvOption,
+    ExtensionOption,
     NetworkOption,
     OutputFormat,
     OutputOption,
@@ -74,6 +77,9 @@ def create_builder(
     ] = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
+    extension: ExtensionOption = None,
+    env: EnvOption = None,
+    app: AppOption = None,
     experimental: Annotated[
         bool,
         typer.Option(
@@ -108,6 +114,9 @@ def create_builder(
             network=network,
             platform=platform,
             build_id=build_id,
+            extension=extension,
+            env=env,
+            app=app,
         )
         options = replace(options, experimental=experimental)
         loaded = load_builder_config(config, str(config))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cnbext.cli.common import (
+    AppOption,
     BuildIdOption,
     DryRunOption,
+    EnvOption,
+    ExtensionOption,
     NetworkOption,
     OutputFormat,
     OutputOption,
@@ -18,8 +22,10 @@ from cnbext.cli.common import (
     PullPolicyOption,
     QuietOption,
     VerboseOption,
+    flag_uri,
     guarded,
     normalize_names,
+    parse_env,
     stderr_console,
 )
 from cnbext.plan import PullPolicy
@@ -78,6 +84,9 @@ def extend(
     network: NetworkOption = None,
     platform: PlatformOption = None,
     build_id: BuildIdOption = None,
+    extension: ExtensionOption = None,
+    env: EnvOption = None,
+    app: AppOption = None,
     dry_run: DryRunOption = False,
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
@@ -90,6 +99,7 @@ def extend(
         from cnbext.client import Client
         from cnbext.config.extend import load_extend_config
         from cnbext.extend import ExtendOptions, check_options
+        from cnbext.extension_request import ExtensionRequest
 
         options = ExtendOptions(
             names=normalize_names(names),
@@ -98,12 +108,16 @@ def extend(
             network=network or None,
             platforms=tuple(platform or ()),
             build_id=build_id,
+            extensions=tuple(ExtensionRequest(flag_uri(uri)) for uri in extension or ()),
+            platform_env=parse_env(env or []),
+            app_dir=app,
         )
         check_options(options)
         loaded = load_extend_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
         client = Client(reporter, network=options.network)
-        plan = client.plan_extend(loaded, options)
-        show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
+        with tempfile.TemporaryDirectory(prefix="cnbext-extend-") as work_dir:
+            plan = client.plan_extend(loaded, options, Path(work_dir))
+            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
 
     guarded(run, errors, output=output, verbose=verbose)

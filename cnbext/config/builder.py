@@ -28,6 +28,7 @@ from cnbext.config.extend import metadata_warnings
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
+from cnbext.extension_request import ExtensionRequest, requests_from_config
 from cnbext.imageref import InvalidReferenceError, parse_reference
 from cnbext.labels import merge_metadata
 
@@ -151,6 +152,7 @@ class BuilderConfig:
     extend_build: dict[str, Any]  # [extend.metadata] (without build/run) + [extend.metadata.build]
     extend_run: dict[str, Any]  # [extend.metadata] (without build/run) + [extend.metadata.run]
     warnings: tuple[ConfigProblem, ...]
+    extend_extensions: tuple[ExtensionRequest, ...] = ()  # [[extend.extensions]]
 
     def problem(self, path: ConfigPath, message: str) -> ConfigProblem:
         """A problem found later (e.g. while fetching a module), located in builder.toml."""
@@ -379,6 +381,7 @@ def _model(source: TomlSource, data: dict[str, Any], base_dir: Path) -> BuilderC
         ),
         extend_build=extend_build,
         extend_run=extend_run,
+        extend_extensions=requests_from_config(data.get("extend", {}).get("extensions", [])),
         warnings=tuple(sorted(warnings, key=ConfigProblem.sort_key)),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
+from cnbext.extension_request import ExtensionRequest, requests_from_config
 from cnbext.imageref import ImageReference, InvalidReferenceError, parse_reference
 
 KNOWN_METADATA_KEYS = ["packages", "rebasable"]
@@ -21,6 +22,12 @@ class ExtendConfig:
     image: ImageReference
     metadata: dict[str, Any]
     warnings: list[ConfigProblem] = field(default_factory=list)
+    extensions: tuple[ExtensionRequest, ...] = ()  # [[extend.extensions]]
+
+    @property
+    def source_dir(self) -> Path:
+        """Relative extension uris are relative to the config file's folder."""
+        return Path(self.source.display_name).resolve().parent
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -93,4 +100,5 @@ def load_extend_config(path: Path, display_name: str | None = None) -> ExtendCon
         image=parse_reference(extend["image"]),
         metadata=metadata,
         warnings=metadata_warnings(source, metadata),
+        extensions=requests_from_config(extend.get("extensions", [])),
     )

@@ -11,7 +11,7 @@ from cnbext.config.extend import image_reference_problems
 from cnbext.config.toml_source import JsonPath, TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.extension_request import ExtensionRequest
+from cnbext.extension_request import ExtensionRequest, requests_from_config
 from cnbext.imageref import ImageReference, parse_reference
 
 
@@ -50,18 +50,5 @@ def load_extend_builder_config(path: Path, display_name: str | None = None) -> E
         run_metadata=run,
         has_run_table="run" in metadata,
         warnings=tuple(warnings),
-        extensions=extension_requests(data["extend"].get("extensions", [])),
-    )
-
-
-def extension_requests(entries: list[dict[str, Any]]) -> tuple[ExtensionRequest, ...]:
-    """[[extend.extensions]] entries (already schema-checked) as requests."""
-    return tuple(
-        ExtensionRequest(
-            uri=entry["uri"],
-            id=entry.get("id"),
-            version=entry.get("version"),
-            metadata=dict(entry.get("metadata", {})),
-        )
-        for entry in entries
+        extensions=requests_from_config(data["extend"].get("extensions", [])),
     )

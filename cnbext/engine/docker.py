@@ -307,7 +307,8 @@ class Engine:
                     ) from None
             previous = target
         user = self.image_user(previous)
-        if build.role == "run image" and is_root_user(user):
+        applied_run = any(step.kind.value == "run" for step in build.extension_steps)
+        if applied_run and is_root_user(user):
             raise ExtensionError(
                 f"the final user ID is 0 (root) after the run image extensions "
                 f"(User {user or 'empty'}); run images must not run as root",

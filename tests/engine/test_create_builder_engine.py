@@ -434,3 +434,52 @@ def test_extensions_need_platform_api_0_13_unless_experimental(
     )
     assert allowed.returncode == 0, allowed.stderr
     assert "packaged anyway: --experimental" in allowed.stderr
+
+
+def test_extend_extensions_are_applied_ahead_of_time_by_create_builder(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path
+) -> None:
+    """[[extend.extensions]] in builder.toml and --extension: build.Dockerfiles go to the build
+    image before the buildpacks are added, run.Dockerfiles to the run image."""
+    examples = copy_examples(tmp_path)
+    config = examples / "builder.toml"
+    config.write_text(
+        config.read_text().split("# jq for the build image")[0]
+        + '\n[[extend.extensions]]\nuri = "extensions/curl"\n'
+    )
+    builder_cli.workdir = examples
+    builder, run_image = engine.name("ext-created"), engine.name("ext-created-run")
+    result = builder_cli(
+        "create-builder",
+        builder,
+        "-c",
+        "builder.toml",
+        "--run-image",
+        run_image,
+        "--extension",
+        str(examples / "extensions" / "run-motd"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert engine.run(
+        builder, "id -u; curl --version | head -c 4; echo; ls /cnb/buildpacks"
+    ).split() == [
+        "1000",
+        "curl",
+        "examples_hello",
+        "examples_jq-report",
+        "examples_meta",
+    ]
+    assert "Welcome" in engine.run(run_image, "cat /etc/motd")
+    assert label_json(engine, builder, "io.buildpacks.extend.metadata") == {
+        "extensions": [{"id": "examples/curl", "version": "0.0.1"}]
+    }
+    assert label_json(engine, run_image, "io.buildpacks.extend.metadata") == {
+        "extensions": [{"id": "examples/run-motd", "version": "0.0.1"}]
+    }
+    assert engine.labels(run_image)["io.buildpacks.rebasable"] == "true"
+    metadata = label_json(engine, builder, "io.buildpacks.builder.metadata")
+    assert metadata["images"][0]["image"] == run_image
+    # Module layers are still the ones the label names.
+    layers = label_json(engine, builder, "io.buildpacks.buildpack.layers")
+    image_layers = engine.docker.image.inspect(builder).root_fs.layers
+    assert layers["examples/hello"]["0.0.1"]["layerDiffID"] in image_layers

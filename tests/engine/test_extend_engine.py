@@ -280,3 +280,66 @@ def test_os_release_is_read_without_running_the_image(engine: EngineEnv, cnbext:
     assert result.returncode == 4, result.stderr
     assert "ID='plan9'" in result.stderr
     assert "supported distributions: almalinux, alpine, amzn, azurelinux, centos" in result.stderr
+
+
+EXTENSIONS = Path(__file__).resolve().parents[2] / "builder-examples" / "extensions"
+
+
+def test_extensions_follow_the_kind_of_the_image(engine: EngineEnv, cnbext: Cli) -> None:
+    """A run image takes run.Dockerfiles, a build image (CNB_USER_ID) build.Dockerfiles."""
+    run_result = engine.name("ext-run")
+    cnbext.write(
+        "extend.toml",
+        extend_toml(engine.run_image, 'packages = ["jq"]\n')
+        + f'\n[[extend.extensions]]\nuri = "{EXTENSIONS / "run-motd"}"\n',
+    )
+    result = cnbext(
+        "extend",
+        run_result,
+        "-c",
+        "extend.toml",
+        "--extension",
+        str(EXTENSIONS / "curl"),
+        "--env",
+        "MOTD_GREETING=configured greeting",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "build.Dockerfile of examples/curl is not applied" in result.stderr
+    out = engine.run(
+        run_result, "id -u; cat /etc/motd; jq --version; command -v curl || echo no-curl"
+    )
+    assert out.splitlines() == [
+        "1001",
+        "Welcome to a run image extended ahead of time by examples/run-motd",
+        "configured greeting",
+        "jq-1.6",
+        "no-curl",
+    ]
+    labels = engine.labels(run_result)
+    # jq was installed by cnbext itself without rebasable = true: not rebasable.
+    assert labels["io.buildpacks.rebasable"] == "false"
+    assert json.loads(labels["io.buildpacks.extend.metadata"]) == {
+        "packages": ["jq"],
+        "extensions": [{"id": "examples/run-motd", "version": "0.0.1"}],
+    }
+
+    build_result = engine.name("ext-build")
+    cnbext.write("extend.toml", extend_toml(engine.build_image, "packages = []\n"))
+    cnbext(
+        "extend",
+        build_result,
+        "-c",
+        "extend.toml",
+        "--extension",
+        str(EXTENSIONS / "curl"),
+        "--extension",
+        str(EXTENSIONS / "run-motd"),
+        check=True,
+    )
+    assert engine.run(
+        build_result, "id -u; curl --version | head -c 4; echo; cat /etc/motd 2>/dev/null | head -1"
+    ).split()[:2] == [
+        "1000",
+        "curl",
+    ]
+    assert "Welcome" not in engine.run(build_result, "cat /etc/motd 2>/dev/null || true")

@@ -334,3 +334,24 @@ def test_a_detect_that_hangs_is_stopped(
     result = cnbext("extend-builder", engine.name("slow"), "-e", "extend-builder.toml")
     assert result.returncode == 21
     assert "detect timed out" in result.stderr
+
+
+def test_an_extension_from_an_image(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    """docker:// sources: an image holding /cnb/extensions/<id>/<version>, as extension
+    packages do."""
+    import shutil
+
+    context = tmp_path / "ext-image"
+    shutil.copytree(EXTENSIONS / "curl", context / "cnb" / "extensions" / "examples_curl" / "0.0.1")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY cnb/ /cnb/\n")
+    image = engine.name("curl-extension")
+    engine.docker.buildx.build(context, tags=[image], push=True, provenance=False)
+    cnbext.write("extend-builder.toml", config(example_builder[0], f"docker://{image}"))
+    name = engine.name("from-ext-image")
+    cnbext("extend-builder", name, "-e", "extend-builder.toml", check=True)
+    assert engine.run(name, "curl --version | head -c 4") == "curl"
+    assert label_json(engine, name, "io.buildpacks.extend.metadata")["extensions"] == [
+        {"id": "examples/curl", "version": "0.0.1"}
+    ]
