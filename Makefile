@@ -43,6 +43,10 @@ demo: engine install stack
 	@echo "== its io.buildpacks.extend.metadata label"
 	@docker image inspect $(REGISTRY)/demo-mirror/run:extended \
 	  --format '{{ index .Config.Labels "io.buildpacks.extend.metadata" }}'
+	@echo "== apply the run-motd image extension (builder-examples/extensions) ahead of time"
+	$(BIN)/cnbext extend $(REGISTRY)/demo/run:motd --config builder-examples/extend/extend.toml \
+	  --extension builder-examples/extensions/run-motd --env MOTD_GREETING="hello from make demo"
+	docker run --rm $(REGISTRY)/demo/run:motd cat /etc/motd
 
 lint: install
 	$(BIN)/ruff check cnbext tests scripts

@@ -8,6 +8,7 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -282,14 +283,15 @@ class Engine:
                 dockerfile.write_text(step.dockerfile)
                 label = f"{step.extension_id}@{step.extension_version}"
                 tail: deque[str] = deque(maxlen=25)
+                archive = Path(tmp, "image.tar")
+                base_history = self._history_length(step.switch_to or previous)
                 try:
                     with self.reporter.step(f"Applying {step.kind.value}.Dockerfile of {label}"):
                         lines = self.docker.buildx.build(
                             context,
                             file=dockerfile,
                             build_args=args,
-                            tags=[target],
-                            load=True,
+                            output={"type": "oci", "dest": str(archive), "name": target},
                             network=self.network,
                             pull=pull and index == 0,
                             provenance=False,
@@ -299,6 +301,10 @@ class Engine:
                         for line in cast(Iterator[str], lines):
                             tail.append(str(line).rstrip("\n"))
                             self.reporter.build_log(tail[-1])
+                        # As the lifecycle's extender does, every new history entry names the
+                        # extension that made it; then the result goes into the daemon.
+                        _name_history(archive, base_history, step.extension_id)
+                        self.docker.image.load(archive, quiet=True)
                 except DockerException as err:
                     log = "\n".join(tail) or _last_lines(err, 25)
                     raise ExtensionError(
@@ -316,6 +322,24 @@ class Engine:
                 hint="end each run.Dockerfile with USER ${user_id}:${group_id}",
             )
         return previous
+
+    def _history_length(self, reference: str) -> int:
+        """How many history entries an image in the daemon has (python-on-whales has no
+        image history call yet; JSON keeps multi-line entries on one line each)."""
+        try:
+            output: str = run(
+                [
+                    *self.docker.client_config.docker_cmd,
+                    *("image", "history", "--no-trunc", "--format", "{{json .CreatedBy}}"),
+                    reference,
+                ],
+                return_stderr=False,
+            )
+        except DockerException as err:
+            raise ImageError(
+                f"cannot read the history of {reference}: {_last_lines(err)}"
+            ) from None
+        return len([line for line in output.splitlines() if line.strip()])
 
     @staticmethod
     def _check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
@@ -512,6 +536,50 @@ def _oci_diff_ids(archive: Path) -> list[str]:
         manifest = blob(descriptor["digest"])
         config = blob(manifest["config"]["digest"])
     return list(config["rootfs"]["diff_ids"])
+
+
+def _name_history(archive: Path, keep: int, extension_id: str) -> None:
+    """Rewrite an OCI image archive so that each history entry after the first ``keep`` (the
+    base image's) reads ``Layer: '<created_by>', Created by extension: <id>``. The config
+    changes, so the config, manifest and index digests are recomputed; layers are untouched."""
+    with tempfile.TemporaryDirectory(prefix="cnbext-oci-") as tmp:
+        root = Path(tmp)
+        with tarfile.open(archive) as oci:
+            oci.extractall(root, filter="data")
+
+        def blob_path(digest: str) -> Path:
+            return root / "blobs" / digest.replace(":", "/")
+
+        def store(document: Any) -> tuple[str, int]:
+            data = json.dumps(document, separators=(",", ":")).encode()
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            blob_path(digest).write_bytes(data)
+            return digest, len(data)
+
+        def rewrite(descriptor: dict[str, Any]) -> None:
+            document = json.loads(blob_path(descriptor["digest"]).read_bytes())
+            if descriptor["mediaType"] in INDEX_MEDIA_TYPES:
+                for child in document.get("manifests", []):
+                    rewrite(child)
+            else:
+                config = json.loads(blob_path(document["config"]["digest"]).read_bytes())
+                for entry in config.get("history", [])[keep:]:
+                    created_by = entry.get("created_by", "")
+                    entry["created_by"] = (
+                        f"Layer: '{created_by}', Created by extension: {extension_id}"
+                    )
+                digest, size = store(config)
+                document["config"].update(digest=digest, size=size)
+            digest, size = store(document)
+            descriptor.update(digest=digest, size=size)
+
+        index = json.loads((root / "index.json").read_text())
+        for descriptor in index["manifests"]:
+            rewrite(descriptor)
+        (root / "index.json").write_text(json.dumps(index, separators=(",", ":")))
+        with tarfile.open(archive, "w") as oci:
+            for path in sorted(root.rglob("*")):
+                oci.add(path, arcname=str(path.relative_to(root)), recursive=False)
 
 
 def _match_pattern(path: str) -> str:

@@ -4,6 +4,7 @@ one test per extender rule, and each kind of bad extension."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -81,6 +82,20 @@ def test_example_extensions_install_into_the_builder_and_extend_the_run_image(
     assert label_json(engine, builder, "io.buildpacks.extend.metadata")["extensions"] == [
         {"id": "examples/curl", "version": "0.0.1"}
     ]
+    # Each new history entry names its extension, as the lifecycle's extender writes it; the
+    # run image's own history is left as it was.
+    history = subprocess.run(
+        ["docker", "image", "history", "--no-trunc", "--format", "{{.CreatedBy}}", run_image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    named = [h for h in history if h.endswith("Created by extension: examples/run-motd")]
+    assert (
+        "Layer: 'COPY motd /etc/motd # buildkit', Created by extension: examples/run-motd" in named
+    )
+    assert "USER 1001:1000" in history  # from the example stack, not renamed
+    assert not any("examples/curl" in h for h in history)
     # switch-run's detect exits 100 without the platform env: it does not apply, no error.
     assert "examples/switch-run@0.0.1 does not apply" in result.stderr
     assert (
