@@ -16,25 +16,16 @@ from pathlib import Path
 
 import tomlkit
 
+from cnbext.cache import cache_dir
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.engine.docker import Engine
-from cnbext.extender import ExtensionPlans
-from cnbext.extensions import run_extensions
+from cnbext.extensions import extension_plans as plan_extensions
 from cnbext.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.modules import fetch_modules, stage_module
 from cnbext.progress import Reporter
 
 LIFECYCLE_BASE_URL_ENV = "CNBEXT_LIFECYCLE_BASE_URL"
-
-
-def cache_dir() -> Path:
-    """Downloads (lifecycle archives, remote buildpacks) are kept between runs."""
-    configured = os.environ.get("CNBEXT_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cnbext"
 
 
 def gather_builder_inputs(
@@ -52,7 +43,7 @@ def gather_builder_inputs(
         run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
     extension_plans = None
     if requests and run_base is not None:
-        ran = run_extensions(
+        extension_plans = plan_extensions(
             engine,
             reporter,
             requests,
@@ -62,9 +53,7 @@ def gather_builder_inputs(
             app_dir=options.app_dir,
             base_dir=config.base_dir,
             work_dir=work_dir / "extensions",
-            cache_dir=cache_dir(),
         )
-        extension_plans = ExtensionPlans.from_outputs(ran.outputs)
         if extension_plans.run.switched_to and options.run_image is not None:
             # The run image is now the one the switch names: plan on top of it.
             run_base = engine.resolve_base(

@@ -72,10 +72,8 @@ class Client:
     ) -> Plan:
         """Read the base image, run any image extensions on it (their outputs live under
         ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.builder_staging import cache_dir
         from cnbext.dockerfile import DockerfileKind
-        from cnbext.extender import ExtensionPlans
-        from cnbext.extensions import run_extensions
+        from cnbext.extensions import extension_plans
 
         check_options(options)
         platform = options.platforms[0] if options.platforms else None
@@ -86,7 +84,7 @@ class Client:
         if work_dir is None:
             raise ValueError("extensions need a work_dir that outlives apply()")
         # The image is its own build image here: detect and generate run in it, as its user.
-        ran = run_extensions(
+        plans = extension_plans(
             self.engine,
             self.reporter,
             requests,
@@ -96,9 +94,7 @@ class Client:
             app_dir=options.app_dir,
             base_dir=config.source_dir,
             work_dir=work_dir,
-            cache_dir=cache_dir(),
         )
-        plans = ExtensionPlans.from_outputs(ran.outputs)
         if extension_kind(base) is DockerfileKind.RUN and plans.run.switched_to:
             base = self.engine.resolve_base(plans.run.switched_to, options.pull_policy, platform)
         return plan_extend(config, options, base, plans)
@@ -119,9 +115,7 @@ class Client:
     ) -> Plan:
         """Read the builder and the run image it names, run any image extensions (their
         outputs live under ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.builder_staging import cache_dir
-        from cnbext.extender import ExtensionPlans
-        from cnbext.extensions import run_extensions
+        from cnbext.extensions import extension_plans
 
         check_extend_builder_options(options, config)
         platform = options.platforms[0] if options.platforms else None
@@ -133,7 +127,7 @@ class Client:
             run_base = self.engine.resolve_base(run_image, options.pull_policy, platform)
         plans = None
         if requests and run_base is not None:
-            ran = run_extensions(
+            plans = extension_plans(
                 self.engine,
                 self.reporter,
                 requests,
@@ -143,9 +137,7 @@ class Client:
                 app_dir=options.app_dir,
                 base_dir=config.source_dir,
                 work_dir=work_dir,
-                cache_dir=cache_dir(),
             )
-            plans = ExtensionPlans.from_outputs(ran.outputs)
             if plans.run.switched_to and options.run_image is not None:
                 # The run image is now the one the switch names: plan (labels, user, distro)
                 # on top of it, not on the run image the builder named.

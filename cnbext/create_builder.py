@@ -33,6 +33,7 @@ from cnbext.config.builder import (
     has_run_table,
     scoped_package_problem,
 )
+from cnbext.config.toml_source import TomlSource
 from cnbext.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
@@ -43,7 +44,7 @@ from cnbext.extend import (
     plan_image_build,
     plan_packages,
 )
-from cnbext.extender import ExtensionPlans, applied_extensions
+from cnbext.extender import ExtenderPlan, ExtensionPlans, applied_extensions
 from cnbext.extension_request import ExtensionRequest
 from cnbext.labels import (
     BUILDER_METADATA,
@@ -222,26 +223,13 @@ def plan_create_builder(
         run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
         if inputs.run_base is None:
             raise ImageError("the run image was not read; it is needed to extend it")
-        run_metadata = dict(config.extend_run)
-        if plans and run_steps:
-            run_metadata["extensions"] = applied_extensions(plans.run)
-        run_build = plan_image_build(
-            role="run image",
-            base=inputs.run_base,
-            metadata=run_metadata,
-            names=(options.run_image, *options.run_image_mirrors),
-            platforms=options.platforms,
-            build_id=options.build_id,
-            package_problem=lambda i, why: scoped_package_problem(config.source, "run", i, why),
+        run_build = plan_extended_run_image(
+            config.source,
+            inputs.run_base,
+            config.extend_run,
+            options,
+            plans.run if plans else None,
         )
-        if plans and run_steps:
-            run_build = apply_extension_plan(
-                run_build,
-                plans.run,
-                build_id=options.build_id,
-                app_dir=options.app_dir,
-                metadata=run_metadata,
-            )
 
     existing = _existing_layers(build_base.labels, BUILDPACK_LAYERS)
     bp_layers = [ModuleLayer(f.module, inputs.diff_ids[f.context_path]) for f in buildpacks]
@@ -306,10 +294,15 @@ def plan_create_builder(
         context_files=files,
         context_trees=trees,
         expected_diff_ids=tuple(inputs.diff_ids[p] for p in module_paths),
-        extension_steps=plans.build.steps if plans else (),
-        extension_build_id=options.build_id,
-        app_dir=options.app_dir,
     )
+    if plans and plans.build.steps:
+        builder = apply_extension_plan(
+            builder,
+            plans.build,
+            build_id=options.build_id,
+            app_dir=options.app_dir,
+            metadata=build_scope,
+        )
     builds = (run_build, builder) if run_build is not None else (builder,)
     details = {
         "builder": {
@@ -556,3 +549,32 @@ def _builder_dockerfile(
 
 def _label(module: Module) -> str:
     return f"{module.descriptor.id}@{module.descriptor.version}"
+
+
+def plan_extended_run_image(
+    source: TomlSource,
+    run_base: BaseImage,
+    run_metadata: Mapping[str, Any],
+    options: BuilderOptions,
+    run_plan: ExtenderPlan | None,
+) -> ImageBuild:
+    """The run image of a builder command: extensions' run.Dockerfiles first, then the run
+    scope's packages, saved as --run-image and every --run-image-mirror."""
+    assert options.run_image is not None
+    metadata = dict(run_metadata)
+    if run_plan is not None and run_plan.steps:
+        metadata["extensions"] = applied_extensions(run_plan)
+    build = plan_image_build(
+        role="run image",
+        base=run_base,
+        metadata=metadata,
+        names=(options.run_image, *options.run_image_mirrors),
+        platforms=options.platforms,
+        build_id=options.build_id,
+        package_problem=lambda i, why: scoped_package_problem(source, "run", i, why),
+    )
+    if run_plan is None or not run_plan.steps:
+        return build
+    return apply_extension_plan(
+        build, run_plan, build_id=options.build_id, app_dir=options.app_dir, metadata=metadata
+    )

@@ -6,6 +6,7 @@ distro's manager would not accept) happens here, before anything is built.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -268,6 +269,6 @@ def apply_extension_plan(
             label_changes({c.name: c.old for c in build.label_changes if c.old is not None}, labels)
         ),
         extension_steps=plan.steps,
-        extension_build_id=build_id,
+        extension_build_ids=tuple(build_id or str(uuid.uuid4()) for _ in plan.steps),
         app_dir=app_dir,
     )

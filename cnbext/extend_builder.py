@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cnbext.builder_layout import RunImage, rewrite_run_image, run_image_files, run_images_of
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
-from cnbext.create_builder import BuilderOptions, check_run_image_flags
+from cnbext.create_builder import BuilderOptions, check_run_image_flags, plan_extended_run_image
 from cnbext.dockerfile import install_lines, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
@@ -22,7 +22,6 @@ from cnbext.extend import (
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
-    plan_image_build,
     plan_packages,
 )
 from cnbext.extender import ExtensionPlans, applied_extensions
@@ -140,26 +139,13 @@ def plan_extend_builder(
         )
         files = {f"files/{path}": text for path, text in run_image_files(run_images).items()}
         lines.append("COPY --link files/ /")
-        run_metadata = dict(config.run_metadata)
-        if run_steps and extensions:
-            run_metadata["extensions"] = applied_extensions(extensions.run)
-        run_build = plan_image_build(
-            role="run image",
-            base=run_base,
-            metadata=run_metadata,
-            names=(options.run_image, *options.run_image_mirrors),
-            platforms=options.platforms,
-            build_id=options.build_id,
-            package_problem=lambda i, why: scoped_package_problem(config.source, "run", i, why),
+        run_build = plan_extended_run_image(
+            config.source,
+            run_base,
+            config.run_metadata,
+            options,
+            extensions.run if extensions else None,
         )
-        if run_steps and extensions:
-            run_build = apply_extension_plan(
-                run_build,
-                extensions.run,
-                build_id=options.build_id,
-                app_dir=options.app_dir,
-                metadata=run_metadata,
-            )
     build_args = base_build_args(builder_base, options.build_id)
     # The builder's own user (the CNB user) is restored after the root install.
     lines += [*restore_user_lines(user_has_group=bool(build_args["group_id"])), ""]
@@ -177,10 +163,15 @@ def plan_extend_builder(
         packages=install.packages if install else (),
         base_user=builder_base.user,
         context_files=files,
-        extension_steps=build_steps,
-        extension_build_id=options.build_id,
-        app_dir=options.app_dir,
     )
+    if extensions and build_steps:
+        builder = apply_extension_plan(
+            builder,
+            extensions.build,
+            build_id=options.build_id,
+            app_dir=options.app_dir,
+            metadata=build_metadata,
+        )
     return Plan(
         command="extend-builder",
         builds=(run_build, builder) if run_build is not None else (builder,),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tomlkit
 
+from cnbext.cache import cache_dir
 from cnbext.config.extension import load_extension_config
 from cnbext.distro import parse_os_release
 from cnbext.engine.docker import Engine
@@ -24,6 +25,7 @@ from cnbext.extender import (
     DETECT_ERROR,
     GENERATE_ERROR,
     ExtensionError,
+    ExtensionPlans,
     GeneratedOutput,
     parse_detect_plan,
     read_generate_output,
@@ -156,6 +158,34 @@ def run_extensions(
             shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
         outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
     return ExtensionRun(tuple(detected), tuple(outputs))
+
+
+def extension_plans(
+    engine: Engine,
+    reporter: Reporter,
+    requests: Sequence[ExtensionRequest],
+    *,
+    build_image: BaseImage,
+    run_image: BaseImage,
+    platform_env: Mapping[str, str],
+    app_dir: Path | None,
+    base_dir: Path,
+    work_dir: Path,
+) -> ExtensionPlans:
+    """Run the extensions and turn what they generated into the extender's plans."""
+    ran = run_extensions(
+        engine,
+        reporter,
+        requests,
+        build_image=build_image,
+        run_image=run_image,
+        platform_env=platform_env,
+        app_dir=app_dir,
+        base_dir=base_dir,
+        work_dir=work_dir,
+        cache_dir=cache_dir(),
+    )
+    return ExtensionPlans.from_outputs(ran.outputs)
 
 
 def _detect(

@@ -48,9 +48,11 @@ class ImageBuild:
     context_trees: dict[str, Path] = field(default_factory=dict)
     expected_diff_ids: tuple[str, ...] = ()
     # Image extensions' Dockerfiles, applied in order before this build's own Dockerfile (each
-    # on the previous result, see cnbext.extender); build_id pins their cache-busting arg.
+    # on the previous result, see cnbext.extender), and the build_id each one gets: a fresh
+    # UUID per Dockerfile (the extender's rule) unless --build-id pins it. Chosen once per
+    # plan, so building the plan twice (prebuild, then push) is a cache hit.
     extension_steps: tuple[ExtenderStep, ...] = ()
-    extension_build_id: str | None = None
+    extension_build_ids: tuple[str, ...] = ()
     app_dir: Path | None = None  # the build context of steps whose extension gave none
 
     @property
@@ -82,10 +84,13 @@ class ImageBuild:
                     "version": step.extension_version,
                     "kind": step.kind.value,
                     "switchTo": step.switch_to,
+                    "buildId": build_id,
                     "args": dict(step.args),
                     "dockerfile": step.dockerfile,
                 }
-                for step in self.extension_steps
+                for step, build_id in zip(
+                    self.extension_steps, self.extension_build_ids, strict=True
+                )
             ],
             "contextFiles": dict(self.context_files),
             "contextTrees": {path: str(tree) for path, tree in self.context_trees.items()},

@@ -230,8 +230,19 @@ class Engine:
 
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
         build_args = dict(build.build_args)
-        if build.extension_steps:
-            build_args["base_image"] = self._apply_extension_steps(build, pull)
+        intermediates: list[str] = []
+        try:
+            if build.extension_steps:
+                build_args["base_image"] = self._apply_extension_steps(build, pull, intermediates)
+            self._buildx_final(build, build_args, pull, outputs)
+        finally:
+            # The extension steps' throwaway images are in the final image now (or useless).
+            for name in intermediates:
+                self.docker.image.remove(name, force=True)
+
+    def _buildx_final(
+        self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
+    ) -> None:
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
             context = Path(tmp, "context")
             _materialize_context(context, build)
@@ -251,7 +262,9 @@ class Engine:
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
 
-    def _apply_extension_steps(self, build: ImageBuild, pull: bool) -> str:
+    def _apply_extension_steps(
+        self, build: ImageBuild, pull: bool, intermediates: list[str]
+    ) -> str:
         """The extender: each extension Dockerfile on the previous result (the first on the
         build's base, or on the image a run.Dockerfile switches to), kept in the daemon under
         a throwaway name. Returns the last result's name."""
@@ -266,12 +279,13 @@ class Engine:
             )
             args = {
                 "base_image": previous,
-                "build_id": build.extension_build_id or str(uuid.uuid4()),
+                "build_id": build.extension_build_ids[index],
                 "user_id": user_id,
                 "group_id": group_id,
                 **step.args,
             }
             target = f"cnbext-intermediate/{run_id}:{index}"
+            intermediates.append(target)
             with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
                 context = Path(tmp, "context")
                 source = step.context or build.app_dir
