@@ -43,19 +43,8 @@ OUT_DIR = "/cnbext/out"
 
 @dataclass(frozen=True)
 class DetectOutcome:
-    extension_id: str
-    version: str
     passed: bool
     provides: tuple[str, ...]
-    output: str
-
-
-@dataclass(frozen=True)
-class ExtensionRun:
-    """Everything the extensions decided, for the plan and for --dry-run."""
-
-    detected: tuple[DetectOutcome, ...]
-    outputs: tuple[GeneratedOutput, ...]
 
 
 def target_env(run_image: BaseImage) -> dict[str, str]:
@@ -86,7 +75,8 @@ def run_extensions(
     work_dir: Path,
     cache_dir: Path,
     timeout: float | None = None,
-) -> ExtensionRun:
+) -> tuple[GeneratedOutput, ...]:
+    """Detect, then generate, each extension in order; what the ones that apply generated."""
     if timeout is None:
         timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
     platform = work_dir / "platform"
@@ -94,7 +84,6 @@ def run_extensions(
     for name, value in platform_env.items():
         (platform / "env" / name).write_text(value)
     app = app_dir if app_dir is not None else _empty_dir(work_dir / "app")
-    detected: list[DetectOutcome] = []
     outputs: list[GeneratedOutput] = []
     for index, request in enumerate(requests):
         module = _fetch(engine, request, base_dir, work_dir / "fetch" / str(index), cache_dir)
@@ -122,7 +111,6 @@ def run_extensions(
         outcome = _detect(
             engine, reporter, label, staged, build_image, mounts, base_env, timeout, module
         )
-        detected.append(outcome)
         if not outcome.passed:
             reporter.info(f"extension {label} does not apply (detect failed); skipped")
             continue
@@ -157,7 +145,7 @@ def run_extensions(
         elif (staged / "generate").is_dir():
             shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
         outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
-    return ExtensionRun(tuple(detected), tuple(outputs))
+    return tuple(outputs)
 
 
 def extension_plans(
@@ -173,7 +161,7 @@ def extension_plans(
     work_dir: Path,
 ) -> ExtensionPlans:
     """Run the extensions and turn what they generated into the extender's plans."""
-    ran = run_extensions(
+    outputs = run_extensions(
         engine,
         reporter,
         requests,
@@ -185,7 +173,7 @@ def extension_plans(
         work_dir=work_dir,
         cache_dir=cache_dir(),
     )
-    return ExtensionPlans.from_outputs(ran.outputs)
+    return ExtensionPlans.from_outputs(outputs)
 
 
 def _detect(
@@ -223,14 +211,12 @@ def _detect(
                 exit_code=DETECT_ERROR,
             )
         plan = out / "detect" / "plan.toml"
-        output = result.output
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
-        output = ""
         passed = True
     provides = parse_detect_plan(plan.read_text(), descriptor.id) if plan.is_file() else ()
-    return DetectOutcome(descriptor.id, descriptor.version, passed, provides, output)
+    return DetectOutcome(passed, provides)
 
 
 def _fetch(

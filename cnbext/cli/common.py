@@ -27,6 +27,7 @@ from cnbext.plan import PullPolicy
 if TYPE_CHECKING:
     from cnbext.client import Client
     from cnbext.create_builder import BuilderOptions
+    from cnbext.extension_request import ExtensionRequest
     from cnbext.plan import Plan
 
 
@@ -317,10 +318,10 @@ def builder_options(
     extension: list[str] | None = None,
     env: list[str] | None = None,
     app: Path | None = None,
+    experimental: bool = False,
 ) -> BuilderOptions:
     """The builder commands' flags, with every image name normalized (bad ones refused)."""
     from cnbext.create_builder import BuilderOptions
-    from cnbext.extension_request import ExtensionRequest
 
     return BuilderOptions(
         names=normalize_names([name]),
@@ -331,10 +332,18 @@ def builder_options(
         network=network or None,
         platforms=tuple(platform or ()),
         build_id=build_id,
-        extensions=tuple(ExtensionRequest(flag_uri(uri)) for uri in extension or ()),
+        extensions=extension_requests(extension),
         platform_env=parse_env(env or []),
         app_dir=app,
+        experimental=experimental,
     )
+
+
+def extension_requests(uris: list[str] | None) -> tuple[ExtensionRequest, ...]:
+    """--extension flags as requests, paths made absolute (see flag_uri)."""
+    from cnbext.extension_request import ExtensionRequest
+
+    return tuple(ExtensionRequest(flag_uri(uri)) for uri in uris or ())
 
 
 def flag_uri(uri: str) -> str:

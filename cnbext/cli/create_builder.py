@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -117,8 +116,8 @@ def create_builder(
             extension=extension,
             env=env,
             app=app,
+            experimental=experimental,
         )
-        options = replace(options, experimental=experimental)
         loaded = load_builder_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
         client = Client(reporter, network=options.network)

@@ -22,7 +22,7 @@ from cnbext.cli.common import (
     PullPolicyOption,
     QuietOption,
     VerboseOption,
-    flag_uri,
+    extension_requests,
     guarded,
     normalize_names,
     parse_env,
@@ -99,7 +99,6 @@ def extend(
         from cnbext.client import Client
         from cnbext.config.extend import load_extend_config
         from cnbext.extend import ExtendOptions, check_options
-        from cnbext.extension_request import ExtensionRequest
 
         options = ExtendOptions(
             names=normalize_names(names),
@@ -108,7 +107,7 @@ def extend(
             network=network or None,
             platforms=tuple(platform or ()),
             build_id=build_id,
-            extensions=tuple(ExtensionRequest(flag_uri(uri)) for uri in extension or ()),
+            extensions=extension_requests(extension),
             platform_env=parse_env(env or []),
             app_dir=app,
         )
