@@ -230,15 +230,9 @@ class Engine:
 
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
         build_args = dict(build.build_args)
-        intermediates: list[str] = []
-        try:
-            if build.extension_steps:
-                build_args["base_image"] = self._apply_extension_steps(build, pull, intermediates)
-            self._buildx_final(build, build_args, pull, outputs)
-        finally:
-            # The extension steps' throwaway images are in the final image now (or useless).
-            for name in intermediates:
-                self.docker.image.remove(name, force=True)
+        if build.extension_steps:
+            build_args["base_image"] = self._apply_extension_steps(build, pull)
+        self._buildx_final(build, build_args, pull, outputs)
 
     def _buildx_final(
         self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
@@ -262,12 +256,15 @@ class Engine:
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
 
-    def _apply_extension_steps(
-        self, build: ImageBuild, pull: bool, intermediates: list[str]
-    ) -> str:
+    def _apply_extension_steps(self, build: ImageBuild, pull: bool) -> str:
         """The extender: each extension Dockerfile on the previous result (the first on the
         build's base, or on the image a run.Dockerfile switches to), kept in the daemon under
-        a throwaway name. Returns the last result's name."""
+        a cnbext-intermediate/ name. Returns the last result's name.
+
+        The intermediates are deliberately not removed: on the containerd image store, images
+        BuildKit loaded can reference layer blobs lazily, and removing the loaded
+        intermediates (which hold full copies) lets containerd collect blobs other images
+        still need ("failed to load cache key: ... not found" on the next build)."""
         from cnbext.dockerfile import is_root_user, split_user
         from cnbext.extender import EXTENSION_BUILD_ERROR, ROOT_USER_ERROR, ExtensionError
 
@@ -285,7 +282,6 @@ class Engine:
                 **step.args,
             }
             target = f"cnbext-intermediate/{run_id}:{index}"
-            intermediates.append(target)
             with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
                 context = Path(tmp, "context")
                 source = step.context or build.app_dir

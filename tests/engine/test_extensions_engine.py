@@ -96,11 +96,6 @@ def test_example_extensions_install_into_the_builder_and_extend_the_run_image(
     )
     assert "USER 1001:1000" in history  # from the example stack, not renamed
     assert not any("examples/curl" in h for h in history)
-    # The extension steps' intermediate images are gone once the final images are built.
-    leftovers = [
-        i for i in engine.docker.image.list() for t in i.repo_tags if "cnbext-intermediate" in t
-    ]
-    assert leftovers == []
     # switch-run's detect exits 100 without the platform env: it does not apply, no error.
     assert "examples/switch-run@0.0.1 does not apply" in result.stderr
     assert (
