@@ -1,4 +1,4 @@
-"""The ``cnbext`` command line: one thin module per command over :mod:`cnbext.client`.
+"""The ``cnbext`` command line: one thin module per command over :mod:`cnbext.client.client`.
 
 Command modules import the heavy parts (python-on-whales, jsonschema) inside their functions,
 so ``cnbext --help`` starts fast.

@@ -22,13 +22,13 @@ from rich.markup import escape
 from rich.status import Status
 
 from cnbext.errors import CnbextError, ConfigError, ExitCode
-from cnbext.plan import PullPolicy
+from cnbext.plan.model import PullPolicy
 
 if TYPE_CHECKING:
-    from cnbext.client import Client
-    from cnbext.create_builder import BuilderOptions
-    from cnbext.extension_request import ExtensionRequest
-    from cnbext.plan import Plan
+    from cnbext.client.client import Client
+    from cnbext.config.extension_request import ExtensionRequest
+    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.model import Plan
 
 
 class OutputFormat(StrEnum):
@@ -258,8 +258,8 @@ def guarded(action: Callable[[], T], console: Console, *, output: OutputFormat, 
 
 def normalize_names(names: list[str]) -> tuple[str, ...]:
     """Output names, normalized; every bad one reported at once, before any work."""
+    from cnbext.cnb.imageref import InvalidReferenceError, parse_reference
     from cnbext.errors import UsageError
-    from cnbext.imageref import InvalidReferenceError, parse_reference
 
     normalized: list[str] = []
     problems: list[str] = []
@@ -321,7 +321,7 @@ def builder_options(
     experimental: bool = False,
 ) -> BuilderOptions:
     """The builder commands' flags, with every image name normalized (bad ones refused)."""
-    from cnbext.create_builder import BuilderOptions
+    from cnbext.plan.create_builder import BuilderOptions
 
     return BuilderOptions(
         names=normalize_names([name]),
@@ -341,7 +341,7 @@ def builder_options(
 
 def extension_requests(uris: list[str] | None) -> tuple[ExtensionRequest, ...]:
     """--extension flags as requests, paths made absolute (see flag_uri)."""
-    from cnbext.extension_request import ExtensionRequest
+    from cnbext.config.extension_request import ExtensionRequest
 
     return tuple(ExtensionRequest(flag_uri(uri)) for uri in uris or ())
 

@@ -28,7 +28,7 @@ from cnbext.cli.common import (
     guarded,
     stderr_console,
 )
-from cnbext.plan import PullPolicy
+from cnbext.plan.model import PullPolicy
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
 
@@ -101,7 +101,7 @@ def create_builder(
 
     def run() -> None:
         from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client import Client
+        from cnbext.client.client import Client
         from cnbext.config.builder import load_builder_config
 
         options = builder_options(

@@ -28,7 +28,7 @@ from cnbext.cli.common import (
     parse_env,
     stderr_console,
 )
-from cnbext.plan import PullPolicy
+from cnbext.plan.model import PullPolicy
 
 HELP = """Extend an image with OS packages and save it under one or more names.
 
@@ -96,9 +96,9 @@ def extend(
 
     def run() -> None:
         from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client import Client
+        from cnbext.client.client import Client
         from cnbext.config.extend import load_extend_config
-        from cnbext.extend import ExtendOptions, check_options
+        from cnbext.plan.extend import ExtendOptions, check_options
 
         options = ExtendOptions(
             names=normalize_names(names),

@@ -29,7 +29,7 @@ from cnbext.cli.common import (
     guarded,
     stderr_console,
 )
-from cnbext.plan import PullPolicy
+from cnbext.plan.model import PullPolicy
 
 HELP = """Extend a builder and its run image together.
 
@@ -98,7 +98,7 @@ def extend_builder(
 
     def run() -> None:
         from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client import Client
+        from cnbext.client.client import Client
         from cnbext.config.extend_builder import load_extend_builder_config
 
         options = builder_options(

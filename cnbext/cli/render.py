@@ -12,8 +12,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from cnbext.client import ImageResult
-from cnbext.plan import ImageBuild, Plan
+from cnbext.client.client import ImageResult
+from cnbext.plan.model import ImageBuild, Plan
 
 
 def render_plan(plan: Plan, console: Console) -> None:

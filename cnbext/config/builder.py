@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from cnbext.cnb.imageref import InvalidReferenceError, parse_reference
+from cnbext.cnb.labels import merge_metadata
 from cnbext.config.extend import metadata_warnings
+from cnbext.config.extension_request import ExtensionRequest, requests_from_config
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.extension_request import ExtensionRequest, requests_from_config
-from cnbext.imageref import InvalidReferenceError, parse_reference
-from cnbext.labels import merge_metadata
 
 __all__ = [
     "BuilderConfig",

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnbext.cnb.imageref import ImageReference, InvalidReferenceError, parse_reference
+from cnbext.config.extension_request import ExtensionRequest, requests_from_config
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.extension_request import ExtensionRequest, requests_from_config
-from cnbext.imageref import ImageReference, InvalidReferenceError, parse_reference
 
 KNOWN_METADATA_KEYS = ["packages", "rebasable"]
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnbext.cnb.imageref import ImageReference, parse_reference
 from cnbext.config.builder import extend_scopes
 from cnbext.config.extend import image_reference_problems
+from cnbext.config.extension_request import ExtensionRequest, requests_from_config
 from cnbext.config.toml_source import JsonPath, TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.extension_request import ExtensionRequest, requests_from_config
-from cnbext.imageref import ImageReference, parse_reference
 
 
 @dataclass(frozen=True)

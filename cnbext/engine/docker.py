@@ -25,10 +25,10 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
+from cnbext.client.progress import Reporter
 from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
-from cnbext.plan import ImageBuild, PullPolicy
-from cnbext.progress import Reporter
+from cnbext.plan.model import ImageBuild, PullPolicy
 
 INDEX_MEDIA_TYPES = frozenset(
     {
@@ -107,7 +107,7 @@ class Engine:
 
     @staticmethod
     def _probe_paths() -> list[str]:
-        from cnbext.package_managers import PROBE_PATHS
+        from cnbext.cnb.package_managers import PROBE_PATHS
 
         return list(PROBE_PATHS)
 
@@ -265,8 +265,8 @@ class Engine:
         BuildKit loaded can reference layer blobs lazily, and removing the loaded
         intermediates (which hold full copies) lets containerd collect blobs other images
         still need ("failed to load cache key: ... not found" on the next build)."""
-        from cnbext.dockerfile import is_root_user, split_user
-        from cnbext.extender import EXTENSION_BUILD_ERROR, ROOT_USER_ERROR, ExtensionError
+        from cnbext.cnb.dockerfile import is_root_user, split_user
+        from cnbext.cnb.extender import EXTENSION_BUILD_ERROR, ROOT_USER_ERROR, ExtensionError
 
         previous = build.base
         run_id = uuid.uuid4().hex[:12]

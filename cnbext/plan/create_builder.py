@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnbext.builder_layout import (
+from cnbext.cnb.builder_layout import (
     BuildEnvFile,
     BuilderContents,
     GroupEntry,
@@ -25,6 +25,16 @@ from cnbext.builder_layout import (
     module_layers_label,
     order_label,
 )
+from cnbext.cnb.dockerfile import install_lines, is_root_user, restore_user_lines
+from cnbext.cnb.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.cnb.labels import (
+    BUILDER_METADATA,
+    EXTEND_METADATA,
+    STACK_ID,
+    encode_json_label,
+    label_changes,
+    parse_json_label,
+)
 from cnbext.config.builder import (
     BuilderConfig,
     ConfigPath,
@@ -33,30 +43,20 @@ from cnbext.config.builder import (
     has_run_table,
     scoped_package_problem,
 )
+from cnbext.config.extension_request import ExtensionRequest
 from cnbext.config.toml_source import TomlSource
-from cnbext.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
-from cnbext.extend import (
+from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
     plan_image_build,
     plan_packages,
 )
-from cnbext.extender import ExtenderPlan, ExtensionPlans, applied_extensions
-from cnbext.extension_request import ExtensionRequest
-from cnbext.labels import (
-    BUILDER_METADATA,
-    EXTEND_METADATA,
-    STACK_ID,
-    encode_json_label,
-    label_changes,
-    parse_json_label,
-)
-from cnbext.lifecycle import Lifecycle
-from cnbext.modules import Module
-from cnbext.plan import ImageBuild, Plan, PullPolicy
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.sources.lifecycle import Lifecycle
+from cnbext.sources.modules import Module
 
 BUILDPACK_LAYERS = "io.buildpacks.buildpack.layers"
 EXTENSION_LAYERS = "io.buildpacks.extension.layers"

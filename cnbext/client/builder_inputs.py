@@ -1,6 +1,6 @@
 """Gathering what a builder is made of: base-image facts, modules, lifecycle, layer diffIDs.
 
-This is the I/O half of create-builder planning (the pure half is cnbext.create_builder):
+This is the I/O half of create-builder planning (the pure half is cnbext.plan.create_builder):
 modules and the lifecycle are fetched from their sources, staged as normalized trees (so the
 same module always gives the same layer), and the engine reports each module layer's diffID.
 """
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import tomlkit
 
-from cnbext.cache import cache_dir
+from cnbext.client.extensions import extension_plans as plan_extensions
+from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
-from cnbext.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.engine.docker import Engine
-from cnbext.extensions import extension_plans as plan_extensions
-from cnbext.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
-from cnbext.modules import fetch_modules, stage_module
-from cnbext.progress import Reporter
+from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
+from cnbext.sources.cache import cache_dir
+from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
+from cnbext.sources.modules import fetch_modules, stage_module
 
 LIFECYCLE_BASE_URL_ENV = "CNBEXT_LIFECYCLE_BASE_URL"
 

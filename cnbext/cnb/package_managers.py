@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cnbext.distro import Distro
+from cnbext.cnb.distro import Distro
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cnbext.config.extend import ExtendConfig
-from cnbext.distro import parse_os_release
-from cnbext.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
-from cnbext.engine.models import BaseImage
-from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
-from cnbext.extender import ExtenderPlan, ExtensionPlans, applied_extensions
-from cnbext.extension_request import ExtensionRequest
-from cnbext.labels import (
+from cnbext.cnb.distro import parse_os_release
+from cnbext.cnb.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
+from cnbext.cnb.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.cnb.labels import (
     EXTEND_METADATA,
     REBASABLE,
     encode_json_label,
@@ -27,8 +23,12 @@ from cnbext.labels import (
     merge_metadata,
     parse_json_label,
 )
-from cnbext.package_managers import PackageManager, UnsupportedDistroError, choose_manager
-from cnbext.plan import ImageBuild, Plan, PullPolicy
+from cnbext.cnb.package_managers import PackageManager, UnsupportedDistroError, choose_manager
+from cnbext.config.extend import ExtendConfig
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import BaseImage
+from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 
 
 @dataclass(frozen=True)

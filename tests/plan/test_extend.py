@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from cnbext.cnb.dockerfile import DockerfileKind, lint
+from cnbext.cnb.labels import EXTEND_METADATA, REBASABLE
 from cnbext.config.extend import ExtendConfig, load_extend_config
-from cnbext.dockerfile import DockerfileKind, lint
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
-from cnbext.extend import ExtendOptions, check_options, plan_extend
-from cnbext.labels import EXTEND_METADATA, REBASABLE
-from cnbext.plan import PullPolicy
+from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
+from cnbext.plan.model import PullPolicy
 
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 ALPINE = 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n'

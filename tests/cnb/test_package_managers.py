@@ -1,4 +1,4 @@
-"""Tests for cnbext.package_managers: choosing a manager, package specs, install commands."""
+"""Tests for cnbext.cnb.package_managers: choosing a manager, package specs, install commands."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import shlex
 
 import pytest
 
-from cnbext.distro import Distro, parse_os_release
-from cnbext.package_managers import (
+from cnbext.cnb.distro import Distro, parse_os_release
+from cnbext.cnb.package_managers import (
     ALL_MANAGERS,
     APK,
     APT,

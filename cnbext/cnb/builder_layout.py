@@ -15,8 +15,8 @@ from typing import Any
 import tomlkit
 
 from cnbext import __version__
-from cnbext.lifecycle import Lifecycle
-from cnbext.modules import Module
+from cnbext.sources.lifecycle import Lifecycle
+from cnbext.sources.modules import Module
 
 
 @dataclass(frozen=True)

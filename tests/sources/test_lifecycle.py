@@ -1,4 +1,4 @@
-"""cnbext.lifecycle: lifecycle sources, lifecycle.toml forms, binaries and API compatibility.
+"""cnbext.sources.lifecycle: lifecycle sources, lifecycle.toml forms, binaries and API compatibility.
 
 Every lifecycle here is the structure-only fixture from tests/fixtures/lifecycle_fixture.py,
 never a real lifecycle: these tests are about fetching and reading, not about running it.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cnbext.errors import ExitCode
-from cnbext.lifecycle import (
+from cnbext.sources.lifecycle import (
     DEFAULT_DOWNLOAD_BASE_URL,
     DEFAULT_LIFECYCLE_VERSION,
     ApiSet,

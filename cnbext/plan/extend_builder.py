@@ -11,27 +11,31 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cnbext.builder_layout import RunImage, rewrite_run_image, run_image_files, run_images_of
-from cnbext.config.builder import scoped_package_problem
-from cnbext.config.extend_builder import ExtendBuilderConfig
-from cnbext.create_builder import BuilderOptions, check_run_image_flags, plan_extended_run_image
-from cnbext.dockerfile import install_lines, restore_user_lines
-from cnbext.engine.models import BaseImage
-from cnbext.errors import ImageError, UsageError
-from cnbext.extend import (
-    apply_extension_plan,
-    base_build_args,
-    check_publish_flags,
-    plan_packages,
-)
-from cnbext.extender import ExtensionPlans, applied_extensions
-from cnbext.labels import (
+from cnbext.cnb.builder_layout import RunImage, rewrite_run_image, run_image_files, run_images_of
+from cnbext.cnb.dockerfile import install_lines, restore_user_lines
+from cnbext.cnb.extender import ExtensionPlans, applied_extensions
+from cnbext.cnb.labels import (
     BUILDER_METADATA,
     EXTEND_METADATA,
     encode_json_label,
     label_changes,
 )
-from cnbext.plan import ImageBuild, Plan
+from cnbext.config.builder import scoped_package_problem
+from cnbext.config.extend_builder import ExtendBuilderConfig
+from cnbext.engine.models import BaseImage
+from cnbext.errors import ImageError, UsageError
+from cnbext.plan.create_builder import (
+    BuilderOptions,
+    check_run_image_flags,
+    plan_extended_run_image,
+)
+from cnbext.plan.extend import (
+    apply_extension_plan,
+    base_build_args,
+    check_publish_flags,
+    plan_packages,
+)
+from cnbext.plan.model import ImageBuild, Plan
 
 
 def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:

@@ -1,10 +1,10 @@
-"""Tests for cnbext.distro: os-release parsing with the files real base images ship."""
+"""Tests for cnbext.cnb.distro: os-release parsing with the files real base images ship."""
 
 from __future__ import annotations
 
 import pytest
 
-from cnbext.distro import Distro, parse_os_release
+from cnbext.cnb.distro import Distro, parse_os_release
 
 DEBIAN_12 = """\
 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"

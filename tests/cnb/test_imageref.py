@@ -1,4 +1,4 @@
-"""Tests for cnbext.imageref, cases mirroring distribution/reference's own test tables."""
+"""Tests for cnbext.cnb.imageref, cases mirroring distribution/reference's own test tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from cnbext.imageref import ImageReference, InvalidReferenceError, parse_reference
+from cnbext.cnb.imageref import ImageReference, InvalidReferenceError, parse_reference
 
 HEX = "9b2a0f6c" * 8  # 64 lowercase hex digits
 DIGEST = f"sha256:{HEX}"

@@ -12,10 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnbext.labels import LabelChange
+from cnbext.cnb.labels import LabelChange
 
 if TYPE_CHECKING:
-    from cnbext.extender import ExtenderStep
+    from cnbext.cnb.extender import ExtenderStep
 
 
 class PullPolicy(StrEnum):
@@ -48,7 +48,7 @@ class ImageBuild:
     context_trees: dict[str, Path] = field(default_factory=dict)
     expected_diff_ids: tuple[str, ...] = ()
     # Image extensions' Dockerfiles, applied in order before this build's own Dockerfile (each
-    # on the previous result, see cnbext.extender), and the build_id each one gets: a fresh
+    # on the previous result, see cnbext.cnb.extender), and the build_id each one gets: a fresh
     # UUID per Dockerfile (the extender's rule) unless --build-id pins it. Chosen once per
     # plan, so building the plan twice (prebuild, then push) is a cache hit.
     extension_steps: tuple[ExtenderStep, ...] = ()

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from cnbext.config.builder import BuilderConfig, load_builder_config
-from cnbext.create_builder import (
+from cnbext.engine.models import BaseImage
+from cnbext.errors import ConfigError, ImageError, UsageError
+from cnbext.plan.create_builder import (
     BuilderInputs,
     BuilderOptions,
     FetchedModule,
     plan_create_builder,
 )
-from cnbext.engine.models import BaseImage
-from cnbext.errors import ConfigError, ImageError, UsageError
-from cnbext.lifecycle import ApiSet, Lifecycle
-from cnbext.modules import Module, ModuleDescriptor, OrderRef
-from cnbext.plan import PullPolicy
+from cnbext.plan.model import PullPolicy
+from cnbext.sources.lifecycle import ApiSet, Lifecycle
+from cnbext.sources.modules import Module, ModuleDescriptor, OrderRef
 
 DEBIAN = "ID=debian\nVERSION_ID=12\n"
 BUILD_IMAGE = BaseImage(

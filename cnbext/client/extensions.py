@@ -3,7 +3,7 @@
 Extensions run in a container of the build image as its CNB user (never on the host), with the
 environment the lifecycle gives them (image_extension.md): CNB_EXTENSION_DIR, CNB_PLATFORM_DIR
 with env/ files, CNB_BUILD_PLAN_PATH for detect, CNB_BP_PLAN_PATH and CNB_OUTPUT_DIR for
-generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.extender.
+generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.cnb.extender.
 """
 
 from __future__ import annotations
@@ -16,12 +16,9 @@ from pathlib import Path
 
 import tomlkit
 
-from cnbext.cache import cache_dir
-from cnbext.config.extension import load_extension_config
-from cnbext.distro import parse_os_release
-from cnbext.engine.docker import Engine
-from cnbext.engine.models import BaseImage, PhaseRun
-from cnbext.extender import (
+from cnbext.client.progress import Reporter
+from cnbext.cnb.distro import parse_os_release
+from cnbext.cnb.extender import (
     DETECT_ERROR,
     GENERATE_ERROR,
     ExtensionError,
@@ -30,9 +27,12 @@ from cnbext.extender import (
     parse_detect_plan,
     read_generate_output,
 )
-from cnbext.extension_request import ExtensionRequest
-from cnbext.modules import Module, ModuleError, fetch_modules, stage_module
-from cnbext.progress import Reporter
+from cnbext.config.extension import load_extension_config
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.docker import Engine
+from cnbext.engine.models import BaseImage, PhaseRun
+from cnbext.sources.cache import cache_dir
+from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
 
 DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
 TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.errors import CnbextError, ExitCode
-from cnbext.modules import (
+from cnbext.sources.modules import (
     ImageExporter,
     download_to_cache,
     extract_tar,

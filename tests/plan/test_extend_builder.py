@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.builder_layout import RunImage, rewrite_run_image, run_images_of
+from cnbext.cnb.builder_layout import RunImage, rewrite_run_image, run_images_of
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
-from cnbext.create_builder import BuilderOptions
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
-from cnbext.extend_builder import plan_extend_builder, read_builder
-from cnbext.plan import PullPolicy
+from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.extend_builder import plan_extend_builder, read_builder
+from cnbext.plan.model import PullPolicy
 
 METADATA = {
     "description": "a builder",

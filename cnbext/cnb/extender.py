@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.dockerfile import (
+from cnbext.cnb.dockerfile import (
     BASE_IMAGE_FROM,
     DockerfileKind,
     Severity,

@@ -1,10 +1,10 @@
-"""Tests for cnbext.dockerfile: parsing, the image-extension lint, the generated Dockerfile."""
+"""Tests for cnbext.cnb.dockerfile: parsing, the image-extension lint, the generated Dockerfile."""
 
 from __future__ import annotations
 
 import pytest
 
-from cnbext.dockerfile import (
+from cnbext.cnb.dockerfile import (
     ALLOWED_INSTRUCTIONS,
     DockerfileKind,
     Instruction,
@@ -16,7 +16,7 @@ from cnbext.dockerfile import (
     parse_instructions,
     split_user,
 )
-from cnbext.package_managers import ALL_MANAGERS, PackageManager
+from cnbext.cnb.package_managers import ALL_MANAGERS, PackageManager
 
 PREAMBLE = "ARG base_image\nFROM ${base_image}\n"
 

@@ -13,18 +13,18 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cnbext.client.progress import Reporter
+from cnbext.cnb.imageref import parse_reference
 from cnbext.config.builder import BuilderConfig
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
-from cnbext.create_builder import BuilderOptions, plan_create_builder
-from cnbext.create_builder import check_options as check_builder_options
 from cnbext.errors import CnbextError, PublishError
-from cnbext.extend import ExtendOptions, check_options, extension_kind, plan_extend
-from cnbext.extend_builder import check_options as check_extend_builder_options
-from cnbext.extend_builder import plan_extend_builder, read_builder
-from cnbext.imageref import parse_reference
-from cnbext.plan import ImageBuild, Plan, PullPolicy
-from cnbext.progress import Reporter
+from cnbext.plan.create_builder import BuilderOptions, plan_create_builder
+from cnbext.plan.create_builder import check_options as check_builder_options
+from cnbext.plan.extend import ExtendOptions, check_options, extension_kind, plan_extend
+from cnbext.plan.extend_builder import check_options as check_extend_builder_options
+from cnbext.plan.extend_builder import plan_extend_builder, read_builder
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 
 if TYPE_CHECKING:
     from cnbext.engine.docker import Engine
@@ -72,8 +72,8 @@ class Client:
     ) -> Plan:
         """Read the base image, run any image extensions on it (their outputs live under
         ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.dockerfile import DockerfileKind
-        from cnbext.extensions import extension_plans
+        from cnbext.client.extensions import extension_plans
+        from cnbext.cnb.dockerfile import DockerfileKind
 
         check_options(options)
         platform = options.platforms[0] if options.platforms else None
@@ -104,7 +104,7 @@ class Client:
     ) -> Plan:
         """Read the base images, fetch and stage every module and the lifecycle under
         ``work_dir`` (which must outlive :meth:`apply`), then plan."""
-        from cnbext.builder_staging import gather_builder_inputs
+        from cnbext.client.builder_inputs import gather_builder_inputs
 
         check_builder_options(options, config)
         inputs = gather_builder_inputs(self.engine, self.reporter, config, options, work_dir)
@@ -115,7 +115,7 @@ class Client:
     ) -> Plan:
         """Read the builder and the run image it names, run any image extensions (their
         outputs live under ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.extensions import extension_plans
+        from cnbext.client.extensions import extension_plans
 
         check_extend_builder_options(options, config)
         platform = options.platforms[0] if options.platforms else None

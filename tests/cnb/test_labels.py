@@ -1,4 +1,4 @@
-"""Tests for cnbext.labels: extend-metadata merging and the JSON label encoding."""
+"""Tests for cnbext.cnb.labels: extend-metadata merging and the JSON label encoding."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cnbext.labels import (
+from cnbext.cnb.labels import (
     EXTEND_METADATA,
     LabelChange,
     encode_json_label,

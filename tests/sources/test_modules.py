@@ -1,4 +1,4 @@
-"""cnbext.modules: every builder.toml uri form, descriptors, safe extraction and staging."""
+"""cnbext.sources.modules: every builder.toml uri form, descriptors, safe extraction and staging."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from cnbext.errors import ExitCode
-from cnbext.modules import (
+from cnbext.sources.modules import (
     Module,
     ModuleError,
     OrderRef,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.dockerfile import DockerfileKind
-from cnbext.extender import (
+from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.extender import (
     DETECT_PLAN_ERROR,
     DOCKERFILE_ERROR,
     GENERATE_OUTPUT_ERROR,
