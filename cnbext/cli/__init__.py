@@ -2,8 +2,8 @@
 
 One module per command maps its own flags to the API's option models; the flags every command
 shares are declared once (:mod:`cnbext.cli.options`) and the output format, verbosity and
-reporter travel in one :class:`~cnbext.cli.application.Application`. The API's names are imported on
-use, so ``cnbext --help`` never imports python-on-whales or jsonschema. May import
+reporter travel in one :class:`~cnbext.cli.application.Application`. The API's names are
+imported on use, so ``cnbext --help`` never imports python-on-whales or jsonschema. May import
 ``cnbext.client`` (through the API), ``cnbext.plan.model``, ``cnbext.errors``; nothing imports
 ``cnbext.cli``.
 """
