@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from cnbext.cli import app
 from cnbext.client import usecase
-from tests.client.conftest import IMAGES, RUN_NAME, extend_builder_toml, extend_toml
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_copy
+from tests.client.images import IMAGES, RUN_NAME, extend_builder_toml, extend_toml
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ import pytest
 
 import cnbext
 from cnbext.errors import BuildError, PublishError
-from tests.client.conftest import IMAGES, extend_builder_toml
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_build, failing_copy
+from tests.client.images import IMAGES, extend_builder_toml
 
 BUILDER_OUT = "localhost:5000/b/builder:2"
 RUN_OUT = "localhost:5000/stack/run:2"

@@ -11,7 +11,8 @@ import pytest
 import cnbext
 from cnbext.engine.models import PhaseResult, PhaseRun
 from cnbext.errors import UsageError
-from tests.client.conftest import (
+from tests.client.fake_engine import Call, FakeEngine
+from tests.client.images import (
     BUILDER_NAME,
     IMAGES,
     OTHER_RUN_NAME,
@@ -19,7 +20,6 @@ from tests.client.conftest import (
     extend_builder_toml,
     extend_toml,
 )
-from tests.client.fake_engine import Call, FakeEngine
 from tests.fixtures.buildpacks import write_extension
 
 OUT = "localhost:5000/x/extended:1"
