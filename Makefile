@@ -60,7 +60,7 @@ test: engine install lint
 	$(BIN)/pytest -q
 
 bench: engine install stack
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --out bench-results.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

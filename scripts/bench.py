@@ -1,17 +1,23 @@
 """Time cnbext against the equivalent hand-written docker buildx commands.
 
-    make bench                  (engine, example stack, then this)
-    python scripts/bench.py --rounds 5
+    make bench                  (engine, example stack, then this; the table also goes to
+                                 bench-results.txt)
+    python scripts/bench.py --rounds 5 --out table.txt
 
 Each scenario runs the same work both ways and reports the median wall time and the ratio
-cnbext / buildx. "cold" forces the package install to run (a new build id each round);
-"warm" is a re-run that should be all cache hits; "publish" pushes and copies to a mirror.
-Numbers are for reading, not for asserting: nothing here fails on a slow machine.
+cnbext / by hand. "cold" forces the package installs to run (a new build id each round);
+"warm" is a re-run that should be all cache hits; "publish" pushes and copies to mirrors.
+The extend-builder scenarios take cnbext's own plan (``--dry-run -o json``) and run its builds
+by hand one after another (buildx --push of the run image, two imagetools copies, buildx --push
+of the builder), so both sides build the same Dockerfiles. create-builder has no hand-written
+equivalent here (its module layers are staged by cnbext); it reports cold and warm against
+each other. Numbers are for reading, not for asserting: nothing here fails on a slow machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -25,6 +31,7 @@ from pathlib import Path
 REGISTRY = os.environ.get("CNBEXT_TEST_REGISTRY", "localhost:5000")
 BASE = f"{REGISTRY}/cnbext-examples/run:bookworm"
 PACKAGES = ["jq", "tree"]
+ROOT = Path(__file__).resolve().parent.parent
 
 HAND_WRITTEN = """ARG base_image
 FROM ${base_image}
@@ -36,12 +43,17 @@ RUN export DEBIAN_FRONTEND=noninteractive && apt-get update \\
 USER 1001:1000
 """
 
-
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True)
+Action = Callable[[int], object]
 
 
-def timed(action: Callable[[int], None], rounds: int) -> float:
+def sh(*args: str) -> str:
+    done = subprocess.run(args, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def timed(action: Action, rounds: int) -> float:
     samples = []
     for round_number in range(rounds):
         start = time.perf_counter()
@@ -50,64 +62,174 @@ def timed(action: Callable[[int], None], rounds: int) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    rounds = parser.parse_args().rounds
-    network = os.environ.get("CNBEXT_NETWORK", "host")
-    work = Path(tempfile.mkdtemp(prefix="cnbext-bench-"))
-    (work / "Dockerfile").write_text(HAND_WRITTEN)
-    (work / "extend.toml").write_text(
-        f'[extend]\nimage = "{BASE}"\n[extend.metadata]\npackages = {PACKAGES!r}\n'.replace(
-            "'", '"'
-        )
-    )
-    tag = uuid.uuid4().hex[:8]
-    cnbext = [sys.executable, "-m", "cnbext", "extend", "--config", str(work / "extend.toml"), "-q"]
-    buildx = ["docker", "buildx", "build", "--network", network, "--provenance=false"]
-    buildx += ["--build-arg", f"base_image={BASE}", str(work)]
-    seed = uuid.uuid4().hex[:6]
+class Bench:
+    def __init__(self, work: Path, network: str) -> None:
+        self.work = work
+        self.network = network
+        self.tag = uuid.uuid4().hex[:8]
+        self.seed = uuid.uuid4().hex[:6]
+        self.cnbext = [sys.executable, "-m", "cnbext"]
+        self.buildx = ["docker", "buildx", "build", "--network", network, "--provenance=false"]
 
-    scenarios: dict[str, tuple[Callable[[int], None], Callable[[int], None]]] = {
-        "cold (install runs)": (
-            lambda r: sh(*cnbext, f"bench/c:{tag}", "--build-id", f"c{seed}{r}"),
-            lambda r: sh(
-                *buildx, "--load", "-t", f"bench/b:{tag}", "--build-arg", f"build_id=b{seed}{r}"
-            ),
-        ),
-        "warm (cache hit)": (
-            lambda r: sh(*cnbext, f"bench/c:{tag}"),
-            lambda r: sh(*buildx, "--load", "-t", f"bench/b:{tag}"),
-        ),
-        "publish + 1 mirror": (
-            lambda r: sh(
-                *cnbext,
-                f"{REGISTRY}/bench/c:{tag}",
-                f"{REGISTRY}/bench-mirror/c:{tag}",
-                "--publish",
-            ),
-            lambda r: (
-                sh(*buildx, "--push", "-t", f"{REGISTRY}/bench/b:{tag}"),
-                sh(
-                    "docker",
-                    "buildx",
-                    "imagetools",
-                    "create",
-                    "-t",
-                    f"{REGISTRY}/bench-mirror/b:{tag}",
-                    f"{REGISTRY}/bench/b:{tag}",
+    # -- extend ---------------------------------------------------------------------------------
+
+    def extend_scenarios(self) -> dict[str, tuple[Action, Action]]:
+        work, tag, seed = self.work, self.tag, self.seed
+        (work / "Dockerfile").write_text(HAND_WRITTEN)
+        config = work / "extend.toml"
+        packages = json.dumps(PACKAGES)
+        config.write_text(f'[extend]\nimage = "{BASE}"\n[extend.metadata]\npackages = {packages}\n')
+        cnbext = [*self.cnbext, "extend", "--config", str(config), "-q"]
+        buildx = [*self.buildx, "--build-arg", f"base_image={BASE}", str(work)]
+        return {
+            "extend cold": (
+                lambda r: sh(*cnbext, f"bench/c:{tag}", "--build-id", f"c{seed}{r}"),
+                lambda r: sh(
+                    *buildx, "--load", "-t", f"bench/b:{tag}", "--build-arg", f"build_id=b{seed}{r}"
                 ),
-            )[0],
-        ),
-    }
-    print(f"{'scenario':<22} {'cnbext':>9} {'buildx':>9} {'ratio':>7}   (median of {rounds})")
-    for name, (with_cnbext, with_buildx) in scenarios.items():
-        ours = timed(with_cnbext, rounds)
-        theirs = timed(with_buildx, rounds)
-        print(f"{name:<22} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
-    start = time.perf_counter()
-    sh(sys.executable, "-m", "cnbext", "--help")
-    print(f"{'cnbext --help':<22} {time.perf_counter() - start:>8.2f}s")
+            ),
+            "extend warm": (
+                lambda r: sh(*cnbext, f"bench/c:{tag}"),
+                lambda r: sh(*buildx, "--load", "-t", f"bench/b:{tag}"),
+            ),
+            "extend publish+mirror": (
+                lambda r: sh(
+                    *cnbext,
+                    f"{REGISTRY}/bench/c:{tag}",
+                    f"{REGISTRY}/bench-mirror/c:{tag}",
+                    "--publish",
+                ),
+                lambda r: (
+                    sh(*buildx, "--push", "-t", f"{REGISTRY}/bench/b:{tag}"),
+                    sh(
+                        *("docker", "buildx", "imagetools", "create", "-t"),
+                        f"{REGISTRY}/bench-mirror/b:{tag}",
+                        f"{REGISTRY}/bench/b:{tag}",
+                    ),
+                ),
+            ),
+        }
+
+    # -- builders -------------------------------------------------------------------------------
+
+    def make_builder(self) -> tuple[str, list[str]]:
+        """The example builder (structure-only test lifecycle: no download), published; the
+        create-builder command line that made it."""
+        sys.path.insert(0, str(ROOT))
+        from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
+
+        archive = make_lifecycle_archive(self.work / "lifecycle")
+        text = (ROOT / "builder-examples/builder.toml").read_text()
+        text = text.replace('version = "0.21.0"', f'uri = "{archive}"')
+        for module in ("hello", "jq-report", "meta"):
+            text = text.replace(
+                f'"buildpacks/{module}"', f'"{ROOT}/builder-examples/buildpacks/{module}"'
+            )
+        config = self.work / "builder.toml"
+        config.write_text(text)
+        builder = f"{REGISTRY}/bench/builder:{self.tag}"
+        command = [*self.cnbext, "create-builder", "--config", str(config), "-q", "--publish"]
+        command += ["--run-image", f"{REGISTRY}/bench/run-jq:{self.tag}"]
+        sh(*command, builder)
+        return builder, command
+
+    def builder_scenarios(self) -> dict[str, tuple[Action, Action]]:
+        builder, create = self.make_builder()
+        tag, seed = self.tag, self.seed
+        config = self.work / "extend-builder.toml"
+        config.write_text(
+            (ROOT / "builder-examples/extend-builder/extend-builder.toml")
+            .read_text()
+            .replace("localhost:5000/examples/builder:bookworm", builder)
+        )
+        out = f"{REGISTRY}/bench/xbuilder:{tag}"
+        run = f"{REGISTRY}/bench/xrun:{tag}"
+        mirrors = [f"{REGISTRY}/bench-m1/xrun:{tag}", f"{REGISTRY}/bench-m2/xrun:{tag}"]
+        command = [*self.cnbext, "extend-builder", "-e", str(config), "-q", out]
+        command += ["--run-image", run, *[f for m in mirrors for f in ("--run-image-mirror", m)]]
+
+        def ours(build_id: str | None) -> Action:
+            extra = ["--build-id", build_id] if build_id else []
+            return lambda r: sh(*command, "--publish", *extra)
+
+        def by_hand(build_id: str | None) -> Action:
+            plan = json.loads(sh(*command, "--dry-run", "-o", "json"))["plan"]
+            return lambda r: self.run_by_hand(plan, build_id)
+
+        return {
+            "extend-builder cold": (ours(f"c{seed}"), by_hand(f"h{seed}")),
+            "extend-builder warm": (ours(None), by_hand(None)),
+            "create-builder warm": (lambda r: sh(*create, builder), lambda r: None),
+        }
+
+    def run_by_hand(self, plan: dict[str, object], build_id: str | None) -> None:
+        """Each build of cnbext's plan with buildx --push, copies with imagetools, in order."""
+        builds = plan["builds"]
+        assert isinstance(builds, list)
+        for index, build in enumerate(builds):
+            context = self.work / f"hand-{index}"
+            context.mkdir(exist_ok=True)
+            (context / "Dockerfile").write_text(build["dockerfile"])
+            for path, text in build["contextFiles"].items():
+                (context / path).parent.mkdir(parents=True, exist_ok=True)
+                (context / path).write_text(text)
+            args = dict(build["buildArgs"])
+            if build_id is not None:
+                args["build_id"] = build_id
+            command = [*self.buildx, "--push", "--sbom=false"]
+            for name, value in args.items():
+                command += ["--build-arg", f"{name}={value}"]
+            for name, value in build["labels"].items():
+                command += ["--label", f"{name}={value}"]
+            names = [n.replace("docker.io/", "", 1) for n in build["names"]]
+            sh(*command, "-t", names[0], str(context))
+            for name in names[1:]:
+                sh("docker", "buildx", "imagetools", "create", "-t", name, names[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--only", help="run only scenarios whose name contains this")
+    options = parser.parse_args()
+    bench = Bench(
+        Path(tempfile.mkdtemp(prefix="cnbext-bench-")), os.environ.get("CNBEXT_NETWORK", "host")
+    )
+    rows = [
+        f"{'scenario':<24} {'cnbext':>9} {'by hand':>9} {'ratio':>7}   (median of {options.rounds})"
+    ]
+    print(rows[0], flush=True)
+
+    def emit(line: str) -> None:
+        rows.append(line)
+        print(line, flush=True)
+
+    scenarios = bench.extend_scenarios()
+    if not options.only or "builder" in options.only:
+        scenarios |= bench.builder_scenarios()
+    create_warm: float | None = None
+    for name, (with_cnbext, by_hand) in scenarios.items():
+        if options.only and options.only not in name:
+            continue
+        ours = timed(with_cnbext, options.rounds)
+        if name == "create-builder warm":
+            create_warm = ours
+            continue
+        theirs = timed(by_hand, options.rounds)
+        emit(f"{name:<24} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
+    if create_warm is not None:
+        emit(f"{'create-builder warm':<24} {create_warm:>8.2f}s {'-':>9} {'-':>7}")
+    for command in (["--help"], ["extend", "--help"]):
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            sh(sys.executable, "-m", "cnbext", *command)
+            samples.append(time.perf_counter() - start)
+        label = "cnbext " + " ".join(command)
+        emit(f"{label:<24} {statistics.median(samples):>8.2f}s")
+    if options.out:
+        options.out.write_text("\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

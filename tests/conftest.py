@@ -28,3 +28,14 @@ def dirs(tmp_path: Path) -> dict[str, Path]:
     for path in paths.values():
         path.mkdir()
     return paths
+
+
+@pytest.fixture(autouse=True)
+def own_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets an empty cnbext cache folder (downloads, image facts): tests never
+    see each other's entries, nor the user's."""
+    path = tmp_path_factory.mktemp("cnbext-cache")
+    monkeypatch.setenv("CNBEXT_CACHE_DIR", str(path))
+    return path

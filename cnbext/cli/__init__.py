@@ -10,6 +10,8 @@ imported on use, so ``cnbext --help`` never imports python-on-whales or jsonsche
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from cnbext import __version__
@@ -39,8 +41,23 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    context: str | None = typer.Option(
+        None,
+        "--context",
+        help="The docker context every command uses (as `cnbext CMD --context`).",
+    ),
+    builder: str | None = typer.Option(
+        None,
+        "--builder",
+        help="The buildx builder every command uses (as `cnbext CMD --builder`).",
+    ),
 ) -> None:
-    pass
+    # Given before the command, they become the defaults its own --context / --builder read
+    # (the command's options are parsed after this runs).
+    if context:
+        os.environ["DOCKER_CONTEXT"] = context
+    if builder:
+        os.environ["BUILDX_BUILDER"] = builder
 
 
 def _register() -> None:

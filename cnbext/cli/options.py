@@ -133,6 +133,38 @@ AppOption = Annotated[
         file_okay=False,
     ),
 ]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        envvar="DOCKER_CONTEXT",
+        help="The docker context whose engine every build, push and read goes to (see "
+        "`docker context ls`). Default: $DOCKER_CONTEXT, else $DOCKER_HOST, else the current "
+        "context.",
+        show_envvar=True,
+    ),
+]
+BuilderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--builder",
+        envvar="BUILDX_BUILDER",
+        help="The buildx builder every build goes to, of any driver (docker, "
+        "docker-container, remote, kubernetes; see `docker buildx ls`). Default: "
+        "$BUILDX_BUILDER, else the context's.",
+        show_envvar=True,
+    ),
+]
+NoFactCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-fact-cache",
+        envvar="CNBEXT_NO_FACT_CACHE",
+        help="Re-read base images instead of taking what was read before from the fact "
+        "cache (kept by content digest in the cache folder, see docs/performance.md).",
+        show_envvar=True,
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(
@@ -156,6 +188,9 @@ class RunFlags:
     env: list[str] | None
     app: Path | None
     dry_run: bool
+    context: str | None = None
+    builder: str | None = None
+    no_fact_cache: bool = False
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -191,6 +226,9 @@ class RunFlags:
             "extensions": self.extension_requests(),
             "platform_env": self.platform_env(),
             "app_dir": self.app,
+            "context": self.context or None,
+            "builder": self.builder or None,
+            "fact_cache": not self.no_fact_cache,
         }
 
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
@@ -236,6 +274,9 @@ _RUN_FLAGS = (
     _flag("env", EnvOption, None),
     _flag("app", AppOption, None),
     _flag("dry_run", DryRunOption, False),
+    _flag("context", ContextOption, None),
+    _flag("builder", BuilderOption, None),
+    _flag("no_fact_cache", NoFactCacheOption, False),
 )
 _OUTPUT_FLAGS = (
     _flag("output", OutputOption, OutputFormat.TEXT),

@@ -54,6 +54,8 @@ def create_builder(
         engine=engine,
         reporter=reporter,
         network=options.network,
+        context=options.context,
+        builder=options.builder,
         dry_run=dry_run,
         work_prefix="cnbext-builder-",
     )

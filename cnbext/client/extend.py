@@ -48,6 +48,8 @@ def extend(
         engine=engine,
         reporter=reporter,
         network=options.network,
+        context=options.context,
+        builder=options.builder,
         dry_run=dry_run,
         work_prefix="cnbext-extend-",
     )

@@ -57,6 +57,8 @@ def extend_builder(
         engine=engine,
         reporter=reporter,
         network=options.network,
+        context=options.context,
+        builder=options.builder,
         dry_run=dry_run,
         work_prefix="cnbext-extend-builder-",
     )

@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from cnbext.client import fact_cache
 from cnbext.client.extensions import extension_plans
 from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.package_managers import PROBE_PATHS
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
@@ -35,6 +37,8 @@ class FactOptions(Protocol):
     def platform_env(self) -> dict[str, str]: ...
     @property
     def app_dir(self) -> Path | None: ...
+    @property
+    def fact_cache(self) -> bool: ...
 
 
 def gather_image_facts(
@@ -60,7 +64,7 @@ def gather_image_facts(
     platform = options.platforms[0] if options.platforms else None
 
     def resolve(reference: str) -> BaseImage:
-        return engine.resolve_base(reference, options.pull_policy, platform)
+        return read_image(engine, reporter, reference, options, platform)
 
     base = resolve(image)
     requests = (*config_extensions, *options.extensions)
@@ -90,3 +94,24 @@ def gather_image_facts(
         assert run is not None
         return ImageFacts(base=run, run=None, extensions=plans)
     return ImageFacts(base=base, run=run if extend_run else None, extensions=plans)
+
+
+def read_image(
+    engine: Engine,
+    reporter: Reporter,
+    reference: str,
+    options: FactOptions,
+    platform: str | None,
+) -> BaseImage:
+    """An image's facts: from the fact cache when its content digest was read before, else
+    read by the engine (and kept). Locating costs one metadata lookup; reading, a build."""
+    source = engine.locate_image(reference, options.pull_policy, platform)
+    use_cache = options.fact_cache and fact_cache.enabled()
+    if use_cache:
+        cached = fact_cache.load(source, platform, PROBE_PATHS)
+        if cached is not None:
+            reporter.build_log(f"facts of {reference} from the cache ({source.digest[:19]})")
+            return cached
+    facts = engine.read_image(source, platform)
+    fact_cache.store(source, platform, PROBE_PATHS, facts)
+    return facts

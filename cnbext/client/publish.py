@@ -1,12 +1,16 @@
 """Applying a plan: build every image, publish in plan order, say what was published.
 
-The promise on failure: a builder is never out there before the run image it names (the run
-image and its mirrors are published first, mirrors copied by digest and checked), and an error
-half-way says exactly which names were published and which were not.
+Each image is built once: with publishing, every build pushes its result by digest only, all
+at once, and the names are given afterwards registry-side (``imagetools create``), in plan order.
+The promise on failure: a failed build publishes nothing; a builder is never out there before
+the run image it names (the run image and its mirrors are named first, mirrors copied by digest,
+concurrently, and checked); an error half-way says exactly which names were published and
+which were not.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -14,6 +18,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.models import BuiltImage
 from cnbext.engine.protocol import Engine
 from cnbext.errors import CnbextError, PublishError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
@@ -48,55 +53,57 @@ class _Progress:
     published: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()  # mirrors are copied concurrently
+
     def mark(self, name: str, digest: str) -> None:
-        self.published.append(f"{name}@{digest}")
-        if name in self.pending:
-            self.pending.remove(name)
+        with self._lock:
+            self.published.append(f"{name}@{digest}")
+            if name in self.pending:
+                self.pending.remove(name)
 
 
 def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
-    """Build every image of the plan concurrently; publish them in plan order."""
+    """Build every image of the plan concurrently, each once; then name them in plan order."""
     pull = plan.pull_policy is PullPolicy.ALWAYS
+    builds = [partial(engine.build, b, publish=plan.publish, pull=pull) for b in plan.builds]
     if not plan.publish:
-        built = _concurrently(
-            [partial(engine.build, b, publish=False, pull=pull) for b in plan.builds]
-        )
+        built = _concurrently(builds)
         return tuple(
             ImageResult(b.role, b.names, r.digest, r.labels, b.platforms, False)
             for b, r in zip(plan.builds, built, strict=True)
         )
     progress = _Progress(pending=[name for b in plan.builds for name in b.names])
     try:
-        first, *later = plan.builds
-        # The first image is pushed while the others build into the cache; their pushes
-        # wait, so e.g. a builder is never out there before the run image it names.
-        actions: list[Callable[[], ImageResult | None]] = [
-            partial(_publish, engine, first, pull, progress),
-            *[partial(engine.prebuild, b, pull=pull) for b in later],
-        ]
-        first_result = _concurrently(actions)[0]
-        assert first_result is not None
-        results = [first_result]
-        for build in later:
-            results.append(_publish(engine, build, pull, progress))
+        # Every image is built and pushed by digest at once, under no name: a failed build
+        # publishes nothing. Names are then given in plan order (a run image and its mirrors
+        # before the builder that names it), each by digest: nothing is pushed twice.
+        pushed = _concurrently(builds)
+        return tuple(
+            _name(engine, build, built, progress)
+            for build, built in zip(plan.builds, pushed, strict=True)
+        )
     except CnbextError as err:
         raise _with_progress(err, progress) from None
-    return tuple(results)
 
 
-def _publish(engine: Engine, build: ImageBuild, pull: bool, progress: _Progress) -> ImageResult:
-    built = engine.build(build, publish=True, pull=pull)
-    progress.mark(build.primary_name, built.digest)
+def _name(engine: Engine, build: ImageBuild, built: BuiltImage, progress: _Progress) -> ImageResult:
+    """Give a pushed image its first name, then its other names (copies, concurrently), each
+    checked to have the first name's digest."""
     repository = parse_reference(build.primary_name).repository
-    for name in build.copies:
-        digest = engine.copy_by_digest(repository, built.digest, name)
-        if digest != built.digest:
+    digest = engine.copy_by_digest(repository, built.digest, build.primary_name)
+    progress.mark(build.primary_name, digest)
+
+    def copy(name: str) -> None:
+        copied = engine.copy_by_digest(repository, digest, name)
+        if copied != digest:
             raise PublishError(
-                f"{name} has digest {digest} after the copy, but {build.primary_name} "
-                f"has {built.digest}"
+                f"{name} has digest {copied} after the copy, but {build.primary_name} has {digest}"
             )
-        progress.mark(name, digest)
-    return ImageResult(build.role, build.names, built.digest, built.labels, build.platforms, True)
+        progress.mark(name, copied)
+
+    _concurrently([partial(copy, name) for name in build.copies])
+    return ImageResult(build.role, build.names, digest, built.labels, build.platforms, True)
 
 
 T = TypeVar("T")
@@ -105,8 +112,8 @@ T = TypeVar("T")
 def _concurrently(actions: Sequence[Callable[[], T]]) -> list[T]:
     """Run ``actions`` in threads (each drives its own engine calls); results in order.
     The first failure is raised once every action has finished, so nothing keeps running."""
-    if len(actions) == 1:
-        return [actions[0]()]
+    if len(actions) <= 1:
+        return [action() for action in actions]
     with ThreadPoolExecutor(max_workers=len(actions)) as pool:
         futures = [pool.submit(action) for action in actions]
         wait(futures)

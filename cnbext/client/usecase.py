@@ -51,12 +51,14 @@ def run_use_case(
     network: str | None,
     dry_run: bool,
     work_prefix: str,
+    context: str | None = None,
+    builder: str | None = None,
 ) -> Result:
     """Plan with ``plan_with(engine, reporter, work_dir)``, then apply unless ``dry_run``.
     Without an ``engine``, the Docker engine is used (and must answer)."""
     reporter = reporter if reporter is not None else SilentReporter()
     if engine is None:
-        engine = docker_engine(reporter, network)
+        engine = docker_engine(reporter, network, context=context, builder=builder)
     with tempfile.TemporaryDirectory(prefix=work_prefix) as work_dir:
         plan = plan_with(engine, reporter, Path(work_dir))
         if dry_run:
@@ -66,11 +68,17 @@ def run_use_case(
         return Result(plan, apply_plan(engine, plan))
 
 
-def docker_engine(reporter: Reporter, network: str | None) -> Engine:
+def docker_engine(
+    reporter: Reporter,
+    network: str | None,
+    *,
+    context: str | None = None,
+    builder: str | None = None,
+) -> Engine:
     # Imported here so that nothing that never reaches Docker imports its client.
     from cnbext.engine.docker import DockerEngine
 
-    engine = DockerEngine(reporter, network=network)
+    engine = DockerEngine(reporter, network=network, context=context, builder=builder)
     engine.ensure_available()
     return engine
 

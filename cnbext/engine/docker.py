@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, cast
 
 from python_on_whales import DockerClient
@@ -27,7 +27,8 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.images import ImageReader, match_pattern
+from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -37,16 +38,26 @@ INDEX_MEDIA_TYPES = frozenset(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     }
 )
-OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 
 class DockerEngine:
     def __init__(
-        self, reporter: Reporter, *, network: str | None = None, client: DockerClient | None = None
+        self,
+        reporter: Reporter,
+        *,
+        network: str | None = None,
+        client: DockerClient | None = None,
+        context: str | None = None,
+        builder: str | None = None,
     ) -> None:
+        """``context``: a docker context (else $DOCKER_CONTEXT / $DOCKER_HOST / the current
+        one, as the docker CLI picks); ``builder``: a buildx builder of any driver (else
+        $BUILDX_BUILDER, else the context's default). Every engine call goes through them."""
         self.reporter = reporter
         self.network = network
-        self.docker = client or DockerClient()
+        self.docker = client or DockerClient(context=context or None)
+        self.builder = builder or None
+        self.reader = ImageReader(self.docker, self.builder, _last_lines)
 
     # -- availability -------------------------------------------------------------------------
 
@@ -69,87 +80,18 @@ class DockerEngine:
 
     # -- reading images -----------------------------------------------------------------------
 
-    def resolve_base(
+    def locate_image(
         self, reference: str, pull_policy: PullPolicy, platform: str | None = None
-    ) -> BaseImage:
-        """Make ``reference`` available per the pull policy and read what planning needs."""
-        present = self.docker.image.exists(reference)
-        if pull_policy is PullPolicy.NEVER and not present:
-            raise ImageError(
-                f"{reference} is not in the daemon and --pull-policy is never",
-                hint="pull it first, or use --pull-policy if-not-present",
-            )
-        if pull_policy is PullPolicy.ALWAYS or not present:
-            with self.reporter.step(f"Pulling {reference}"):
-                try:
-                    self.docker.image.pull(reference, quiet=True, platform=platform)
-                except DockerException as err:
-                    raise ImageError(f"cannot pull {reference}: {_last_lines(err)}") from None
-        image = self.docker.image.inspect(reference)
-        config = image.config
-        with self.reporter.step(f"Reading {reference}"):
-            files = self.read_files(
-                reference,
-                [*OS_RELEASE_PATHS, *self._probe_paths()],
-                platform=platform,
-            )
-        os_release = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
-        return BaseImage(
-            reference=reference,
-            image_id=image.id,
-            user=(config.user or "") if config else "",
-            labels=dict((config.labels or {}) if config else {}),
-            env=_env_dict(config.env if config else None),
-            os=image.os or "linux",
-            architecture=image.architecture or "",
-            os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
-            binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
-        )
+    ) -> ImageSource:
+        """Where ``reference`` is read from and its content digest; pulls nothing."""
+        return self.reader.locate(reference, pull_policy, platform)
 
-    @staticmethod
-    def _probe_paths() -> list[str]:
+    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+        """What planning needs from an image, read without running or pulling it."""
         from cnbext.cnb.package_managers import PROBE_PATHS
 
-        return list(PROBE_PATHS)
-
-    def read_files(
-        self, reference: str, paths: Sequence[str], *, platform: str | None = None
-    ) -> dict[str, bytes]:
-        """Files of an image that exist, by absolute path; read by copying, never running it.
-
-        Every path becomes a pattern that matches it (``/[e]tc/os-release*``): BuildKit accepts
-        a pattern that matches nothing, while a plain path whose directory is missing fails the
-        build. So one build answers "which of these exist" for any image, even one without a
-        shell or a /sbin.
-        """
-        by_dir: dict[str, list[str]] = {}
-        for path in paths:
-            posix = PurePosixPath(path)
-            by_dir.setdefault(str(posix.parent), []).append(posix.name)
-        lines = [f"FROM {reference} AS source", "FROM scratch"]
-        for directory, names in sorted(by_dir.items()):
-            sources = " ".join(_match_pattern(f"{directory}/{name}") for name in names)
-            lines.append(f"COPY --from=source {sources} /found{directory}/")
-        with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = Path(tmp, "context")
-            context.mkdir()
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            out = Path(tmp, "out")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "local", "dest": str(out)},
-                    platforms=[platform] if platform else None,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {_last_lines(err)}") from None
-            found: dict[str, bytes] = {}
-            for path in paths:
-                candidate = out / "found" / path.lstrip("/")
-                if candidate.is_file():
-                    found[path] = candidate.read_bytes()
-            return found
+        with self.reporter.step(f"Reading {source.reference}"):
+            return self.reader.read(source, platform, PROBE_PATHS)
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         """Labels of an image in the daemon, else of the one its registry serves."""
@@ -167,10 +109,7 @@ class DockerEngine:
                 "User": (config.user if config else "") or "",
                 "Labels": dict((config.labels or {}) if config else {}),
             }
-        document: Any = json.loads(self._imagetools_format(reference, "{{json .Image}}"))
-        if "config" not in document and document:
-            wanted = platform or next(iter(document))
-            document = document.get(wanted) or next(iter(document.values()))
+        document = self.reader.registry_config(reference, platform)
         section: dict[str, Any] = document.get("config", {})
         return section
 
@@ -211,37 +150,44 @@ class DockerEngine:
     # -- building -----------------------------------------------------------------------------
 
     def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
-        """Build ``build``: pushed under its first name with ``publish``, else loaded and tagged
-        with every name. Returns the registry digest (published) or the image id (loaded)."""
+        """Build ``build`` once. With ``publish``, push it to its first name's repository by
+        digest only (no tag: :meth:`copy_by_digest` names it when the publish order allows)
+        and return that digest; else load it into the daemon under every name and return
+        the image id."""
         if publish:
-            self._buildx(build, pull, push=True, tags=[build.primary_name])
-            digest = self.publish_as_index(build.primary_name)
-            self._check_diff_ids(build, self.registry_diff_ids(build.primary_name))
-            return BuiltImage(build.names[:1], digest, dict(build.result_labels), published=True)
+            repository = _strip_tag(build.primary_name)
+            output = {"type": "image", "name": repository, "push-by-digest": "true"}
+            # store=false: the pushed result is not kept in the engine's image store, where
+            # it would show up as an unnamed image.
+            output |= {"push": "true", "store": "false"}
+            metadata = self._buildx(build, pull, output=output)
+            digest = str(metadata["containerimage.digest"])
+            if build.expected_diff_ids:
+                self._check_diff_ids(build, self.registry_diff_ids(f"{repository}@{digest}"))
+            return BuiltImage((), digest, dict(build.result_labels), published=False)
         self._buildx(build, pull, load=True, tags=list(build.names))
         image = self.docker.image.inspect(build.primary_name)
         self._check_diff_ids(build, [list(image.root_fs.layers or [])])
         labels = dict((image.config.labels or {}) if image.config else {})
         return BuiltImage(build.names, image.id, labels, published=False)
 
-    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
-        """Build into BuildKit's cache only. A later :meth:`build` of the same plan is then just
-        an export, so builds can run concurrently while pushes keep the publish order."""
-        self._buildx(build, pull, output={"type": "cacheonly"})
-
-    def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
+    def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> dict[str, Any]:
+        """Run the build; BuildKit's metadata about the result (digests)."""
         build_args = dict(build.build_args)
         if build.extension_steps:
             build_args["base_image"] = self._apply_extension_steps(build, pull)
-        self._buildx_final(build, build_args, pull, outputs)
+        return self._buildx_final(build, build_args, pull, outputs)
 
     def _buildx_final(
         self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
             context = Path(tmp, "context")
             _materialize_context(context, build)
+            metadata_file = Path(tmp, "metadata.json")
             options: dict[str, Any] = {
+                "builder": self.builder,
+                "metadata_file": metadata_file,
                 "build_args": build_args,
                 "labels": build.labels,
                 "platforms": list(build.platforms) or None,
@@ -253,9 +199,12 @@ class DockerEngine:
                 "sbom": False,
                 **outputs,
             }
-            verb = "Building and pushing" if outputs.get("push") else "Building"
+            pushing = _pushes(outputs)
+            verb = "Building and pushing" if pushing else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
-                self._run_build(context, options, build)
+                self._run_build(context, options, build, pushing=pushing)
+            metadata: dict[str, Any] = json.loads(metadata_file.read_text() or "{}")
+            return metadata
 
     def _apply_extension_steps(self, build: ImageBuild, pull: bool) -> str:
         """The extender: each extension Dockerfile on the previous result (the first on the
@@ -304,6 +253,7 @@ class DockerEngine:
                             build_args=args,
                             output={"type": "oci", "dest": str(archive), "name": target},
                             network=self.network,
+                            builder=self.builder,
                             pull=pull and index == 0,
                             provenance=False,
                             stream_logs=True,
@@ -336,7 +286,10 @@ class DockerEngine:
 
     def _history_length(self, reference: str) -> int:
         """How many history entries an image in the daemon has (python-on-whales has no
-        image history call yet; JSON keeps multi-line entries on one line each)."""
+        image history call yet; JSON keeps multi-line entries on one line each), else the
+        one its registry serves (bases are no longer pulled into the daemon to be read)."""
+        if not self.docker.image.exists(reference):
+            return len(self.reader.registry_config(reference, None).get("history") or [])
         try:
             output: str = run(
                 [
@@ -384,7 +337,10 @@ class DockerEngine:
             archive = Path(tmp, "layers.tar")
             try:
                 self.docker.buildx.build(
-                    context, output={"type": "oci", "dest": str(archive)}, progress=False
+                    context,
+                    output={"type": "oci", "dest": str(archive)},
+                    builder=self.builder,
+                    progress=False,
                 )
             except DockerException as err:
                 raise BuildError(f"cannot build module layers: {_last_lines(err)}") from None
@@ -407,7 +363,7 @@ class DockerEngine:
         paths the image lacks are simply absent."""
         lines = [f"FROM {reference} AS source", "FROM scratch"]
         for path in paths:
-            lines.append(f"COPY --from=source {_match_pattern(path)} {path.rstrip('/')}/")
+            lines.append(f"COPY --from=source {match_pattern(path)} {path.rstrip('/')}/")
         with tempfile.TemporaryDirectory(prefix="cnbext-export-") as tmp:
             context = Path(tmp)
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
@@ -416,12 +372,15 @@ class DockerEngine:
                     context,
                     output={"type": "local", "dest": str(dest)},
                     platforms=[platform] if platform else None,
+                    builder=self.builder,
                     progress=False,
                 )
             except DockerException as err:
                 raise ImageError(f"cannot read {reference}: {_last_lines(err)}") from None
 
-    def _run_build(self, context: Path, options: dict[str, Any], build: ImageBuild) -> None:
+    def _run_build(
+        self, context: Path, options: dict[str, Any], build: ImageBuild, *, pushing: bool
+    ) -> None:
         # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
         # straight to our stderr); keep the tail to explain a failure without --verbose.
         tail: deque[str] = deque(maxlen=30)
@@ -434,7 +393,7 @@ class DockerEngine:
         except DockerException as err:
             log = "\n".join(tail) or _last_lines(err, 25)
             push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
-            if options.get("push") and push_failure is not None:
+            if pushing and push_failure is not None:
                 reason = push_failure.split("failed to push ")[-1]
                 raise PublishError(
                     f"cannot push {build.primary_name}: {reason}",
@@ -447,25 +406,6 @@ class DockerEngine:
 
     # -- registries ---------------------------------------------------------------------------
 
-    def publish_as_index(self, reference: str) -> str:
-        """Make ``reference`` an image index in its registry and return the index digest.
-
-        ``imagetools create`` copies an index byte for byte but wraps a single manifest in a new
-        index (buildx < 0.14 has no --prefer-index=false), which would give every mirror a
-        different digest. Publishing the primary name as an index, the shape multi-platform
-        builds have anyway, makes every copy identical to it.
-        """
-        descriptor = self._registry_descriptor(reference)
-        if descriptor.get("mediaType") in INDEX_MEDIA_TYPES:
-            return str(descriptor["digest"])
-        repository = reference.rsplit("@", 1)[0]
-        source = f"{_strip_tag(repository)}@{descriptor['digest']}"
-        try:
-            self.docker.buildx.imagetools.create(sources=[source], tags=[reference])
-        except DockerException as err:
-            raise PublishError(f"cannot publish {reference}: {_last_lines(err)}") from None
-        return self.registry_digest(reference)
-
     def registry_digest(self, reference: str) -> str:
         """The manifest (or index) digest a registry serves for ``reference``."""
         return str(self._registry_descriptor(reference)["digest"])
@@ -477,26 +417,16 @@ class DockerEngine:
         return descriptor
 
     def _imagetools_format(self, reference: str, template: str) -> str:
-        # python-on-whales' imagetools.inspect only has --raw (no digest), so run the same
-        # client it uses, with its config, for the formatted view.
-        try:
-            output: str = run(
-                [
-                    *self.docker.client_config.docker_cmd,
-                    *("buildx", "imagetools", "inspect", "--format", template, reference),
-                ],
-                return_stderr=False,
-            )
-        except DockerException as err:
-            raise PublishError(f"cannot inspect {reference}: {_last_lines(err)}") from None
-        return output
+        return self.reader.imagetools_format(reference, template)
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
         source = f"{source_repository}@{digest}"
         with self.reporter.step(f"Copying {source} to {target}"):
             try:
-                self.docker.buildx.imagetools.create(sources=[source], tags=[target])
+                self.docker.buildx.imagetools.create(
+                    sources=[source], tags=[target], builder=self.builder
+                )
             except DockerException as err:
                 raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
         return self.registry_digest(target)
@@ -593,11 +523,9 @@ def _name_history(archive: Path, keep: int, extension_id: str) -> None:
                 oci.add(path, arcname=str(path.relative_to(root)), recursive=False)
 
 
-def _match_pattern(path: str) -> str:
-    """``/usr/bin/dnf`` -> ``/[u]sr/[b]in/dnf*``: a glob that matches the path or nothing."""
-    parts = [part for part in PurePosixPath(path).parts if part != "/"]
-    globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
-    return "/" + "/".join([*globbed, parts[-1] + "*"])
+def _pushes(outputs: dict[str, Any]) -> bool:
+    output = outputs.get("output")
+    return bool(outputs.get("push")) or (isinstance(output, dict) and output.get("push") == "true")
 
 
 def _strip_tag(reference: str) -> str:
@@ -611,15 +539,6 @@ def _push_hint(failure: str, reference: str) -> str | None:
         registry = reference.split("/", 1)[0]
         return f"log in first: docker login {registry}"
     return None
-
-
-def _env_dict(env: Sequence[str] | None) -> dict[str, str]:
-    # Split on the first '=' only: values may contain '=' (the spec's note on env files).
-    result: dict[str, str] = {}
-    for entry in env or ():
-        name, _, value = entry.partition("=")
-        result[name] = value
-    return result
 
 
 def _last_lines(err: DockerException, count: int = 6) -> str:

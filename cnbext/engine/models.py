@@ -22,6 +22,19 @@ class BaseImage:
 
 
 @dataclass(frozen=True)
+class ImageSource:
+    """Where an image's facts are read from, and the content digest that names them.
+
+    ``digest`` identifies the content: the image id in the daemon, the manifest or index digest
+    in a registry. Facts read once are valid for as long as the digest (and platform) stay the
+    same, so they are cached under it."""
+
+    reference: str
+    digest: str
+    in_daemon: bool
+
+
+@dataclass(frozen=True)
 class BuiltImage:
     names: tuple[str, ...]
     digest: str  # registry manifest digest when published, else the local image id

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult, PhaseRun
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 
@@ -21,10 +21,16 @@ class Engine(Protocol):
         """Raise EngineError when there is no engine to talk to."""
         ...
 
-    def resolve_base(
+    def locate_image(
         self, reference: str, pull_policy: PullPolicy, platform: str | None = None
-    ) -> BaseImage:
-        """Make ``reference`` available per the pull policy and read what planning needs."""
+    ) -> ImageSource:
+        """Where ``reference`` is read from (the daemon's copy, unless the pull policy says
+        always or there is none; else its registry) and its content digest. Pulls nothing."""
+        ...
+
+    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+        """What planning needs from an image (config, os-release, package-manager binaries),
+        read without running it and without pulling it into the daemon."""
         ...
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
@@ -45,12 +51,10 @@ class Engine(Protocol):
         """Run an extension's detect or generate in a container."""
         ...
 
-    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
-        """Build into the build cache only, so a later :meth:`build` is just an export."""
-        ...
-
     def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
-        """Push ``build`` under its first name (``publish``), else load it with every name."""
+        """Build once. ``publish``: push to the first name's repository by digest only, under
+        no name yet (the client names it with :meth:`copy_by_digest`, in publish order);
+        else load it into the daemon under every name."""
         ...
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:

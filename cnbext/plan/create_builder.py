@@ -86,6 +86,11 @@ class BuilderOptions:
     # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
     # supports them only as an experimental feature (pack: `experimental = true`).
     experimental: bool = False
+    # Engine: a docker context and a buildx builder (None: the docker CLI's defaults), and
+    # whether image facts may come from the fact cache.
+    context: str | None = None
+    builder: str | None = None
+    fact_cache: bool = True
 
 
 @dataclass(frozen=True)

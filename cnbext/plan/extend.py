@@ -45,6 +45,11 @@ class ExtendOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    # Engine: a docker context and a buildx builder (None: the docker CLI's defaults), and
+    # whether image facts may come from the fact cache.
+    context: str | None = None
+    builder: str | None = None
+    fact_cache: bool = True
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:

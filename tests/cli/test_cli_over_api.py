@@ -20,7 +20,7 @@ runner = CliRunner()
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     fake = FakeEngine(IMAGES)
-    monkeypatch.setattr(usecase, "docker_engine", lambda reporter, network: fake)
+    monkeypatch.setattr(usecase, "docker_engine", lambda reporter, network, **engine_flags: fake)
     return fake
 
 

@@ -9,16 +9,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
-BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish something
+BUILDING = ("build", "copy")  # the calls that make or publish something
 
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy
+    method: str  # locate, resolve, export, labels, layers, phase, build, copy
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -64,13 +64,17 @@ class FakeEngine:
     def ensure_available(self) -> None:
         self._record("ensure", "")
 
-    def resolve_base(
+    def locate_image(
         self, reference: str, pull_policy: PullPolicy, platform: str | None = None
-    ) -> BaseImage:
-        self._record("resolve", reference)
+    ) -> ImageSource:
+        self._record("locate", reference)
         if reference not in self.images:
-            raise ImageError(f"cannot pull {reference}: not found")
-        return self.images[reference]
+            raise ImageError(f"cannot read {reference}: not found")
+        return ImageSource(reference, self.images[reference].image_id, in_daemon=False)
+
+    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+        self._record("resolve", source.reference)
+        return self.images[source.reference]
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         self._record("labels", reference)
@@ -89,13 +93,11 @@ class FakeEngine:
         self._record("phase", phase.command[0])
         return self.phase(phase)
 
-    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
-        self._record("prebuild", build.primary_name)
-
     def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
         self._record("build", build.primary_name, publish=publish)
-        names = build.names[:1] if publish else build.names
-        return BuiltImage(names, digest_of(build.primary_name), dict(build.result_labels), publish)
+        # Published: pushed by digest under no name yet (the client names it by copying).
+        names = () if publish else build.names
+        return BuiltImage(names, digest_of(build.primary_name), dict(build.result_labels), False)
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)

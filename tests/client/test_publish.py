@@ -36,15 +36,18 @@ def extend_builder(tmp_path: Path, engine: FakeEngine, **changes: object) -> cnb
 def test_run_image_and_mirrors_are_published_before_the_builder(tmp_path: Path) -> None:
     engine = FakeEngine(IMAGES)
     result = extend_builder(tmp_path, engine)
-    published = [c for c in engine.made() if c.method != "prebuild"]
-    assert published == [
+    made = engine.made()
+    # Both images are built (and pushed by digest, under no name) before any name is given.
+    assert set(made[:2]) == {
         Call("build", RUN_OUT, publish=True),
-        Call("copy", MIRROR),
-        Call("copy", MIRROR_2),
         Call("build", BUILDER_OUT, publish=True),
-    ]
-    # The builder was built into the cache while the run image was pushed.
-    assert Call("prebuild", BUILDER_OUT) in engine.made()
+    }
+    # Then names in publish order: the run image, its mirrors (in any order), the builder.
+    assert made[2] == Call("copy", RUN_OUT)
+    assert set(made[3:5]) == {Call("copy", MIRROR), Call("copy", MIRROR_2)}
+    assert made[5:] == [Call("copy", BUILDER_OUT)]
+    # Each image is built exactly once.
+    assert [c.method for c in made].count("build") == 2
     assert [(i.role, i.names, i.published) for i in result.images] == [
         ("run image", (RUN_OUT, MIRROR, MIRROR_2), True),
         ("builder", (BUILDER_OUT,), True),
@@ -64,26 +67,40 @@ def test_a_failed_mirror_copy_says_what_was_published_and_stops_the_builder(
         f"published: {RUN_OUT}@{run_digest}, {MIRROR}@{run_digest}",
         f"not published: {MIRROR_2}, {BUILDER_OUT}",
     ]
-    assert Call("build", BUILDER_OUT, publish=True) not in engine.calls
+    assert Call("copy", BUILDER_OUT) not in engine.calls
 
 
 def test_a_mirror_with_another_digest_is_a_publish_error(tmp_path: Path) -> None:
     engine = FakeEngine(IMAGES, wrong_digest={MIRROR})
     with pytest.raises(PublishError, match=f"{MIRROR} has digest") as caught:
         extend_builder(tmp_path, engine)
-    assert f"not published: {MIRROR}, {MIRROR_2}, {BUILDER_OUT}" in caught.value.message
-    assert Call("build", BUILDER_OUT, publish=True) not in engine.calls
+    assert f"not published: {MIRROR}, {BUILDER_OUT}" in caught.value.message
+    assert Call("copy", BUILDER_OUT) not in engine.calls
 
 
-def test_a_failed_builder_lists_the_run_image_and_mirrors_as_published(tmp_path: Path) -> None:
+def test_a_failed_builder_build_publishes_nothing(tmp_path: Path) -> None:
     engine = FakeEngine(IMAGES, failures=failing_build(BUILDER_OUT))
     with pytest.raises(BuildError) as caught:
         extend_builder(tmp_path, engine)
+    lines = caught.value.message.splitlines()
+    assert lines[1] == "published: nothing"
+    assert lines[2] == f"not published: {RUN_OUT}, {MIRROR}, {MIRROR_2}, {BUILDER_OUT}"
+    assert not any(c.method == "copy" for c in engine.calls)
+    assert caught.value.exit_code == BuildError("x").exit_code  # keeps its own exit code
+
+
+def test_a_failed_builder_naming_lists_the_run_image_and_mirrors_as_published(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(IMAGES, failures=failing_copy(BUILDER_OUT))
+    with pytest.raises(PublishError) as caught:
+        extend_builder(tmp_path, engine)
     digest = digest_of(RUN_OUT)
     lines = caught.value.message.splitlines()
-    assert lines[1] == f"published: {RUN_OUT}@{digest}, {MIRROR}@{digest}, {MIRROR_2}@{digest}"
+    published = lines[1].removeprefix("published: ").split(", ")
+    assert published[0] == f"{RUN_OUT}@{digest}"
+    assert set(published[1:]) == {f"{MIRROR}@{digest}", f"{MIRROR_2}@{digest}"}
     assert lines[2] == f"not published: {BUILDER_OUT}"
-    assert caught.value.exit_code == BuildError("x").exit_code  # keeps its own exit code
 
 
 def test_a_failed_run_image_publishes_nothing(tmp_path: Path) -> None:
@@ -91,14 +108,18 @@ def test_a_failed_run_image_publishes_nothing(tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:
         extend_builder(tmp_path, engine)
     assert "published: nothing" in caught.value.message
-    assert [c for c in engine.made() if c.method in ("copy", "build")] == [
-        Call("build", RUN_OUT, publish=True)
-    ]
+    assert not any(c.method == "copy" for c in engine.calls)
 
 
-def test_the_builder_builds_while_the_run_image_is_pushed(tmp_path: Path) -> None:
+def test_the_builder_and_the_run_image_build_at_the_same_time(tmp_path: Path) -> None:
     # Each waits for the other: run one after the other, this would fail.
-    together = {("build", RUN_OUT), ("prebuild", BUILDER_OUT)}
+    together = {("build", RUN_OUT), ("build", BUILDER_OUT)}
+    engine = FakeEngine(IMAGES, together=together)
+    extend_builder(tmp_path, engine)
+
+
+def test_mirrors_are_copied_at_the_same_time(tmp_path: Path) -> None:
+    together = {("copy", MIRROR), ("copy", MIRROR_2)}
     engine = FakeEngine(IMAGES, together=together)
     extend_builder(tmp_path, engine)
 
@@ -107,7 +128,7 @@ def test_without_publish_both_images_build_together_and_load(tmp_path: Path) -> 
     together = {("build", RUN_OUT), ("build", BUILDER_OUT)}
     engine = FakeEngine(IMAGES, together=together)
     result = extend_builder(tmp_path, engine, publish=False, run_image_mirrors=())
-    assert not any(c.method in ("copy", "prebuild") for c in engine.calls)
+    assert not any(c.method == "copy" for c in engine.calls)
     assert [(i.names, i.published) for i in result.images] == [
         ((RUN_OUT,), False),
         ((BUILDER_OUT,), False),

@@ -50,7 +50,7 @@ def test_dry_run_reads_the_image_and_builds_nothing(tmp_path: Path) -> None:
     result = cnbext.extend(
         extend_toml(tmp_path), cnbext.ExtendOptions(names=(OUT,)), dry_run=True, engine=engine
     )
-    assert engine.calls == [Call("resolve", RUN_NAME)]
+    assert engine.calls == [Call("locate", RUN_NAME), Call("resolve", RUN_NAME)]
     assert result.dry_run and result.images == ()
     assert result.plan.builds[0].names == (OUT,)
     assert result.to_dict()["dryRun"] is True
