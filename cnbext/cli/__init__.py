@@ -11,6 +11,8 @@ imported on use, so ``cnbext --help`` never imports python-on-whales or jsonsche
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import MutableMapping
 
 import typer
 
@@ -21,43 +23,28 @@ app = typer.Typer(
     help=(
         "Extend Cloud Native Buildpacks images ahead of time: add OS packages to base images, "
         "builders and run images, and publish them with their mirrors.\n\n"
+        "Global flags, before the command: **--context NAME** (a docker context) and "
+        "**--builder NAME** (a buildx builder), the same as each command's own; "
+        "**--version** prints the version.\n\n"
         "Docs: docs/ in the source tree. Exit codes: docs/exit-codes.md."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+    # default_map: the group's own --help, when not given, is then False rather than None,
+    # which typer passes through instead of building a converter for it (its validation
+    # layer costs ~50 ms of imports on every `cnbext CMD ...`).
+    context_settings={"help_option_names": ["-h", "--help"], "default_map": {"help": False}},
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"cnbext {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    context: str | None = typer.Option(
-        None,
-        "--context",
-        help="The docker context every command uses (as `cnbext CMD --context`).",
-    ),
-    builder: str | None = typer.Option(
-        None,
-        "--builder",
-        help="The buildx builder every command uses (as `cnbext CMD --builder`).",
-    ),
-) -> None:
-    # Given before the command, they become the defaults its own --context / --builder read
-    # (the command's options are parsed after this runs).
-    if context:
-        os.environ["DOCKER_CONTEXT"] = context
-    if builder:
-        os.environ["BUILDX_BUILDER"] = builder
+def _root() -> None:
+    # A group callback with no options: typer converts every group option on every run
+    # (importing its validation layer, ~50 ms), so --version and the global flags are taken
+    # off in main() before typer parses.
+    pass
 
 
 def _register() -> None:
@@ -83,5 +70,30 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    app()
+GLOBAL_FLAGS = {"--context": "DOCKER_CONTEXT", "--builder": "BUILDX_BUILDER"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--version"]:
+        print(f"cnbext {__version__}")
+        return
+    app(args=take_global_flags(args, os.environ))
+
+
+def take_global_flags(argv: list[str], environ: MutableMapping[str, str]) -> list[str]:
+    """``cnbext --context NAME --builder NAME CMD ...`` (docker's global-flag habit): taken
+    off before the command and turned into the defaults every command's own --context and
+    --builder read ($DOCKER_CONTEXT, $BUILDX_BUILDER). Done before typer parses, because a
+    typer group option would be converted on every run, importing its validation layer even
+    for `cnbext CMD --help`."""
+    rest = list(argv)
+    while rest:
+        flag, sep, value = rest[0].partition("=")
+        if flag not in GLOBAL_FLAGS or (not sep and len(rest) < 2):
+            break
+        if not sep:
+            value = rest[1]
+        environ[GLOBAL_FLAGS[flag]] = value
+        del rest[: 1 if sep else 2]
+    return rest

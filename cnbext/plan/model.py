@@ -12,10 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnbext.cnb.builder_layout import RunImage
 from cnbext.cnb.labels import LabelChange
 
 if TYPE_CHECKING:
+    # Annotations only: importing the builder layout (and the module sources behind it) here
+    # would put them on `cnbext --help`'s start-up path, which reads PullPolicy.
+    from cnbext.cnb.builder_layout import RunImage
     from cnbext.cnb.extender import ExtenderStep
 
 

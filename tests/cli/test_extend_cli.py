@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from cnbext.cli import app
+from cnbext.cli import app, main, take_global_flags
 
 runner = CliRunner()
 
@@ -26,10 +27,10 @@ def test_help_teaches_the_config_and_the_flags() -> None:
         assert text in out
 
 
-def test_version() -> None:
-    code, out, _ = invoke("--version")
-    assert code == 0
-    assert out.startswith("cnbext ")
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    # Answered before typer parses anything (see cnbext.cli.main).
+    main(["--version"])
+    assert capsys.readouterr().out.startswith("cnbext ")
 
 
 def test_invalid_config_exits_3_with_every_located_problem(tmp_path: Path) -> None:
@@ -97,3 +98,32 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "cnbext", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("cnbext ")
+
+
+HEAVY = ("python_on_whales", "jsonschema", "pydantic", "tomlkit", "urllib.request", "http.client")
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["extend", "--help"], ["extend-builder", "--help"], ["--version"]]
+)
+def test_help_of_every_command_imports_nothing_heavy(args: list[str]) -> None:
+    # What `cnbext [CMD] --help` imports, checked after the help is printed.
+    code = (
+        "import sys, atexit\n"
+        f"atexit.register(lambda: print(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+        "from cnbext.cli import main\n"
+        f"main({args!r})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_global_flags_before_the_command_become_the_commands_defaults() -> None:
+    environ: dict[str, str] = {}
+    rest = take_global_flags(
+        ["--context", "far", "--builder=k8s", "extend", "--context", "x"], environ
+    )
+    assert rest == ["extend", "--context", "x"]
+    assert environ == {"DOCKER_CONTEXT": "far", "BUILDX_BUILDER": "k8s"}
+    assert take_global_flags(["extend", "--builder", "b"], environ) == ["extend", "--builder", "b"]
+    assert take_global_flags(["--context"], {}) == ["--context"]  # typer reports it
