@@ -10,6 +10,7 @@ Either way the content digest comes first, so the caller can skip the read when 
 from __future__ import annotations
 
 import json
+import platform as platform_module
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -92,10 +93,10 @@ class ImageReader:
 
     def registry_config(self, reference: str, platform: str | None) -> dict[str, Any]:
         """The OCI image config a registry serves for ``reference`` (the ``platform`` entry
-        of an index; without one, the only entry, else the first)."""
+        of an index; without one, this machine's platform, else the first)."""
         document: Any = json.loads(self.imagetools_format(reference, "{{json .Image}}"))
         if "config" not in document and "rootfs" not in document and document:
-            wanted = platform or next(iter(document))
+            wanted = platform or _native_platform()
             document = document.get(wanted) or next(iter(document.values()))
         result: dict[str, Any] = document
         return result
@@ -151,6 +152,12 @@ class ImageReader:
                 if candidate.is_file():
                     found[path] = candidate.read_bytes()
             return found
+
+
+def _native_platform() -> str:
+    machine = platform_module.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(machine, machine)
+    return f"linux/{arch}"
 
 
 def match_pattern(path: str) -> str:

@@ -133,6 +133,10 @@ class Cli:
             pytest.fail(f"cnbext {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
         return result
 
+    def with_env(self, **values: str) -> Cli:
+        """The same CLI with more environment (e.g. DOCKER_CONTEXT) for one call."""
+        return Cli(self.workdir, {**self.env, **values})
+
     def write(self, name: str, text: str) -> Path:
         path = self.workdir / name
         path.write_text(text)

@@ -1,0 +1,151 @@
+"""Remote engines: every command publishes through a second Docker daemon (reached by
+DOCKER_HOST, by a docker context, by --context, and through --builder) while the default
+daemon gains no image: bases are read from the registry, never pulled into a daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, extend_toml
+from tests.fixtures.docker_daemon import Daemon, second_daemon
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def remote(engine: EngineEnv) -> Iterator[Daemon]:
+    with second_daemon() as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def context(remote: Daemon) -> Iterator[str]:
+    """A docker context for the second daemon, under a unique name, removed afterwards."""
+    name = f"cnbext-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "context", "create", name, "--docker", f"host={remote.host}"],
+        capture_output=True,
+        check=True,
+    )
+    yield name
+    subprocess.run(["docker", "context", "rm", "-f", name], capture_output=True)
+
+
+def image_names(docker_args: tuple[str, ...] = ()) -> set[str]:
+    """Every image a daemon lists (the default one without arguments), named or not."""
+    listing = subprocess.run(
+        [
+            "docker",
+            *docker_args,
+            "image",
+            "ls",
+            "-a",
+            "--format",
+            "{{.Repository}}:{{.Tag}}@{{.ID}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(listing.split())
+
+
+def build_records(daemon: Daemon) -> int:
+    """How many build cache records the daemon's BuildKit holds: it did the builds."""
+    listing = daemon.docker("buildx", "du", "--verbose")
+    return len([line for line in listing.splitlines() if line.startswith("ID:")])
+
+
+def published(cli: Cli, *args: str) -> list[dict[str, object]]:
+    result = cli(*args, "--publish", "-o", "json", check=True)
+    images: list[dict[str, object]] = json.loads(result.stdout)["images"]
+    assert all(image["published"] for image in images)
+    return images
+
+
+def test_extend_publishes_through_docker_host(
+    engine: EngineEnv, cnbext: Cli, remote: Daemon
+) -> None:
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["jq"]\n'))
+    name = engine.name("remote-host")
+    before, records = image_names(), build_records(remote)
+    cnbext.env["DOCKER_HOST"] = remote.host
+    (image,) = published(cnbext, "extend", name, "--config", "extend.toml")
+    assert engine.registry_digest(name) == image["digest"]
+    assert image_names() == before  # the default daemon gained nothing
+    assert image_names(("--host", remote.host)) == set()  # nor did the remote one
+    assert build_records(remote) > records  # it built there
+
+
+def test_extend_publishes_through_a_context_and_the_global_flag(
+    engine: EngineEnv, cnbext: Cli, remote: Daemon, context: str
+) -> None:
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["tree"]\n'))
+    before, records = image_names(), build_records(remote)
+    by_env, by_flag = engine.name("remote-ctx-env"), engine.name("remote-ctx-flag")
+    published(cnbext.with_env(DOCKER_CONTEXT=context), "extend", by_env, "-c", "extend.toml")
+    published(cnbext, "--context", context, "extend", by_flag, "-c", "extend.toml")
+    assert engine.registry_digest(by_env) == engine.registry_digest(by_flag)
+    assert image_names() == before
+    assert build_records(remote) > records
+
+
+def test_extend_builds_on_a_named_buildx_builder(
+    engine: EngineEnv, cnbext: Cli, remote: Daemon, context: str
+) -> None:
+    # A docker context is also a buildx builder (docker driver) by the same name: the builds
+    # go to the second daemon's BuildKit while the client side stays on the default daemon.
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["file"]\n'))
+    before, records = image_names(), build_records(remote)
+    name = engine.name("remote-builder")
+    published(cnbext, "extend", name, "-c", "extend.toml", "--builder", context)
+    assert engine.in_registry(name)
+    assert image_names() == before
+    assert build_records(remote) > records
+
+
+def test_builder_commands_publish_through_the_context(
+    engine: EngineEnv, builder_cli: Cli, remote: Daemon, context: str
+) -> None:
+    before = image_names()
+    builder, run = engine.name("remote-cb"), engine.name("remote-cb-run")
+    created = published(
+        builder_cli,
+        "create-builder",
+        builder,
+        "-c",
+        str(EXAMPLES / "builder.toml"),
+        "--run-image",
+        run,
+        "--context",
+        context,
+    )
+    assert [image["names"] for image in created] == [[run], [builder]]
+    config = builder_cli.write(
+        "extend-builder.toml",
+        (EXAMPLES / "extend-builder" / "extend-builder.toml")
+        .read_text()
+        .replace("localhost:5000/examples/builder:bookworm", builder),
+    )
+    extended, extended_run = engine.name("remote-xb"), engine.name("remote-xb-run")
+    mirror = engine.name("remote-xb-mirror")
+    images = published(
+        builder_cli.with_env(DOCKER_CONTEXT=context),
+        "extend-builder",
+        extended,
+        "-e",
+        str(config),
+        "--run-image",
+        extended_run,
+        "--run-image-mirror",
+        mirror,
+    )
+    assert [image["names"] for image in images] == [[extended_run, mirror], [extended]]
+    assert engine.registry_digest(mirror) == engine.registry_digest(extended_run)
+    assert image_names() == before
+    assert image_names(("--host", remote.host)) == set()
