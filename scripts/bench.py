@@ -149,12 +149,16 @@ class Bench:
         command += ["--run-image", run, *[f for m in mirrors for f in ("--run-image-mirror", m)]]
 
         def ours(build_id: str | None) -> Action:
-            extra = ["--build-id", build_id] if build_id else []
-            return lambda r: sh(*command, "--publish", *extra)
+            # A new build id every round: every round installs (cold).
+            def run(r: int) -> object:
+                extra = ["--build-id", f"{build_id}{r}"] if build_id else []
+                return sh(*command, "--publish", *extra)
+
+            return run
 
         def by_hand(build_id: str | None) -> Action:
             plan = json.loads(sh(*command, "--dry-run", "-o", "json"))["plan"]
-            return lambda r: self.run_by_hand(plan, build_id)
+            return lambda r: self.run_by_hand(plan, f"{build_id}{r}" if build_id else None)
 
         return {
             "extend-builder cold": (ours(f"c{seed}"), by_hand(f"h{seed}")),
@@ -164,7 +168,7 @@ class Bench:
 
     def run_by_hand(self, plan: dict[str, object], build_id: str | None) -> None:
         """Each build of cnbext's plan with buildx --push, copies with imagetools, in order."""
-        builds = plan["builds"]
+        builds = plan["images"]
         assert isinstance(builds, list)
         for index, build in enumerate(builds):
             context = self.work / f"hand-{index}"

@@ -1,11 +1,12 @@
 """Applying a plan: build every image, publish in plan order, say what was published.
 
-Each image is built once: with publishing, every build pushes its result by digest only, all
-at once, and the names are given afterwards registry-side (``imagetools create``), in plan order.
-The promise on failure: a failed build publishes nothing; a builder is never out there before
-the run image it names (the run image and its mirrors are named first, mirrors copied by digest,
-concurrently, and checked); an error half-way says exactly which names were published and
-which were not.
+Where the engine can push by digest (every BuildKit driver but docker's), each image is built
+once: every build pushes its result under no name, all at once, and the names are given
+afterwards registry-side (``imagetools create``), in plan order. With the docker driver, the
+first image is pushed while the others build into the cache, and each is pushed in turn.
+The promise on failure: a builder is never out there before the run image it names (the run
+image and its mirrors are named first, mirrors copied by digest, concurrently, and checked); an
+error half-way says exactly which names were published and which were not.
 """
 
 from __future__ import annotations
@@ -75,21 +76,43 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
         )
     progress = _Progress(pending=[name for b in plan.builds for name in b.names])
     try:
-        # Every image is built and pushed by digest at once, under no name: a failed build
-        # publishes nothing. Names are then given in plan order (a run image and its mirrors
-        # before the builder that names it), each by digest: nothing is pushed twice.
-        pushed = _concurrently(builds)
-        return tuple(
-            _name(engine, build, built, progress)
-            for build, built in zip(plan.builds, pushed, strict=True)
-        )
+        return tuple(_publish(engine, plan.builds, pull, progress))
     except CnbextError as err:
         raise _with_progress(err, progress) from None
 
 
+def _publish(
+    engine: Engine, builds: Sequence[ImageBuild], pull: bool, progress: _Progress
+) -> list[ImageResult]:
+    """Build and push every image, naming them in plan order (a builder command's run image
+    and its mirrors before the builder that names it)."""
+    if len(builds) > 1 and engine.pushes_by_digest():
+        # Every image is built once and pushed under no name, all at once, so a failed build
+        # publishes nothing; names are given afterwards, by digest.
+        pushed = _concurrently(
+            [partial(engine.build, b, publish=True, pull=pull, by_digest=True) for b in builds]
+        )
+        return [_name(engine, b, r, progress) for b, r in zip(builds, pushed, strict=True)]
+    # The engine pushes by name (BuildKit's docker driver): the first image is built and
+    # pushed while the others build into the cache; each of those is pushed (a cached solve
+    # and the push) only once the images before it are named.
+    first, *later = builds
+    actions: list[Callable[[], BuiltImage | None]] = [
+        partial(engine.build, first, publish=True, pull=pull),
+        *[partial(engine.prebuild, b, pull=pull) for b in later],
+    ]
+    first_built = _concurrently(actions)[0]
+    assert first_built is not None
+    results = [_name(engine, first, first_built, progress)]
+    for build in later:
+        built = engine.build(build, publish=True, pull=pull)
+        results.append(_name(engine, build, built, progress))
+    return results
+
+
 def _name(engine: Engine, build: ImageBuild, built: BuiltImage, progress: _Progress) -> ImageResult:
-    """Give a pushed image its first name, then its other names (copies, concurrently), each
-    checked to have the first name's digest."""
+    """Give a pushed image its first name (as an index, see docs/architecture.md), then its
+    other names (copies, concurrently), each checked to have the first name's digest."""
     repository = parse_reference(build.primary_name).repository
     digest = engine.copy_by_digest(repository, built.digest, build.primary_name)
     progress.mark(build.primary_name, digest)

@@ -57,6 +57,7 @@ class DockerEngine:
         self.network = network
         self.docker = client or DockerClient(context=context or None)
         self.builder = builder or None
+        self._driver: str | None = None
         self.reader = ImageReader(self.docker, self.builder, _last_lines)
 
     # -- availability -------------------------------------------------------------------------
@@ -149,27 +150,62 @@ class DockerEngine:
 
     # -- building -----------------------------------------------------------------------------
 
-    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
-        """Build ``build`` once. With ``publish``, push it to its first name's repository by
-        digest only (no tag: :meth:`copy_by_digest` names it when the publish order allows)
-        and return that digest; else load it into the daemon under every name and return
-        the image id."""
+    def pushes_by_digest(self) -> bool:
+        """Every BuildKit driver can push a result under no name (``push-by-digest``) but
+        the docker driver, whose exporter pushes from the daemon's image store by name."""
+        if self._driver is None:
+            command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
+            if self.builder:
+                command.append(self.builder)
+            try:
+                output: str = run(command, return_stderr=False)
+            except DockerException as err:
+                raise EngineError(
+                    f"cannot inspect the buildx builder: {_last_lines(err)}"
+                ) from None
+            driver = next(
+                (
+                    line.split(":", 1)[1]
+                    for line in output.splitlines()
+                    if line.startswith("Driver:")
+                ),
+                "docker",
+            )
+            self._driver = driver.strip()
+        return self._driver != "docker"
+
+    def build(
+        self, build: ImageBuild, *, publish: bool, pull: bool, by_digest: bool = False
+    ) -> BuiltImage:
+        """Build ``build`` once. With ``publish``, push it under its first name, or with
+        ``by_digest`` to that name's repository under no name (the client names it with
+        :meth:`copy_by_digest` when the publish order allows); the pushed manifest's digest
+        comes back. Else load it into the daemon under every name; its image id comes back."""
         if publish:
             repository = _strip_tag(build.primary_name)
-            output = {"type": "image", "name": repository, "push-by-digest": "true"}
-            # store=false: the pushed result is not kept in the engine's image store, where
-            # it would show up as an unnamed image.
-            output |= {"push": "true", "store": "false"}
+            output = {"type": "image", "push": "true"}
+            if by_digest:
+                # store=false: nothing is kept in the engine's image store as an unnamed image.
+                output |= {"name": repository, "push-by-digest": "true", "store": "false"}
+            else:
+                output |= {"name": build.primary_name}
             metadata = self._buildx(build, pull, output=output)
             digest = str(metadata["containerimage.digest"])
             if build.expected_diff_ids:
                 self._check_diff_ids(build, self.registry_diff_ids(f"{repository}@{digest}"))
-            return BuiltImage((), digest, dict(build.result_labels), published=False)
+            names = () if by_digest else build.names[:1]
+            return BuiltImage(names, digest, dict(build.result_labels), published=not by_digest)
         self._buildx(build, pull, load=True, tags=list(build.names))
         image = self.docker.image.inspect(build.primary_name)
         self._check_diff_ids(build, [list(image.root_fs.layers or [])])
         labels = dict((image.config.labels or {}) if image.config else {})
         return BuiltImage(build.names, image.id, labels, published=False)
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        """Build into BuildKit's cache only: a later :meth:`build` of the same plan is then a
+        cached solve and an export (where the builder cannot push by digest, this is how
+        builds overlap while pushes keep the publish order)."""
+        self._buildx(build, pull, output={"type": "cacheonly"})
 
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> dict[str, Any]:
         """Run the build; BuildKit's metadata about the result (digests)."""

@@ -51,10 +51,21 @@ class Engine(Protocol):
         """Run an extension's detect or generate in a container."""
         ...
 
-    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
-        """Build once. ``publish``: push to the first name's repository by digest only, under
-        no name yet (the client names it with :meth:`copy_by_digest`, in publish order);
-        else load it into the daemon under every name."""
+    def pushes_by_digest(self) -> bool:
+        """Whether :meth:`build` can push a result under no name (``by_digest``)."""
+        ...
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        """Build into the build cache only, so a later :meth:`build` is just an export."""
+        ...
+
+    def build(
+        self, build: ImageBuild, *, publish: bool, pull: bool, by_digest: bool = False
+    ) -> BuiltImage:
+        """Build ``build``; without ``publish``, load it into the daemon under every name.
+        With ``publish``, push it under its first name, or with ``by_digest`` to its first
+        name's repository under no name; either way the client then names it (as an index)
+        with :meth:`copy_by_digest`, in publish order."""
         ...
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:

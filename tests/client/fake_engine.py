@@ -13,12 +13,12 @@ from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
-BUILDING = ("build", "copy")  # the calls that make or publish something
+BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish something
 
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # locate, resolve, export, labels, layers, phase, build, copy
+    method: str  # locate, resolve, export, labels, layers, phase, prebuild, build, copy
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -40,6 +40,8 @@ class FakeEngine:
     # What detect and generate do: given the phase, return its result (write outputs into
     # the mounted folders, as the container would).
     phase: Callable[[PhaseRun], PhaseResult] = lambda _: PhaseResult(0, "", timed_out=False)
+    # Whether builds can push under no name (a BuildKit driver other than docker's).
+    by_digest: bool = True
     calls: list[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -93,11 +95,21 @@ class FakeEngine:
         self._record("phase", phase.command[0])
         return self.phase(phase)
 
-    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
+    def pushes_by_digest(self) -> bool:
+        return self.by_digest
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        self._record("prebuild", build.primary_name)
+
+    def build(
+        self, build: ImageBuild, *, publish: bool, pull: bool, by_digest: bool = False
+    ) -> BuiltImage:
+        assert not by_digest or self.by_digest, "pushed by digest on an engine that cannot"
         self._record("build", build.primary_name, publish=publish)
-        # Published: pushed by digest under no name yet (the client names it by copying).
-        names = () if publish else build.names
-        return BuiltImage(names, digest_of(build.primary_name), dict(build.result_labels), False)
+        # by_digest: pushed under no name yet (the client names it by copying).
+        names = () if by_digest else build.names[:1] if publish else build.names
+        labels = dict(build.result_labels)
+        return BuiltImage(names, digest_of(build.primary_name), labels, publish and not by_digest)
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)

@@ -133,3 +133,53 @@ def test_without_publish_both_images_build_together_and_load(tmp_path: Path) -> 
         ((RUN_OUT,), False),
         ((BUILDER_OUT,), False),
     ]
+
+
+# -- an engine that pushes by name (BuildKit's docker driver) ---------------------------------
+
+
+def by_name(**changes: object) -> FakeEngine:
+    return FakeEngine(IMAGES, by_digest=False, **changes)  # type: ignore[arg-type]
+
+
+def test_by_name_the_builder_builds_into_the_cache_while_the_run_image_is_pushed(
+    tmp_path: Path,
+) -> None:
+    engine = by_name(together={("build", RUN_OUT), ("prebuild", BUILDER_OUT)})
+    result = extend_builder(tmp_path, engine)
+    made = engine.made()
+    assert set(made[:2]) == {Call("build", RUN_OUT, publish=True), Call("prebuild", BUILDER_OUT)}
+    assert made[2] == Call("copy", RUN_OUT)
+    assert set(made[3:5]) == {Call("copy", MIRROR), Call("copy", MIRROR_2)}
+    assert made[5:] == [Call("build", BUILDER_OUT, publish=True), Call("copy", BUILDER_OUT)]
+    assert [i.names for i in result.images] == [(RUN_OUT, MIRROR, MIRROR_2), (BUILDER_OUT,)]
+
+
+def test_by_name_a_failed_mirror_stops_the_builder_push(tmp_path: Path) -> None:
+    engine = by_name(failures=failing_copy(MIRROR_2))
+    with pytest.raises(PublishError) as caught:
+        extend_builder(tmp_path, engine)
+    assert f"not published: {MIRROR_2}, {BUILDER_OUT}" in caught.value.message
+    assert Call("build", BUILDER_OUT, publish=True) not in engine.calls
+
+
+def test_by_name_a_failed_builder_lists_the_run_image_and_mirrors_as_published(
+    tmp_path: Path,
+) -> None:
+    engine = by_name(failures=failing_build(BUILDER_OUT))
+    with pytest.raises(BuildError) as caught:
+        extend_builder(tmp_path, engine)
+    lines = caught.value.message.splitlines()
+    assert lines[1].startswith(f"published: {RUN_OUT}@{digest_of(RUN_OUT)}, ")
+    assert lines[2] == f"not published: {BUILDER_OUT}"
+
+
+def test_one_image_is_pushed_by_name_even_where_digests_would_do(tmp_path: Path) -> None:
+    # A single image has no order to keep: pushed under its name, then copied.
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine, run_image=None, run_image_mirrors=())
+    assert engine.made() == [
+        Call("build", BUILDER_OUT, publish=True),
+        Call("copy", BUILDER_OUT),
+    ]
+    assert result.images[0].published
