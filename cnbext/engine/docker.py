@@ -72,12 +72,7 @@ class DockerEngine:
             ) from None
         except FileNotFoundError:
             raise EngineError("the docker client is not installed") from None
-        try:
-            run([*self.docker.client_config.docker_cmd, "buildx", "version"], return_stderr=False)
-        except DockerException:
-            raise EngineError(
-                "docker buildx is not available", hint="install the docker-buildx plugin"
-            ) from None
+        self._driver = self._inspect_driver()
 
     # -- reading images -----------------------------------------------------------------------
 
@@ -85,7 +80,11 @@ class DockerEngine:
         self, reference: str, pull_policy: PullPolicy, platform: str | None = None
     ) -> ImageSource:
         """Where ``reference`` is read from and its content digest; pulls nothing."""
-        return self.reader.locate(reference, pull_policy, platform)
+        # BuildKit's docker driver builds FROM the daemon's copy when there is one; any other
+        # driver fetches from the registry, so that is what is read.
+        return self.reader.locate(
+            reference, pull_policy, platform, daemon=self.driver() == "docker"
+        )
 
     def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
         """What planning needs from an image, read without running or pulling it."""
@@ -153,26 +152,37 @@ class DockerEngine:
     def pushes_by_digest(self) -> bool:
         """Every BuildKit driver can push a result under no name (``push-by-digest``) but
         the docker driver, whose exporter pushes from the daemon's image store by name."""
+        return self.driver() != "docker"
+
+    def driver(self) -> str:
+        """The buildx driver of the builder every build goes to (docker, docker-container,
+        remote, kubernetes)."""
         if self._driver is None:
-            command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
-            if self.builder:
-                command.append(self.builder)
-            try:
-                output: str = run(command, return_stderr=False)
-            except DockerException as err:
+            self._driver = self._inspect_driver()
+        return self._driver
+
+    def _inspect_driver(self) -> str:
+        command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
+        if self.builder:
+            command.append(self.builder)
+        try:
+            output: str = run(command, return_stderr=False)
+        except DockerException as err:
+            if "is not a docker command" in (err.stderr or ""):
                 raise EngineError(
-                    f"cannot inspect the buildx builder: {_last_lines(err)}"
+                    "docker buildx is not available", hint="install the docker-buildx plugin"
                 ) from None
-            driver = next(
-                (
-                    line.split(":", 1)[1]
-                    for line in output.splitlines()
-                    if line.startswith("Driver:")
-                ),
-                "docker",
+            raise EngineError(f"the buildx builder does not answer: {_last_lines(err)}") from None
+        fields = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (line.partition(":") for line in output.splitlines())
+        )
+        if fields.get("Error") or not fields.get("Driver"):
+            raise EngineError(
+                f"the buildx builder {fields.get('Name', self.builder or '')} does not answer: "
+                f"{fields.get('Error') or 'no driver'}"
             )
-            self._driver = driver.strip()
-        return self._driver != "docker"
+        return fields["Driver"]
 
     def build(
         self, build: ImageBuild, *, publish: bool, pull: bool, by_digest: bool = False

@@ -40,8 +40,15 @@ class ImageReader:
         self.builder = builder
         self._last_lines = last_lines
 
-    def locate(self, reference: str, pull_policy: PullPolicy, platform: str | None) -> ImageSource:
-        if pull_policy is not PullPolicy.ALWAYS and self.docker.image.exists(reference):
+    def locate(
+        self, reference: str, pull_policy: PullPolicy, platform: str | None, *, daemon: bool
+    ) -> ImageSource:
+        """The daemon's copy when ``daemon`` (the builds use it) and the policy allows, or
+        always with ``never``; else the registry's."""
+        use_daemon = pull_policy is PullPolicy.NEVER or (
+            daemon and pull_policy is not PullPolicy.ALWAYS
+        )
+        if use_daemon and self.docker.image.exists(reference):
             return ImageSource(reference, self.docker.image.inspect(reference).id, in_daemon=True)
         if pull_policy is PullPolicy.NEVER:
             raise ImageError(
