@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from python_on_whales import DockerClient
+from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
@@ -64,13 +65,23 @@ class DockerEngine:
 
     def ensure_available(self) -> None:
         try:
-            self.docker.info()
+            # `docker version` with a format: one round trip to the daemon, nothing to parse
+            # (python-on-whales' info() models the whole `docker info` document).
+            run(
+                [
+                    *self.docker.client_config.docker_cmd,
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ],
+                return_stderr=False,
+            )
         except DockerException as err:
             raise EngineError(
                 "no Docker daemon answers: " + _last_lines(err),
                 hint="start Docker (on a Debian machine as root: `make engine`)",
             ) from None
-        except FileNotFoundError:
+        except (FileNotFoundError, ClientNotFoundError):
             raise EngineError("the docker client is not installed") from None
         self._driver = self._inspect_driver()
 
