@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
 from cnbext.engine.models import BaseImage, ImageSource
@@ -48,8 +48,13 @@ class ImageReader:
         use_daemon = pull_policy is PullPolicy.NEVER or (
             daemon and pull_policy is not PullPolicy.ALWAYS
         )
-        if use_daemon and self.docker.image.exists(reference):
-            return ImageSource(reference, self.docker.image.inspect(reference).id, in_daemon=True)
+        if use_daemon:
+            try:
+                image_id = self.docker.image.inspect(reference).id
+            except NoSuchImage:
+                pass
+            else:
+                return ImageSource(reference, image_id, in_daemon=True)
         if pull_policy is PullPolicy.NEVER:
             raise ImageError(
                 f"{reference} is not in the daemon and --pull-policy is never",
@@ -58,7 +63,8 @@ class ImageReader:
         try:
             descriptor: Any = json.loads(self.imagetools_format(reference, "{{json .Manifest}}"))
         except PublishError as err:
-            raise ImageError(f"cannot read {reference}: {err.message}") from None
+            reason = err.message.removeprefix(f"cannot inspect {reference}: ")
+            raise ImageError(f"cannot read {reference}: {reason}") from None
         return ImageSource(reference, str(descriptor["digest"]), in_daemon=False)
 
     def read(self, source: ImageSource, platform: str | None, probes: Sequence[str]) -> BaseImage:
