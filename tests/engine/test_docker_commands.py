@@ -1,0 +1,85 @@
+"""The command lines DockerEngine runs, recorded by a stand-in `docker` executable: the docker
+context and the buildx builder given reach every call. Not an engine test (nothing is built):
+it checks what would be asked of a builder this engine cannot host (a kubernetes one)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from python_on_whales import DockerClient
+
+import cnbext
+from cnbext.client.progress import SilentReporter
+from cnbext.engine.docker import DockerEngine
+from cnbext.plan.model import PullPolicy
+from tests.client.fake_engine import FakeEngine
+from tests.client.images import IMAGES, RUN_NAME, extend_toml
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+DIGEST = "sha256:" + "d" * 64
+
+# Answers like docker 28 + buildx with a kubernetes builder; records every argv, one per line.
+STAND_IN = f"""#!{sys.executable}
+import json, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(Path(sys.argv[0]).with_suffix(".log"), "a") as log:
+    log.write(json.dumps(args) + "\\n")
+rest = [a for a in args if a not in ("--context", "far")]
+if rest[:1] == ["version"]:
+    print("28.2.2")
+elif rest[:2] == ["buildx", "inspect"]:
+    print("Name:   k8s\\nDriver: kubernetes")
+elif rest[:3] == ["buildx", "imagetools", "inspect"]:
+    if "{{{{json .Image}}}}" in rest:
+        print(json.dumps({{"os": "linux", "architecture": "amd64", "config": {{"User": "1001:1000"}}}}))
+    else:
+        print(json.dumps({{"mediaType": "{INDEX}", "digest": "{DIGEST}"}}))
+elif rest[:2] == ["buildx", "build"] and "--metadata-file" in rest:
+    path = rest[rest.index("--metadata-file") + 1]
+    Path(path).write_text(json.dumps({{"containerimage.digest": "{DIGEST}"}}))
+    print("#1 DONE")
+elif rest[:2] == ["image", "inspect"]:
+    print("Error: No such image", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def engine_with_stand_in(tmp_path: Path) -> tuple[DockerEngine, Path]:
+    docker = tmp_path / "docker"
+    docker.write_text(STAND_IN)
+    docker.chmod(0o755)
+    client = DockerClient(context="far", client_call=[str(docker)])
+    return DockerEngine(SilentReporter(), client=client, builder="k8s"), tmp_path / "docker.log"
+
+
+def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:
+    engine, log = engine_with_stand_in(tmp_path)
+    engine.ensure_available()
+    assert engine.pushes_by_digest()  # a kubernetes builder pushes by digest
+    source = engine.locate_image(RUN_NAME, PullPolicy.IF_NOT_PRESENT)
+    # Not the daemon's copy: a kubernetes builder builds from the registry.
+    assert source.digest == DIGEST and not source.in_daemon
+    facts = engine.read_image(source)
+    assert facts.user == "1001:1000"
+    plan = cnbext.extend(
+        extend_toml(tmp_path),
+        cnbext.ExtendOptions(names=("localhost:5000/x/y:1",), publish=True),
+        dry_run=True,
+        engine=FakeEngine(IMAGES),
+    ).plan
+    built = engine.build(plan.builds[0], publish=True, pull=False, by_digest=True)
+    assert built.digest == DIGEST and built.names == ()
+    engine.copy_by_digest("localhost:5000/x/y", DIGEST, "localhost:5000/x/y:1")
+
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(call[:2] == ["--context", "far"] for call in calls)
+    buildx = [call[2:] for call in calls if call[2] == "buildx"]
+    # Every buildx call but `version`-like ones names the builder.
+    assert all("k8s" in call for call in buildx), buildx
+    builds = [call for call in buildx if call[1] == "build"]
+    assert len(builds) == 2  # reading the files, then the image
+    assert any("push-by-digest=true" in ",".join(call) for call in builds)
+    assert not any(call[2:4] == ["image", "pull"] for call in calls)  # nothing pulled
