@@ -454,7 +454,7 @@ def _resolve_entries(
     for entry in entries:
         version = _resolve(config, entry.path, entry.id, entry.version, available, problems, kind)
         if version is not None:
-            resolved.append(GroupEntry(entry.id, version, entry.optional))
+            resolved.append(GroupEntry(entry.id, version, entry.optional, entry.exec_env))
     return tuple(resolved)
 
 
@@ -509,7 +509,7 @@ def _builder_labels(contents: BuilderContents, base_labels: Mapping[str, str]) -
     if contents.extensions:
         labels[EXTENSION_LAYERS] = encode_json_label(module_layers_label(contents.extensions))
         labels[EXTENSION_ORDER] = json.dumps(
-            order_label(contents.order_extensions, with_optional=False), separators=(",", ":")
+            order_label(contents.order_extensions), separators=(",", ":")
         )
     if contents.stack_id:
         labels[STACK_ID] = contents.stack_id
