@@ -63,3 +63,14 @@ def test_run_table_without_run_image_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["extend-builder", "a/b", "-e", str(config)])
     assert result.exit_code == 2
     assert "give --run-image NAME" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--config", "-c", "--extension-config", "-e"])
+def test_extend_builder_config_aliases_read_the_file(tmp_path: Path, flag: str) -> None:
+    """The RFC's examples write `extend-builder --config`: every spelling reads the file."""
+    config = tmp_path / "extend-builder.toml"
+    config.write_text('[extend]\nimage = "a/builder"\n[extend.metadata.run]\npackages = ["jq"]\n')
+    result = runner.invoke(app, ["extend-builder", "a/b", flag, str(config)])
+    # The file was read: its [extend.metadata.run] asks for --run-image (checked before Docker).
+    assert result.exit_code == 2
+    assert "extend-builder.toml has [extend.metadata.run]" in result.stderr
