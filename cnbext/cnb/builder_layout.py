@@ -167,8 +167,11 @@ def _module_summary(layer: ModuleLayer) -> dict[str, Any]:
         # Descriptors are hostile input: only values of ModuleInfo's types are copied.
         if value and isinstance(value, _MODULE_INFO_TYPES.get(key, str)):
             summary[key] = value
-    # The descriptor's parsed id and version are the ones the module is installed under.
+    # The descriptor's parsed fields are the ones the module is installed under.
     summary.update({"id": descriptor.id, "version": descriptor.version})
+    summary.update(
+        {k: v for k, v in (("name", descriptor.name), ("homepage", descriptor.homepage)) if v}
+    )
     return {key: summary[key] for key in _MODULE_INFO_FIELDS if key in summary}
 
 
