@@ -28,6 +28,14 @@ from cnbext.cli.common import (
     guarded,
     stderr_console,
 )
+from cnbext.cli.create_builder_flags import (
+    FlattenOption,
+    LabelOption,
+    SuffixOption,
+    TagOption,
+    TargetOption,
+    pack_flags,
+)
 from cnbext.plan.model import PullPolicy
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
@@ -87,6 +95,11 @@ def create_builder(
             "which runs them only as an experimental feature.",
         ),
     ] = False,
+    target: TargetOption = None,
+    label: LabelOption = None,
+    tag: TagOption = None,
+    flatten: FlattenOption = None,
+    append_image_name_suffix: SuffixOption = False,
     publish: PublishOption = False,
     pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
     network: NetworkOption = None,
@@ -111,12 +124,20 @@ def create_builder(
             publish=publish,
             pull_policy=pull_policy,
             network=network,
-            platform=platform,
+            platform=None,
             build_id=build_id,
             extension=extension,
             env=env,
             app=app,
             experimental=experimental,
+        )
+        options = pack_flags(
+            options,
+            targets=[*(target or []), *(platform or [])],
+            labels=label or [],
+            tags=tag or [],
+            flatten=flatten or [],
+            append_image_name_suffix=append_image_name_suffix,
         )
         loaded = load_builder_config(config, str(config))
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)

@@ -18,8 +18,13 @@ import tomlkit
 
 from cnbext.client.extensions import extension_plans as plan_extensions
 from cnbext.client.progress import Reporter
+from cnbext.cnb.extender import ExtensionPlans
 from cnbext.config.builder import BuilderConfig, ModuleEntry
+from cnbext.config.targets import target_platforms
 from cnbext.engine.docker import Engine
+from cnbext.engine.models import BaseImage
+from cnbext.errors import UsageError
+from cnbext.plan.builder_modules import module_label
 from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
@@ -35,90 +40,28 @@ def gather_builder_inputs(
     options: BuilderOptions,
     work_dir: Path,
 ) -> BuilderInputs:
-    platform = options.platforms[0] if options.platforms else None
+    platforms = select_platforms(config, options)
+    platform = platforms[0] if platforms else None
     build_base = engine.resolve_base(config.build_image, options.pull_policy, platform)
-    requests = (*config.extend_extensions, *options.extensions)
-    run_base = None
-    if options.run_image is not None or requests:
-        run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
-    extension_plans = None
-    if requests and run_base is not None:
-        extension_plans = plan_extensions(
-            engine,
-            reporter,
-            requests,
-            build_image=build_base,
-            run_image=run_base,
-            platform_env=options.platform_env,
-            app_dir=options.app_dir,
-            base_dir=config.base_dir,
-            work_dir=work_dir / "extensions",
-        )
-        if extension_plans.run.switched_to and options.run_image is not None:
-            # The run image is now the one the switch names: plan on top of it.
-            run_base = engine.resolve_base(
-                extension_plans.run.switched_to, options.pull_policy, platform
-            )
-
-    cache = cache_dir()
+    run_base, extension_plans = _run_image_facts(
+        engine, reporter, config, options, build_base, work_dir, platform
+    )
     context = work_dir / "context"
-
-    def export_modules(image: str, dest: Path) -> None:
-        engine.export_tree(image, ["/cnb/buildpacks", "/cnb/extensions"], dest, platform=platform)
-
-    module_trees: dict[str, Path] = {}
-
-    def fetch(entries: tuple[ModuleEntry, ...], prefix: str) -> tuple[FetchedModule, ...]:
-        fetched = []
-        for index, entry in enumerate(entries):
-            uri = entry.uri if entry.uri is not None else f"docker://{entry.image}"
-            with reporter.step(f"Fetching {entry.kind} {uri}"):
-                modules = fetch_modules(
-                    uri,
-                    kind=entry.kind,
-                    base_dir=config.base_dir,
-                    work_dir=work_dir / "fetch" / f"{prefix}-{index}",
-                    cache_dir=cache,
-                    image_exporter=export_modules,
-                )
-            for module_index, module in enumerate(modules):
-                path = f"{prefix}/{index}-{module_index}"
-                stage_module(module, context / path)
-                module_trees[path] = context / path
-                fetched.append(FetchedModule(entry, module, path))
-        return tuple(fetched)
-
-    buildpacks = fetch(config.buildpacks, "buildpacks")
-    extensions = fetch(config.extensions, "extensions")
-
-    lifecycles: dict[str, Lifecycle] = {}
-    lifecycle_trees: dict[str, Path] = {}
-    source = config.lifecycle
-    base_url = os.environ.get(LIFECYCLE_BASE_URL_ENV, DEFAULT_DOWNLOAD_BASE_URL)
-    for arch in _architectures(options.platforms, build_base.architecture):
-        with reporter.step(f"Fetching the lifecycle for linux/{arch}"):
-            lifecycle = fetch_lifecycle(
-                version=source.version if source else None,
-                uri=source.uri if source else None,
-                arch=arch,
-                base_dir=config.base_dir,
-                work_dir=work_dir / "fetch" / f"lifecycle-{arch}",
-                cache_dir=cache,
-                download_base_url=base_url,
-                image_exporter=partial(_export_lifecycle, engine, f"linux/{arch}"),
-            )
-        lifecycles[arch] = lifecycle
-        path = f"lifecycle/{arch}"
-        _stage_lifecycle(lifecycle, context / path)
-        lifecycle_trees[path] = context / path
-
+    modules = _ModuleFetcher(engine, reporter, config.base_dir, work_dir, context, platform)
+    buildpacks = modules.fetch(config.buildpacks, "buildpacks")
+    extensions = modules.fetch(config.extensions, "extensions")
+    flattened = _stage_flattened(
+        options.flatten, (*buildpacks, *extensions), context, modules.trees
+    )
+    lifecycles, lifecycle_trees = _lifecycles(
+        engine, reporter, config, _architectures(platforms, build_base.architecture), work_dir
+    )
     workdirs = work_dir / "workdirs"
     for name in ("workspace", "layers"):
         (workdirs / name).mkdir(parents=True, exist_ok=True)
         (workdirs / name).chmod(0o755)
-
     with reporter.step("Computing module layers"):
-        diff_ids = engine.layer_diff_ids(module_trees)
+        diff_ids = engine.layer_diff_ids(modules.trees)
     return BuilderInputs(
         build_base=build_base,
         run_base=run_base,
@@ -126,11 +69,161 @@ def gather_builder_inputs(
         extensions=extensions,
         lifecycles=lifecycles,
         lifecycle_trees=lifecycle_trees,
-        module_trees=module_trees,
+        module_trees=modules.trees,
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
         extension_plans=extension_plans,
+        flattened=flattened,
+        platforms=platforms,
     )
+
+
+def select_platforms(config: BuilderConfig, options: BuilderOptions) -> tuple[str, ...]:
+    """The platforms to build, as pack picks them: --target (or --platform) flags, else
+    [[targets]]; with --publish every one of them (joined into one image index), without it
+    only the daemon's, refused when no target names it."""
+    targets = options.targets or config.targets
+    platforms = target_platforms(targets)
+    if options.publish or not platforms:
+        return platforms
+    daemon = f"linux/{_host_architecture()}"
+    if any(p == daemon or p.startswith(daemon + "/") for p in platforms):
+        return (daemon,)
+    raise UsageError(
+        f"no target matches the daemon's platform {daemon}: {', '.join(platforms)}",
+        hint="add --publish to build every target into an image index in a registry, or add "
+        f"--target {daemon}",
+    )
+
+
+def _run_image_facts(
+    engine: Engine,
+    reporter: Reporter,
+    config: BuilderConfig,
+    options: BuilderOptions,
+    build_base: BaseImage,
+    work_dir: Path,
+    platform: str | None,
+) -> tuple[BaseImage | None, ExtensionPlans | None]:
+    """The run image (read only when it is extended or extensions run) and what the
+    extensions generated ahead of time."""
+    requests = (*config.extend_extensions, *options.extensions)
+    if options.run_image is None and not requests:
+        return None, None
+    run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
+    if not requests:
+        return run_base, None
+    plans = plan_extensions(
+        engine,
+        reporter,
+        requests,
+        build_image=build_base,
+        run_image=run_base,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
+        base_dir=config.base_dir,
+        work_dir=work_dir / "extensions",
+    )
+    if plans.run.switched_to and options.run_image is not None:
+        # The run image is now the one the switch names: plan on top of it.
+        run_base = engine.resolve_base(plans.run.switched_to, options.pull_policy, platform)
+    return run_base, plans
+
+
+class _ModuleFetcher:
+    """Fetches [[buildpacks]] / [[extensions]] entries and stages each module as a tree."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        reporter: Reporter,
+        base_dir: Path,
+        work_dir: Path,
+        context: Path,
+        platform: str | None,
+    ) -> None:
+        self.engine, self.reporter = engine, reporter
+        self.base_dir, self.work_dir, self.context = base_dir, work_dir, context
+        self.platform = platform
+        self.trees: dict[str, Path] = {}  # context path -> staged module
+
+    def _export(self, image: str, dest: Path) -> None:
+        self.engine.export_tree(
+            image, ["/cnb/buildpacks", "/cnb/extensions"], dest, platform=self.platform
+        )
+
+    def fetch(self, entries: tuple[ModuleEntry, ...], prefix: str) -> tuple[FetchedModule, ...]:
+        fetched = []
+        for index, entry in enumerate(entries):
+            uri = entry.uri if entry.uri is not None else f"docker://{entry.image}"
+            with self.reporter.step(f"Fetching {entry.kind} {uri}"):
+                modules = fetch_modules(
+                    uri,
+                    kind=entry.kind,
+                    base_dir=self.base_dir,
+                    work_dir=self.work_dir / "fetch" / f"{prefix}-{index}",
+                    cache_dir=cache_dir(),
+                    image_exporter=self._export,
+                )
+            for module_index, module in enumerate(modules):
+                path = f"{prefix}/{index}-{module_index}"
+                stage_module(module, self.context / path)
+                self.trees[path] = self.context / path
+                fetched.append(FetchedModule(entry, module, path))
+        return tuple(fetched)
+
+
+def _stage_flattened(
+    groups: tuple[tuple[str, ...], ...],
+    fetched: tuple[FetchedModule, ...],
+    context: Path,
+    trees: dict[str, Path],
+) -> dict[str, str]:
+    """--flatten: each group's modules staged together as one tree (one layer); returns each
+    flattened module's context path -> its group's. Modules the builder lacks are the
+    planner's to report."""
+    flattened: dict[str, str] = {}
+    for index, group in enumerate(groups):
+        members = [f for f in fetched if module_label(f.module) in group]
+        if not members:
+            continue
+        path = f"flatten/{index}"
+        for member in members:
+            stage_module(member.module, context / path)
+            flattened[member.context_path] = path
+        trees[path] = context / path
+    return flattened
+
+
+def _lifecycles(
+    engine: Engine,
+    reporter: Reporter,
+    config: BuilderConfig,
+    architectures: list[str],
+    work_dir: Path,
+) -> tuple[dict[str, Lifecycle], dict[str, Path]]:
+    """The lifecycle for each architecture (the release for that arch), staged."""
+    lifecycles: dict[str, Lifecycle] = {}
+    trees: dict[str, Path] = {}
+    source = config.lifecycle
+    base_url = os.environ.get(LIFECYCLE_BASE_URL_ENV, DEFAULT_DOWNLOAD_BASE_URL)
+    for arch in architectures:
+        with reporter.step(f"Fetching the lifecycle for linux/{arch}"):
+            lifecycle = fetch_lifecycle(
+                version=source.version if source else None,
+                uri=source.uri if source else None,
+                arch=arch,
+                base_dir=config.base_dir,
+                work_dir=work_dir / "fetch" / f"lifecycle-{arch}",
+                cache_dir=cache_dir(),
+                download_base_url=base_url,
+                image_exporter=partial(_export_lifecycle, engine, f"linux/{arch}"),
+            )
+        lifecycles[arch] = lifecycle
+        path = f"lifecycle/{arch}"
+        _stage_lifecycle(lifecycle, work_dir / "context" / path)
+        trees[path] = work_dir / "context" / path
+    return lifecycles, trees
 
 
 LIFECYCLE_VERSION_LABEL = "io.buildpacks.lifecycle.version"

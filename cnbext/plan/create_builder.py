@@ -27,6 +27,7 @@ from cnbext.cnb.labels import (
 )
 from cnbext.config.builder import (
     BuilderConfig,
+    TargetEntry,
     has_run_table,
     scoped_package_problem,
 )
@@ -96,6 +97,9 @@ class BuilderOptions:
     # "id@version" put in one layer each (the extra --tag names are in `names`).
     labels: dict[str, str] = field(default_factory=dict)
     flatten: tuple[tuple[str, ...], ...] = ()
+    # --target / --platform of create-builder: they replace [[targets]] (see config.targets).
+    targets: tuple[TargetEntry, ...] = ()
+    append_image_name_suffix: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class BuilderInputs:
     extension_plans: ExtensionPlans | None = None
     # --flatten: a module's context path -> the context path of the one layer of its group.
     flattened: Mapping[str, str] = field(default_factory=dict)
+    # The platforms chosen from the targets (None: options.platforms, as extend-builder has).
+    platforms: tuple[str, ...] | None = None
 
 
 def check_run_image_flags(
@@ -209,6 +215,7 @@ def plan_create_builder(
             *(str(w) for w in config.warnings),
             *inputs.warnings,
             *_exec_env_warnings(config),
+            *_suffix_warnings(options),
             *modules.warnings,
             *(plans.warnings if plans else ()),
         ),
@@ -222,6 +229,18 @@ def _exec_env_warnings(config: BuilderConfig) -> tuple[str, ...]:
         f"{config.problem(env.path, 'exec-env is accepted but not yet written to the builder')}"
         for env in config.build_env
         if env.exec_env
+    )
+
+
+def _suffix_warnings(options: BuilderOptions) -> tuple[str, ...]:
+    if not options.append_image_name_suffix:
+        return ()
+    if not options.publish:
+        # pack's own words: the flag only means something when publishing.
+        return ("--append-image-name-suffix will be ignored, use combined with --publish",)
+    return (
+        "--append-image-name-suffix: cnbext pushes the image index under NAME in one step and "
+        "no per-platform images, so no tag is overwritten and no suffixed names are written",
     )
 
 
@@ -360,7 +379,7 @@ def _builder_build(
         result_labels={**build_base.labels, **labels},
         label_changes=tuple(label_changes(build_base.labels, labels)),
         names=options.names,
-        platforms=options.platforms,
+        platforms=options.platforms if inputs.platforms is None else inputs.platforms,
         package_manager=install.manager_name if install else None,
         packages=install.packages if install else (),
         base_user=build_base.user,
