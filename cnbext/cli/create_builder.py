@@ -72,29 +72,34 @@ The lifecycle is downloaded (and cached) unless `[lifecycle] uri` names a local 
 """
 
 
+NameArgument = Annotated[
+    str, typer.Argument(help="Name of the builder image.", metavar="NAME", show_default=False)
+]
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="pack's builder.toml, optionally with [extend] (see docs)."
+    ),
+]
+ExperimentalOption = Annotated[
+    bool,
+    typer.Option(
+        "--experimental",
+        help="Package [[extensions]] even with a lifecycle older than Platform API 0.13, "
+        "which runs them only as an experimental feature.",
+    ),
+]
+
+
 def create_builder(
-    name: Annotated[
-        str, typer.Argument(help="Name of the builder image.", metavar="NAME", show_default=False)
-    ],
-    config: Annotated[
-        Path,
-        typer.Option(
-            "--config", "-c", help="pack's builder.toml, optionally with [extend] (see docs)."
-        ),
-    ] = Path("builder.toml"),
+    name: NameArgument,
+    config: ConfigOption = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
     extension: ExtensionOption = None,
     env: EnvOption = None,
     app: AppOption = None,
-    experimental: Annotated[
-        bool,
-        typer.Option(
-            "--experimental",
-            help="Package [[extensions]] even with a lifecycle older than Platform API 0.13, "
-            "which runs them only as an experimental feature.",
-        ),
-    ] = False,
+    experimental: ExperimentalOption = False,
     target: TargetOption = None,
     label: LabelOption = None,
     tag: TagOption = None,

@@ -8,7 +8,7 @@ pack's checks and messages, located in builder.toml.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,9 @@ def plan_create_builder(
     config: BuilderConfig, options: BuilderOptions, inputs: BuilderInputs
 ) -> Plan:
     check_options(options, config)
+    if inputs.platforms is not None:
+        # The platforms the targets chose: the builder and an extended run image alike.
+        options = replace(options, platforms=inputs.platforms)
     user_id, group_id = check_build_image(config, inputs.build_base)
     lifecycle = next(iter(inputs.lifecycles.values()))
     modules = resolve_modules(
@@ -379,7 +382,7 @@ def _builder_build(
         result_labels={**build_base.labels, **labels},
         label_changes=tuple(label_changes(build_base.labels, labels)),
         names=options.names,
-        platforms=options.platforms if inputs.platforms is None else inputs.platforms,
+        platforms=options.platforms,
         package_manager=install.manager_name if install else None,
         packages=install.packages if install else (),
         base_user=build_base.user,

@@ -11,7 +11,14 @@ import pytest
 
 from cnbext.errors import UsageError
 from cnbext.plan.create_builder import plan_create_builder
-from tests.plan.test_create_builder import BASE_TOML, OPTIONS, descriptor, inputs_for, load
+from tests.plan.test_create_builder import (
+    BASE_TOML,
+    OPTIONS,
+    RUN_IMAGE,
+    descriptor,
+    inputs_for,
+    load,
+)
 
 
 def test_labels_are_added_to_the_builder(tmp_path: Path) -> None:
@@ -145,3 +152,12 @@ def test_platforms_chosen_from_targets_are_built(tmp_path: Path) -> None:
     inputs = inputs_for(config, platforms=("linux/amd64", "linux/arm64"))
     (builder,) = plan_create_builder(config, replace(OPTIONS, publish=True), inputs).builds
     assert builder.platforms == ("linux/amd64", "linux/arm64")
+
+
+def test_an_extended_run_image_is_built_for_every_target_platform(tmp_path: Path) -> None:
+    text = BASE_TOML + '[extend.metadata.run]\npackages = ["jq"]\n'
+    config = load(tmp_path, text)
+    inputs = inputs_for(config, platforms=("linux/amd64", "linux/arm64"), run_base=RUN_IMAGE)
+    options = replace(OPTIONS, publish=True, run_image="localhost:5000/b/run:1")
+    run, builder = plan_create_builder(config, options, inputs).builds
+    assert run.platforms == builder.platforms == ("linux/amd64", "linux/arm64")
