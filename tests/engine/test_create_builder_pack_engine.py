@@ -162,3 +162,66 @@ def test_lifecycle_version_shorthands_download_the_release_pack_would(
     assert result.returncode == 0, result.stderr
     metadata = label_json(engine, builder, "io.buildpacks.builder.metadata")
     assert metadata["lifecycle"]["version"] == release
+
+
+MODULE_IMAGE_DOCKERFILE = """\
+ARG base_image
+FROM ${base_image}
+USER root
+ARG TARGETARCH
+ARG per_arch=""
+RUN d=/cnb/buildpacks/examples_arch/0.0.1 && mkdir -p $d/bin \\
+ && printf 'api = "0.10"\\n[buildpack]\\nid = "examples/arch"\\nversion = "0.0.1"\\n' \\
+    > $d/buildpack.toml \\
+ && printf '#!/bin/sh\\nexit 0\\n' > $d/bin/detect && cp $d/bin/detect $d/bin/build \\
+ && chmod 755 $d/bin/* && if [ -n "$per_arch" ]; then echo $TARGETARCH > $d/arch; fi
+"""
+
+
+def test_modules_from_multi_platform_images_must_match_across_targets(
+    engine: EngineEnv, builder_cli: Cli
+) -> None:
+    """One build serves every platform with the same module layers, so a module an image
+    holds differently per platform is refused rather than given to the wrong platform."""
+    if engine.multiarch_build_image is None or engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    base = engine.multiarch_build_image
+    (builder_cli.workdir / "Dockerfile").write_text(MODULE_IMAGE_DOCKERFILE)
+    images = {}
+    for kind, per_arch in (("same", ""), ("per-arch", "1")):
+        images[kind] = engine.name(f"module-{kind}")
+        subprocess.run(
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--quiet",
+                "--network",
+                "host",
+                "--provenance=false",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--build-arg",
+                f"base_image={base}",
+                "--build-arg",
+                f"per_arch={per_arch}",
+                "-t",
+                images[kind],
+                "--push",
+                str(builder_cli.workdir),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    for kind, expected_code in (("same", 0), ("per-arch", 3)):
+        builder = engine.name(f"module-{kind}-builder")
+        extra = f'[[buildpacks]]\nuri = "docker://{images[kind]}"\n' + TWO_TARGETS
+        toml = builder_toml(base, engine.multiarch_run_image, extra)
+        builder_cli.write("builder.toml", toml)
+        result = builder_cli("create-builder", builder, "-c", "builder.toml", "--publish")
+        assert result.returncode == expected_code, result.stderr
+        if expected_code:
+            assert "buildpack examples/arch@0.0.1 differs on linux/arm64" in result.stderr
+            assert not engine.in_registry(builder)
+        else:
+            assert platforms_of(builder) == ["linux/amd64", "linux/arm64"]
