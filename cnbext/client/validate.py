@@ -66,7 +66,8 @@ class FileReport:
 
 
 def kind_of(path: Path) -> Kind | None:
-    """The kind a file's name says; for a folder, the kind of the descriptor at its root."""
+    """The kind a file's name says (else, for a .toml, its keys); for a folder, the kind of
+    the descriptor at its root."""
     if path.is_dir():
         for name, kind in (("extension.toml", Kind.EXTENSION), ("buildpack.toml", Kind.BUILDPACK)):
             if (path / name).is_file():
@@ -75,6 +76,36 @@ def kind_of(path: Path) -> Kind | None:
     for name, kind in _NAMES:
         if path.name == name or path.name.endswith(("-" + name, "." + name, "_" + name)):
             return kind
+    return _sniffed(path) if path.suffix == ".toml" else None
+
+
+# Top-level keys only one kind of file has (builder.toml's are pack's sections).
+_BUILDER_KEYS = frozenset(
+    {"buildpacks", "extensions", "order", "order-extensions", "system", "stack", "lifecycle"}
+)
+
+
+def _sniffed(path: Path) -> Kind | None:
+    """The kind of a .toml whose name says nothing (e.g. ``paketo-jammy-base.toml``), from
+    keys only one kind has; None when unsure (extend.toml and extend-builder.toml look alike)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    keys = set(data)
+    if "extension" in keys:
+        return Kind.EXTENSION
+    if "buildpack" in keys:
+        return Kind.BUILDPACK
+    if keys & _BUILDER_KEYS or (isinstance(data.get("build"), dict) and "image" in data["build"]):
+        return Kind.BUILDER
+    if keys and keys <= {"provides", "requires", "or"}:
+        return Kind.PLAN
+    args = [data.get(k) for k in ("build", "run")]
+    if any(isinstance(a, dict) and "args" in a for a in args) and keys <= {"build", "run"}:
+        return Kind.EXTEND_CONFIG
     return None
 
 

@@ -271,3 +271,24 @@ def test_validate_never_imports_the_docker_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('[build]\nimage = "b"\n[[run.images]]\nimage = "r"\n', Kind.BUILDER),
+        ('[[buildpacks]]\nuri = "x"\n', Kind.BUILDER),
+        ('api = "0.10"\n[extension]\nid = "a"\n', Kind.EXTENSION),
+        ('[buildpack]\nid = "a"\n', Kind.BUILDPACK),
+        ('[[provides]]\nname = "a"\n', Kind.PLAN),
+        ('[[build.args]]\nname = "a"\nvalue = "b"\n', Kind.EXTEND_CONFIG),
+        ('[extend]\nimage = "a"\n', None),  # extend.toml or extend-builder.toml: --kind says
+        ("not toml [", None),
+    ],
+)
+def test_a_toml_named_otherwise_is_known_by_its_keys(
+    tmp_path: Path, text: str, kind: Kind | None
+) -> None:
+    path = tmp_path / "paketo-jammy-base.toml"
+    path.write_text(text)
+    assert kind_of(path) is kind
