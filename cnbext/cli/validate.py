@@ -22,7 +22,8 @@ Every problem is printed as `file:line:col: $.path: message`, all of them at onc
 follow, marked `warning:`. The exit code is 0 when nothing is wrong (warnings allowed) and 3
 when anything is, as the other commands exit on a bad config: made for CI.
 
-The kind of each file comes from its name (a prefix is allowed: `ci-builder.toml`):
+The kind of each file comes from its name (a prefix is allowed: `ci-builder.toml`), else
+for a .toml from keys only one kind has, else from `--kind`:
 builder.toml, extend.toml, extend-builder.toml, extension.toml, buildpack.toml,
 extend-config.toml, plan.toml (an extension's detect output), build.Dockerfile and
 run.Dockerfile (the image-extension rules). A folder with extension.toml or buildpack.toml at its

@@ -52,8 +52,8 @@ def resolve_modules(
     problems: list[ConfigProblem] = []
     unique_bps = unique_modules(config, buildpacks, problems)
     unique_exts = unique_modules(config, extensions, problems)
-    _check_apis(config, unique_bps, lifecycle, problems)
-    warnings = _check_extensions_api(config, unique_exts, lifecycle, experimental, problems)
+    warnings = _check_apis(config, unique_bps, lifecycle, problems)
+    warnings += _check_extensions_api(config, unique_exts, lifecycle, experimental, problems)
     available = [f.module for f in unique_bps]
     for fetched in unique_bps:
         for group in fetched.module.descriptor.order:
@@ -85,9 +85,17 @@ def _check_apis(
     buildpacks: Sequence[FetchedModule],
     lifecycle: Lifecycle,
     problems: list[ConfigProblem],
-) -> None:
+) -> list[str]:
+    """Buildpack APIs the lifecycle lacks are refused; deprecated ones warned about, in
+    pack's words."""
+    warnings = []
     for fetched in buildpacks:
         api = fetched.module.descriptor.api
+        if api in lifecycle.buildpack_apis.deprecated:
+            warnings.append(
+                f"Buildpack {module_label(fetched.module)} is using deprecated Buildpacks API "
+                f"version {api}"
+            )
         if not lifecycle.supports_buildpack_api(api):
             supported = ", ".join(lifecycle.buildpack_apis.supported)
             problems.append(
@@ -98,6 +106,7 @@ def _check_apis(
                     f"{supported})",
                 )
             )
+    return warnings
 
 
 def _check_extensions_api(

@@ -11,8 +11,10 @@ import pytest
 
 from cnbext.errors import UsageError
 from cnbext.plan.create_builder import plan_create_builder
+from cnbext.sources.lifecycle import ApiSet
 from tests.plan.test_create_builder import (
     BASE_TOML,
+    LIFECYCLE,
     OPTIONS,
     RUN_IMAGE,
     descriptor,
@@ -161,3 +163,12 @@ def test_an_extended_run_image_is_built_for_every_target_platform(tmp_path: Path
     options = replace(OPTIONS, publish=True, run_image="localhost:5000/b/run:1")
     run, builder = plan_create_builder(config, options, inputs).builds
     assert run.platforms == builder.platforms == ("linux/amd64", "linux/arm64")
+
+
+def test_deprecated_buildpack_apis_warn_as_pack_does(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    lifecycle = replace(LIFECYCLE, buildpack_apis=ApiSet(("0.7",), ("0.10",)))
+    modules = [descriptor("ex/a", api="0.7"), descriptor("ex/b")]
+    inputs = inputs_for(config, modules, lifecycles={"amd64": lifecycle})
+    plan = plan_create_builder(config, OPTIONS, inputs)
+    assert "Buildpack ex/a@1.0.0 is using deprecated Buildpacks API version 0.7" in plan.warnings
