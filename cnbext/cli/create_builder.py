@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cnbext.cli.common import (
-    AppOption,
-    BuildIdOption,
-    DryRunOption,
-    EnvOption,
-    ExtensionOption,
-    NetworkOption,
-    OutputFormat,
-    OutputOption,
-    PlatformOption,
-    PublishOption,
-    PullPolicyOption,
-    QuietOption,
-    RunImageMirrorOption,
-    RunImageOption,
-    VerboseOption,
-    builder_options,
-    guarded,
-    stderr_console,
-)
+import cnbext
+from cnbext.cli.application import Application
 from cnbext.cli.create_builder_flags import (
     FlattenOption,
     LabelOption,
@@ -36,7 +17,7 @@ from cnbext.cli.create_builder_flags import (
     TargetOption,
     pack_flags,
 )
-from cnbext.plan.model import PullPolicy
+from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
 
@@ -91,64 +72,30 @@ ExperimentalOption = Annotated[
 ]
 
 
+@shared_flags
 def create_builder(
+    app: Application,
+    flags: RunFlags,
     name: NameArgument,
     config: ConfigOption = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
-    extension: ExtensionOption = None,
-    env: EnvOption = None,
-    app: AppOption = None,
     experimental: ExperimentalOption = False,
     target: TargetOption = None,
     label: LabelOption = None,
     tag: TagOption = None,
     flatten: FlattenOption = None,
     append_image_name_suffix: SuffixOption = False,
-    publish: PublishOption = False,
-    pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
-    network: NetworkOption = None,
-    platform: PlatformOption = None,
-    build_id: BuildIdOption = None,
-    dry_run: DryRunOption = False,
-    output: OutputOption = OutputFormat.TEXT,
-    verbose: VerboseOption = False,
-    quiet: QuietOption = False,
 ) -> None:
-    errors = stderr_console()
-
-    def run() -> None:
-        from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client.client import Client
-        from cnbext.config.builder import load_builder_config
-
-        options = builder_options(
-            name=name,
-            run_image=run_image,
-            run_image_mirror=run_image_mirror,
-            publish=publish,
-            pull_policy=pull_policy,
-            network=network,
-            platform=None,
-            build_id=build_id,
-            extension=extension,
-            env=env,
-            app=app,
-            experimental=experimental,
-        )
+    def use_case() -> cnbext.Result:
         options = pack_flags(
-            options,
-            targets=[*(target or []), *(platform or [])],
+            flags.builder_options(name, run_image, run_image_mirror, experimental=experimental),
+            targets=target or [],
             labels=label or [],
             tags=tag or [],
             flatten=flatten or [],
             append_image_name_suffix=append_image_name_suffix,
         )
-        loaded = load_builder_config(config, str(config))
-        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        client = Client(reporter, network=options.network)
-        with tempfile.TemporaryDirectory(prefix="cnbext-builder-") as work_dir:
-            plan = client.plan_create_builder(loaded, options, Path(work_dir))
-            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
+        return cnbext.create_builder(config, options, dry_run=flags.dry_run, reporter=app.reporter)
 
-    guarded(run, errors, output=output, verbose=verbose)
+    app.run(use_case)

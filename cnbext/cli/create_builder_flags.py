@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cnbext.cli.common import normalize_names
-
 if TYPE_CHECKING:
     from cnbext.plan.create_builder import BuilderOptions
 
@@ -74,14 +72,15 @@ def pack_flags(
     flatten: list[str],
     append_image_name_suffix: bool,
 ) -> BuilderOptions:
+    """The builder options with pack's flags; --platform (in ``options.platforms``) is an
+    alias of --target here. The use case normalizes every name (the --tag ones too)."""
     from cnbext.config.targets import parse_target
 
-    extra_names = normalize_names(tags)
-    names = tuple(dict.fromkeys((*options.names, *extra_names)))
     return replace(
         options,
-        names=names,
-        targets=tuple(parse_target(t) for t in targets),
+        names=(*options.names, *tags),
+        platforms=(),
+        targets=tuple(parse_target(t) for t in (*targets, *options.platforms)),
         labels=parse_labels(labels),
         flatten=tuple(parse_flatten(f) for f in flatten),
         append_image_name_suffix=append_image_name_suffix,

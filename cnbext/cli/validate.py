@@ -7,14 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cnbext.cli.common import (
-    OutputFormat,
-    OutputOption,
-    VerboseOption,
-    guarded,
-    print_json,
-    stderr_console,
-)
+from cnbext.cli.options import OutputFormat, OutputOption, VerboseOption
 
 HELP = """Check config files and extension or buildpack folders without Docker or a network.
 
@@ -64,49 +57,55 @@ def validate(
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
 ) -> None:
-    errors = stderr_console()
+    from cnbext.cli.application import fail, stderr_console
+    from cnbext.errors import CnbextError
 
-    def run() -> int:
-        from cnbext.client.validate import Kind, validate_paths
-        from cnbext.errors import ExitCode, UsageError
-
-        chosen = None
-        if kind is not None:
-            chosen = {k.value.lower().replace(".", "-"): k for k in Kind}.get(
-                kind.lower().replace(".", "-")
-            )
-            if chosen is None:
-                raise UsageError(
-                    f"--kind {kind!r} is not a kind: use one of {', '.join(k.value for k in Kind)}"
-                )
-        reports = validate_paths(paths, chosen)
-        problems = [str(p) for r in reports for p in r.problems]
-        warnings = [str(w) for r in reports for w in r.warnings]
-        code = ExitCode.CONFIG if problems else ExitCode.OK
-        if output is OutputFormat.JSON:
-            print_json(
-                {
-                    "command": "validate",
-                    "files": [r.to_dict() for r in reports],
-                    "problems": problems,
-                    "warnings": warnings,
-                    "exitCode": int(code),
-                }
-            )
-        else:
-            for line in problems:
-                typer.echo(line)
-            for line in warnings:
-                typer.echo(f"warning: {line}")
-            noun = "file" if len(reports) == 1 else "files"
-            typer.echo(
-                f"{len(reports)} {noun} checked: {len(problems)} problem(s), "
-                f"{len(warnings)} warning(s)",
-                err=True,
-            )
-        return int(code)
-
-    # typer.Exit is an exception too: raised outside guarded(), which would call it a bug.
-    code = guarded(run, errors, output=output, verbose=verbose)
+    try:
+        code = _validate(paths, kind, output)
+    except CnbextError as error:
+        fail(error, stderr_console(), output=output)
+    # typer.Exit is raised here, outside the try: it is how the exit code gets out.
     if code:
         raise typer.Exit(code)
+
+
+def _validate(paths: list[Path], kind: str | None, output: OutputFormat) -> int:
+    """Check every path and show the result; the exit code (0, or 3 with any problem)."""
+    from cnbext.cli.application import print_json
+    from cnbext.client.validate import Kind, validate_paths
+    from cnbext.errors import ExitCode, UsageError
+
+    chosen = None
+    if kind is not None:
+        chosen = {k.value.lower().replace(".", "-"): k for k in Kind}.get(
+            kind.lower().replace(".", "-")
+        )
+        if chosen is None:
+            raise UsageError(
+                f"--kind {kind!r} is not a kind: use one of {', '.join(k.value for k in Kind)}"
+            )
+    reports = validate_paths(paths, chosen)
+    problems = [str(p) for r in reports for p in r.problems]
+    warnings = [str(w) for r in reports for w in r.warnings]
+    code = ExitCode.CONFIG if problems else ExitCode.OK
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                "command": "validate",
+                "files": [r.to_dict() for r in reports],
+                "problems": problems,
+                "warnings": warnings,
+                "exitCode": int(code),
+            }
+        )
+        return int(code)
+    for line in problems:
+        typer.echo(line)
+    for line in warnings:
+        typer.echo(f"warning: {line}")
+    noun = "file" if len(reports) == 1 else "files"
+    typer.echo(
+        f"{len(reports)} {noun} checked: {len(problems)} problem(s), {len(warnings)} warning(s)",
+        err=True,
+    )
+    return int(code)

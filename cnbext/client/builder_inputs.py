@@ -17,16 +17,14 @@ from pathlib import Path
 
 import tomlkit
 
-from cnbext.client.extensions import extension_plans as plan_extensions
 from cnbext.client.progress import Reporter
-from cnbext.cnb.extender import ExtensionPlans
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.config.targets import target_platforms
-from cnbext.engine.docker import Engine
-from cnbext.engine.models import BaseImage
+from cnbext.engine.protocol import Engine
 from cnbext.errors import ConfigError, UsageError
 from cnbext.plan.builder_modules import module_label
 from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
+from cnbext.plan.facts import ImageFacts
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.sources.modules import fetch_modules, stage_module
@@ -39,14 +37,12 @@ def gather_builder_inputs(
     reporter: Reporter,
     config: BuilderConfig,
     options: BuilderOptions,
+    facts: ImageFacts,
     work_dir: Path,
 ) -> BuilderInputs:
-    platforms = select_platforms(config, options)
+    """``options.platforms`` are the chosen ones (see :func:`select_platforms`)."""
+    platforms = options.platforms
     platform = platforms[0] if platforms else None
-    build_base = engine.resolve_base(config.build_image, options.pull_policy, platform)
-    run_base, extension_plans = _run_image_facts(
-        engine, reporter, config, options, build_base, work_dir, platform
-    )
     context = work_dir / "context"
     modules = _ModuleFetcher(engine, reporter, config.base_dir, work_dir, context, platform)
     buildpacks = modules.fetch(config.buildpacks, "buildpacks")
@@ -55,7 +51,7 @@ def gather_builder_inputs(
         options.flatten, (*buildpacks, *extensions), context, modules.trees
     )
     lifecycles, lifecycle_trees = _lifecycles(
-        engine, reporter, config, _architectures(platforms, build_base.architecture), work_dir
+        engine, reporter, config, _architectures(platforms, facts.base.architecture), work_dir
     )
     workdirs = work_dir / "workdirs"
     for name in ("workspace", "layers"):
@@ -66,8 +62,6 @@ def gather_builder_inputs(
         diff_ids = engine.layer_diff_ids({**modules.trees, **others.trees})
     _check_same_on_every_platform(config, (*buildpacks, *extensions), others, diff_ids)
     return BuilderInputs(
-        build_base=build_base,
-        run_base=run_base,
         buildpacks=buildpacks,
         extensions=extensions,
         lifecycles=lifecycles,
@@ -75,19 +69,20 @@ def gather_builder_inputs(
         module_trees=modules.trees,
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
-        extension_plans=extension_plans,
         flattened=flattened,
-        platforms=platforms,
     )
 
 
 def select_platforms(config: BuilderConfig, options: BuilderOptions) -> tuple[str, ...]:
     """The platforms to build, as pack picks them: --target (or --platform) flags, else
     [[targets]]; with --publish every one of them (joined into one image index), without it
-    only the daemon's, refused when no target names it."""
+    only the daemon's, refused when no target names it. Without any target, the options'
+    own platforms (the API's callers may set them directly)."""
     targets = options.targets or config.targets
     platforms = target_platforms(targets)
-    if options.publish or not platforms:
+    if not platforms:
+        return options.platforms
+    if options.publish:
         return platforms
     daemon = f"linux/{_host_architecture()}"
     if any(p == daemon or p.startswith(daemon + "/") for p in platforms):
@@ -97,40 +92,6 @@ def select_platforms(config: BuilderConfig, options: BuilderOptions) -> tuple[st
         hint="add --publish to build every target into an image index in a registry, or add "
         f"--target {daemon}",
     )
-
-
-def _run_image_facts(
-    engine: Engine,
-    reporter: Reporter,
-    config: BuilderConfig,
-    options: BuilderOptions,
-    build_base: BaseImage,
-    work_dir: Path,
-    platform: str | None,
-) -> tuple[BaseImage | None, ExtensionPlans | None]:
-    """The run image (read only when it is extended or extensions run) and what the
-    extensions generated ahead of time."""
-    requests = (*config.extend_extensions, *options.extensions)
-    if options.run_image is None and not requests:
-        return None, None
-    run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
-    if not requests:
-        return run_base, None
-    plans = plan_extensions(
-        engine,
-        reporter,
-        requests,
-        build_image=build_base,
-        run_image=run_base,
-        platform_env=options.platform_env,
-        app_dir=options.app_dir,
-        base_dir=config.base_dir,
-        work_dir=work_dir / "extensions",
-    )
-    if plans.run.switched_to and options.run_image is not None:
-        # The run image is now the one the switch names: plan on top of it.
-        run_base = engine.resolve_base(plans.run.switched_to, options.pull_policy, platform)
-    return run_base, plans
 
 
 class _ModuleFetcher:

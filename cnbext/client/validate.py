@@ -199,10 +199,12 @@ def _schema_only(schema: str) -> Callable[[Path, str], list[ConfigProblem]]:
 
 def _schema_checked(path: Path, display: str, schema: str) -> Any:
     from cnbext.config.toml_source import TomlSource
-    from cnbext.config.validation import validate
+    from cnbext.config.validation import schema_problems
 
     source = TomlSource.read(path, display)
-    validate(source, schema)
+    problems = schema_problems(source, schema)
+    if problems:
+        raise ConfigError(problems)
     return source
 
 

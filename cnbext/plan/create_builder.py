@@ -8,7 +8,7 @@ pack's checks and messages, located in builder.toml.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from cnbext.cnb.builder_layout import (
     RunImage,
     cnb_files,
 )
-from cnbext.cnb.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
     STACK_ID,
@@ -58,7 +58,8 @@ from cnbext.plan.extend import (
     plan_image_build,
     plan_packages,
 )
-from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.facts import ImageFacts
+from cnbext.plan.model import CreatedBuilderDetails, ImageBuild, Plan, PullPolicy
 from cnbext.sources.lifecycle import Lifecycle
 
 __all__ = [
@@ -77,14 +78,14 @@ __all__ = [
 class BuilderOptions:
     """The flags of the builder commands (create-builder, extend-builder)."""
 
-    names: tuple[str, ...]
-    run_image: str | None
-    run_image_mirrors: tuple[str, ...]
-    publish: bool
-    pull_policy: PullPolicy
-    network: str | None
-    platforms: tuple[str, ...]
-    build_id: str | None
+    names: tuple[str, ...]  # the builder's name, then --tag names; normalized by the client
+    run_image: str | None = None
+    run_image_mirrors: tuple[str, ...] = ()
+    publish: bool = False
+    pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
+    network: str | None = None
+    platforms: tuple[str, ...] = ()
+    build_id: str | None = None
     # Image extensions to apply ahead of time (--extension), their platform env (--env) and
     # the app folder detect and generate see (--app; default: an empty folder).
     extensions: tuple[ExtensionRequest, ...] = ()
@@ -97,17 +98,16 @@ class BuilderOptions:
     # "id@version" put in one layer each (the extra --tag names are in `names`).
     labels: dict[str, str] = field(default_factory=dict)
     flatten: tuple[tuple[str, ...], ...] = ()
-    # --target / --platform of create-builder: they replace [[targets]] (see config.targets).
+    # --target (and --platform) of create-builder: they replace [[targets]]; the client turns
+    # the targets into `platforms` (cnbext.client.builder_inputs.select_platforms).
     targets: tuple[TargetEntry, ...] = ()
     append_image_name_suffix: bool = False
 
 
 @dataclass(frozen=True)
 class BuilderInputs:
-    """Facts the client gathered for planning."""
+    """What the client fetched and staged for a builder, besides the image facts."""
 
-    build_base: BaseImage
-    run_base: BaseImage | None  # read only when the run image is extended
     buildpacks: tuple[FetchedModule, ...]
     extensions: tuple[FetchedModule, ...]
     lifecycles: Mapping[str, Lifecycle]  # by target architecture (amd64, arm64)
@@ -116,13 +116,8 @@ class BuilderInputs:
     workdirs_tree: Path  # empty workspace/ and layers/ folders, chowned to the CNB user
     diff_ids: Mapping[str, str]  # context path -> layer diffID
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    # What [[extend.extensions]] / --extension generated, applied ahead of time (the modules
-    # in `extensions` above are only packaged for build time).
-    extension_plans: ExtensionPlans | None = None
     # --flatten: a module's context path -> the context path of the one layer of its group.
     flattened: Mapping[str, str] = field(default_factory=dict)
-    # The platforms chosen from the targets (None: options.platforms, as extend-builder has).
-    platforms: tuple[str, ...] | None = None
 
 
 def check_run_image_flags(
@@ -175,13 +170,12 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
 
 
 def plan_create_builder(
-    config: BuilderConfig, options: BuilderOptions, inputs: BuilderInputs
+    config: BuilderConfig, options: BuilderOptions, facts: ImageFacts, inputs: BuilderInputs
 ) -> Plan:
-    check_options(options, config)
-    if inputs.platforms is not None:
-        # The platforms the targets chose: the builder and an extended run image alike.
-        options = replace(options, platforms=inputs.platforms)
-    user_id, group_id = check_build_image(config, inputs.build_base)
+    """The plan for ``cnbext create-builder``; ``options`` were checked by
+    :func:`check_options`. ``facts.base`` is the build image, ``facts.run`` the run image when
+    --run-image extends it."""
+    user_id, group_id = check_build_image(config, facts.base)
     lifecycle = next(iter(inputs.lifecycles.values()))
     modules = resolve_modules(
         config,
@@ -191,23 +185,21 @@ def plan_create_builder(
         experimental=options.experimental,
     )
     _check_flatten(options, modules)
-    run_images, run_build = _plan_run_images(config, options, inputs)
-    contents = _contents(config, inputs, modules, lifecycle, run_images)
-    builder = _builder_build(config, options, inputs, modules, contents, bool(group_id))
+    run_images, run_build = _plan_run_images(config, options, facts)
+    contents = _contents(config, facts, inputs, modules, lifecycle, run_images)
+    builder = _builder_build(config, options, facts, inputs, modules, contents, bool(group_id))
     builds = (run_build, builder) if run_build is not None else (builder,)
-    details = {
-        "builder": {
-            "buildImage": inputs.build_base.reference,
-            "user": f"{user_id}:{group_id}",
-            "lifecycle": lifecycle.version,
-            "runImages": [r.to_dict() for r in run_images],
-            "buildpacks": [module_label(f.module) for f in modules.buildpacks],
-            "extensions": [module_label(f.module) for f in modules.extensions],
-            "flattened": [list(group) for group in options.flatten],
-            "files": dict(cnb_files(contents)),
-        }
-    }
-    plans = inputs.extension_plans
+    details = CreatedBuilderDetails(
+        build_image=facts.base.reference,
+        user=f"{user_id}:{group_id}",
+        lifecycle=lifecycle.version,
+        run_images=tuple(run_images),
+        buildpacks=tuple(module_label(f.module) for f in modules.buildpacks),
+        extensions=tuple(module_label(f.module) for f in modules.extensions),
+        files=dict(cnb_files(contents)),
+        flattened=options.flatten,
+    )
+    plans = facts.extensions
     return Plan(
         command="create-builder",
         builds=builds,
@@ -259,10 +251,10 @@ def _check_flatten(options: BuilderOptions, modules: ResolvedModules) -> None:
 
 
 def _plan_run_images(
-    config: BuilderConfig, options: BuilderOptions, inputs: BuilderInputs
+    config: BuilderConfig, options: BuilderOptions, facts: ImageFacts
 ) -> tuple[list[RunImage], ImageBuild | None]:
     """The run images the builder names, and the extended run image's build if any."""
-    plans = inputs.extension_plans
+    plans = facts.extensions
     run_steps = plans.run.steps if plans else ()
     if run_steps and options.run_image is None:
         raise UsageError(
@@ -278,11 +270,11 @@ def _plan_run_images(
     if options.run_image is None:
         return run_images, None
     run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
-    if inputs.run_base is None:
+    if facts.run is None:
         raise ImageError("the run image was not read; it is needed to extend it")
     run_build = plan_extended_run_image(
         config.source,
-        inputs.run_base,
+        facts.run,
         config.extend_run,
         options,
         plans.run if plans else None,
@@ -297,6 +289,7 @@ def _layer_path(inputs: BuilderInputs, fetched: FetchedModule) -> str:
 
 def _contents(
     config: BuilderConfig,
+    facts: ImageFacts,
     inputs: BuilderInputs,
     modules: ResolvedModules,
     lifecycle: Lifecycle,
@@ -307,7 +300,7 @@ def _contents(
             ModuleLayer(f.module, inputs.diff_ids[_layer_path(inputs, f)]) for f in fetched
         )
 
-    labels = inputs.build_base.labels
+    labels = facts.base.labels
     return BuilderContents(
         description=config.description,
         buildpacks=layers(modules.buildpacks),
@@ -325,11 +318,11 @@ def _contents(
 
 
 def _module_layer_paths(
-    inputs: BuilderInputs, modules: ResolvedModules, contents: BuilderContents
+    base: BaseImage, inputs: BuilderInputs, modules: ResolvedModules, contents: BuilderContents
 ) -> list[str]:
     """The module layers to add, each once: a module the base already has in the very same
     layer is not added again; a --flatten group is one layer for all its modules."""
-    existing = existing_layers(inputs.build_base.labels, BUILDPACK_LAYERS)
+    existing = existing_layers(base.labels, BUILDPACK_LAYERS)
     new = [
         fetched
         for fetched, layer in zip(modules.buildpacks, contents.buildpacks, strict=True)
@@ -344,13 +337,14 @@ def _module_layer_paths(
 def _builder_build(
     config: BuilderConfig,
     options: BuilderOptions,
+    facts: ImageFacts,
     inputs: BuilderInputs,
     modules: ResolvedModules,
     contents: BuilderContents,
     user_has_group: bool,
 ) -> ImageBuild:
-    build_base = inputs.build_base
-    plans = inputs.extension_plans
+    build_base = facts.base
+    plans = facts.extensions
     labels = builder_labels(contents, build_base.labels)
     build_scope = dict(config.extend_build)
     if plans and plans.build.steps:
@@ -364,7 +358,7 @@ def _builder_build(
         )
         labels[EXTEND_METADATA] = install.labels[EXTEND_METADATA]
     labels.update(options.labels)
-    module_paths = _module_layer_paths(inputs, modules, contents)
+    module_paths = _module_layer_paths(build_base, inputs, modules, contents)
     dockerfile = builder_dockerfile(
         install.install_command if install else None,
         lifecycle_by_arch=sorted(inputs.lifecycles),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cnbext.errors import UsageError
-from cnbext.plan.create_builder import plan_create_builder
+from cnbext.plan.create_builder import check_options, plan_create_builder
 from cnbext.sources.lifecycle import ApiSet
 from tests.plan.test_create_builder import (
     BASE_TOML,
@@ -26,7 +26,7 @@ from tests.plan.test_create_builder import (
 def test_labels_are_added_to_the_builder(tmp_path: Path) -> None:
     config = load(tmp_path)
     options = replace(OPTIONS, labels={"org.opencontainers.image.source": "https://x", "a": "b=c"})
-    (builder,) = plan_create_builder(config, options, inputs_for(config)).builds
+    (builder,) = plan_create_builder(config, options, *inputs_for(config)).builds
     assert builder.labels["org.opencontainers.image.source"] == "https://x"
     assert builder.result_labels["a"] == "b=c"
 
@@ -35,7 +35,7 @@ def test_labels_that_make_the_builder_are_refused(tmp_path: Path) -> None:
     config = load(tmp_path)
     options = replace(OPTIONS, labels={"io.buildpacks.builder.metadata": "{}"})
     with pytest.raises(UsageError, match="cnbext writes this label"):
-        plan_create_builder(config, options, inputs_for(config))
+        check_options(options, config)
 
 
 def test_tags_are_more_names_of_the_builder(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_tags_are_more_names_of_the_builder(tmp_path: Path) -> None:
     options = replace(
         OPTIONS, names=("localhost:5000/b/builder:1", "localhost:5000/b/builder:latest")
     )
-    plan = plan_create_builder(config, options, inputs_for(config))
+    plan = plan_create_builder(config, options, *inputs_for(config))
     assert plan.builds[0].copies == ("localhost:5000/b/builder:latest",)
 
 
@@ -61,7 +61,7 @@ def test_flattened_modules_share_one_layer(tmp_path: Path) -> None:
         },
     )
     options = replace(OPTIONS, flatten=(("ex/a@1.0.0", "ex/b@1.0.0"),))
-    (builder,) = plan_create_builder(config, options, inputs).builds
+    (builder,) = plan_create_builder(config, options, *inputs).builds
     layers = json.loads(builder.labels["io.buildpacks.buildpack.layers"])
     assert layers["ex/a"]["1.0.0"]["layerDiffID"] == layers["ex/b"]["1.0.0"]["layerDiffID"] == flat
     assert builder.expected_diff_ids == (flat,)
@@ -79,14 +79,14 @@ def test_flatten_of_a_module_not_on_the_builder_is_refused(tmp_path: Path) -> No
     config = load(tmp_path)
     options = replace(OPTIONS, flatten=(("ex/a@1.0.0", "ex/zz@9.9.9"),))
     with pytest.raises(UsageError, match=r"ex/zz@9\.9\.9"):
-        plan_create_builder(config, options, inputs_for(config))
+        plan_create_builder(config, options, *inputs_for(config))
 
 
 def test_order_keeps_exec_env_and_system_gets_its_label(tmp_path: Path) -> None:
     text = BASE_TOML.replace('  id = "ex/a"\n', '  id = "ex/a"\n  exec-env = ["production"]\n', 1)
     text += '[[system.pre.buildpacks]]\nid = "ex/b"\noptional = true\n'
     config = load(tmp_path, text)
-    (builder,) = plan_create_builder(config, OPTIONS, inputs_for(config)).builds
+    (builder,) = plan_create_builder(config, OPTIONS, *inputs_for(config)).builds
     order = tomllib.loads(builder.context_files["files/cnb/order.toml"])
     assert order["order"][0]["group"][0] == {
         "id": "ex/a",
@@ -115,7 +115,7 @@ def test_builder_metadata_records_module_info_as_pack_does(tmp_path: Path) -> No
         }
     }
     modules = [descriptor("ex/a", name="A", homepage="https://a", raw=raw), descriptor("ex/b")]
-    (builder,) = plan_create_builder(config, OPTIONS, inputs_for(config, modules)).builds
+    (builder,) = plan_create_builder(config, OPTIONS, *inputs_for(config, modules)).builds
     metadata = json.loads(builder.labels["io.buildpacks.builder.metadata"])
     assert metadata["buildpacks"][0] == {
         "id": "ex/a",
@@ -132,7 +132,7 @@ def test_builder_metadata_records_module_info_as_pack_does(tmp_path: Path) -> No
 def test_module_versions_other_than_x_y_z_warn(tmp_path: Path) -> None:
     config = load(tmp_path)
     modules = [descriptor("ex/a", "1.0.0-SNAPSHOT"), descriptor("ex/b")]
-    plan = plan_create_builder(config, OPTIONS, inputs_for(config, modules))
+    plan = plan_create_builder(config, OPTIONS, *inputs_for(config, modules))
     assert any(
         "$.buildpacks[0]: buildpack ex/a version '1.0.0-SNAPSHOT' is not X.Y.Z" in w
         for w in plan.warnings
@@ -142,7 +142,7 @@ def test_module_versions_other_than_x_y_z_warn(tmp_path: Path) -> None:
 def test_append_image_name_suffix_warns(tmp_path: Path) -> None:
     config = load(tmp_path)
     plan = plan_create_builder(
-        config, replace(OPTIONS, append_image_name_suffix=True), inputs_for(config)
+        config, replace(OPTIONS, append_image_name_suffix=True), *inputs_for(config)
     )
     assert (
         "--append-image-name-suffix will be ignored, use combined with --publish" in plan.warnings
@@ -151,17 +151,22 @@ def test_append_image_name_suffix_warns(tmp_path: Path) -> None:
 
 def test_platforms_chosen_from_targets_are_built(tmp_path: Path) -> None:
     config = load(tmp_path)
-    inputs = inputs_for(config, platforms=("linux/amd64", "linux/arm64"))
-    (builder,) = plan_create_builder(config, replace(OPTIONS, publish=True), inputs).builds
+    options = replace(OPTIONS, publish=True, platforms=("linux/amd64", "linux/arm64"))
+    (builder,) = plan_create_builder(config, options, *inputs_for(config)).builds
     assert builder.platforms == ("linux/amd64", "linux/arm64")
 
 
 def test_an_extended_run_image_is_built_for_every_target_platform(tmp_path: Path) -> None:
     text = BASE_TOML + '[extend.metadata.run]\npackages = ["jq"]\n'
     config = load(tmp_path, text)
-    inputs = inputs_for(config, platforms=("linux/amd64", "linux/arm64"), run_base=RUN_IMAGE)
-    options = replace(OPTIONS, publish=True, run_image="localhost:5000/b/run:1")
-    run, builder = plan_create_builder(config, options, inputs).builds
+    inputs = inputs_for(config, run_base=RUN_IMAGE)
+    options = replace(
+        OPTIONS,
+        publish=True,
+        run_image="localhost:5000/b/run:1",
+        platforms=("linux/amd64", "linux/arm64"),
+    )
+    run, builder = plan_create_builder(config, options, *inputs).builds
     assert run.platforms == builder.platforms == ("linux/amd64", "linux/arm64")
 
 
@@ -170,5 +175,5 @@ def test_deprecated_buildpack_apis_warn_as_pack_does(tmp_path: Path) -> None:
     lifecycle = replace(LIFECYCLE, buildpack_apis=ApiSet(("0.7",), ("0.10",)))
     modules = [descriptor("ex/a", api="0.7"), descriptor("ex/b")]
     inputs = inputs_for(config, modules, lifecycles={"amd64": lifecycle})
-    plan = plan_create_builder(config, OPTIONS, inputs)
+    plan = plan_create_builder(config, OPTIONS, *inputs)
     assert "Buildpack ex/a@1.0.0 is using deprecated Buildpacks API version 0.7" in plan.warnings
