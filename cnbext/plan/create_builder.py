@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cnbext.cnb.builder_layout import (
     BuildEnvFile,
@@ -19,7 +18,7 @@ from cnbext.cnb.builder_layout import (
     RunImage,
     cnb_files,
 )
-from cnbext.cnb.extender import ExtenderPlan, applied_extensions
+from cnbext.cnb.extender import applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
     STACK_ID,
@@ -32,7 +31,6 @@ from cnbext.config.builder import (
     scoped_package_problem,
 )
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.config.toml_source import TomlSource
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
 from cnbext.plan.builder_image import (
@@ -51,11 +49,11 @@ from cnbext.plan.builder_modules import (
     module_label,
     resolve_modules,
 )
+from cnbext.plan.builder_run_image import check_run_image_flags, plan_extended_run_image
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
-    plan_image_build,
     plan_packages,
 )
 from cnbext.plan.facts import ImageFacts
@@ -118,34 +116,6 @@ class BuilderInputs:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     # --flatten: a module's context path -> the context path of the one layer of its group.
     flattened: Mapping[str, str] = field(default_factory=dict)
-
-
-def check_run_image_flags(
-    *,
-    run_image: str | None,
-    mirrors: Sequence[str],
-    run_metadata: Mapping[str, Any],
-    run_table: bool,
-    config_name: str,
-    has_extensions: bool = False,
-) -> None:
-    """The run image is extended exactly when --run-image names the result. [extend.metadata]
-    alone then extends only the builder; [extend.metadata.run] asks for the run image, so it
-    needs --run-image."""
-    if mirrors and run_image is None:
-        raise UsageError("--run-image-mirror needs --run-image: mirrors of which image?")
-    if run_table and run_image is None:
-        raise UsageError(
-            f"{config_name} has [extend.metadata.run]: give --run-image NAME for the extended "
-            "run image",
-            hint="the builder will name it (and each --run-image-mirror) as its run image",
-        )
-    # With extensions, whether one changes the run image is known only after generate.
-    if run_image is not None and not run_metadata and not has_extensions:
-        raise UsageError(
-            f"--run-image names the extended run image, but {config_name} has no "
-            "[extend.metadata] or [extend.metadata.run] to extend it with"
-        )
 
 
 def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
@@ -392,33 +362,4 @@ def _builder_build(
         build_id=options.build_id,
         app_dir=options.app_dir,
         metadata=build_scope,
-    )
-
-
-def plan_extended_run_image(
-    source: TomlSource,
-    run_base: BaseImage,
-    run_metadata: Mapping[str, Any],
-    options: BuilderOptions,
-    run_plan: ExtenderPlan | None,
-) -> ImageBuild:
-    """The run image of a builder command: extensions' run.Dockerfiles first, then the run
-    scope's packages, saved as --run-image and every --run-image-mirror."""
-    assert options.run_image is not None
-    metadata = dict(run_metadata)
-    if run_plan is not None and run_plan.steps:
-        metadata["extensions"] = applied_extensions(run_plan)
-    build = plan_image_build(
-        role="run image",
-        base=run_base,
-        metadata=metadata,
-        names=(options.run_image, *options.run_image_mirrors),
-        platforms=options.platforms,
-        build_id=options.build_id,
-        package_problem=lambda i, why: scoped_package_problem(source, "run", i, why),
-    )
-    if run_plan is None or not run_plan.steps:
-        return build
-    return apply_extension_plan(
-        build, run_plan, build_id=options.build_id, app_dir=options.app_dir, metadata=metadata
     )
