@@ -104,7 +104,15 @@ HEAVY = ("python_on_whales", "jsonschema", "pydantic", "tomlkit", "urllib.reques
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["extend", "--help"], ["extend-builder", "--help"], ["--version"]]
+    "args",
+    [
+        ["--help"],
+        ["extend", "--help"],
+        ["extend-builder", "--help"],
+        ["create-builder", "--help"],
+        ["validate", "--help"],
+        ["--version"],
+    ],
 )
 def test_help_of_every_command_imports_nothing_heavy(args: list[str]) -> None:
     # What `cnbext [CMD] --help` imports, checked after the help is printed.
