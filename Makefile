@@ -15,7 +15,7 @@ help:
 	@echo "make unit         unit tests only (no engine, seconds)"
 	@echo "make engine       start Docker + buildx, registries :5000/:5001 and the fixture image"
 	@echo "make engine-down  stop what 'make engine' started"
-	@echo "make bench        time cnbext against the equivalent hand-written docker buildx commands"
+	@echo "make bench        time cnbext against hand-written docker buildx commands (-> bench-results.txt)"
 
 engine:
 	@bash scripts/engine.sh up
