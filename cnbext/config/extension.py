@@ -1,13 +1,13 @@
 """extension.toml: an image extension's descriptor, validated with every problem located.
 
-:func:`cnbext.sources.modules.read_descriptor` reads descriptors of modules fetched from
+:func:`cnbext.sources.descriptor.read_descriptor` reads descriptors of modules fetched from
 anywhere and only needs enough of them to place the module in a builder, so it parses without
 positions and reports problems as one line. An extension's author needs more: every mistake at its
 file:line:col, with a JSON path and a did-you-mean for typos, all at once, as cnbext's own config
 files get. This module is that validator for extension.toml. Every rule lives in
 extension.schema.json (the spec's rules are all about single values, which a schema says well),
 and anything it accepts ``read_descriptor`` accepts too, so :meth:`ExtensionConfig.to_descriptor`
-hands the rest of cnbext the same :class:`~cnbext.sources.modules.ModuleDescriptor` it would
+hands the rest of cnbext the same :class:`~cnbext.sources.descriptor.ModuleDescriptor` it would
 have built.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError
-from cnbext.sources.modules import ModuleDescriptor
+from cnbext.sources.descriptor import ModuleDescriptor
 
 __all__ = ["ExtensionConfig", "ExtensionTarget", "load_extension_config"]
 
@@ -87,7 +87,7 @@ class ExtensionConfig:
         return self.id.replace("/", "_")
 
     def to_descriptor(self) -> ModuleDescriptor:
-        """What :func:`cnbext.sources.modules.read_descriptor` gives for the same file."""
+        """What :func:`cnbext.sources.descriptor.read_descriptor` gives for the same file."""
         data = self.source.data()
         return ModuleDescriptor(
             kind="extension",

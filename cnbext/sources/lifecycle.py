@@ -21,16 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.errors import CnbextError, ExitCode
-from cnbext.sources.modules import (
-    ImageExporter,
-    download_to_cache,
-    extract_tar,
-    find_root,
-    fresh_dir,
-    open_tar,
-    parse_api,
-    resolve_uri,
-)
+from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
+from cnbext.sources.descriptor import parse_api
+from cnbext.sources.download import download_to_cache
+from cnbext.sources.modules import ImageExporter
+from cnbext.sources.uri import resolve_uri
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
 DEFAULT_DOWNLOAD_BASE_URL = "https://github.com/buildpacks/lifecycle/releases/download"
@@ -46,8 +41,7 @@ _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "arm6
 # ELF e_machine values, to catch an amd64 lifecycle in an arm64 builder before anyone runs it.
 _ELF_MACHINES = {0x3E: "amd64", 0xB7: "arm64"}
 _SEMVER = re.compile(
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
 )
 
 
@@ -121,7 +115,7 @@ def lifecycle_archive_name(version: str, arch: str) -> str:
 
 def _release_version(version: str) -> str:
     plain = version[1:] if version.startswith("v") else version
-    if not _SEMVER.match(plain):
+    if not _SEMVER.fullmatch(plain):
         raise LifecycleError(
             f"lifecycle version {version!r} is not a valid semver "
             f"(like {DEFAULT_LIFECYCLE_VERSION})",
@@ -267,7 +261,7 @@ def _read_lifecycle(
     declared = table.get("version") if isinstance(table, dict) else None
     version: str | None = expected_version
     if declared is not None:
-        if not isinstance(declared, str) or not _SEMVER.match(declared.removeprefix("v")):
+        if not isinstance(declared, str) or not _SEMVER.fullmatch(declared.removeprefix("v")):
             problems.append(f"lifecycle.version must be a semver, got {declared!r}")
         elif expected_version is not None and declared.removeprefix("v") != expected_version:
             problems.append(

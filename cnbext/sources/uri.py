@@ -1,0 +1,53 @@
+"""Builder input URIs, classified once for modules and the lifecycle alike.
+
+pack accepts a path, ``file://``, ``http(s)://`` and ``docker://`` for buildpacks, extensions
+and the lifecycle; one function decides which, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cnbext.errors import CnbextError
+
+
+@dataclass(frozen=True)
+class ResolvedUri:
+    """A builder.toml uri, classified: a local path, an http(s) URL or a docker image."""
+
+    scheme: Literal["path", "http", "docker"]
+    location: str  # an absolute path, the URL, or the image reference
+
+
+def resolve_uri(uri: str, *, base_dir: Path, error_type: type[CnbextError]) -> ResolvedUri:
+    """Classify ``uri`` as pack does; relative paths are taken against ``base_dir``."""
+    if not uri.strip():
+        raise error_type("an empty uri was given", hint="give a path, URL or docker://image")
+    lowered = uri.lower()
+    if lowered.startswith("docker:"):
+        image = uri[len("docker:") :].lstrip("/")
+        if not image:
+            raise error_type(f"{uri}: no image named", hint="write docker://registry/repo:tag")
+        return ResolvedUri("docker", image)
+    if lowered.startswith(("http://", "https://")):
+        return ResolvedUri("http", uri)
+    if lowered.startswith("file:"):
+        parsed = urllib.parse.urlparse(uri)
+        local = urllib.request.url2pathname(parsed.path)
+        if parsed.netloc in ("", "localhost"):
+            return ResolvedUri("path", str(base_dir.absolute() / local))  # `/` keeps absolute
+        # pack's docs write relative files as file://path/to/x.tgz; a URL parser reads `path`
+        # as a host name, so it is put back in front and the whole is taken as relative.
+        return ResolvedUri("path", str(base_dir.absolute() / (parsed.netloc + local)))
+    if "://" in uri:
+        scheme = uri.split("://", 1)[0]
+        raise error_type(
+            f"{uri}: the {scheme}:// scheme is not supported",
+            hint="use a path, file://, http(s):// or docker://",
+        )
+    path = Path(uri)
+    return ResolvedUri("path", str(path if path.is_absolute() else base_dir.absolute() / path))
