@@ -178,9 +178,8 @@ def _stage_lifecycle(lifecycle: Lifecycle, dest: Path) -> None:
     target = dest / "cnb" / "lifecycle"
     shutil.copytree(lifecycle.root / "lifecycle", target, symlinks=True, dirs_exist_ok=True)
     for directory, dirnames, filenames in os.walk(dest):
-        for name in dirnames:
-            Path(directory, name).chmod(0o755)
-        for name in filenames:
+        # os.walk lists links to folders with the folders; chmod would follow them.
+        for name in [*dirnames, *filenames]:
             path = Path(directory, name)
             if not path.is_symlink():
                 path.chmod(0o755)

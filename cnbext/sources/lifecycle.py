@@ -24,7 +24,7 @@ from cnbext.errors import CnbextError, ExitCode
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
 from cnbext.sources.download import download_to_cache
-from cnbext.sources.modules import ImageExporter
+from cnbext.sources.safe_tree import ImageExporter, export_image_tree
 from cnbext.sources.uri import resolve_uri
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
@@ -179,8 +179,14 @@ def _root_from_uri(
                 f"{uri}: docker:// lifecycles need an image engine, and none was given",
                 hint="use the lifecycle release archive (.tgz) or a folder as [lifecycle] uri",
             )
-        tree = fresh_dir(work_dir, "lifecycle-image-")
-        exporter(resolved.location, tree)
+        tree = export_image_tree(
+            exporter,
+            resolved.location,
+            work_dir=work_dir,
+            prefix="lifecycle-image-",
+            source=uri,
+            error_type=LifecycleError,
+        )
         return _image_root(tree / "cnb", uri)
     if resolved.scheme == "http":
         archive = download_to_cache(

@@ -10,7 +10,6 @@ this folder; the names other code uses are importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +28,7 @@ from cnbext.sources.descriptor import (
     read_descriptor,
 )
 from cnbext.sources.download import download_to_cache
+from cnbext.sources.safe_tree import ImageExporter, export_image_tree
 from cnbext.sources.staging import normalized_mode, stage_module, tree_digest
 from cnbext.sources.uri import resolve_uri
 
@@ -50,9 +50,6 @@ __all__ = [
     "stage_module",
     "tree_digest",
 ]
-
-ImageExporter = Callable[[str, Path], None]
-"""Writes an image's ``/cnb/...`` trees into a folder: ``exporter("repo/img:tag", dest)``."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +94,14 @@ def fetch_modules(
                 f"{uri}: docker:// sources need an image engine, and none was given",
                 hint="use a path, archive or buildpackage (.cnb) of the module instead",
             )
-        tree = fresh_dir(work_dir, "image-")
-        image_exporter(resolved.location, tree)
+        tree = export_image_tree(
+            image_exporter,
+            resolved.location,
+            work_dir=work_dir,
+            prefix="image-",
+            source=uri,
+            error_type=ModuleError,
+        )
         return _collect_modules(tree, kind, origin=uri, main=None)
     if resolved.scheme == "http":
         path = download_to_cache(
