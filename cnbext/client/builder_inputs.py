@@ -24,6 +24,7 @@ from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedMod
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.sources.modules import fetch_modules, stage_module
+from cnbext.sources.uri import redact_url
 
 LIFECYCLE_BASE_URL_ENV = "CNBEXT_LIFECYCLE_BASE_URL"
 
@@ -72,7 +73,7 @@ def gather_builder_inputs(
         fetched = []
         for index, entry in enumerate(entries):
             uri = entry.uri if entry.uri is not None else f"docker://{entry.image}"
-            with reporter.step(f"Fetching {entry.kind} {uri}"):
+            with reporter.step(f"Fetching {entry.kind} {redact_url(uri)}"):
                 modules = fetch_modules(
                     uri,
                     kind=entry.kind,
@@ -80,6 +81,7 @@ def gather_builder_inputs(
                     work_dir=work_dir / "fetch" / f"{prefix}-{index}",
                     cache_dir=cache,
                     image_exporter=export_modules,
+                    sha256=entry.sha256,
                 )
             for module_index, module in enumerate(modules):
                 path = f"{prefix}/{index}-{module_index}"
@@ -106,6 +108,7 @@ def gather_builder_inputs(
                 cache_dir=cache,
                 download_base_url=base_url,
                 image_exporter=partial(_export_lifecycle, engine, f"linux/{arch}"),
+                sha256=source.sha256 if source else None,
             )
         lifecycles[arch] = lifecycle
         path = f"lifecycle/{arch}"

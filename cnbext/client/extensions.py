@@ -33,6 +33,7 @@ from cnbext.engine.docker import Engine
 from cnbext.engine.models import BaseImage, PhaseRun
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
+from cnbext.sources.uri import redact_url
 
 DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
 TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)
@@ -232,6 +233,7 @@ def _fetch(
         work_dir=work_dir,
         cache_dir=cache_dir,
         image_exporter=export,
+        sha256=request.sha256,
     )
     matches = [
         m
@@ -241,12 +243,15 @@ def _fetch(
     ]
     for module in modules:
         # Positioned errors (file:line:col) for the extension's own descriptor.
-        load_extension_config(module.root / "extension.toml", f"{request.uri}: extension.toml")
+        load_extension_config(
+            module.root / "extension.toml", f"{redact_url(request.uri)}: extension.toml"
+        )
     if len(matches) != 1:
         found = ", ".join(f"{m.descriptor.id}@{m.descriptor.version}" for m in modules) or "none"
         wanted = request.id or "one extension"
         raise ModuleError(
-            f"{request.uri}: expected {wanted}{'@' + request.version if request.version else ''}"
+            f"{redact_url(request.uri)}: expected {wanted}"
+            f"{'@' + request.version if request.version else ''}"
             f", found {found}",
             hint="set id (and version) on the extension to pick one",
         )

@@ -80,6 +80,7 @@ class ModuleEntry:
     uri: str | None  # as written; a relative path resolves against BuilderConfig.base_dir
     image: str | None  # normalized reference of `image =` or of a docker:// uri
     path: ConfigPath  # e.g. ("buildpacks", 0)
+    sha256: str | None = None  # what an archive or download uri must hash to
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class LifecycleSource:
     version: str | None
     uri: str | None  # as written; a relative path resolves against BuilderConfig.base_dir
     path: ConfigPath
+    sha256: str | None = None  # what the archive must hash to
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,7 @@ def _modules(
                 uri=uri,
                 image=_normalized(image) if image is not None else None,
                 path=(plural, index),
+                sha256=entry.get("sha256"),
             )
         )
     return tuple(entries)
@@ -442,7 +445,9 @@ def _order_entry(entry: dict[str, Any], path: ConfigPath, optional_default: bool
 def _lifecycle(lifecycle: dict[str, Any]) -> LifecycleSource | None:
     if "version" not in lifecycle and "uri" not in lifecycle:
         return None  # an empty [lifecycle] means the default, as no [lifecycle] does
-    return LifecycleSource(lifecycle.get("version"), lifecycle.get("uri"), ("lifecycle",))
+    return LifecycleSource(
+        lifecycle.get("version"), lifecycle.get("uri"), ("lifecycle",), lifecycle.get("sha256")
+    )
 
 
 def extend_scopes(

@@ -57,6 +57,7 @@ from cnbext.plan.extend import (
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 from cnbext.sources.lifecycle import Lifecycle
 from cnbext.sources.modules import Module
+from cnbext.sources.uri import redact_url
 
 BUILDPACK_LAYERS = "io.buildpacks.buildpack.layers"
 EXTENSION_LAYERS = "io.buildpacks.extension.layers"
@@ -385,7 +386,7 @@ def _unique_modules(
         entry = items[0].entry
         if entry.id is None:
             continue
-        source = entry.uri or entry.image or ""
+        source = redact_url(entry.uri or entry.image or "")
         matches = [i for i in items if i.module.descriptor.id == entry.id]
         if not matches:
             found = ", ".join(sorted({i.module.descriptor.id for i in items}))

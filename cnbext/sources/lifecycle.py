@@ -23,9 +23,9 @@ from typing import Any
 from cnbext.errors import CnbextError, ExitCode
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
-from cnbext.sources.download import download_to_cache
+from cnbext.sources.download import download_to_cache, evict_on_error, file_sha256
 from cnbext.sources.safe_tree import ImageExporter, export_image_tree
-from cnbext.sources.uri import resolve_uri
+from cnbext.sources.uri import redact_url, resolve_uri
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
 DEFAULT_DOWNLOAD_BASE_URL = "https://github.com/buildpacks/lifecycle/releases/download"
@@ -134,11 +134,14 @@ def fetch_lifecycle(
     cache_dir: Path,
     download_base_url: str = DEFAULT_DOWNLOAD_BASE_URL,
     image_exporter: ImageExporter | None = None,
+    sha256: str | None = None,
 ) -> Lifecycle:
     """The lifecycle from ``uri``, or release ``version`` (default 0.21.0) downloaded for ``arch``.
 
     ``arch`` picks the release to download and is checked against the binaries' ELF headers;
-    a lifecycle given by ``uri`` may be for an architecture without releases.
+    a lifecycle given by ``uri`` may be for an architecture without releases. ``sha256``: what
+    the archive must hash to; without it a release download is checked against the
+    ``.sha256`` file published beside it, when the download base serves one.
     """
     if version is not None and uri is not None:
         raise LifecycleError(
@@ -147,10 +150,15 @@ def fetch_lifecycle(
         )
     if uri is not None:
         root = _root_from_uri(
-            uri, base_dir=base_dir, work_dir=work_dir, cache_dir=cache_dir, exporter=image_exporter
+            uri,
+            base_dir=base_dir,
+            work_dir=work_dir,
+            cache_dir=cache_dir,
+            exporter=image_exporter,
+            sha256=sha256,
         )
         arch = _ARCH_ALIASES.get(arch, arch)
-        return _read_lifecycle(root, origin=uri, arch=arch, expected_version=None)
+        return _read_lifecycle(root, origin=redact_url(uri), arch=arch, expected_version=None)
     release = _release_version(version or DEFAULT_LIFECYCLE_VERSION)
     arch = normalize_arch(arch)
     url = f"{download_base_url.rstrip('/')}/v{release}/{lifecycle_archive_name(release, arch)}"
@@ -162,17 +170,33 @@ def fetch_lifecycle(
         hint=(
             'without access to GitHub, set [lifecycle] uri = "<path or docker://image>" to a '
             f"lifecycle you have, or point {BASE_URL_ENV} at a mirror of the lifecycle releases "
-            f"(now {download_base_url})"
+            f"(now {redact_url(download_base_url)})"
         ),
+        sha256=sha256,
+        checksum_url=f"{url}.sha256",
     )
-    root = _extract(archive, origin=url, work_dir=work_dir)
-    return _read_lifecycle(root, origin=url, arch=arch, expected_version=release)
+    with evict_on_error(archive, LifecycleError):
+        root = _extract(archive, origin=redact_url(url), work_dir=work_dir)
+    return _read_lifecycle(root, origin=redact_url(url), arch=arch, expected_version=release)
 
 
 def _root_from_uri(
-    uri: str, *, base_dir: Path, work_dir: Path, cache_dir: Path, exporter: ImageExporter | None
+    raw_uri: str,
+    *,
+    base_dir: Path,
+    work_dir: Path,
+    cache_dir: Path,
+    exporter: ImageExporter | None,
+    sha256: str | None,
 ) -> Path:
-    resolved = resolve_uri(uri, base_dir=base_dir, error_type=LifecycleError)
+    uri = redact_url(raw_uri)
+    resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=LifecycleError)
+    local = Path(resolved.location) if resolved.scheme == "path" else None
+    if sha256 is not None and (resolved.scheme == "docker" or (local and local.is_dir())):
+        raise LifecycleError(
+            f"{uri}: sha256 applies to archives and downloads, not to folders or images",
+            hint="pin an image by digest (docker://repo@sha256:...) instead",
+        )
     if resolved.scheme == "docker":
         if exporter is None:
             raise LifecycleError(
@@ -190,12 +214,14 @@ def _root_from_uri(
         return _image_root(tree / "cnb", uri)
     if resolved.scheme == "http":
         archive = download_to_cache(
-            uri,
+            raw_uri,
             cache_dir,
             error_type=LifecycleError,
             hint="for offline use, download it once and set [lifecycle] uri to its path",
+            sha256=sha256,
         )
-        return _extract(archive, origin=uri, work_dir=work_dir)
+        with evict_on_error(archive, LifecycleError):
+            return _extract(archive, origin=uri, work_dir=work_dir)
     path = Path(resolved.location)
     if path.is_dir():
         return path
@@ -203,6 +229,11 @@ def _root_from_uri(
         raise LifecycleError(
             f"{uri}: {path} does not exist",
             hint=f"relative paths are taken from the folder of the config file ({base_dir})",
+        )
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise LifecycleError(
+            f"{uri}: its sha256 is {file_sha256(path)}, but {sha256} was expected",
+            hint="check that the archive is the one you meant, then update its sha256",
         )
     return _extract(path, origin=uri, work_dir=work_dir)
 

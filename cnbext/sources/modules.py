@@ -10,6 +10,8 @@ this folder; the names other code uses are importable from here too.
 
 from __future__ import annotations
 
+import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -27,10 +29,11 @@ from cnbext.sources.descriptor import (
     parse_descriptor,
     read_descriptor,
 )
-from cnbext.sources.download import download_to_cache
+from cnbext.sources.download import download_to_cache, evict_on_error, file_sha256
+from cnbext.sources.limits import Budget
 from cnbext.sources.safe_tree import ImageExporter, export_image_tree
 from cnbext.sources.staging import normalized_mode, stage_module, tree_digest
-from cnbext.sources.uri import resolve_uri
+from cnbext.sources.uri import redact_url, resolve_uri
 
 __all__ = [
     "BUILDPACKAGE_METADATA_LABEL",
@@ -74,12 +77,15 @@ def fetch_modules(
     work_dir: Path,
     cache_dir: Path,
     image_exporter: ImageExporter | None = None,
+    sha256: str | None = None,
 ) -> list[Module]:
     """Every module ``uri`` provides: one for a plain module, all of a buildpackage's.
 
     A buildpackage's own buildpack (its ``io.buildpacks.buildpackage.metadata`` label) comes
-    first, the rest follow sorted by id and version.
+    first, the rest follow sorted by id and version. ``sha256``: what a downloaded or local
+    archive must hash to. Messages name the uri without any password it holds.
     """
+    raw_uri, uri = uri, redact_url(uri)
     if uri.startswith("urn:cnb:registry:"):
         raise ModuleError(
             f"{uri}: the buildpack registry needs network access cnbext does not have here",
@@ -88,6 +94,11 @@ def fetch_modules(
     if uri.startswith("urn:"):
         raise ModuleError(f"{uri}: urn uris are not supported", hint="use a path, URL or docker://")
     resolved = resolve_uri(uri, base_dir=base_dir, error_type=ModuleError)
+    if sha256 is not None and (resolved.scheme == "docker" or Path(resolved.location).is_dir()):
+        raise ModuleError(
+            f"{uri}: sha256 applies to archives and downloads, not to folders or images",
+            hint="pin an image by digest (docker://repo@sha256:...) instead",
+        )
     if resolved.scheme == "docker":
         if image_exporter is None:
             raise ModuleError(
@@ -105,11 +116,14 @@ def fetch_modules(
         return _collect_modules(tree, kind, origin=uri, main=None)
     if resolved.scheme == "http":
         path = download_to_cache(
-            uri,
+            raw_uri,
             cache_dir,
             error_type=ModuleError,
             hint="for offline use, download it once and give a local path or file:// uri",
+            sha256=sha256,
         )
+        with evict_on_error(path, ModuleError):
+            return _modules_from_file(path, uri, kind, work_dir)
     else:
         path = Path(resolved.location)
         if path.is_dir():
@@ -121,6 +135,11 @@ def fetch_modules(
             )
         if not path.is_file():
             raise ModuleError(f"{uri}: {path} is neither a folder nor a file")
+        if sha256 is not None and file_sha256(path) != sha256:
+            raise ModuleError(
+                f"{uri}: its sha256 is {file_sha256(path)}, but {sha256} was expected",
+                hint="check that the archive is the one you meant, then update its sha256",
+            )
     return _modules_from_file(path, uri, kind, work_dir)
 
 
@@ -128,7 +147,7 @@ def _modules_from_file(path: Path, uri: str, kind: ModuleKind, work_dir: Path) -
     dest = fresh_dir(work_dir, f"{kind}-")
     hint = "give a folder, a .tgz or .tar archive of one, or a .cnb buildpackage"
     with open_tar(path, uri, ModuleError, hint=hint) as tar:
-        names = {plain_name(member.name) for member in tar.getmembers()}
+        names = _member_names(tar, uri)
         is_layout = "oci-layout" in names or (
             "manifest.json" in names and DESCRIPTOR_NAMES[kind] not in names
         )
@@ -144,6 +163,21 @@ def _modules_from_file(path: Path, uri: str, kind: ModuleKind, work_dir: Path) -
             return [Module(load_descriptor(root, kind, origin=uri), root)]
         main = extract_image_layers(tar, dest, uri)
     return _collect_modules(dest, kind, origin=uri, main=main)
+
+
+def _member_names(tar: tarfile.TarFile, uri: str) -> set[str]:
+    """The archive's member names, read only up to the entry cap."""
+    budget = Budget.from_env()
+    names = set()
+    try:
+        for member in tar:
+            reason = budget.take_entry()
+            if reason is not None:
+                raise ModuleError(f"{uri}: refusing the archive: {reason}")
+            names.add(plain_name(member.name))
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise ModuleError(f"{uri}: the archive is corrupt or truncated ({err})") from err
+    return names
 
 
 def _collect_modules(

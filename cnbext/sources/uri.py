@@ -6,6 +6,9 @@ and the lifecycle; one function decides which, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -51,3 +54,56 @@ def resolve_uri(uri: str, *, base_dir: Path, error_type: type[CnbextError]) -> R
         )
     path = Path(uri)
     return ResolvedUri("path", str(path if path.is_absolute() else base_dir.absolute() / path))
+
+
+ALLOW_HTTP_ENV = "CNBEXT_ALLOW_HTTP"
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@``, and that userinfo (decoded), if any."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"{user}:{password}"
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the userinfo of a URL in it replaced by ``***``: URLs are printed in
+    progress and errors and stored in labels, and a password must never be."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+# scheme://userinfo@ - userinfo has no '/', '?', '#' or '@' (RFC 3986).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_refusal(url: str) -> str | None:
+    """Why ``url`` may not be downloaded from, or None: plain http is readable and changeable
+    on the way, so it needs an opt-in, except on this machine (mirrors, tests)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return None
+    if scheme != "http":
+        return f"the {scheme}:// scheme is not supported"
+    if is_loopback(parts.hostname or "") or os.environ.get(ALLOW_HTTP_ENV) == "1":
+        return None
+    return (
+        "plain http:// downloads can be read and changed by anyone on the way; use https://, "
+        f"or set {ALLOW_HTTP_ENV}=1 to allow http:// (a pinned sha256 is then advised)"
+    )

@@ -599,7 +599,7 @@ INVALID = {
         BASE + '[[extensions]]\nuri = "ext"\noptional = true\n',
         [
             "builder.toml:7:1: $.extensions[0].optional: unknown key 'optional'; "
-            "expected one of: id, image, uri, version"
+            "expected one of: id, image, sha256, uri, version"
         ],
     ),
     "image in [extend]": (
