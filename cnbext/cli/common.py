@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
+from cnbext.cli.text import escape
 from cnbext.errors import CnbextError, ConfigError, ExitCode
 from cnbext.plan.model import PullPolicy
 
