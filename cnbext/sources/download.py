@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cnbext.errors import CnbextError
+from cnbext.errors import CnbextError, UsageError
 from cnbext.sources.archive import check_tar
 from cnbext.sources.limits import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
@@ -83,6 +83,8 @@ def download_to_cache(
             partial.unlink(missing_ok=True)
     except _RefusedError as err:
         raise error_type(f"{prefix}could not fetch {shown}: {err}", hint=hint) from None
+    except UsageError:
+        raise  # a limit knob set wrong is the user's to fix, not the download's
     except CnbextError as err:
         raise error_type(f"{prefix}{err.message}", hint=err.hint or hint) from None
     return cached
