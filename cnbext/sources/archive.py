@@ -34,7 +34,7 @@ from cnbext.sources.limits import MAX_LINK_HOPS, Budget
 EntryKind = Literal["dir", "file", "symlink", "hardlink", "special"]
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _OPAQUE = ".wh..wh..opq"
-_CORRUPT = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+CORRUPT = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 @dataclass(frozen=True)
@@ -367,27 +367,8 @@ def extract_tar(
         writer.finish()
     except RefusedError as err:
         raise refusal(error_type, source, err.name or name, str(err)) from None
-    except _CORRUPT as err:
+    except CORRUPT as err:
         raise error_type(f"{source}: the archive is corrupt or truncated ({err})") from err
-
-
-def check_tar(path: Path, source: str, error_type: type[CnbextError], *, hint: str) -> None:
-    """Read every member of the archive at ``path`` to its end, within the limits, writing
-    nothing: a download is checked so before it may enter the cache."""
-    budget = Budget.from_env()
-    with open_tar(path, source, error_type, hint=hint) as tar:
-        try:
-            for member in tar:
-                reason = budget.take_entry() or budget.take_bytes(max(member.size, 0))
-                if reason is not None:
-                    raise error_type(f"{source}: refusing the archive: {reason}", hint=hint)
-                handle = tar.extractfile(member) if member.isreg() else None
-                if handle is not None:
-                    with handle:
-                        while handle.read(1 << 20):
-                            pass
-        except _CORRUPT as err:
-            raise error_type(f"{source}: not a readable tar archive ({err})", hint=hint) from err
 
 
 # --- folders ------------------------------------------------------------------------------------

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import IO
 
 from cnbext.errors import CnbextError, UsageError
-from cnbext.sources.archive import check_tar
+from cnbext.sources.archive import CORRUPT, open_tar
 from cnbext.sources.limits import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
     DEFAULT_DOWNLOAD_TIMEOUT,
     DOWNLOAD_MAX_BYTES_ENV,
     DOWNLOAD_TIMEOUT_ENV,
+    Budget,
     env_number,
 )
 from cnbext.sources.uri import ALLOW_HTTP_ENV, http_refusal, redact_url, split_credentials
@@ -90,6 +91,26 @@ def download_to_cache(
     return cached
 
 
+def verify_pin(
+    uri: str, scheme: str, location: str, sha256: str | None, error_type: type[CnbextError]
+) -> None:
+    """A ``sha256`` pins archives and downloads (downloads are checked as they arrive); a local
+    archive is hashed here, and a folder or image cannot be pinned this way."""
+    if sha256 is None or scheme == "http":
+        return
+    path = Path(location)
+    if scheme == "docker" or path.is_dir():
+        raise error_type(
+            f"{uri}: sha256 applies to archives and downloads, not to folders or images",
+            hint="pin an image by digest (docker://repo@sha256:...) instead",
+        )
+    if path.is_file() and (actual := file_sha256(path)) != sha256:
+        raise error_type(
+            f"{uri}: its sha256 is {actual}, but {sha256} was expected",
+            hint="check that the archive is the one you meant, then update its sha256",
+        )
+
+
 def _cache_path(cache_dir: Path, shown: str) -> Path:
     key = hashlib.sha256(shown.encode("utf-8")).hexdigest()
     # The URL's file name is kept so the cached file still says what it is.
@@ -105,6 +126,25 @@ def _check(
         if actual != sha256:
             raise _RefusedError(f"its sha256 is {actual}, but {sha256} was expected")
     check_tar(partial, shown, error_type, hint=hint)
+
+
+def check_tar(path: Path, source: str, error_type: type[CnbextError], *, hint: str) -> None:
+    """Read every member of the archive at ``path`` to its end, within the limits, writing
+    nothing: a download is checked so before it may enter the cache."""
+    budget = Budget.from_env()
+    with open_tar(path, source, error_type, hint=hint) as tar:
+        try:
+            for member in tar:
+                reason = budget.take_entry() or budget.take_bytes(max(member.size, 0))
+                if reason is not None:
+                    raise error_type(f"{source}: refusing the archive: {reason}", hint=hint)
+                handle = tar.extractfile(member) if member.isreg() else None
+                if handle is not None:
+                    with handle:
+                        while handle.read(1 << 20):
+                            pass
+        except CORRUPT as err:
+            raise error_type(f"{source}: not a readable tar archive ({err})", hint=hint) from err
 
 
 @contextmanager
@@ -242,4 +282,5 @@ __all__ = [
     "evict_on_error",
     "file_sha256",
     "valid_sha256",
+    "verify_pin",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 from cnbext.errors import CnbextError, ExitCode
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
-from cnbext.sources.download import download_to_cache, evict_on_error, file_sha256
+from cnbext.sources.download import download_to_cache, evict_on_error, verify_pin
 from cnbext.sources.safe_tree import ImageExporter, export_image_tree
 from cnbext.sources.uri import redact_url, resolve_uri
 
@@ -191,12 +191,7 @@ def _root_from_uri(
 ) -> Path:
     uri = redact_url(raw_uri)
     resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=LifecycleError)
-    local = Path(resolved.location) if resolved.scheme == "path" else None
-    if sha256 is not None and (resolved.scheme == "docker" or (local and local.is_dir())):
-        raise LifecycleError(
-            f"{uri}: sha256 applies to archives and downloads, not to folders or images",
-            hint="pin an image by digest (docker://repo@sha256:...) instead",
-        )
+    verify_pin(uri, resolved.scheme, resolved.location, sha256, LifecycleError)
     if resolved.scheme == "docker":
         if exporter is None:
             raise LifecycleError(
@@ -229,11 +224,6 @@ def _root_from_uri(
         raise LifecycleError(
             f"{uri}: {path} does not exist",
             hint=f"relative paths are taken from the folder of the config file ({base_dir})",
-        )
-    if sha256 is not None and file_sha256(path) != sha256:
-        raise LifecycleError(
-            f"{uri}: its sha256 is {file_sha256(path)}, but {sha256} was expected",
-            hint="check that the archive is the one you meant, then update its sha256",
         )
     return _extract(path, origin=uri, work_dir=work_dir)
 
@@ -294,20 +284,7 @@ def _read_lifecycle(
         problems.append("no APIs declared ([apis.buildpack] and [apis.platform], or [api])")
         buildpack = platform = ApiSet((), ())
 
-    table = data.get("lifecycle", {})
-    declared = table.get("version") if isinstance(table, dict) else None
-    version: str | None = expected_version
-    if declared is not None:
-        if not isinstance(declared, str) or not _SEMVER.fullmatch(declared.removeprefix("v")):
-            problems.append(f"lifecycle.version must be a semver, got {declared!r}")
-        elif expected_version is not None and declared.removeprefix("v") != expected_version:
-            problems.append(
-                f"lifecycle.version is {declared}, but {expected_version} was asked for"
-            )
-        else:
-            version = declared.removeprefix("v")
-    elif version is None:
-        problems.append("lifecycle.version is missing, so the lifecycle's version is unknown")
+    version = _declared_version(data, expected_version, problems)
     if problems:
         raise LifecycleError(f"{origin}: lifecycle.toml: " + "; ".join(problems), hint=hint)
 
@@ -324,6 +301,25 @@ def _read_lifecycle(
     _check_arch(root, origin, arch)
     assert version is not None
     return Lifecycle(version=version, buildpack_apis=buildpack, platform_apis=platform, root=root)
+
+
+def _declared_version(
+    data: dict[str, Any], expected_version: str | None, problems: list[str]
+) -> str | None:
+    """``[lifecycle] version``, checked against the version asked for (if any)."""
+    table = data.get("lifecycle", {})
+    declared = table.get("version") if isinstance(table, dict) else None
+    if declared is None:
+        if expected_version is None:
+            problems.append("lifecycle.version is missing, so the lifecycle's version is unknown")
+        return expected_version
+    if not isinstance(declared, str) or not _SEMVER.fullmatch(declared.removeprefix("v")):
+        problems.append(f"lifecycle.version must be a semver, got {declared!r}")
+    elif expected_version is not None and declared.removeprefix("v") != expected_version:
+        problems.append(f"lifecycle.version is {declared}, but {expected_version} was asked for")
+    else:
+        return declared.removeprefix("v")
+    return expected_version
 
 
 def _api_set(value: Any, key: str, problems: list[str]) -> ApiSet:

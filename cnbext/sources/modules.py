@@ -29,7 +29,7 @@ from cnbext.sources.descriptor import (
     parse_descriptor,
     read_descriptor,
 )
-from cnbext.sources.download import download_to_cache, evict_on_error, file_sha256
+from cnbext.sources.download import download_to_cache, evict_on_error, verify_pin
 from cnbext.sources.limits import Budget
 from cnbext.sources.safe_tree import ImageExporter, export_image_tree
 from cnbext.sources.staging import normalized_mode, stage_module, tree_digest
@@ -93,12 +93,8 @@ def fetch_modules(
         )
     if uri.startswith("urn:"):
         raise ModuleError(f"{uri}: urn uris are not supported", hint="use a path, URL or docker://")
-    resolved = resolve_uri(uri, base_dir=base_dir, error_type=ModuleError)
-    if sha256 is not None and (resolved.scheme == "docker" or Path(resolved.location).is_dir()):
-        raise ModuleError(
-            f"{uri}: sha256 applies to archives and downloads, not to folders or images",
-            hint="pin an image by digest (docker://repo@sha256:...) instead",
-        )
+    resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=ModuleError)
+    verify_pin(uri, resolved.scheme, resolved.location, sha256, ModuleError)
     if resolved.scheme == "docker":
         if image_exporter is None:
             raise ModuleError(
@@ -124,22 +120,16 @@ def fetch_modules(
         )
         with evict_on_error(path, ModuleError):
             return _modules_from_file(path, uri, kind, work_dir)
-    else:
-        path = Path(resolved.location)
-        if path.is_dir():
-            return [Module(load_descriptor(path, kind, origin=uri), path)]
-        if not path.exists():
-            raise ModuleError(
-                f"{uri}: {path} does not exist",
-                hint=f"relative paths are taken from the folder of the config file ({base_dir})",
-            )
-        if not path.is_file():
-            raise ModuleError(f"{uri}: {path} is neither a folder nor a file")
-        if sha256 is not None and file_sha256(path) != sha256:
-            raise ModuleError(
-                f"{uri}: its sha256 is {file_sha256(path)}, but {sha256} was expected",
-                hint="check that the archive is the one you meant, then update its sha256",
-            )
+    path = Path(resolved.location)
+    if path.is_dir():
+        return [Module(load_descriptor(path, kind, origin=uri), path)]
+    if not path.exists():
+        raise ModuleError(
+            f"{uri}: {path} does not exist",
+            hint=f"relative paths are taken from the folder of the config file ({base_dir})",
+        )
+    if not path.is_file():
+        raise ModuleError(f"{uri}: {path} is neither a folder nor a file")
     return _modules_from_file(path, uri, kind, work_dir)
 
 

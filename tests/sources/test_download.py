@@ -205,3 +205,17 @@ def test_redact_url_strips_userinfo_anywhere_in_a_text():
     assert redact_url(text) == (
         "could not fetch https://***@h.example/x and docker://r/i and http://***@h/y"
     )
+
+
+def test_a_local_archive_is_checked_against_its_pin(tmp_path, archive):
+    (tmp_path / "hello.tgz").write_bytes(archive)
+    right = hashlib.sha256(archive).hexdigest()
+    assert len(fetch(str(tmp_path / "hello.tgz"), tmp_path, sha256=right)) == 1
+    with pytest.raises(ModuleError, match=f"but {'0' * 64} was expected"):
+        fetch(str(tmp_path / "hello.tgz"), tmp_path, sha256="0" * 64)
+
+
+def test_a_folder_cannot_be_pinned(tmp_path):
+    folder = write_buildpack(tmp_path / "bp", "example/hello", "0.0.1")
+    with pytest.raises(ModuleError, match="sha256 applies to archives and downloads"):
+        fetch(str(folder), tmp_path, sha256="0" * 64)
