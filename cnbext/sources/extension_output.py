@@ -100,13 +100,14 @@ def _check_context(root: Path, owner: str, name: str) -> None:
     resolver = SafeWriter(root)
     budget = Budget.from_env()
     for entry in tree_entries(root):
-        problem = budget.take_entry() or budget.take_bytes(entry.size)
+        problem: str | None = None
         if entry.kind == "special":
             problem = "a device, fifo or socket"
         elif entry.mode & (stat.S_ISUID | stat.S_ISGID):
             problem = "setuid or setgid"
         elif entry.kind == "symlink":
             problem = _link_problem(resolver, entry.name, entry.linkname)
+        problem = problem or budget.take_entry() or budget.take_bytes(entry.size)
         if problem is not None:
             raise ExtensionError(
                 f"extension {owner}: {name}/{entry.name}: {problem}",

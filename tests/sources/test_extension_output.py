@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,19 @@ def test_a_planted_output_folder_link_is_replaced_before_the_static_copy(tmp_pat
     with pytest.raises(ExtensionError, match="a symlink to the absolute path"):
         check_generate_output(tmp_path / "generate", "test/static@1")
     sentinels.assert_untouched()
+
+
+def test_a_context_is_capped_like_an_archive(out, monkeypatch):
+    (out / "context").mkdir()
+    for index in range(5):
+        (out / "context" / f"f{index}").write_text("x")
+    monkeypatch.setenv("CNBEXT_MAX_ARCHIVE_ENTRIES", "3")
+    with pytest.raises(ExtensionError, match=r"more than 3 entries"):
+        check_generate_output(out, "test/big@1")
+
+
+def test_special_files_in_a_context_are_refused(out):
+    (out / "context").mkdir()
+    os.mkfifo(out / "context" / "pipe")
+    with pytest.raises(ExtensionError, match="context/pipe: a device, fifo or socket"):
+        check_generate_output(out, "test/fifo@1")
