@@ -118,16 +118,17 @@ def run_extensions(
         staged = stage_module(module, work_dir / "staged" / str(index))
         ext_dir = str(module.install_path)
         out = work_dir / "out" / str(index)
-        for sub in ("detect", "generate"):
+        for sub in ("detect", "generate", "plan"):
             (out / sub).mkdir(parents=True, exist_ok=True)
-        out.chmod(0o777)
         for sub in ("detect", "generate"):
-            (out / sub).chmod(0o777)  # the CNB user writes here
-        mounts = (
-            (staged, ext_dir, True),
-            (platform, PLATFORM_DIR, True),
-            (app, APP_DIR, True),
-            (out, OUT_DIR, False),
+            (out / sub).chmod(0o777)  # the CNB user writes here, and only here
+        shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
+        # Each phase may write only its own output folder; the plan is mounted read-only.
+        mounts = (*shared, (out / "detect", f"{OUT_DIR}/detect", False))
+        generate_mounts = (
+            *shared,
+            (out / "plan", f"{OUT_DIR}/plan", True),
+            (out / "generate", f"{OUT_DIR}/generate", False),
         )
         base_env = {
             "CNB_EXTENSION_DIR": ext_dir,
@@ -144,7 +145,7 @@ def run_extensions(
         plan_text = tomlkit.dumps(
             {"entries": [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]}
         )
-        write_plan(out / "plan.toml", plan_text)  # detect may have left a link there
+        write_plan(out / "plan" / "plan.toml", plan_text)
         fresh_output_dir(out / "generate")
         if (staged / "bin" / "generate").is_file():
             with reporter.step(f"Running {label} generate"):
@@ -154,10 +155,10 @@ def run_extensions(
                         command=(f"{ext_dir}/bin/generate",),
                         env={
                             **base_env,
-                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml",
+                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
                             "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
                         },
-                        mounts=mounts,
+                        mounts=generate_mounts,
                         user=cnb_user(build_image),
                         workdir=APP_DIR,
                         timeout=timeout,
@@ -240,7 +241,7 @@ def _detect(
                 f"anything else is an error)\n{result.output.strip()}",
                 exit_code=DETECT_ERROR,
             )
-        plan = out / "detect" / "plan.toml"
+        plan = out / "plan.toml"
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes

@@ -181,13 +181,18 @@ def test_extension_outputs_are_never_followed(
 def test_a_plan_planted_by_detect_is_not_written_through(
     engine, example_builder, hostile, tmp_path
 ):
-    """Detect leaves a link where cnbext writes generate's plan: the plan replaces the link."""
+    """Detect tries to leave a link where cnbext writes generate's plan: it cannot write
+    there, and generate reads the plan cnbext wrote."""
     cli, sentinels = hostile
     evil = write_extension(
         tmp_path / "evil",
         "test/evil",
         "1.0.0",
-        detect_script=f"#!/bin/sh\nln -s {sentinels.root}/victim /cnbext/out/plan.toml\n",
+        # Where the plan for generate goes is not detect's to write: both tries must fail.
+        detect_script=(
+            f"#!/bin/sh\nln -s {sentinels.root}/victim /cnbext/out/plan.toml 2>/dev/null\n"
+            f"ln -s {sentinels.root}/victim /cnbext/out/plan/plan.toml 2>/dev/null\nexit 0\n"
+        ),
         generate_script=generate_script(
             ("run.Dockerfile", 'ARG base_image\nFROM ${base_image}\nLABEL io.cnbext.test.p="1"\n')
         )
