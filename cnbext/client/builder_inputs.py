@@ -17,6 +17,7 @@ from pathlib import Path
 import tomlkit
 
 from cnbext.client.extensions import extension_plans as plan_extensions
+from cnbext.client.origin import registry_origin, with_origin
 from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.engine.docker import Engine
@@ -36,11 +37,14 @@ def gather_builder_inputs(
     work_dir: Path,
 ) -> BuilderInputs:
     platform = options.platforms[0] if options.platforms else None
-    build_base = engine.resolve_base(config.build_image, options.pull_policy, platform)
+    build_base = with_origin(
+        engine.resolve_base(config.build_image, options.pull_policy, platform), config.build_image
+    )
     requests = (*config.extend_extensions, *options.extensions)
     run_base = None
     if options.run_image is not None or requests:
         run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
+        run_base = with_origin(run_base, config.run_images[0].image)
     extension_plans = None
     if requests and run_base is not None:
         extension_plans = plan_extensions(
@@ -122,6 +126,7 @@ def gather_builder_inputs(
     return BuilderInputs(
         build_base=build_base,
         run_base=run_base,
+        run_origin=registry_origin(config.run_images[0].image),
         buildpacks=buildpacks,
         extensions=extensions,
         lifecycles=lifecycles,

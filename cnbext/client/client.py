@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cnbext.client.origin import with_origin
 from cnbext.client.progress import Reporter
 from cnbext.cnb.imageref import parse_reference
 from cnbext.config.builder import BuilderConfig
@@ -78,6 +79,7 @@ class Client:
         check_options(options)
         platform = options.platforms[0] if options.platforms else None
         base = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
+        base = with_origin(base, str(config.image))
         requests = (*config.extensions, *options.extensions)
         if not requests:
             return plan_extend(config, options, base)
@@ -120,11 +122,13 @@ class Client:
         check_extend_builder_options(options, config)
         platform = options.platforms[0] if options.platforms else None
         builder = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
+        builder = with_origin(builder, str(config.image))
         requests = (*config.extensions, *options.extensions)
         run_base = None
         if options.run_image is not None or requests:
             run_image = read_builder(builder).run_image
             run_base = self.engine.resolve_base(run_image, options.pull_policy, platform)
+            run_base = with_origin(run_base, run_image)
         plans = None
         if requests and run_base is not None:
             plans = extension_plans(

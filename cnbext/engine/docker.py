@@ -103,6 +103,7 @@ class Engine:
             architecture=image.architecture or "",
             os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
             binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
+            repo_digests=tuple(image.repo_digests or ()),
         )
 
     @staticmethod

@@ -45,8 +45,9 @@ from cnbext.config.builder import (
 )
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.config.toml_source import TomlSource
-from cnbext.engine.models import BaseImage
+from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
+from cnbext.plan.builder_provenance import create_builder_provenance
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
@@ -111,6 +112,8 @@ class BuilderInputs:
     # What [[extend.extensions]] / --extension generated, applied ahead of time (the modules
     # in `extensions` above are only packaged for build time).
     extension_plans: ExtensionPlans | None = None
+    # Where the run image the builder names came from (for provenance), read from its registry.
+    run_origin: ImageOrigin | None = None
 
 
 def check_run_image_flags(
@@ -303,6 +306,7 @@ def plan_create_builder(
             app_dir=options.app_dir,
             metadata=build_scope,
         )
+    builder, run_build = create_builder_provenance(config, options, inputs, builder, run_build)
     builds = (run_build, builder) if run_build is not None else (builder,)
     details = {
         "builder": {

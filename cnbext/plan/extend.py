@@ -29,6 +29,7 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,23 @@ def plan_extend(
             app_dir=options.app_dir,
             metadata=metadata,
         )
+    build = with_provenance(
+        build,
+        image_provenance(
+            command="extend",
+            role="image",
+            base=base,
+            given=str(config.image),
+            platforms=options.platforms,
+            metadata=config.metadata,
+            extensions=extensions_of(
+                (*config.extensions, *options.extensions),
+                config.source_dir,
+                metadata.get("extensions"),
+            ),
+            build_id=options.build_id,
+        ),
+    )
     return Plan(
         command="extend",
         builds=(build,),
