@@ -1,0 +1,148 @@
+"""``cnbext upgrade``: check images against their recorded bases, then rebase or rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cnbext.cli.common import (
+    BuildIdOption,
+    ExtensionOption,
+    NetworkOption,
+    OutputFormat,
+    OutputOption,
+    PublishOption,
+    QuietOption,
+    VerboseOption,
+    extension_requests,
+    guarded,
+    normalize_names,
+    stderr_console,
+)
+
+HELP = """Upgrade images cnbext made when their base moved: rebase or redo the recorded work.
+
+Every image cnbext makes records how it was made (docs/day-2.md). For each NAME, the recorded
+base reference is looked up in its registry; when it now serves another image (or --build-id
+differs), the image is upgraded and saved under the same NAME: a rebasable image
+(`io.buildpacks.rebasable=true`) whose base alone moved is rebased registry-side (no layer is
+uploaded again); anything else is rebuilt as extend / extend-builder / create-builder made it.
+Builders from extend-builder get their run image and mirrors first, as extend-builder does.
+
+With --check nothing changes: exit 0 when everything is up to date, 100 when anything needs an
+upgrade.
+"""
+
+EPILOG = """**Examples**
+
+```
+cnbext upgrade --check reg.example.com/cnb/run:1 reg.example.com/cnb/builder:1
+cnbext upgrade --publish reg.example.com/cnb/run:1
+cnbext upgrade --publish reg.example.com/cnb/builder:1 --config builder.toml
+```
+
+Exit codes: 0 ok (everything up to date or upgraded), 100 (--check) something needs an
+upgrade, 2 usage, 4 image unreadable or without provenance, 5 build failed, 6 publish failed
+(docs/exit-codes.md).
+"""
+
+CHECK_STALE = 100
+
+
+def upgrade(
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Images cnbext made.", metavar="NAME...", show_default=False),
+    ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 100 when anything is stale.")
+    ] = False,
+    publish: PublishOption = False,
+    rebase: Annotated[
+        str,
+        typer.Option(
+            "--rebase",
+            help="**auto**: rebase rebasable images whose base alone moved; **never**: rebuild.",
+        ),
+    ] = "auto",
+    build_id: BuildIdOption = None,
+    extension: ExtensionOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="builder.toml, to rebuild builders made by create-builder."
+        ),
+    ] = None,
+    network: NetworkOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    errors = stderr_console()
+
+    def run() -> int:
+        from cnbext.cli.common import ConsoleReporter, print_json, stdout_console
+        from cnbext.client.upgrade import FAILED, NEEDS_UPGRADE, UpgradeOptions, run_upgrade
+
+        options = UpgradeOptions(
+            names=normalize_names(names),
+            check=check,
+            publish=publish,
+            rebase=rebase,
+            build_id=build_id,
+            extensions=extension_requests(extension),
+            config=config,
+            network=network or None,
+        )
+        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
+        results = run_upgrade(options, reporter)
+        if output is OutputFormat.JSON:
+            print_json(
+                {"command": "upgrade", "check": check, "images": [r.to_dict() for r in results]}
+            )
+        else:
+            render_results(results, stdout_console())
+        failed = [r for r in results if r.state == FAILED and r.error is not None]
+        for result in failed:
+            assert result.error is not None
+            errors.print(f"[bold red]error:[/] {escape(result.error.message)}")
+            if result.error.hint:
+                errors.print(f"[dim]hint:[/] {escape(result.error.hint)}")
+        if failed:
+            assert failed[0].error is not None
+            return int(failed[0].error.exit_code)
+        if check and any(r.state == NEEDS_UPGRADE for r in results):
+            return CHECK_STALE
+        return 0
+
+    code = guarded(run, errors, output=output, verbose=verbose)
+    if code:
+        raise typer.Exit(code)
+
+
+def render_results(results: Sequence[object], console: Console) -> None:
+    from cnbext.client.upgrade import UpgradeResult
+
+    table = Table("name", "kind", "state", "why / how", "digest", box=None, header_style="bold")
+    for result in results:
+        assert isinstance(result, UpgradeResult)
+        why = "; ".join(result.reasons)
+        if result.method:
+            why = f"{result.method}: {why}"
+        if result.error:
+            why = result.error.message.splitlines()[0]
+        digest = result.after or result.before or ""
+        table.add_row(
+            escape(result.name),
+            escape(result.kind),
+            escape(result.state),
+            escape(why),
+            escape(digest[:19]),
+        )
+    console.print(table)
