@@ -35,7 +35,8 @@ def base_record(base: BaseImage, given: str) -> BaseRecord:
 def platforms_of(platforms: Sequence[str], base: BaseImage) -> tuple[str, ...]:
     """The platforms asked for, else the one the base was read for (the daemon's)."""
     if platforms:
-        return tuple(platforms)
+        # --platform takes comma-separated lists too (as buildx does).
+        return tuple(p.strip() for entry in platforms for p in entry.split(",") if p.strip())
     return (f"{base.os or 'linux'}/{base.architecture}",) if base.architecture else ()
 
 

@@ -29,13 +29,14 @@ def push_base(
     *,
     base: str | None = None,
     platforms: str | None = None,
+    user: str = "1000:1000",
 ) -> None:
     """A small non-root base: the fixture image plus one file naming its version."""
     context = tmp / f"base-{version}"
     context.mkdir(parents=True, exist_ok=True)
     (context / "version").write_text(version + "\n")
     (context / "Dockerfile").write_text(
-        f"FROM {base or engine.fixture_image}\nCOPY version /base-version\nUSER 1000:1000\n"
+        f"FROM {base or engine.fixture_image}\nCOPY version /base-version\nUSER {user}\n"
     )
     args = ["docker", "buildx", "build", "-q", "--network", "host", "--provenance=false"]
     if platforms:
@@ -179,3 +180,160 @@ def test_rebase_path_swaps_only_the_base_layers(
     assert document["status"]["state"] == "up to date"
     assert document["rebasable"] == "true"
     assert document["extendMetadata"] == {"packages": ["jq"], "rebasable": True}
+
+
+def make_builder(engine: EngineEnv, cnbext: Cli, tmp_path: Path) -> dict[str, str]:
+    """A builder naming a run base we control, extended with its run image and two mirrors."""
+    names = {
+        "run_base": engine.name("d2-runbase"),
+        "builder_base": engine.name("d2-builderbase"),
+        "builder": engine.name("d2-builder"),
+        "run": engine.name("d2-run"),
+        "mirror1": engine.name("d2-mirror1"),
+        "mirror2": engine.name("d2-mirror2"),
+    }
+    push_base(engine, names["run_base"], tmp_path, "v1", base=engine.run_image, user="1001:1000")
+    metadata = {
+        "description": "day 2 test builder",
+        "images": [{"image": names["run_base"], "mirrors": []}],
+        "stack": {"runImage": {"image": names["run_base"], "mirrors": []}},
+        "createdBy": {"name": "tests", "version": "1"},
+        "lifecycle": {"version": "0.21.0"},
+        "buildpacks": [],
+    }
+    context = tmp_path / "builder"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {engine.build_image}\n")
+    subprocess.run(
+        [
+            *("docker", "buildx", "build", "-q", "--network", "host", "--provenance=false"),
+            *("--label", f"io.buildpacks.builder.metadata={json.dumps(metadata)}"),
+            *("-t", names["builder_base"], "--push", str(context)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    cnbext.write(
+        "extend-builder.toml",
+        f'[extend]\nimage = "{names["builder_base"]}"\n'
+        '[extend.metadata.build]\nowner = "ops"\n[extend.metadata.run]\nowner = "ops"\n',
+    )
+    cnbext(
+        "extend-builder",
+        names["builder"],
+        *("-e", "extend-builder.toml", "--run-image", names["run"]),
+        *("--run-image-mirror", names["mirror1"], "--run-image-mirror", names["mirror2"]),
+        "--publish",
+        check=True,
+    )
+    return names
+
+
+def test_builder_upgrade_publishes_run_image_mirrors_and_builder(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    names = make_builder(engine, cnbext, tmp_path)
+    document = inspect(cnbext, names["builder"])
+    assert document["kind"] == "builder"
+    assert document["status"]["state"] == "up to date"
+    run_images = document["builder"]["runImages"]
+    assert [m["state"] for m in run_images[0]["mirrors"]] == ["equal", "equal"]
+    assert document["builder"]["description"] == "day 2 test builder"
+
+    push_base(engine, names["run_base"], tmp_path, "v2", base=engine.run_image, user="1001:1000")
+    v2_digest, _ = manifest(names["run_base"])
+    code, images = upgrade(cnbext, "--check", "--publish", names["builder"])
+    assert code == 100
+    assert images[0]["reasons"][0].startswith("run image base")
+
+    old_run, _ = manifest(names["run"])
+    old_builder, _ = manifest(names["builder"])
+    code, images = upgrade(cnbext, "--publish", names["builder"])
+    assert code == 0, images
+    assert images[0]["state"] == "upgraded"
+    run_digest, _ = manifest(names["run"])
+    assert run_digest != old_run
+    assert manifest(names["builder"])[0] == images[0]["digestAfter"] != old_builder
+    assert manifest(names["mirror1"])[0] == run_digest == manifest(names["mirror2"])[0]
+    assert run_fresh(names["run"], "cat /base-version").strip() == "v2"
+    run_doc = inspect(cnbext, names["run"])
+    assert run_doc["kind"] == "run image"
+    assert run_doc["provenance"]["base"]["digest"] == v2_digest
+    document = inspect(cnbext, names["builder"])
+    assert document["status"]["state"] == "up to date"
+    assert document["builder"]["runImages"][0]["image"] == names["run"]
+    assert [m["state"] for m in document["builder"]["runImages"][0]["mirrors"]] == [
+        "equal",
+        "equal",
+    ]
+
+
+def test_inspect_says_when_a_mirror_is_missing_or_different(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    names = make_builder(engine, cnbext, tmp_path)
+    digest, _ = manifest(names["mirror1"])
+    host, _, rest = names["mirror1"].partition("/")
+    path = rest.rsplit(":", 1)[0]
+    request = urllib.request.Request(f"http://{host}/v2/{path}/manifests/{digest}", method="DELETE")
+    urllib.request.urlopen(request).close()
+    push_base(engine, names["mirror2"], tmp_path, "other")
+    document = inspect(cnbext, names["builder"])
+    mirrors = document["builder"]["runImages"][0]["mirrors"]
+    assert [(m["image"], m["state"]) for m in mirrors] == [
+        (names["mirror1"], "missing"),
+        (names["mirror2"], "different"),
+    ]
+    text = cnbext("inspect", names["builder"], check=True).stdout
+    assert "missing" in text and "different" in text
+
+
+MULTIARCH = "localhost:5000/fixtures/debian-multiarch:bookworm"
+
+
+def test_multi_platform_images_keep_their_platforms_through_upgrade(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    if engine.multiarch_run_image is None:
+        pytest.skip("the engine has no multi-platform fixture (no arm64 emulation)")
+    both = "linux/amd64,linux/arm64"
+    base, name = engine.name("d2-mbase"), engine.name("d2-mimage")
+    push_base(engine, base, tmp_path, "v1", base=MULTIARCH, platforms=both)
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\nrebasable = true\n'))
+    cnbext(
+        "extend",
+        name,
+        "-c",
+        "extend.toml",
+        "--publish",
+        *("--platform", "linux/amd64", "--platform", "linux/arm64"),
+        check=True,
+    )
+    assert platforms_of(name) == {"linux/amd64", "linux/arm64"}
+    document = inspect(cnbext, name)
+    assert set(document["provenance"]["base"]["platforms"]) == {"linux/amd64", "linux/arm64"}
+
+    push_base(engine, base, tmp_path, "v2", base=MULTIARCH, platforms=both)
+    code, images = upgrade(cnbext, "--publish", name)
+    assert code == 0, images
+    assert images[0]["method"] == "rebase"
+    assert platforms_of(name) == {"linux/amd64", "linux/arm64"}
+    for platform in ("linux/amd64", "linux/arm64"):
+        assert layers(name, platform)[: len(layers(base, platform))] == layers(base, platform)
+
+    push_base(engine, base, tmp_path, "v3", base=MULTIARCH, platforms=both)
+    code, images = upgrade(cnbext, "--publish", "--rebase", "never", name)
+    assert code == 0, images
+    assert images[0]["method"] == "rebuild"
+    assert platforms_of(name) == {"linux/amd64", "linux/arm64"}
+    assert inspect(cnbext, name)["status"]["state"] == "up to date"
+    arm = subprocess.run(
+        [
+            *("docker", "run", "--rm", "--pull", "always", "--platform", "linux/arm64"),
+            *(name, "sh", "-c", "cat /base-version; uname -m"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert arm == ["v3", "aarch64"]
