@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cnbext.client.origin import with_origin
+from cnbext.client.origin import with_digests, with_origin
 from cnbext.client.progress import Reporter
 from cnbext.cnb.imageref import parse_reference
 from cnbext.config.builder import BuilderConfig
@@ -77,6 +77,8 @@ class Client:
         from cnbext.cnb.dockerfile import DockerfileKind
 
         check_options(options)
+        config = replace(config, extensions=with_digests(config.extensions, config.source_dir))
+        options = replace(options, extensions=with_digests(options.extensions, Path.cwd()))
         platform = options.platforms[0] if options.platforms else None
         base = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
         base = with_origin(base, str(config.image))
@@ -109,6 +111,10 @@ class Client:
         from cnbext.client.builder_inputs import gather_builder_inputs
 
         check_builder_options(options, config)
+        config = replace(
+            config, extend_extensions=with_digests(config.extend_extensions, config.base_dir)
+        )
+        options = replace(options, extensions=with_digests(options.extensions, Path.cwd()))
         inputs = gather_builder_inputs(self.engine, self.reporter, config, options, work_dir)
         return plan_create_builder(config, options, inputs)
 
@@ -120,6 +126,8 @@ class Client:
         from cnbext.client.extensions import extension_plans
 
         check_extend_builder_options(options, config)
+        config = replace(config, extensions=with_digests(config.extensions, config.source_dir))
+        options = replace(options, extensions=with_digests(options.extensions, Path.cwd()))
         platform = options.platforms[0] if options.platforms else None
         builder = self.engine.resolve_base(str(config.image), options.pull_policy, platform)
         builder = with_origin(builder, str(config.image))

@@ -8,9 +8,13 @@ daemon knows by a registry digest, so purely local images cause no network traff
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
@@ -58,3 +62,41 @@ def registry_origin(reference: str, registry: Registry | None = None) -> ImageOr
     except ImageError:
         return ImageOrigin(reference, None)
     return ImageOrigin(reference, manifest.digest, platforms)
+
+
+def with_digests(
+    requests: Sequence[ExtensionRequest], base_dir: Path, registry: Registry | None = None
+) -> tuple[ExtensionRequest, ...]:
+    """``requests`` with the digest of each one's content where it can be had without a
+    download: a folder's staged-content digest, an archive's sha256, a docker:// image's
+    registry digest. URLs keep None (the download is what the uri names)."""
+    return tuple(
+        replace(r, digest=r.digest or source_digest(r.uri, base_dir, registry)) for r in requests
+    )
+
+
+def source_digest(uri: str, base_dir: Path, registry: Registry | None = None) -> str | None:
+    from cnbext.errors import CnbextError
+    from cnbext.sources.modules import resolve_uri, tree_digest
+
+    try:
+        resolved = resolve_uri(uri, base_dir=base_dir, error_type=CnbextError)
+    except CnbextError:
+        return None  # planning reports the bad uri
+    if resolved.scheme == "docker":
+        try:
+            return (registry or Registry()).digest(resolved.location)
+        except (ImageError, ValueError):
+            return None
+    if resolved.scheme != "path":
+        return None
+    path = Path(resolved.location)
+    if path.is_dir():
+        return tree_digest(path)
+    if path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        return f"sha256:{digest.hexdigest()}"
+    return None

@@ -14,6 +14,7 @@ class ExtensionRequest:
     id: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # for generate's Buildpack Plan
+    digest: str | None = None  # of its content, gathered before planning (provenance)
 
 
 def requests_from_config(entries: list[dict[str, Any]]) -> tuple[ExtensionRequest, ...]:

@@ -46,7 +46,11 @@ def extensions_of(
     """Records of the extensions asked for; relative folders made absolute so the work can be
     redone from anywhere."""
     resolved = [(_absolute(r.uri, base_dir), r.id, r.version) for r in requests]
-    return extension_records(resolved, applied if isinstance(applied, list) else ())
+    records = extension_records(resolved, applied if isinstance(applied, list) else ())
+    return tuple(
+        replace(record, digest=request.digest)
+        for record, request in zip(records, requests, strict=True)
+    )
 
 
 def _absolute(uri: str, base_dir: Path) -> str:
