@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from cnbext.cli.common import (
     normalize_names,
     stderr_console,
 )
+
+if TYPE_CHECKING:
+    from cnbext.client.upgrade import UpgradeResult
 
 HELP = """Upgrade images cnbext made when their base moved: rebase or redo the recorded work.
 
@@ -88,7 +91,7 @@ def upgrade(
 
     def run() -> int:
         from cnbext.cli.common import ConsoleReporter, print_json, stdout_console
-        from cnbext.client.upgrade import FAILED, NEEDS_UPGRADE, UpgradeOptions, run_upgrade
+        from cnbext.client.upgrade import UpgradeOptions, run_upgrade
 
         options = UpgradeOptions(
             names=normalize_names(names),
@@ -103,23 +106,11 @@ def upgrade(
         reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
         results = run_upgrade(options, reporter)
         if output is OutputFormat.JSON:
-            print_json(
-                {"command": "upgrade", "check": check, "images": [r.to_dict() for r in results]}
-            )
+            images = [r.to_dict() for r in results]
+            print_json({"command": "upgrade", "check": check, "images": images})
         else:
             render_results(results, stdout_console())
-        failed = [r for r in results if r.state == FAILED and r.error is not None]
-        for result in failed:
-            assert result.error is not None
-            errors.print(f"[bold red]error:[/] {escape(result.error.message)}")
-            if result.error.hint:
-                errors.print(f"[dim]hint:[/] {escape(result.error.hint)}")
-        if failed:
-            assert failed[0].error is not None
-            return int(failed[0].error.exit_code)
-        if check and any(r.state == NEEDS_UPGRADE for r in results):
-            return CHECK_STALE
-        return 0
+        return exit_code(results, errors, check=check)
 
     code = guarded(run, errors, output=output, verbose=verbose)
     if code:
@@ -146,3 +137,20 @@ def render_results(results: Sequence[object], console: Console) -> None:
             escape(digest[:19]),
         )
     console.print(table)
+
+
+def exit_code(results: Sequence[UpgradeResult], errors: Console, *, check: bool) -> int:
+    """Each failure's message (after the summary); the first failure's code, else 100 when
+    --check found something to upgrade, else 0."""
+    from cnbext.client.upgrade import NEEDS_UPGRADE
+
+    failed = [r.error for r in results if r.error is not None]
+    for error in failed:
+        errors.print(f"[bold red]error:[/] {escape(error.message)}")
+        if error.hint:
+            errors.print(f"[dim]hint:[/] {escape(error.hint)}")
+    if failed:
+        return int(failed[0].exit_code)
+    if check and any(r.state == NEEDS_UPGRADE for r in results):
+        return CHECK_STALE
+    return 0

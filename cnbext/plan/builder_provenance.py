@@ -23,13 +23,6 @@ def create_builder_provenance(
     """The builder records its build image, run image (base, names) and lifecycle; an extended
     run image records its own base."""
     given_run = config.run_images[0].image
-    if inputs.run_base is not None:
-        run_base_record = base_record(inputs.run_base, given_run)
-    elif inputs.run_origin is not None:
-        origin = inputs.run_origin
-        run_base_record = BaseRecord(given_run, origin.digest, dict(origin.platforms))
-    else:
-        run_base_record = BaseRecord(given_run)
     records = extensions_of((*config.extend_extensions, *options.extensions), config.base_dir, None)
     if run_build is not None and inputs.run_base is not None:
         run_build = with_provenance(
@@ -48,21 +41,9 @@ def create_builder_provenance(
     run_record = RunImageRecord(
         options.run_image or given_run,
         options.run_image_mirrors if options.run_image else config.run_images[0].mirrors,
-        run_base_record,
+        _run_base_record(inputs, given_run),
         dict(config.extend_run) if options.run_image else {},
     )
-    lifecycle = next(iter(inputs.lifecycles.values()))
-    source = config.lifecycle
-    lifecycle_record: dict[str, Any] = {
-        "version": lifecycle.version,
-        "requested": (
-            {"version": source.version}
-            if source and source.version
-            else {"uri": source.uri}
-            if source and source.uri
-            else {"default": True}
-        ),
-    }
     builder = with_provenance(
         builder,
         image_provenance(
@@ -75,7 +56,29 @@ def create_builder_provenance(
             extensions=records,
             build_id=options.build_id,
             run_image=run_record,
-            lifecycle=lifecycle_record,
+            lifecycle=_lifecycle_record(config, inputs),
         ),
     )
     return builder, run_build
+
+
+def _run_base_record(inputs: BuilderInputs, given_run: str) -> BaseRecord:
+    if inputs.run_base is not None:
+        return base_record(inputs.run_base, given_run)
+    if inputs.run_origin is not None:
+        origin = inputs.run_origin
+        return BaseRecord(given_run, origin.digest, dict(origin.platforms))
+    return BaseRecord(given_run)
+
+
+def _lifecycle_record(config: BuilderConfig, inputs: BuilderInputs) -> dict[str, Any]:
+    """The lifecycle used, and what was asked for: only a default one can move under a
+    builder (a newer cnbext defaults to a newer release)."""
+    lifecycle = next(iter(inputs.lifecycles.values()))
+    source = config.lifecycle
+    requested: dict[str, Any] = {"default": True}
+    if source and source.version:
+        requested = {"version": source.version}
+    elif source and source.uri:
+        requested = {"uri": source.uri}
+    return {"version": lifecycle.version, "requested": requested}
