@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -337,3 +338,31 @@ def test_multi_platform_images_keep_their_platforms_through_upgrade(
         check=True,
     ).stdout.split()
     assert arm == ["v3", "aarch64"]
+
+
+def test_create_builder_builders_are_checked_and_recreated_with_their_config(
+    engine: EngineEnv, builder_cli: Cli, tmp_path: Path
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "builder-examples"
+    shutil.copytree(examples, tmp_path / "examples")
+    run_base, builder = engine.name("d2-cb-run"), engine.name("d2-cb-builder")
+    push_base(engine, run_base, tmp_path, "v1", base=engine.run_image, user="1001:1000")
+    config = tmp_path / "examples" / "builder.toml"
+    text = config.read_text().split("[extend.metadata]")[0]
+    config.write_text(text.replace(engine.run_image, run_base))
+    builder_cli("create-builder", builder, "-c", str(config), "--publish", check=True)
+    assert inspect(builder_cli, builder)["status"]["state"] == "up to date"
+
+    push_base(engine, run_base, tmp_path, "v2", base=engine.run_image, user="1001:1000")
+    code, images = upgrade(builder_cli, "--check", "--publish", builder)
+    assert code == 100
+    assert images[0]["reasons"][0].startswith("run image base")
+    code, images = upgrade(builder_cli, "--publish", builder)
+    assert code == 2
+    assert "--config builder.toml" in images[0]["error"]
+    code, images = upgrade(builder_cli, "--publish", builder, "--config", str(config))
+    assert code == 0, images
+    assert images[0]["state"] == "upgraded"
+    document = inspect(builder_cli, builder)
+    assert document["status"]["state"] == "up to date"
+    assert document["provenance"]["runImage"]["base"]["digest"] == manifest(run_base)[0]
