@@ -54,8 +54,8 @@ def inspect(
 
 def render_inspect(document: dict[str, Any], console: Console) -> None:
     facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
     where = document["source"]
     facts.add_row("image", escape(f"{document['reference']} ({where})"))
     facts.add_row("kind", escape(document["kind"]))
@@ -112,7 +112,10 @@ def render_builder(builder: dict[str, Any], console: Console) -> None:
             f"  {kind}: supported {escape(', '.join(apis.get('supported') or []))}; "
             f"deprecated {escape(', '.join(apis.get('deprecated') or []) or '(none)')}"
         )
-    table = Table("run image / mirror", "digest", "state", box=None, header_style="bold")
+    table = Table(box=None, header_style="bold")
+    table.add_column("run image / mirror", overflow="fold")
+    table.add_column("digest", overflow="fold")
+    table.add_column("state", no_wrap=True)
     for run in builder.get("runImages") or ():
         table.add_row(escape(run["image"]), escape(str(run["digest"])), escape(run["state"]))
         for mirror in run["mirrors"]:

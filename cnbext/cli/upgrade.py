@@ -120,7 +120,13 @@ def upgrade(
 def render_results(results: Sequence[object], console: Console) -> None:
     from cnbext.client.upgrade import UpgradeResult
 
-    table = Table("name", "kind", "state", "why / how", "digest", box=None, header_style="bold")
+    table = Table(box=None, header_style="bold")
+    # Names and reasons wrap rather than being cut: CI logs are read for them.
+    table.add_column("name", overflow="fold")
+    table.add_column("kind")
+    table.add_column("state")
+    table.add_column("why / how", overflow="fold")
+    table.add_column("digest", no_wrap=True)
     for result in results:
         assert isinstance(result, UpgradeResult)
         why = "; ".join(result.reasons)

@@ -42,8 +42,8 @@ def read_image(reference: str, registry: Registry, *, daemon: bool = True) -> Im
     except NotFoundError:
         if local is not None:
             return local
-        where = "the daemon or its registry" if daemon else "its registry"
-        raise ImageError(f"{reference} is in neither {where}") from None
+        where = "neither in the daemon nor in its registry" if daemon else "not in its registry"
+        raise ImageError(f"{reference} is {where}") from None
     except ImageError:
         if local is not None:
             return local
