@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cnbext.cli.common import OutputFormat, OutputOption, guarded, stderr_console
+from cnbext.cli.options import OutputFormat, OutputOption, VerboseOption
 
 HELP = """Show what an image is and whether it is still current.
 
@@ -36,20 +36,25 @@ Exit codes: 0 ok, 4 image not found or unreadable (docs/exit-codes.md).
 def inspect(
     reference: Annotated[str, typer.Argument(help="The image.", metavar="REF")],
     output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
 ) -> None:
-    errors = stderr_console()
+    from cnbext.cli.application import Application
+    from cnbext.cli.guard import run_guarded
 
-    def run() -> None:
-        from cnbext.cli.common import print_json, stdout_console
-        from cnbext.client.inspect import inspect_image
+    app = Application(output=output, verbose=verbose, quiet=False)
 
-        document = inspect_image(reference)
+    def run() -> int:
+        import cnbext
+        from cnbext.cli.application import print_json, stdout_console
+
+        document = cnbext.inspect_image(reference)
         if output is OutputFormat.JSON:
             print_json(document)
         else:
             render_inspect(document, stdout_console())
+        return 0
 
-    guarded(run, errors, output=output, verbose=False)
+    run_guarded(app, run)
 
 
 def render_inspect(document: dict[str, Any], console: Console) -> None:

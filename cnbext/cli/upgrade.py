@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cnbext.cli.common import (
+from cnbext.cli.options import (
     BuildIdOption,
     ExtensionOption,
     NetworkOption,
@@ -20,10 +20,7 @@ from cnbext.cli.common import (
     PublishOption,
     QuietOption,
     VerboseOption,
-    extension_requests,
-    guarded,
-    normalize_names,
-    stderr_console,
+    flag_uri,
 )
 
 if TYPE_CHECKING:
@@ -87,34 +84,34 @@ def upgrade(
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    errors = stderr_console()
+    from cnbext.cli.application import Application
+    from cnbext.cli.guard import run_guarded
+
+    app = Application(output=output, verbose=verbose, quiet=quiet)
 
     def run() -> int:
-        from cnbext.cli.common import ConsoleReporter, print_json, stdout_console
-        from cnbext.client.upgrade import UpgradeOptions, run_upgrade
+        import cnbext
+        from cnbext.cli.application import print_json, stdout_console
 
-        options = UpgradeOptions(
-            names=normalize_names(names),
+        options = cnbext.UpgradeOptions(
+            names=tuple(names),
             check=check,
             publish=publish,
             rebase=rebase,
             build_id=build_id,
-            extensions=extension_requests(extension),
+            extensions=tuple(cnbext.ExtensionRequest(flag_uri(u)) for u in extension or ()),
             config=config,
             network=network or None,
         )
-        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        results = run_upgrade(options, reporter)
+        results = cnbext.upgrade(options, reporter=app.reporter)
         if output is OutputFormat.JSON:
             images = [r.to_dict() for r in results]
             print_json({"command": "upgrade", "check": check, "images": images})
-        else:
+        elif not quiet:
             render_results(results, stdout_console())
-        return exit_code(results, errors, check=check)
+        return exit_code(results, app.errors, check=check)
 
-    code = guarded(run, errors, output=output, verbose=verbose)
-    if code:
-        raise typer.Exit(code)
+    run_guarded(app, run)
 
 
 def render_results(results: Sequence[object], console: Console) -> None:

@@ -29,8 +29,8 @@ from cnbext.cnb.extender import (
 )
 from cnbext.config.extension import load_extension_config
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.docker import Engine
 from cnbext.engine.models import BaseImage, PhaseRun
+from cnbext.engine.protocol import Engine
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
 

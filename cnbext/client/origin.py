@@ -16,6 +16,7 @@ from pathlib import Path
 from cnbext.cnb.imageref import parse_reference
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, ImageOrigin
+from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
 
@@ -52,30 +53,18 @@ def _same_repository(a: str, b: str) -> bool:
         return False
 
 
-def registry_origin(reference: str, registry: Registry | None = None) -> ImageOrigin:
-    """What the registry serves for ``reference`` now (for an image that is named, not read:
-    a builder's run image that is not extended); digest None when it cannot be read."""
-    registry = registry or Registry()
-    try:
-        manifest = registry.manifest(reference)
-        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
-    except ImageError:
-        return ImageOrigin(reference, None)
-    return ImageOrigin(reference, manifest.digest, platforms)
-
-
 def with_digests(
-    requests: Sequence[ExtensionRequest], base_dir: Path, registry: Registry | None = None
+    requests: Sequence[ExtensionRequest], base_dir: Path, engine: Engine
 ) -> tuple[ExtensionRequest, ...]:
     """``requests`` with the digest of each one's content where it can be had without a
     download: a folder's staged-content digest, an archive's sha256, a docker:// image's
     registry digest. URLs keep None (the download is what the uri names)."""
     return tuple(
-        replace(r, digest=r.digest or source_digest(r.uri, base_dir, registry)) for r in requests
+        replace(r, digest=r.digest or source_digest(r.uri, base_dir, engine)) for r in requests
     )
 
 
-def source_digest(uri: str, base_dir: Path, registry: Registry | None = None) -> str | None:
+def source_digest(uri: str, base_dir: Path, engine: Engine) -> str | None:
     from cnbext.errors import CnbextError
     from cnbext.sources.modules import resolve_uri, tree_digest
 
@@ -84,10 +73,7 @@ def source_digest(uri: str, base_dir: Path, registry: Registry | None = None) ->
     except CnbextError:
         return None  # planning reports the bad uri
     if resolved.scheme == "docker":
-        try:
-            return (registry or Registry()).digest(resolved.location)
-        except (ImageError, ValueError):
-            return None
+        return engine.registry_origin(resolved.location).digest
     if resolved.scheme != "path":
         return None
     path = Path(resolved.location)

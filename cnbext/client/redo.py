@@ -22,6 +22,8 @@ from cnbext.plan.model import PullPolicy
 
 if TYPE_CHECKING:
     from cnbext.client.upgrade import UpgradeOptions
+    from cnbext.client.usecase import Result
+    from cnbext.config.extend_builder import ExtendBuilderConfig
 
 
 def redo(
@@ -32,55 +34,34 @@ def redo(
     reporter: Reporter,
 ) -> str:
     """Redo ``provenance``'s command for ``name``; the new digest (or image id) of ``name``."""
-    from cnbext.client.client import Client
-
-    client = Client(reporter, network=options.network)
-    pull = PullPolicy.ALWAYS if provenance.base.digest else PullPolicy.IF_NOT_PRESENT
-    platforms = provenance.platforms if options.publish else ()
-    build_id = options.build_id or provenance.build_id
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
         if provenance.command == "extend":
-            plan = _extend_plan(client, name, provenance, options, extensions, work, pull)
+            result = _extend(name, provenance, options, extensions, work, reporter)
         elif provenance.command in ("extend-builder", "create-builder"):
-            from cnbext.plan.create_builder import BuilderOptions
-
-            run = provenance.run_image
-            extended_run = run is not None and (run.base is None or run.image != run.base.reference)
-            builder_options = BuilderOptions(
-                names=(name,),
-                run_image=run.image if run is not None and extended_run else None,
-                run_image_mirrors=run.mirrors if run is not None and extended_run else (),
-                publish=options.publish,
-                pull_policy=pull,
-                network=options.network,
-                platforms=platforms,
-                build_id=build_id,
-                extensions=extensions,
-            )
-            if provenance.command == "extend-builder":
-                config = _extend_builder_config(provenance, extended_run, work)
-                plan = client.plan_extend_builder(config, builder_options, work / "work")
-            else:
-                plan = _create_builder_plan(client, name, options, builder_options, work)
+            result = _builder(name, provenance, options, extensions, work, reporter)
         else:
             raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
-        results = client.apply(plan)
-    for result in results:
-        if name in result.names:
-            return result.digest
-    return results[-1].digest
+    for image in result.images:
+        if name in image.names:
+            return image.digest
+    return result.images[-1].digest
 
 
-def _extend_plan(
-    client: Any,
+def _pull_policy(provenance: Provenance) -> PullPolicy:
+    # The base moved: pull it again (a base that is not from a registry cannot be pulled).
+    return PullPolicy.ALWAYS if provenance.base.digest else PullPolicy.IF_NOT_PRESENT
+
+
+def _extend(
     name: str,
     provenance: Provenance,
     options: UpgradeOptions,
     extensions: tuple[ExtensionRequest, ...],
     work: Path,
-    pull: PullPolicy,
-) -> Any:
+    reporter: Reporter,
+) -> Result:
+    from cnbext.client.extend import extend
     from cnbext.config.extend import load_extend_config
     from cnbext.plan.extend import ExtendOptions
 
@@ -91,17 +72,55 @@ def _extend_plan(
     extend_options = ExtendOptions(
         names=(name,),
         publish=options.publish,
-        pull_policy=pull,
+        pull_policy=_pull_policy(provenance),
         network=options.network,
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
     )
-    (work / "work").mkdir()
-    return client.plan_extend(config, extend_options, work / "work")
+    return extend(config, extend_options, reporter=reporter)
 
 
-def _extend_builder_config(provenance: Provenance, extended_run: bool, work: Path) -> Any:
+def _builder(
+    name: str,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+    work: Path,
+    reporter: Reporter,
+) -> Result:
+    from cnbext.plan.create_builder import BuilderOptions
+
+    run = provenance.run_image
+    extended_run = run is not None and (run.base is None or run.image != run.base.reference)
+    builder_options = BuilderOptions(
+        names=(name,),
+        run_image=run.image if run is not None and extended_run else None,
+        run_image_mirrors=run.mirrors if run is not None and extended_run else (),
+        publish=options.publish,
+        pull_policy=_pull_policy(provenance),
+        network=options.network,
+        platforms=provenance.platforms if options.publish else (),
+        build_id=options.build_id or provenance.build_id,
+        extensions=extensions,
+    )
+    if provenance.command == "extend-builder":
+        from cnbext.client.extend_builder import extend_builder
+
+        config = _extend_builder_config(provenance, extended_run, work)
+        return extend_builder(config, builder_options, reporter=reporter)
+    from cnbext.client.create_builder import create_builder
+
+    if options.config is None:
+        raise UsageError(
+            f"{name} was made by create-builder: give --config builder.toml to rebuild it"
+        )
+    return create_builder(options.config, builder_options, reporter=reporter)
+
+
+def _extend_builder_config(
+    provenance: Provenance, extended_run: bool, work: Path
+) -> ExtendBuilderConfig:
     from cnbext.config.extend_builder import load_extend_builder_config
 
     metadata: dict[str, Any] = {}
@@ -112,19 +131,4 @@ def _extend_builder_config(provenance: Provenance, extended_run: bool, work: Pat
     document = {"extend": {"image": provenance.base.reference, "metadata": metadata}}
     path = work / "extend-builder.toml"
     path.write_text(tomlkit.dumps(document))
-    (work / "work").mkdir()
     return load_extend_builder_config(path, "recorded extend-builder.toml")
-
-
-def _create_builder_plan(
-    client: Any, name: str, options: UpgradeOptions, builder_options: Any, work: Path
-) -> Any:
-    from cnbext.config.builder import load_builder_config
-
-    if options.config is None:
-        raise UsageError(
-            f"{name} was made by create-builder: give --config builder.toml to rebuild it"
-        )
-    config = load_builder_config(options.config, str(options.config))
-    (work / "work").mkdir()
-    return client.plan_create_builder(config, builder_options, work / "work")

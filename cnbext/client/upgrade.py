@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -75,11 +75,22 @@ class _Checked:
     labels: dict[str, str]
 
 
+def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> list[UpgradeResult]:
+    """Check every NAME (``options.check``: only that), then upgrade the stale ones by rebase
+    or rebuild; one result per NAME, failures included (never raised for one NAME)."""
+    from cnbext.client.progress import SilentReporter
+
+    return run_upgrade(options, reporter or SilentReporter())
+
+
 def run_upgrade(
     options: UpgradeOptions, reporter: Reporter, registry: Registry | None = None
 ) -> list[UpgradeResult]:
     """Check every NAME concurrently; with anything to do (and not --check), upgrade those."""
+    from cnbext.client.usecase import normalize_names
+
     registry = registry or Registry()
+    options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
     checked = _bounded([partial(_check, n, options, registry) for n in options.names], MAX_CHECKS)

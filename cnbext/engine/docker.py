@@ -1,6 +1,7 @@
 """Executes plans with BuildKit (docker buildx) through python-on-whales.
 
-Everything that reads or writes an image goes through :class:`Engine`. Images are read without
+Everything that reads or writes an image goes through :class:`DockerEngine`, the Docker
+implementation of :class:`cnbext.engine.protocol.Engine`. Images are read without
 running them (a scratch build copies files out), so any platform works; builds go through
 buildx so the same code path pushes multi-platform results; extra names are copied
 registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
@@ -17,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
@@ -26,7 +27,7 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -39,7 +40,7 @@ INDEX_MEDIA_TYPES = frozenset(
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 
-class Engine:
+class DockerEngine:
     def __init__(
         self, reporter: Reporter, *, network: str | None = None, client: DockerClient | None = None
     ) -> None:
@@ -363,7 +364,7 @@ class Engine:
                     f"name: {', '.join(missing)}"
                 )
 
-    def layer_diff_ids(self, context_trees: dict[str, Path]) -> dict[str, str]:
+    def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         """The diffID each tree gets as a ``COPY --link`` layer, by context path.
 
         A --link layer is computed against an empty filesystem, so it is the same on any base:
@@ -500,6 +501,11 @@ class Engine:
             except DockerException as err:
                 raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
         return self.registry_digest(target)
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        from cnbext.engine.registry import Registry, origin_of_reference
+
+        return origin_of_reference(Registry(), reference)
 
 
 def _materialize_context(context: Path, build: ImageBuild) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.models import ImageOrigin
 from cnbext.errors import ImageError
 
 INDEX_TYPES = frozenset(
@@ -335,3 +336,13 @@ def _from_helper(helper: str, host: str) -> tuple[str | None, str]:
 
 def _lower(headers: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def origin_of_reference(registry: Registry, reference: str) -> ImageOrigin:
+    """What the registry serves for ``reference`` now; digest None when it cannot be read."""
+    try:
+        manifest = registry.manifest(reference)
+        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
+    except ImageError:
+        return ImageOrigin(reference, None)
+    return ImageOrigin(reference, manifest.digest, platforms)

@@ -11,26 +11,28 @@ from cnbext.plan.provenance import base_record, extensions_of, image_provenance,
 if TYPE_CHECKING:
     from cnbext.config.builder import BuilderConfig
     from cnbext.plan.create_builder import BuilderInputs, BuilderOptions
+    from cnbext.plan.facts import ImageFacts
 
 
 def create_builder_provenance(
     config: BuilderConfig,
     options: BuilderOptions,
+    facts: ImageFacts,
     inputs: BuilderInputs,
-    builder: ImageBuild,
-    run_build: ImageBuild | None,
+    builds: tuple[ImageBuild, ImageBuild | None],
 ) -> tuple[ImageBuild, ImageBuild | None]:
     """The builder records its build image, run image (base, names) and lifecycle; an extended
     run image records its own base."""
+    builder, run_build = builds
     given_run = config.run_images[0].image
     records = extensions_of((*config.extend_extensions, *options.extensions), config.base_dir, None)
-    if run_build is not None and inputs.run_base is not None:
+    if run_build is not None and facts.run is not None:
         run_build = with_provenance(
             run_build,
             image_provenance(
                 command="create-builder",
                 role="run image",
-                base=inputs.run_base,
+                base=facts.run,
                 given=given_run,
                 platforms=options.platforms,
                 metadata=config.extend_run,
@@ -41,7 +43,7 @@ def create_builder_provenance(
     run_record = RunImageRecord(
         options.run_image or given_run,
         options.run_image_mirrors if options.run_image else config.run_images[0].mirrors,
-        _run_base_record(inputs, given_run),
+        _run_base_record(facts, inputs, given_run),
         dict(config.extend_run) if options.run_image else {},
     )
     builder = with_provenance(
@@ -49,7 +51,7 @@ def create_builder_provenance(
         image_provenance(
             command="create-builder",
             role="builder",
-            base=inputs.build_base,
+            base=facts.base,
             given=config.build_image,
             platforms=options.platforms,
             metadata=config.extend_build,
@@ -62,9 +64,9 @@ def create_builder_provenance(
     return builder, run_build
 
 
-def _run_base_record(inputs: BuilderInputs, given_run: str) -> BaseRecord:
-    if inputs.run_base is not None:
-        return base_record(inputs.run_base, given_run)
+def _run_base_record(facts: ImageFacts, inputs: BuilderInputs, given_run: str) -> BaseRecord:
+    if facts.run is not None:
+        return base_record(facts.run, given_run)
     if inputs.run_origin is not None:
         origin = inputs.run_origin
         return BaseRecord(given_run, origin.digest, dict(origin.platforms))

@@ -10,6 +10,7 @@ from cnbext.cnb.provenance import PROVENANCE, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageOrigin
 from cnbext.plan.extend import plan_extend
+from cnbext.plan.facts import ImageFacts
 from tests.plan.test_extend import OPTIONS, RUN_IMAGE, config
 
 DIGEST, AMD = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -20,7 +21,7 @@ def test_extend_records_the_base_as_given_with_its_digests(tmp_path: Path) -> No
         RUN_IMAGE,
         origin=ImageOrigin("localhost:5000/cnb/run:bookworm", DIGEST, {"linux/amd64": AMD}),
     )
-    (build,) = plan_extend(config(tmp_path), OPTIONS, base).builds
+    (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(base)).builds
     document = json.loads(build.labels[PROVENANCE])
     assert document["version"] == 1
     assert document["command"] == "extend"
@@ -37,10 +38,12 @@ def test_extend_records_the_base_as_given_with_its_digests(tmp_path: Path) -> No
 
 
 def test_extending_an_extended_image_keeps_its_round(tmp_path: Path) -> None:
-    (first,) = plan_extend(config(tmp_path), OPTIONS, RUN_IMAGE).builds
+    (first,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).builds
     extended = replace(RUN_IMAGE, reference="localhost:5000/cnb/run:x", labels=first.labels)
     options = replace(OPTIONS, build_id="b1", platforms=("linux/amd64,linux/arm64",))
-    (second,) = plan_extend(config(tmp_path, 'packages = ["file"]\n'), options, extended).builds
+    (second,) = plan_extend(
+        config(tmp_path, 'packages = ["file"]\n'), options, ImageFacts(extended)
+    ).builds
     provenance = read_provenance(second.labels)
     assert provenance is not None
     assert provenance.build_id == "b1"
@@ -51,7 +54,7 @@ def test_extending_an_extended_image_keeps_its_round(tmp_path: Path) -> None:
 def test_extensions_are_recorded_with_absolute_paths_and_digests(tmp_path: Path) -> None:
     request = ExtensionRequest("https://user:pw@example.com/ext.tgz?token=x", digest=DIGEST)
     options = replace(OPTIONS, extensions=(request,))
-    (build,) = plan_extend(config(tmp_path), options, RUN_IMAGE).builds
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
     provenance = read_provenance(build.labels)
     assert provenance is not None
     (record,) = provenance.extensions
