@@ -66,7 +66,8 @@ def with_digests(
 
 def source_digest(uri: str, base_dir: Path, engine: Engine) -> str | None:
     from cnbext.errors import CnbextError
-    from cnbext.sources.modules import resolve_uri, tree_digest
+    from cnbext.sources.staging import tree_digest
+    from cnbext.sources.uri import resolve_uri
 
     try:
         resolved = resolve_uri(uri, base_dir=base_dir, error_type=CnbextError)

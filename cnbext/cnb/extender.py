@@ -20,6 +20,7 @@ from cnbext.cnb.dockerfile import (
     lint,
     parse_instructions,
 )
+from cnbext.cnb.semver import module_version_warning
 from cnbext.errors import CnbextError
 
 RESERVED_ARGS = frozenset({"build_id", "user_id", "group_id"})
@@ -265,7 +266,17 @@ class ExtensionPlans:
             f"run.Dockerfile of {ext} is ignored: a later extension switches the run image"
             for ext in self.run.ignored
         )
-        return (*self.build.warnings, *self.run.warnings, *ignored)
+        # The one rule for module versions (cnbext.cnb.semver): X.Y.Z, else a warning.
+        versions = {
+            (step.extension_id, step.extension_version)
+            for step in (*self.build.steps, *self.run.steps)
+        }
+        version_warnings = tuple(
+            warning
+            for ext_id, version in sorted(versions)
+            if (warning := module_version_warning(f"extension {ext_id}", version)) is not None
+        )
+        return (*self.build.warnings, *self.run.warnings, *ignored, *version_warnings)
 
 
 def applied_extensions(plan: ExtenderPlan) -> list[dict[str, str]]:

@@ -193,6 +193,9 @@ class DockerEngine:
             entrypoint="",
             networks=[self.network] if self.network else [],
             platform=phase.platform,
+            memory=phase.memory_bytes,
+            memory_swap=phase.memory_bytes,  # no swap beyond the memory limit
+            pids_limit=phase.pids_limit,
         )
         deadline = time.monotonic() + phase.timeout
         try:

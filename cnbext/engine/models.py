@@ -53,6 +53,8 @@ class PhaseRun:
     workdir: str
     timeout: float
     platform: str | None = None
+    memory_bytes: int | None = None  # the container's memory (and memory+swap) limit
+    pids_limit: int | None = None  # how many processes and threads it may have
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class EngineEnv:
     build_image: str
     multiarch_run_image: str | None  # None where the engine has no arm64 emulation
     docker: DockerClient
+    multiarch_build_image: str | None = None  # as multiarch_run_image
 
     def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
         """A fresh image name per call, so tests never see each other's images."""
@@ -100,6 +101,7 @@ def engine() -> EngineEnv:
     values = dict(line.split("=", 1) for line in env_lines if "=" in line)
     registry = values["CNBEXT_TEST_REGISTRY"]
     multiarch = f"{registry}/cnbext-examples/run-multiarch:bookworm"
+    multiarch_build = f"{registry}/cnbext-examples/build-multiarch:bookworm"
     return EngineEnv(
         registry=registry,
         auth_registry=values["CNBEXT_TEST_AUTH_REGISTRY"],
@@ -110,6 +112,7 @@ def engine() -> EngineEnv:
         build_image=f"{registry}/cnbext-examples/build:bookworm",
         multiarch_run_image=multiarch if _in_registry(multiarch) else None,
         docker=DockerClient(),
+        multiarch_build_image=multiarch_build if _in_registry(multiarch_build) else None,
     )
 
 
@@ -155,7 +158,10 @@ EXAMPLES = REPO / "builder-examples"
 @pytest.fixture(scope="session")
 def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("lifecycle-releases")
-    make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
+    # One archive per architecture (each distinct), and an older release for version shorthands.
+    for arch in ("amd64", "arm64"):
+        make_lifecycle_archive(root / "v0.21.0", version="0.21.0", arch=arch)
+    make_lifecycle_archive(root / "v0.20.0", version="0.20.0")
     with serve_directory(root) as served:
         yield served.base_url
 
