@@ -11,7 +11,9 @@ The extend-builder scenarios take cnbext's own plan (``--dry-run -o json``) and 
 by hand one after another (buildx --push of the run image, two imagetools copies, buildx --push
 of the builder), so both sides build the same Dockerfiles. create-builder has no hand-written
 equivalent here (its module layers are staged by cnbext); it reports cold and warm against
-each other. Numbers are for reading, not for asserting: nothing here fails on a slow machine.
+each other. The day-2 rows (scripts/bench_upgrade.py, printed only) compare an upgrade by
+rebase with one by rebuild, and time `upgrade --check` of 10 published images.
+Numbers are for reading, not for asserting: nothing here fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -222,6 +224,11 @@ def main() -> None:
             continue
         theirs = timed(by_hand, options.rounds)
         emit(f"{name:<24} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
+    if not options.only or "upgrade" in options.only:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from bench_upgrade import run_upgrade_scenarios
+
+        run_upgrade_scenarios(REGISTRY, options.rounds)
     if create_warm is not None:
         emit(f"{'create-builder warm':<24} {create_warm:>8.2f}s {'-':>9} {'-':>7}")
     for command in (["--help"], ["extend", "--help"]):

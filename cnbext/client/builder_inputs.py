@@ -71,6 +71,7 @@ def gather_builder_inputs(
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
         flattened=flattened,
+        run_origin=None if facts.run else engine.registry_origin(config.run_images[0].image),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from cnbext.engine.models import BaseImage, ImageSource
 from cnbext.sources.cache import cache_dir
 
-FORMAT = 1  # bump when BaseImage or what the engine probes changes
+FORMAT = 2  # bump when BaseImage or what the engine probes changes
 
 
 def _entry(source: ImageSource, platform: str | None, probes: tuple[str, ...]) -> Path:
@@ -42,6 +42,7 @@ def load(source: ImageSource, platform: str | None, probes: tuple[str, ...]) -> 
             architecture=str(document["architecture"]),
             os_release=None if document["os_release"] is None else str(document["os_release"]),
             binaries=frozenset(str(b) for b in document["binaries"]),
+            repo_digests=tuple(str(d) for d in document.get("repo_digests", ())),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -54,7 +55,7 @@ def store(
     """Keep ``facts``; written to a temporary file and renamed, so a concurrent reader never
     sees half an entry. A cache that cannot be written only costs the next run time."""
     path = _entry(source, platform, probes)
-    document = asdict(replace(facts, reference=""))
+    document = asdict(replace(facts, reference="", origin=None))
     document["binaries"] = sorted(facts.binaries)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

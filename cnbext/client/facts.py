@@ -13,6 +13,7 @@ from typing import Protocol
 
 from cnbext.client import fact_cache
 from cnbext.client.extensions import extension_plans
+from cnbext.client.origin import with_origin
 from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.package_managers import PROBE_PATHS
@@ -64,7 +65,8 @@ def gather_image_facts(
     platform = options.platforms[0] if options.platforms else None
 
     def resolve(reference: str) -> BaseImage:
-        return read_image(engine, reporter, reference, options, platform)
+        # With where it came from (the digests the provenance label records).
+        return with_origin(read_image(engine, reporter, reference, options, platform), reference)
 
     base = resolve(image)
     requests = (*config_extensions, *options.extensions)

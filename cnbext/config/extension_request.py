@@ -14,6 +14,7 @@ class ExtensionRequest:
     id: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # for generate's Buildpack Plan
+    digest: str | None = None  # of its content, gathered before planning (provenance)
     sha256: str | None = None  # what an archive or download uri must hash to
 
 

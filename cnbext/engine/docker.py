@@ -28,8 +28,15 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.images import ImageReader, match_pattern
-from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BaseImage,
+    BuiltImage,
+    ImageOrigin,
+    ImageSource,
+    PhaseResult,
+    PhaseRun,
+)
+from cnbext.engine.reading import ImageReader, match_pattern
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -490,6 +497,11 @@ class DockerEngine:
             except DockerException as err:
                 raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
         return self.registry_digest(target)
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        from cnbext.engine.registry import Registry, origin_of_reference
+
+        return origin_of_reference(Registry(), reference)
 
 
 def _materialize_context(context: Path, build: ImageBuild) -> None:

@@ -1,196 +1,108 @@
-"""Reading images without running them and without pulling them into the daemon.
+"""Reading an image's config where it already is (the daemon or its registry), never pulling.
 
-An image is read from the daemon's copy when there is one and the pull policy lets it be used
-(the copy BuildKit's docker driver would build on), else from its registry: the config by
-``imagetools inspect`` and the files by a ``FROM scratch`` BuildKit build that copies them out
-(BuildKit fetches the layers it needs into its own store; the daemon's image list is untouched).
-Either way the content digest comes first, so the caller can skip the read when it has seen it.
+``cnbext inspect`` and ``upgrade --check`` must leave the daemon as they found it, so a name
+the daemon does not hold is read from its registry's manifests and config blob.
 """
 
 from __future__ import annotations
 
-import json
-import platform as platform_module
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
 from typing import Any
 
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException, NoSuchImage
-from python_on_whales.utils import run
-
-from cnbext.engine.models import BaseImage, ImageSource
-from cnbext.errors import ImageError, PublishError
-from cnbext.plan.model import PullPolicy
-
-OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
+from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.registry import Manifest, NotFoundError, Registry
+from cnbext.errors import ImageError
 
 
-class ImageReader:
-    """The reading half of the Docker engine, sharing its client and builder."""
-
-    def __init__(
-        self,
-        docker: DockerClient,
-        builder: str | None,
-        last_lines: Callable[[DockerException], str],
-    ) -> None:
-        self.docker = docker
-        self.builder = builder
-        self._last_lines = last_lines
-
-    def locate(
-        self, reference: str, pull_policy: PullPolicy, platform: str | None, *, daemon: bool
-    ) -> ImageSource:
-        """The daemon's copy when ``daemon`` (the builds use it) and the policy allows, or
-        always with ``never``; else the registry's."""
-        use_daemon = pull_policy is PullPolicy.NEVER or (
-            daemon and pull_policy is not PullPolicy.ALWAYS
-        )
-        if use_daemon:
-            try:
-                image_id = self.docker.image.inspect(reference).id
-            except NoSuchImage:
-                pass
-            else:
-                return ImageSource(reference, image_id, in_daemon=True)
-        if pull_policy is PullPolicy.NEVER:
-            raise ImageError(
-                f"{reference} is not in the daemon and --pull-policy is never",
-                hint="pull it first, or use --pull-policy if-not-present",
-            )
-        try:
-            descriptor: Any = json.loads(self.imagetools_format(reference, "{{json .Manifest}}"))
-        except PublishError as err:
-            reason = err.message.removeprefix(f"cannot inspect {reference}: ")
-            raise ImageError(f"cannot read {reference}: {reason}") from None
-        return ImageSource(reference, str(descriptor["digest"]), in_daemon=False)
-
-    def read(self, source: ImageSource, platform: str | None, probes: Sequence[str]) -> BaseImage:
-        reference = source.reference
-        if source.in_daemon:
-            config = self._daemon_config(reference)
-        else:
-            # By digest: the content located is the content read, even if the tag moves.
-            config = self.registry_config(_by_digest(reference, source.digest), platform)
-            reference = _by_digest(reference, source.digest)
-        files = self.read_files(reference, [*OS_RELEASE_PATHS, *probes], platform=platform)
-        os_release = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
-        section = config.get("config") or {}
-        return BaseImage(
-            reference=source.reference,
-            image_id=str(config.get("id") or source.digest),
-            user=str(section.get("User") or ""),
-            labels=dict(section.get("Labels") or {}),
-            env=_env_dict(section.get("Env")),
-            os=str(config.get("os") or "linux"),
-            architecture=str(config.get("architecture") or ""),
-            os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
-            binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
-        )
-
-    def _daemon_config(self, reference: str) -> dict[str, Any]:
-        image = self.docker.image.inspect(reference)
-        config = image.config
-        return {
-            "id": image.id,
-            "os": image.os,
-            "architecture": image.architecture,
-            "config": {
-                "User": (config.user if config else "") or "",
-                "Labels": dict((config.labels or {}) if config else {}),
-                "Env": list((config.env or []) if config else []),
-            },
-        }
-
-    def registry_config(self, reference: str, platform: str | None) -> dict[str, Any]:
-        """The OCI image config a registry serves for ``reference`` (the ``platform`` entry
-        of an index; without one, this machine's platform, else the first)."""
-        document: Any = json.loads(self.imagetools_format(reference, "{{json .Image}}"))
-        if "config" not in document and "rootfs" not in document and document:
-            wanted = platform or _native_platform()
-            document = document.get(wanted) or next(iter(document.values()))
-        result: dict[str, Any] = document
-        return result
-
-    def imagetools_format(self, reference: str, template: str) -> str:
-        # python-on-whales' imagetools.inspect only has --raw (no digest), so run the same
-        # client it uses, with its config and context, for the formatted view.
-        command = [*self.docker.client_config.docker_cmd, "buildx", "imagetools", "inspect"]
-        if self.builder:
-            command += ["--builder", self.builder]
-        try:
-            output: str = run([*command, "--format", template, reference], return_stderr=False)
-        except DockerException as err:
-            raise PublishError(f"cannot inspect {reference}: {self._last_lines(err)}") from None
-        return output
-
-    def read_files(
-        self, reference: str, paths: Sequence[str], *, platform: str | None = None
-    ) -> dict[str, bytes]:
-        """Files of an image that exist, by absolute path; read by copying, never running it.
-
-        Every path becomes a pattern that matches it (``/[e]tc/os-release*``): BuildKit accepts
-        a pattern that matches nothing, while a plain path whose directory is missing fails the
-        build. So one build answers "which of these exist" for any image, even one without a
-        shell or a /sbin.
-        """
-        by_dir: dict[str, list[str]] = {}
-        for path in paths:
-            posix = PurePosixPath(path)
-            by_dir.setdefault(str(posix.parent), []).append(posix.name)
-        lines = [f"FROM {reference} AS source", "FROM scratch"]
-        for directory, names in sorted(by_dir.items()):
-            sources = " ".join(match_pattern(f"{directory}/{name}") for name in names)
-            lines.append(f"COPY --from=source {sources} /found{directory}/")
-        with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = Path(tmp, "context")
-            context.mkdir()
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            out = Path(tmp, "out")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "local", "dest": str(out)},
-                    platforms=[platform] if platform else None,
-                    builder=self.builder,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {self._last_lines(err)}") from None
-            found: dict[str, bytes] = {}
-            for path in paths:
-                candidate = out / "found" / path.lstrip("/")
-                if candidate.is_file():
-                    found[path] = candidate.read_bytes()
-            return found
+@dataclass(frozen=True)
+class ImageView:
+    reference: str
+    source: str  # "daemon" or "registry"
+    digest: str | None  # registry digest (index or manifest); the daemon's repo digest if any
+    platforms: tuple[str, ...]
+    labels: dict[str, str]
+    user: str
+    env: dict[str, str]
+    image_id: str | None = None  # daemon only
+    platform_digests: dict[str, str] = field(default_factory=dict)
 
 
-def _native_platform() -> str:
-    machine = platform_module.machine().lower()
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(machine, machine)
-    return f"linux/{arch}"
+def read_image(reference: str, registry: Registry, *, daemon: bool = True) -> ImageView:
+    """The registry's image, or the daemon's copy when it has one (and ``daemon``).
+
+    A daemon copy that came from (or was pushed to) the reference's registry is only a cache
+    that may be out of date: the registry is asked then, and the copy is used only when the
+    registry no longer has the name. A daemon-only image causes no registry traffic.
+    """
+    local = daemon_image(reference) if daemon else None
+    if local is not None and local.digest is None:
+        return local
+    try:
+        manifest = registry.manifest(reference)
+    except NotFoundError:
+        if local is not None:
+            return local
+        where = "neither in the daemon nor in its registry" if daemon else "not in its registry"
+        raise ImageError(f"{reference} is {where}") from None
+    except ImageError:
+        if local is not None:
+            return local
+        raise
+    return registry_view(reference, manifest, registry)
 
 
-def match_pattern(path: str) -> str:
-    """``/usr/bin/dnf`` -> ``/[u]sr/[b]in/dnf*``: a glob that matches the path or nothing."""
-    parts = [part for part in PurePosixPath(path).parts if part != "/"]
-    globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
-    return "/" + "/".join([*globbed, parts[-1] + "*"])
+def registry_view(reference: str, manifest: Manifest, registry: Registry) -> ImageView:
+    per_platform = registry.platform_manifests(manifest)
+    if not per_platform:
+        raise ImageError(f"{reference} has no image manifest for any platform")
+    first = next(iter(per_platform.values()))
+    config = registry.json_blob(first.repository, first.document["config"]["digest"])
+    section: dict[str, Any] = config.get("config") or {}
+    return ImageView(
+        reference=reference,
+        source="registry",
+        digest=manifest.digest,
+        platforms=tuple(per_platform),
+        labels=dict(section.get("Labels") or {}),
+        user=str(section.get("User") or ""),
+        env=_env(section.get("Env")),
+        platform_digests={p: m.digest for p, m in per_platform.items()},
+    )
 
 
-def _by_digest(reference: str, digest: str) -> str:
-    """``host/a/b:tag`` (or ``@sha256:...``) -> ``host/a/b@digest``."""
-    name = reference.split("@", 1)[0]
-    head, slash, tail = name.rpartition("/")
-    return f"{head}{slash}{tail.split(':', 1)[0]}@{digest}"
+def daemon_image(reference: str) -> ImageView | None:
+    # Imported here: registry-only callers never load the Docker client.
+    from python_on_whales import DockerClient
+
+    docker = DockerClient()
+    if not docker.image.exists(reference):
+        return None
+    image = docker.image.inspect(reference)
+    repository = parse_reference(reference).repository
+    digest = next(
+        (
+            entry.rsplit("@", 1)[1]
+            for entry in image.repo_digests or ()
+            if entry.rsplit("@", 1)[0] == repository
+        ),
+        None,
+    )
+    config = image.config
+    return ImageView(
+        reference=reference,
+        source="daemon",
+        digest=digest,
+        platforms=(f"{image.os or 'linux'}/{image.architecture}",),
+        labels=dict((config.labels or {}) if config else {}),
+        user=(config.user or "") if config else "",
+        env=_env(config.env if config else None),
+        image_id=image.id,
+    )
 
 
-def _env_dict(env: Sequence[str] | None) -> dict[str, str]:
-    # Split on the first '=' only: values may contain '=' (the spec's note on env files).
-    result: dict[str, str] = {}
-    for entry in env or ():
-        name, _, value = entry.partition("=")
-        result[name] = value
-    return result
+def _env(entries: Any) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for entry in entries or ():
+        name, _, value = str(entry).partition("=")
+        env[name] = value
+    return env

@@ -9,7 +9,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.engine.models import BaseImage, BuiltImage, ImageSource, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BaseImage,
+    BuiltImage,
+    ImageOrigin,
+    ImageSource,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -110,6 +117,9 @@ class FakeEngine:
         names = () if by_digest else build.names[:1] if publish else build.names
         labels = dict(build.result_labels)
         return BuiltImage(names, digest_of(build.primary_name), labels, publish and not by_digest)
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        return ImageOrigin(reference, None)  # no registry here: the origin is unknown
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)
