@@ -6,9 +6,10 @@ is promised when something fails half-way, like pack's pkg/client over its domai
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -148,8 +149,27 @@ class Client:
         return plan_extend_builder(config, options, builder, run_for_plan, plans)
 
     def apply(self, plan: Plan) -> list[ImageResult]:
-        """Build every image of the plan concurrently; publish them in plan order."""
+        """Build every image of the plan concurrently; publish them in plan order. Image
+        extension steps are built first, into a scratch folder removed on any exit."""
+        from cnbext.client.extension_chain import build_extension_steps
+
         pull = plan.pull_policy is PullPolicy.ALWAYS
+        with tempfile.TemporaryDirectory(prefix="cnbext-steps-") as scratch:
+            steps = [
+                partial(
+                    build_extension_steps,
+                    self.engine,
+                    self.reporter,
+                    build,
+                    Path(scratch, str(index)),
+                    pull=pull,
+                )
+                for index, build in enumerate(plan.builds)
+            ]
+            built = tuple(_concurrently(steps))
+            return self._apply(replace(plan, builds=built), pull)
+
+    def _apply(self, plan: Plan, pull: bool) -> list[ImageResult]:
         if not plan.publish:
             built = _concurrently(
                 [partial(self.engine.build, b, publish=False, pull=pull) for b in plan.builds]

@@ -54,6 +54,9 @@ class ImageBuild:
     extension_steps: tuple[ExtenderStep, ...] = ()
     extension_build_ids: tuple[str, ...] = ()
     app_dir: Path | None = None  # the build context of steps whose extension gave none
+    # Set when the steps have been built (cnbext.client.extension_chain): the BuildKit named
+    # context (an OCI layout) holding their result, which `base_image` then names.
+    base_context: str | None = None
 
     @property
     def primary_name(self) -> str:
