@@ -31,4 +31,9 @@ if docker buildx imagetools inspect "$MULTIARCH_BASE" >/dev/null 2>&1; then
     --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
     -f builder-examples/stack/run.Dockerfile -t "$name" --push builder-examples/stack >/dev/null
   echo "example stack: $name (linux/amd64, linux/arm64)" >&2
+  name="$REGISTRY/cnbext-examples/build-multiarch:bookworm"
+  docker buildx build --quiet --network host --provenance=false \
+    --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
+    -f builder-examples/stack/build.Dockerfile -t "$name" --push builder-examples/stack >/dev/null
+  echo "example stack: $name (linux/amd64, linux/arm64)" >&2
 fi

@@ -35,6 +35,7 @@ class EngineEnv:
     run_image: str
     build_image: str
     multiarch_run_image: str | None  # None where the engine has no arm64 emulation
+    multiarch_build_image: str | None
     docker: DockerClient
 
     def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
@@ -118,6 +119,7 @@ def engine() -> EngineEnv:
     values = dict(line.split("=", 1) for line in env_lines if "=" in line)
     registry = values["CNBEXT_TEST_REGISTRY"]
     multiarch = f"{registry}/cnbext-examples/run-multiarch:bookworm"
+    multiarch_build = f"{registry}/cnbext-examples/build-multiarch:bookworm"
     return EngineEnv(
         registry=registry,
         auth_registry=values["CNBEXT_TEST_AUTH_REGISTRY"],
@@ -127,6 +129,7 @@ def engine() -> EngineEnv:
         run_image=f"{registry}/cnbext-examples/run:bookworm",
         build_image=f"{registry}/cnbext-examples/build:bookworm",
         multiarch_run_image=multiarch if _in_registry(multiarch) else None,
+        multiarch_build_image=multiarch_build if _in_registry(multiarch_build) else None,
         docker=DockerClient(),
     )
 
@@ -174,6 +177,7 @@ EXAMPLES = REPO / "builder-examples"
 def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("lifecycle-releases")
     make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
+    make_lifecycle_archive(root / "v0.21.0", version="0.21.0", arch="arm64")
     with serve_directory(root) as served:
         yield served.base_url
 
