@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tomlkit
 
+from cnbext.client.extensions import ExtensionRun
 from cnbext.client.extensions import extension_plans as plan_extensions
 from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
@@ -46,13 +47,15 @@ def gather_builder_inputs(
         extension_plans = plan_extensions(
             engine,
             reporter,
-            requests,
-            build_image=build_base,
-            run_image=run_base,
-            platform_env=options.platform_env,
-            app_dir=options.app_dir,
-            base_dir=config.base_dir,
-            work_dir=work_dir / "extensions",
+            ExtensionRun(
+                requests=requests,
+                build_image=build_base,
+                run_image=run_base,
+                platform_env=options.platform_env,
+                app_dir=options.app_dir,
+                base_dir=config.base_dir,
+                work_dir=work_dir / "extensions",
+            ),
         )
         if extension_plans.run.switched_to and options.run_image is not None:
             # The run image is now the one the switch names: plan on top of it.

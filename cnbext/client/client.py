@@ -73,7 +73,7 @@ class Client:
     ) -> Plan:
         """Read the base image, run any image extensions on it (their outputs live under
         ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.client.extensions import extension_plans
+        from cnbext.client.extensions import ExtensionRun, extension_plans
         from cnbext.cnb.dockerfile import DockerfileKind
 
         check_options(options)
@@ -88,13 +88,15 @@ class Client:
         plans = extension_plans(
             self.engine,
             self.reporter,
-            requests,
-            build_image=base,
-            run_image=base,
-            platform_env=options.platform_env,
-            app_dir=options.app_dir,
-            base_dir=config.source_dir,
-            work_dir=work_dir,
+            ExtensionRun(
+                requests=requests,
+                build_image=base,
+                run_image=base,
+                platform_env=options.platform_env,
+                app_dir=options.app_dir,
+                base_dir=config.source_dir,
+                work_dir=work_dir,
+            ),
         )
         if extension_kind(base) is DockerfileKind.RUN and plans.run.switched_to:
             base = self.engine.resolve_base(plans.run.switched_to, options.pull_policy, platform)
@@ -116,7 +118,7 @@ class Client:
     ) -> Plan:
         """Read the builder and the run image it names, run any image extensions (their
         outputs live under ``work_dir``, which must outlive :meth:`apply`), then plan."""
-        from cnbext.client.extensions import extension_plans
+        from cnbext.client.extensions import ExtensionRun, extension_plans
 
         check_extend_builder_options(options, config)
         platform = options.platforms[0] if options.platforms else None
@@ -131,13 +133,15 @@ class Client:
             plans = extension_plans(
                 self.engine,
                 self.reporter,
-                requests,
-                build_image=builder,
-                run_image=run_base,
-                platform_env=options.platform_env,
-                app_dir=options.app_dir,
-                base_dir=config.source_dir,
-                work_dir=work_dir,
+                ExtensionRun(
+                    requests=requests,
+                    build_image=builder,
+                    run_image=run_base,
+                    platform_env=options.platform_env,
+                    app_dir=options.app_dir,
+                    base_dir=config.source_dir,
+                    work_dir=work_dir,
+                ),
             )
             if plans.run.switched_to and options.run_image is not None:
                 # The run image is now the one the switch names: plan (labels, user, distro)

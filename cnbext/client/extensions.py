@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomlkit
@@ -62,147 +62,144 @@ def cnb_user(image: BaseImage) -> str:
     return f"{uid}:{gid}" if uid and gid else image.user
 
 
+@dataclass(frozen=True)
+class ExtensionRun:
+    """Everything running one command's image extensions needs."""
+
+    requests: tuple[ExtensionRequest, ...]
+    build_image: BaseImage  # detect and generate run in it, as its CNB user
+    run_image: BaseImage  # CNB_TARGET_* describe it
+    platform_env: Mapping[str, str]  # --env: files in $CNB_PLATFORM_DIR/env
+    app_dir: Path | None  # --app; None: an empty folder
+    base_dir: Path  # relative extension URIs resolve here
+    work_dir: Path  # scratch for fetched modules and outputs; must outlive the plan
+    cache_dir: Path = field(default_factory=cache_dir)
+    timeout: float = field(
+        default_factory=lambda: float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+    )
+
+
+@dataclass(frozen=True)
+class _Mounts:
+    """One extension's folders, on the host and in its detect/generate containers."""
+
+    staged: Path  # the extension's files
+    out: Path  # detect/ and generate/ outputs, plan.toml
+    volumes: tuple[tuple[Path, str, bool], ...]
+    env: dict[str, str]  # what both phases get
+
+
 def run_extensions(
-    engine: Engine,
-    reporter: Reporter,
-    requests: Sequence[ExtensionRequest],
-    *,
-    build_image: BaseImage,
-    run_image: BaseImage,
-    platform_env: Mapping[str, str],
-    app_dir: Path | None,
-    base_dir: Path,
-    work_dir: Path,
-    cache_dir: Path,
-    timeout: float | None = None,
+    engine: Engine, reporter: Reporter, run: ExtensionRun
 ) -> tuple[GeneratedOutput, ...]:
     """Detect, then generate, each extension in order; what the ones that apply generated."""
-    if timeout is None:
-        timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
-    platform = work_dir / "platform"
+    platform = run.work_dir / "platform"
     (platform / "env").mkdir(parents=True, exist_ok=True)
-    for name, value in platform_env.items():
+    for name, value in run.platform_env.items():
         (platform / "env" / name).write_text(value)
-    app = app_dir if app_dir is not None else _empty_dir(work_dir / "app")
+    app = run.app_dir if run.app_dir is not None else _empty_dir(run.work_dir / "app")
     outputs: list[GeneratedOutput] = []
-    for index, request in enumerate(requests):
-        module = _fetch(engine, request, base_dir, work_dir / "fetch" / str(index), cache_dir)
-        descriptor = module.descriptor
-        staged = stage_module(module, work_dir / "staged" / str(index))
-        ext_dir = str(module.install_path)
-        out = work_dir / "out" / str(index)
-        for sub in ("detect", "generate"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        out.chmod(0o777)
-        for sub in ("detect", "generate"):
-            (out / sub).chmod(0o777)  # the CNB user writes here
-        mounts = (
-            (staged, ext_dir, True),
-            (platform, PLATFORM_DIR, True),
-            (app, APP_DIR, True),
-            (out, OUT_DIR, False),
-        )
-        base_env = {
-            "CNB_EXTENSION_DIR": ext_dir,
-            "CNB_PLATFORM_DIR": PLATFORM_DIR,
-            **target_env(run_image),
-        }
-        label = f"{descriptor.id}@{descriptor.version}"
-        outcome = _detect(
-            engine, reporter, label, staged, build_image, mounts, base_env, timeout, module
-        )
+    for index, request in enumerate(run.requests):
+        fetch_dir = run.work_dir / "fetch" / str(index)
+        module = _fetch(engine, request, run.base_dir, fetch_dir, run.cache_dir)
+        mounts = _mount(module, run, index, platform, app)
+        label = f"{module.descriptor.id}@{module.descriptor.version}"
+        outcome = _detect(engine, reporter, label, run, mounts, module)
         if not outcome.passed:
             reporter.info(f"extension {label} does not apply (detect failed); skipped")
             continue
-        plan_text = tomlkit.dumps(
-            {"entries": [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]}
-        )
-        (out / "plan.toml").write_text(plan_text)
-        (out / "plan.toml").chmod(0o644)
-        if (staged / "bin" / "generate").is_file():
-            with reporter.step(f"Running {label} generate"):
-                result = engine.run_phase(
-                    PhaseRun(
-                        image=build_image.reference,
-                        command=(f"{ext_dir}/bin/generate",),
-                        env={
-                            **base_env,
-                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml",
-                            "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
-                        },
-                        mounts=mounts,
-                        user=cnb_user(build_image),
-                        workdir=APP_DIR,
-                        timeout=timeout,
-                    )
-                )
-            if result.timed_out or result.exit_code != 0:
-                why = "timed out" if result.timed_out else f"exited {result.exit_code}"
-                raise ExtensionError(
-                    f"extension {label}: generate {why}\n{result.output.strip()}",
-                    exit_code=GENERATE_ERROR,
-                )
-        elif (staged / "generate").is_dir():
-            shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
-        outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
+        outputs.append(_generate(engine, reporter, label, run, mounts, module, request, outcome))
     return tuple(outputs)
 
 
-def extension_plans(
+def extension_plans(engine: Engine, reporter: Reporter, run: ExtensionRun) -> ExtensionPlans:
+    """Run the extensions and turn what they generated into the extender's plans."""
+    return ExtensionPlans.from_outputs(run_extensions(engine, reporter, run))
+
+
+def _mount(module: Module, run: ExtensionRun, index: int, platform: Path, app: Path) -> _Mounts:
+    staged = stage_module(module, run.work_dir / "staged" / str(index))
+    out = run.work_dir / "out" / str(index)
+    for sub in ("detect", "generate"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "detect", out / "generate"):
+        folder.chmod(0o777)  # the CNB user writes here
+    ext_dir = str(module.install_path)
+    volumes = (
+        (staged, ext_dir, True),
+        (platform, PLATFORM_DIR, True),
+        (app, APP_DIR, True),
+        (out, OUT_DIR, False),
+    )
+    env = {
+        "CNB_EXTENSION_DIR": ext_dir,
+        "CNB_PLATFORM_DIR": PLATFORM_DIR,
+        **target_env(run.run_image),
+    }
+    return _Mounts(staged, out, volumes, env)
+
+
+def _phase(run: ExtensionRun, mounts: _Mounts, command: str, env: dict[str, str]) -> PhaseRun:
+    return PhaseRun(
+        image=run.build_image.reference,
+        command=(command,),
+        env={**mounts.env, **env},
+        mounts=mounts.volumes,
+        user=cnb_user(run.build_image),
+        workdir=APP_DIR,
+        timeout=run.timeout,
+    )
+
+
+def _generate(
     engine: Engine,
     reporter: Reporter,
-    requests: Sequence[ExtensionRequest],
-    *,
-    build_image: BaseImage,
-    run_image: BaseImage,
-    platform_env: Mapping[str, str],
-    app_dir: Path | None,
-    base_dir: Path,
-    work_dir: Path,
-) -> ExtensionPlans:
-    """Run the extensions and turn what they generated into the extender's plans."""
-    outputs = run_extensions(
-        engine,
-        reporter,
-        requests,
-        build_image=build_image,
-        run_image=run_image,
-        platform_env=platform_env,
-        app_dir=app_dir,
-        base_dir=base_dir,
-        work_dir=work_dir,
-        cache_dir=cache_dir(),
-    )
-    return ExtensionPlans.from_outputs(outputs)
+    label: str,
+    run: ExtensionRun,
+    mounts: _Mounts,
+    module: Module,
+    request: ExtensionRequest,
+    outcome: DetectOutcome,
+) -> GeneratedOutput:
+    """generate with a Buildpack Plan of what detect provided; or its static output."""
+    out, staged = mounts.out, mounts.staged
+    entries = [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]
+    (out / "plan.toml").write_text(tomlkit.dumps({"entries": entries}))
+    (out / "plan.toml").chmod(0o644)
+    source = None
+    if (staged / "bin" / "generate").is_file():
+        env = {"CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml", "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate"}
+        with reporter.step(f"Running {label} generate"):
+            result = engine.run_phase(
+                _phase(run, mounts, f"{module.install_path}/bin/generate", env)
+            )
+        if result.timed_out or result.exit_code != 0:
+            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
+            raise ExtensionError(
+                f"extension {label}: generate {why}\n{result.output.strip()}",
+                exit_code=GENERATE_ERROR,
+            )
+    elif (staged / "generate").is_dir():
+        shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
+        source = module.root / "generate"  # the extension's own files, for error messages
+    descriptor = module.descriptor
+    return read_generate_output(out / "generate", descriptor.id, descriptor.version, source=source)
 
 
 def _detect(
     engine: Engine,
     reporter: Reporter,
     label: str,
-    staged: Path,
-    build_image: BaseImage,
-    mounts: tuple[tuple[Path, str, bool], ...],
-    base_env: dict[str, str],
-    timeout: float,
+    run: ExtensionRun,
+    mounts: _Mounts,
     module: Module,
 ) -> DetectOutcome:
     """0 passes, 100 does not apply, anything else is an error; a plan must not `require`."""
-    descriptor = module.descriptor
-    out = mounts[-1][0]
+    staged = mounts.staged
     if (staged / "bin" / "detect").is_file():
+        env = {"CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"}
         with reporter.step(f"Running {label} detect"):
-            result = engine.run_phase(
-                PhaseRun(
-                    image=build_image.reference,
-                    command=(f"{module.install_path}/bin/detect",),
-                    env={**base_env, "CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"},
-                    mounts=mounts,
-                    user=cnb_user(build_image),
-                    workdir=APP_DIR,
-                    timeout=timeout,
-                )
-            )
+            result = engine.run_phase(_phase(run, mounts, f"{module.install_path}/bin/detect", env))
         if result.timed_out or result.exit_code not in (0, 100):
             why = "timed out" if result.timed_out else f"exited {result.exit_code}"
             raise ExtensionError(
@@ -210,12 +207,12 @@ def _detect(
                 f"anything else is an error)\n{result.output.strip()}",
                 exit_code=DETECT_ERROR,
             )
-        plan = out / "detect" / "plan.toml"
+        plan = mounts.out / "detect" / "plan.toml"
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
         passed = True
-    provides = parse_detect_plan(plan.read_text(), descriptor.id) if plan.is_file() else ()
+    provides = parse_detect_plan(plan.read_text(), module.descriptor.id) if plan.is_file() else ()
     return DetectOutcome(passed, provides)
 
 
