@@ -1,7 +1,11 @@
-"""The ``cnbext`` command line: one thin module per command over :mod:`cnbext.client.client`.
+"""The ``cnbext`` command line: a thin layer over the public API (``cnbext.extend`` ...).
 
-Command modules import the heavy parts (python-on-whales, jsonschema) inside their functions,
-so ``cnbext --help`` starts fast.
+One module per command maps its own flags to the API's option models; the flags every command
+shares are declared once (:mod:`cnbext.cli.options`) and the output format, verbosity and
+reporter travel in one :class:`~cnbext.cli.application.Application`. The API's names are
+imported on use, so ``cnbext --help`` never imports python-on-whales or jsonschema. May import
+``cnbext.client`` (through the API), ``cnbext.plan.model``, ``cnbext.errors``; nothing imports
+``cnbext.cli``.
 """
 
 from __future__ import annotations

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cnbext.cli.common import (
-    AppOption,
-    BuildIdOption,
-    DryRunOption,
-    EnvOption,
-    ExtensionOption,
-    NetworkOption,
-    OutputFormat,
-    OutputOption,
-    PlatformOption,
-    PublishOption,
-    PullPolicyOption,
-    QuietOption,
-    RunImageMirrorOption,
-    RunImageOption,
-    VerboseOption,
-    builder_options,
-    guarded,
-    stderr_console,
-)
-from cnbext.plan.model import PullPolicy
+import cnbext
+from cnbext.cli.application import Application
+from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
 
@@ -64,7 +45,10 @@ The lifecycle is downloaded (and cached) unless `[lifecycle] uri` names a local 
 """
 
 
+@shared_flags
 def create_builder(
+    app: Application,
+    flags: RunFlags,
     name: Annotated[
         str, typer.Argument(help="Name of the builder image.", metavar="NAME", show_default=False)
     ],
@@ -76,9 +60,6 @@ def create_builder(
     ] = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
-    extension: ExtensionOption = None,
-    env: EnvOption = None,
-    app: AppOption = None,
     experimental: Annotated[
         bool,
         typer.Option(
@@ -87,42 +68,12 @@ def create_builder(
             "which runs them only as an experimental feature.",
         ),
     ] = False,
-    publish: PublishOption = False,
-    pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
-    network: NetworkOption = None,
-    platform: PlatformOption = None,
-    build_id: BuildIdOption = None,
-    dry_run: DryRunOption = False,
-    output: OutputOption = OutputFormat.TEXT,
-    verbose: VerboseOption = False,
-    quiet: QuietOption = False,
 ) -> None:
-    errors = stderr_console()
-
-    def run() -> None:
-        from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client.client import Client
-        from cnbext.config.builder import load_builder_config
-
-        options = builder_options(
-            name=name,
-            run_image=run_image,
-            run_image_mirror=run_image_mirror,
-            publish=publish,
-            pull_policy=pull_policy,
-            network=network,
-            platform=platform,
-            build_id=build_id,
-            extension=extension,
-            env=env,
-            app=app,
-            experimental=experimental,
+    app.run(
+        lambda: cnbext.create_builder(
+            config,
+            flags.builder_options(name, run_image, run_image_mirror, experimental=experimental),
+            dry_run=flags.dry_run,
+            reporter=app.reporter,
         )
-        loaded = load_builder_config(config, str(config))
-        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        client = Client(reporter, network=options.network)
-        with tempfile.TemporaryDirectory(prefix="cnbext-builder-") as work_dir:
-            plan = client.plan_create_builder(loaded, options, Path(work_dir))
-            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
-
-    guarded(run, errors, output=output, verbose=verbose)
+    )

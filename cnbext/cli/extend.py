@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cnbext.cli.common import (
-    AppOption,
-    BuildIdOption,
-    DryRunOption,
-    EnvOption,
-    ExtensionOption,
-    NetworkOption,
-    OutputFormat,
-    OutputOption,
-    PlatformOption,
-    PublishOption,
-    PullPolicyOption,
-    QuietOption,
-    VerboseOption,
-    extension_requests,
-    guarded,
-    normalize_names,
-    parse_env,
-    stderr_console,
-)
-from cnbext.plan.model import PullPolicy
+import cnbext
+from cnbext.cli.application import Application
+from cnbext.cli.options import RunFlags, shared_flags
 
 HELP = """Extend an image with OS packages and save it under one or more names.
 
@@ -60,7 +41,10 @@ Exit codes: 0 ok, 2 usage, 3 invalid config, 4 unusable base image, 5 build fail
 """
 
 
+@shared_flags
 def extend(
+    app: Application,
+    flags: RunFlags,
     names: Annotated[
         list[str],
         typer.Argument(
@@ -79,44 +63,9 @@ def extend(
             show_default=False,
         ),
     ] = Path("extend.toml"),
-    publish: PublishOption = False,
-    pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
-    network: NetworkOption = None,
-    platform: PlatformOption = None,
-    build_id: BuildIdOption = None,
-    extension: ExtensionOption = None,
-    env: EnvOption = None,
-    app: AppOption = None,
-    dry_run: DryRunOption = False,
-    output: OutputOption = OutputFormat.TEXT,
-    verbose: VerboseOption = False,
-    quiet: QuietOption = False,
 ) -> None:
-    errors = stderr_console()
-
-    def run() -> None:
-        from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client.client import Client
-        from cnbext.config.extend import load_extend_config
-        from cnbext.plan.extend import ExtendOptions, check_options
-
-        options = ExtendOptions(
-            names=normalize_names(names),
-            publish=publish,
-            pull_policy=pull_policy,
-            network=network or None,
-            platforms=tuple(platform or ()),
-            build_id=build_id,
-            extensions=extension_requests(extension),
-            platform_env=parse_env(env or []),
-            app_dir=app,
+    app.run(
+        lambda: cnbext.extend(
+            config, flags.extend_options(names), dry_run=flags.dry_run, reporter=app.reporter
         )
-        check_options(options)
-        loaded = load_extend_config(config, str(config))
-        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        client = Client(reporter, network=options.network)
-        with tempfile.TemporaryDirectory(prefix="cnbext-extend-") as work_dir:
-            plan = client.plan_extend(loaded, options, Path(work_dir))
-            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
-
-    guarded(run, errors, output=output, verbose=verbose)
+    )

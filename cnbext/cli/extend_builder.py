@@ -3,33 +3,14 @@ image and its mirrors, and rewrite the builder so it names them."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cnbext.cli.common import (
-    AppOption,
-    BuildIdOption,
-    DryRunOption,
-    EnvOption,
-    ExtensionOption,
-    NetworkOption,
-    OutputFormat,
-    OutputOption,
-    PlatformOption,
-    PublishOption,
-    PullPolicyOption,
-    QuietOption,
-    RunImageMirrorOption,
-    RunImageOption,
-    VerboseOption,
-    builder_options,
-    guarded,
-    stderr_console,
-)
-from cnbext.plan.model import PullPolicy
+import cnbext
+from cnbext.cli.application import Application
+from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
 
 HELP = """Extend a builder and its run image together.
 
@@ -66,7 +47,10 @@ Exit codes: docs/exit-codes.md.
 """
 
 
+@shared_flags
 def extend_builder(
+    app: Application,
+    flags: RunFlags,
     name: Annotated[
         str,
         typer.Argument(help="Name of the extended builder.", metavar="NAME", show_default=False),
@@ -81,44 +65,12 @@ def extend_builder(
     ] = Path("extend-builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
-    extension: ExtensionOption = None,
-    env: EnvOption = None,
-    app: AppOption = None,
-    publish: PublishOption = False,
-    pull_policy: PullPolicyOption = PullPolicy.IF_NOT_PRESENT,
-    network: NetworkOption = None,
-    platform: PlatformOption = None,
-    build_id: BuildIdOption = None,
-    dry_run: DryRunOption = False,
-    output: OutputOption = OutputFormat.TEXT,
-    verbose: VerboseOption = False,
-    quiet: QuietOption = False,
 ) -> None:
-    errors = stderr_console()
-
-    def run() -> None:
-        from cnbext.cli.common import ConsoleReporter, show_or_apply
-        from cnbext.client.client import Client
-        from cnbext.config.extend_builder import load_extend_builder_config
-
-        options = builder_options(
-            name=name,
-            run_image=run_image,
-            run_image_mirror=run_image_mirror,
-            publish=publish,
-            pull_policy=pull_policy,
-            network=network,
-            platform=platform,
-            build_id=build_id,
-            extension=extension,
-            env=env,
-            app=app,
+    app.run(
+        lambda: cnbext.extend_builder(
+            extension_config,
+            flags.builder_options(name, run_image, run_image_mirror),
+            dry_run=flags.dry_run,
+            reporter=app.reporter,
         )
-        loaded = load_extend_builder_config(extension_config, str(extension_config))
-        reporter = ConsoleReporter(errors, verbose=verbose, quiet=quiet)
-        client = Client(reporter, network=options.network)
-        with tempfile.TemporaryDirectory(prefix="cnbext-extend-builder-") as work_dir:
-            plan = client.plan_extend_builder(loaded, options, Path(work_dir))
-            show_or_apply(plan, client, dry_run=dry_run, output=output, quiet=quiet)
-
-    guarded(run, errors, output=output, verbose=verbose)
+    )

@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from cnbext.client.client import ImageResult
+from cnbext.client.publish import ImageResult
 from cnbext.plan.model import ImageBuild, Plan
 
 
@@ -23,7 +23,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(f"  {mode}; pull policy {plan.pull_policy.value}; network {network}")
     for build in plan.builds:
         console.print(_build_panel(build))
-    files = plan.details.get("builder", {}).get("files", {})
+    files = plan.details.files if plan.details is not None else {}
     for path, text in files.items():
         console.print(
             Panel(

@@ -1,4 +1,4 @@
-"""Gathering what a builder is made of: base-image facts, modules, lifecycle, layer diffIDs.
+"""Gathering what a builder is made of besides its image facts: modules, lifecycle, diffIDs.
 
 This is the I/O half of create-builder planning (the pure half is cnbext.plan.create_builder):
 modules and the lifecycle are fetched from their sources, staged as normalized trees (so the
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import tomlkit
 
-from cnbext.client.extensions import ExtensionRun
-from cnbext.client.extensions import extension_plans as plan_extensions
 from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
-from cnbext.engine.docker import Engine
+from cnbext.engine.protocol import Engine
 from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
+from cnbext.plan.facts import ImageFacts
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.sources.modules import fetch_modules, stage_module
@@ -34,35 +33,10 @@ def gather_builder_inputs(
     reporter: Reporter,
     config: BuilderConfig,
     options: BuilderOptions,
+    facts: ImageFacts,
     work_dir: Path,
 ) -> BuilderInputs:
     platform = options.platforms[0] if options.platforms else None
-    build_base = engine.resolve_base(config.build_image, options.pull_policy, platform)
-    requests = (*config.extend_extensions, *options.extensions)
-    run_base = None
-    if options.run_image is not None or requests:
-        run_base = engine.resolve_base(config.run_images[0].image, options.pull_policy, platform)
-    extension_plans = None
-    if requests and run_base is not None:
-        extension_plans = plan_extensions(
-            engine,
-            reporter,
-            ExtensionRun(
-                requests=requests,
-                build_image=build_base,
-                run_image=run_base,
-                platform_env=options.platform_env,
-                app_dir=options.app_dir,
-                base_dir=config.base_dir,
-                work_dir=work_dir / "extensions",
-            ),
-        )
-        if extension_plans.run.switched_to and options.run_image is not None:
-            # The run image is now the one the switch names: plan on top of it.
-            run_base = engine.resolve_base(
-                extension_plans.run.switched_to, options.pull_policy, platform
-            )
-
     cache = cache_dir()
     context = work_dir / "context"
 
@@ -98,7 +72,7 @@ def gather_builder_inputs(
     lifecycle_trees: dict[str, Path] = {}
     source = config.lifecycle
     base_url = os.environ.get(LIFECYCLE_BASE_URL_ENV, DEFAULT_DOWNLOAD_BASE_URL)
-    for arch in _architectures(options.platforms, build_base.architecture):
+    for arch in _architectures(options.platforms, facts.base.architecture):
         with reporter.step(f"Fetching the lifecycle for linux/{arch}"):
             lifecycle = fetch_lifecycle(
                 version=source.version if source else None,
@@ -123,8 +97,6 @@ def gather_builder_inputs(
     with reporter.step("Computing module layers"):
         diff_ids = engine.layer_diff_ids(module_trees)
     return BuilderInputs(
-        build_base=build_base,
-        run_base=run_base,
         buildpacks=buildpacks,
         extensions=extensions,
         lifecycles=lifecycles,
@@ -132,7 +104,6 @@ def gather_builder_inputs(
         module_trees=module_trees,
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
-        extension_plans=extension_plans,
     )
 
 

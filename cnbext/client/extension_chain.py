@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
@@ -35,10 +34,19 @@ from cnbext.engine.extension_steps import (
     StepBuildError,
     rewrite_layout,
 )
-from cnbext.plan.model import ImageBuild
+from cnbext.engine.protocol import Engine
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 
-if TYPE_CHECKING:
-    from cnbext.engine.docker import Engine
+
+def build_plan_steps(engine: Engine, reporter: Reporter, plan: Plan, scratch: Path) -> Plan:
+    """``plan`` with every build's extension steps built under ``scratch``, which must
+    outlive applying the plan (the builds name layouts in it)."""
+    pull = plan.pull_policy is PullPolicy.ALWAYS
+    builds = tuple(
+        build_extension_steps(engine, reporter, build, scratch / str(index), pull=pull)
+        for index, build in enumerate(plan.builds)
+    )
+    return replace(plan, builds=builds)
 
 
 def build_extension_steps(
@@ -56,7 +64,7 @@ def build_extension_steps(
         if current is None or step.switch_to:
             source = step.switch_to or build.base
             dest = scratch / f"{index}-base"
-            current = engine.layouts.export(source, build.platforms, dest, pull=pull)
+            current = engine.export_layout(source, build.platforms, dest, pull=pull)
         current = rewrite_layout(current, labels=labels_before(step))
         if not step.extends:
             continue  # it only switches the run image: nothing to build
@@ -110,7 +118,7 @@ def _build_step(
         platforms=build.platforms,
     )
     try:
-        return engine.layouts.build(request, scratch / str(index))
+        return engine.build_layout(request, scratch / str(index))
     except StepBuildError as err:
         raise ExtensionError(
             f"applying the {step.title} failed:\n{err.log}", exit_code=EXTENSION_BUILD_ERROR

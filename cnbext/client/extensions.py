@@ -21,16 +21,18 @@ from cnbext.cnb.distro import parse_os_release
 from cnbext.cnb.extender import (
     DETECT_ERROR,
     GENERATE_ERROR,
+    GENERATE_OUTPUT_ERROR,
     ExtensionError,
     ExtensionPlans,
     GeneratedOutput,
     parse_detect_plan,
-    read_generate_output,
 )
+from cnbext.config.extend_config import load_extend_config
 from cnbext.config.extension import load_extension_config
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.docker import Engine
 from cnbext.engine.models import BaseImage, PhaseRun
+from cnbext.engine.protocol import Engine
+from cnbext.errors import ConfigError
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
 
@@ -253,3 +255,50 @@ def _fetch(
 def _empty_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def read_generate_output(
+    output_dir: Path, extension_id: str, version: str, *, source: Path | None = None
+) -> GeneratedOutput:
+    """Dockerfiles, extend-config.toml args and context folders, checked against the spec.
+    ``source`` is where the files are on disk for a user to open (default: ``output_dir``)."""
+
+    def text(name: str) -> str | None:
+        path = output_dir / name
+        return path.read_text() if path.is_file() else None
+
+    args: dict[str, dict[str, str]] = {"build": {}, "run": {}}
+    config_text = text("extend-config.toml")
+    if config_text is not None:
+        try:
+            args = load_extend_config(config_text, f"{extension_id}/extend-config.toml")
+        except ConfigError as err:
+            raise ExtensionError(
+                f"extension {extension_id}: invalid extend-config.toml (reading extend config):\n"
+                + "\n".join(str(p) for p in err.problems),
+                exit_code=GENERATE_OUTPUT_ERROR,
+                hint=f"the file is {(source or output_dir) / 'extend-config.toml'}",
+            ) from None
+    shared = output_dir / "context"
+    specific = {kind: output_dir / f"context.{kind}" for kind in ("build", "run")}
+    if shared.is_dir() and any(p.is_dir() for p in specific.values()):
+        raise ExtensionError(
+            f"extension {extension_id}: generate wrote both `context` and "
+            "`context.build`/`context.run`; use one or the other",
+            exit_code=GENERATE_OUTPUT_ERROR,
+        )
+    contexts = {
+        kind: specific[kind] if specific[kind].is_dir() else (shared if shared.is_dir() else None)
+        for kind in ("build", "run")
+    }
+    return GeneratedOutput(
+        extension_id=extension_id,
+        extension_version=version,
+        build_dockerfile=text("build.Dockerfile"),
+        run_dockerfile=text("run.Dockerfile"),
+        build_args=args["build"],
+        run_args=args["run"],
+        build_context=contexts["build"],
+        run_context=contexts["run"],
+        source=source or output_dir,
+    )

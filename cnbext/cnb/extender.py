@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
-from cnbext.config.extend_config import load_extend_config
-from cnbext.errors import CnbextError, ConfigError
+from cnbext.errors import CnbextError
 
 REBASABLE_LABEL = "io.buildpacks.rebasable"
 # The history entry of every layer an extension adds (the lifecycle's layers.ExtensionLayerName).
@@ -92,53 +91,6 @@ def parse_detect_plan(text: str, extension_id: str) -> tuple[str, ...]:
             if name not in names:
                 names.append(name)
     return tuple(names)
-
-
-def read_generate_output(
-    output_dir: Path, extension_id: str, version: str, *, source: Path | None = None
-) -> GeneratedOutput:
-    """Dockerfiles, extend-config.toml args and context folders, checked against the spec.
-    ``source`` is where the files are on disk for a user to open (default: ``output_dir``)."""
-
-    def text(name: str) -> str | None:
-        path = output_dir / name
-        return path.read_text() if path.is_file() else None
-
-    args: dict[str, dict[str, str]] = {"build": {}, "run": {}}
-    config_text = text("extend-config.toml")
-    if config_text is not None:
-        try:
-            args = load_extend_config(config_text, f"{extension_id}/extend-config.toml")
-        except ConfigError as err:
-            raise ExtensionError(
-                f"extension {extension_id}: invalid extend-config.toml (reading extend config):\n"
-                + "\n".join(str(p) for p in err.problems),
-                exit_code=GENERATE_OUTPUT_ERROR,
-                hint=f"the file is {(source or output_dir) / 'extend-config.toml'}",
-            ) from None
-    shared = output_dir / "context"
-    specific = {kind: output_dir / f"context.{kind}" for kind in ("build", "run")}
-    if shared.is_dir() and any(p.is_dir() for p in specific.values()):
-        raise ExtensionError(
-            f"extension {extension_id}: generate wrote both `context` and "
-            "`context.build`/`context.run`; use one or the other",
-            exit_code=GENERATE_OUTPUT_ERROR,
-        )
-    contexts = {
-        kind: specific[kind] if specific[kind].is_dir() else (shared if shared.is_dir() else None)
-        for kind in ("build", "run")
-    }
-    return GeneratedOutput(
-        extension_id=extension_id,
-        extension_version=version,
-        build_dockerfile=text("build.Dockerfile"),
-        run_dockerfile=text("run.Dockerfile"),
-        build_args=args["build"],
-        run_args=args["run"],
-        build_context=contexts["build"],
-        run_context=contexts["run"],
-        source=source or output_dir,
-    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ same grammar, so the error can name it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -121,12 +120,6 @@ class ImageReference:
             if remainder != name and "/" not in remainder:
                 name = remainder
         return _join(name, *self._tag_and_digest())
-
-    def with_digest(self, digest: str) -> ImageReference:
-        return dataclasses.replace(self, tag=None, digest=digest)
-
-    def with_tag(self, tag: str) -> ImageReference:
-        return dataclasses.replace(self, tag=tag, digest=None)
 
     @property
     def registry(self) -> str:

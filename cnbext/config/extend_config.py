@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from cnbext.config.toml_source import TomlSource
-from cnbext.config.validation import validate
+from cnbext.config.validation import schema_problems
+from cnbext.errors import ConfigError
 
 KINDS = ("build", "run")
 
@@ -19,7 +20,11 @@ KINDS = ("build", "run")
 def load_extend_config(text: str, display_name: str) -> dict[str, dict[str, str]]:
     """Args by kind (``{"build": {...}, "run": {...}}``), in file order; a later arg of the
     same name replaces an earlier one, as a later ``--build-arg`` does. Raises ConfigError."""
-    data: dict[str, Any] = validate(TomlSource.parse(text, display_name), "extend-config")
+    source = TomlSource.parse(text, display_name)
+    problems = schema_problems(source, "extend-config")
+    if problems:
+        raise ConfigError(problems)
+    data: dict[str, Any] = source.data()
     args: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
     for kind in KINDS:
         for arg in data.get(kind, {}).get("args", []):

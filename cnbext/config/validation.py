@@ -21,7 +21,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from cnbext.config.toml_source import TomlSource
-from cnbext.errors import ConfigError, ConfigProblem
+from cnbext.errors import ConfigProblem
 
 SCHEMA_BASE_URI = "https://cnbext.dev/schemas/"
 
@@ -62,14 +62,6 @@ def schema_problems(source: TomlSource, schema_name: str) -> list[ConfigProblem]
         problems.extend(_describe(source, error))
     # Several schema branches can report the same spot in the same words.
     return sorted(set(problems), key=ConfigProblem.sort_key)
-
-
-def validate(source: TomlSource, schema_name: str) -> dict[str, Any]:
-    """The document's data if it is valid, else a :class:`ConfigError` with every problem."""
-    problems = schema_problems(source, schema_name)
-    if problems:
-        raise ConfigError(problems)
-    return source.data()
 
 
 def closest(word: str, candidates: list[str]) -> str | None:

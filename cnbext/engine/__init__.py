@@ -1,5 +1,9 @@
 """The engine: the only code that talks to Docker (through python-on-whales).
 
-Import :mod:`cnbext.engine.docker` only where an engine is really used, so ``cnbext --help``
-and config validation never pay for importing the Docker client.
+`protocol.Engine` is what the rest of cnbext may ask of an engine; `docker.DockerEngine`
+implements it with BuildKit (docker buildx); `models` holds the plain data both speak. Import
+:mod:`cnbext.engine.docker` only where an engine is really used, so ``import cnbext``,
+``cnbext --help`` and config validation never pay for importing the Docker client. May import:
+`cnbext.errors`, `cnbext.plan.model` (what it builds), `cnbext.client.progress` (the Reporter
+protocol); engine code knows Docker mechanics, not CNB rules.
 """

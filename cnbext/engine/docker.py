@@ -1,6 +1,7 @@
 """Executes plans with BuildKit (docker buildx) through python-on-whales.
 
-Everything that reads or writes an image goes through :class:`Engine`. Images are read without
+Everything that reads or writes an image goes through :class:`DockerEngine`, the Docker
+implementation of :class:`cnbext.engine.protocol.Engine`. Images are read without
 running them (a scratch build copies files out), so any platform works; builds go through
 buildx so the same code path pushes multi-platform results; extra names are copied
 registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
@@ -15,7 +16,7 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
@@ -24,7 +25,13 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.extension_steps import BASE_CONTEXT, INDEX_MEDIA_TYPES, LayoutBuilder
+from cnbext.engine.extension_steps import (
+    BASE_CONTEXT,
+    INDEX_MEDIA_TYPES,
+    LayoutBuilder,
+    LayoutImage,
+    StepBuild,
+)
 from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
@@ -32,7 +39,7 @@ from cnbext.plan.model import ImageBuild, PullPolicy
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 
-class Engine:
+class DockerEngine:
     def __init__(
         self, reporter: Reporter, *, network: str | None = None, client: DockerClient | None = None
     ) -> None:
@@ -218,9 +225,18 @@ class Engine:
         an export, so builds can run concurrently while pushes keep the publish order."""
         self._buildx(build, pull, output={"type": "cacheonly"})
 
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """``reference`` for every platform as an OCI layout (cnbext.engine.extension_steps)."""
+        return self._layouts.export(reference, platforms, dest, pull=pull)
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """One extension step into an OCI layout (cnbext.engine.extension_steps)."""
+        return self._layouts.build(step, dest)
+
     @property
-    def layouts(self) -> LayoutBuilder:
-        """Builds image-extension steps into OCI layouts (see cnbext.engine.extension_steps)."""
+    def _layouts(self) -> LayoutBuilder:
         return LayoutBuilder(self.docker, self.reporter, self.network)
 
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
@@ -262,7 +278,7 @@ class Engine:
                     f"name: {', '.join(missing)}"
                 )
 
-    def layer_diff_ids(self, context_trees: dict[str, Path]) -> dict[str, str]:
+    def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         """The diffID each tree gets as a ``COPY --link`` layer, by context path.
 
         A --link layer is computed against an empty filesystem, so it is the same on any base:

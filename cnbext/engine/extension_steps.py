@@ -24,13 +24,15 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING, Any, cast
 
 from cnbext.client.progress import Reporter
 from cnbext.errors import BuildError
+
+if TYPE_CHECKING:
+    # Only the Docker engine builds layouts; the client imports this module for the layout
+    # model and rewrites, and must not pay for importing the Docker client.
+    from python_on_whales import DockerClient
 
 INDEX_MEDIA_TYPES = frozenset(
     {
@@ -120,6 +122,8 @@ class LayoutBuilder:
         return read_layout(dest)
 
     def _build(self, step: StepBuild, tmp: Path, dest: Path, *, pull: bool) -> None:
+        from python_on_whales.exceptions import DockerException
+
         context = tmp / "context"
         if step.context is not None:
             shutil.copytree(step.context, context, symlinks=True)

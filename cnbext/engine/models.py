@@ -30,12 +30,6 @@ class BuiltImage:
 
 
 @dataclass(frozen=True)
-class Published:
-    name: str
-    digest: str
-
-
-@dataclass(frozen=True)
 class PhaseRun:
     """One run of an extension executable (detect or generate) in a container."""
 

@@ -26,7 +26,7 @@ from cnbext.cnb.builder_layout import (
     order_label,
 )
 from cnbext.cnb.dockerfile import install_lines, is_root_user, restore_user_lines
-from cnbext.cnb.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     BUILDER_METADATA,
     EXTEND_METADATA,
@@ -54,7 +54,8 @@ from cnbext.plan.extend import (
     plan_image_build,
     plan_packages,
 )
-from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.facts import ImageFacts
+from cnbext.plan.model import CreatedBuilderDetails, ImageBuild, Plan, PullPolicy
 from cnbext.sources.lifecycle import Lifecycle
 from cnbext.sources.modules import Module
 
@@ -69,14 +70,14 @@ EXTENSIONS_PLATFORM_API = "0.13"
 class BuilderOptions:
     """The flags of the builder commands (create-builder, extend-builder)."""
 
-    names: tuple[str, ...]
-    run_image: str | None
-    run_image_mirrors: tuple[str, ...]
-    publish: bool
-    pull_policy: PullPolicy
-    network: str | None
-    platforms: tuple[str, ...]
-    build_id: str | None
+    names: tuple[str, ...]  # the builder's name (one); normalized by the client
+    run_image: str | None = None
+    run_image_mirrors: tuple[str, ...] = ()
+    publish: bool = False
+    pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
+    network: str | None = None
+    platforms: tuple[str, ...] = ()
+    build_id: str | None = None
     # Image extensions to apply ahead of time (--extension), their platform env (--env) and
     # the app folder detect and generate see (--app; default: an empty folder).
     extensions: tuple[ExtensionRequest, ...] = ()
@@ -96,10 +97,8 @@ class FetchedModule:
 
 @dataclass(frozen=True)
 class BuilderInputs:
-    """Facts the client gathered for planning."""
+    """What the client fetched and staged for a builder, besides the image facts."""
 
-    build_base: BaseImage
-    run_base: BaseImage | None  # read only when the run image is extended
     buildpacks: tuple[FetchedModule, ...]
     extensions: tuple[FetchedModule, ...]
     lifecycles: Mapping[str, Lifecycle]  # by target architecture (amd64, arm64)
@@ -108,9 +107,6 @@ class BuilderInputs:
     workdirs_tree: Path  # empty workspace/ and layers/ folders, chowned to the CNB user
     diff_ids: Mapping[str, str]  # context path -> layer diffID
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    # What [[extend.extensions]] / --extension generated, applied ahead of time (the modules
-    # in `extensions` above are only packaged for build time).
-    extension_plans: ExtensionPlans | None = None
 
 
 def check_run_image_flags(
@@ -158,11 +154,13 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
 
 
 def plan_create_builder(
-    config: BuilderConfig, options: BuilderOptions, inputs: BuilderInputs
+    config: BuilderConfig, options: BuilderOptions, facts: ImageFacts, inputs: BuilderInputs
 ) -> Plan:
-    check_options(options, config)
+    """The plan for ``cnbext create-builder``; ``options`` were checked by
+    :func:`check_options`. ``facts.base`` is the build image, ``facts.run`` the run image when
+    --run-image extends it."""
     problems: list[ConfigProblem] = []
-    build_base = inputs.build_base
+    build_base = facts.base
     user_id, group_id = _check_build_image(config, build_base)
 
     buildpacks = _unique_modules(config, inputs.buildpacks, problems)
@@ -205,7 +203,7 @@ def plan_create_builder(
     if problems:
         raise ConfigError(problems)
 
-    plans = inputs.extension_plans
+    plans = facts.extensions
     run_steps = plans.run.steps if plans else ()
     if run_steps and options.run_image is None:
         raise UsageError(
@@ -221,11 +219,11 @@ def plan_create_builder(
     run_build = None
     if options.run_image is not None:
         run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
-        if inputs.run_base is None:
+        if facts.run is None:
             raise ImageError("the run image was not read; it is needed to extend it")
         run_build = plan_extended_run_image(
             config.source,
-            inputs.run_base,
+            facts.run,
             config.extend_run,
             options,
             plans.run if plans else None,
@@ -304,17 +302,15 @@ def plan_create_builder(
             metadata=build_scope,
         )
     builds = (run_build, builder) if run_build is not None else (builder,)
-    details = {
-        "builder": {
-            "buildImage": build_base.reference,
-            "user": f"{user_id}:{group_id}",
-            "lifecycle": lifecycle.version,
-            "runImages": [r.to_dict() for r in run_images],
-            "buildpacks": [_label(f.module) for f in buildpacks],
-            "extensions": [_label(f.module) for f in extensions],
-            "files": dict(cnb_files(contents)),
-        }
-    }
+    details = CreatedBuilderDetails(
+        build_image=build_base.reference,
+        user=f"{user_id}:{group_id}",
+        lifecycle=lifecycle.version,
+        run_images=tuple(run_images),
+        buildpacks=tuple(_label(f.module) for f in buildpacks),
+        extensions=tuple(_label(f.module) for f in extensions),
+        files=dict(cnb_files(contents)),
+    )
     exec_env_warnings = tuple(
         f"{config.problem(env.path, 'exec-env is accepted but not yet written to the builder')}"
         for env in config.build_env

@@ -14,7 +14,7 @@ from typing import Any
 
 from cnbext.cnb.distro import parse_os_release
 from cnbext.cnb.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
-from cnbext.cnb.extender import ExtenderPlan, ExtensionPlans, applied_extensions
+from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
     REBASABLE,
@@ -28,17 +28,20 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 
 
 @dataclass(frozen=True)
 class ExtendOptions:
-    names: tuple[str, ...]  # normalized output names
-    publish: bool
-    pull_policy: PullPolicy
-    network: str | None
-    platforms: tuple[str, ...]
-    build_id: str | None
+    """The flags of ``cnbext extend``."""
+
+    names: tuple[str, ...]  # output names; normalized by the client
+    publish: bool = False
+    pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
+    network: str | None = None
+    platforms: tuple[str, ...] = ()
+    build_id: str | None = None
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
@@ -197,13 +200,9 @@ def _manager_for(base: BaseImage, packages: Sequence[str]) -> PackageManager | N
         raise ImageError(f"{base.reference}: {err}") from None
 
 
-def plan_extend(
-    config: ExtendConfig,
-    options: ExtendOptions,
-    base: BaseImage,
-    extensions: ExtensionPlans | None = None,
-) -> Plan:
-    check_options(options)
+def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts) -> Plan:
+    """The plan for ``cnbext extend``; ``options`` were checked by :func:`check_options`."""
+    base, extensions = facts.base, facts.extensions
     kind = extension_kind(base)
     steps_plan = None
     warnings: list[str] = []

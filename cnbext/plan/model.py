@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnbext.cnb.builder_layout import RunImage
 from cnbext.cnb.labels import LabelChange
 
 if TYPE_CHECKING:
@@ -101,6 +102,55 @@ class ImageBuild:
 
 
 @dataclass(frozen=True)
+class CreatedBuilderDetails:
+    """What --dry-run shows about a builder create-builder makes, besides its builds."""
+
+    build_image: str
+    user: str  # the CNB user, uid:gid
+    lifecycle: str  # version
+    run_images: tuple[RunImage, ...]  # as the builder names them
+    buildpacks: tuple[str, ...]  # id@version
+    extensions: tuple[str, ...]  # id@version (packaged, not applied)
+    files: dict[str, str]  # /cnb/*.toml the builder gets, by path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "builder": {
+                "buildImage": self.build_image,
+                "user": self.user,
+                "lifecycle": self.lifecycle,
+                "runImages": [r.to_dict() for r in self.run_images],
+                "buildpacks": list(self.buildpacks),
+                "extensions": list(self.extensions),
+                "files": dict(self.files),
+            }
+        }
+
+
+@dataclass(frozen=True)
+class ExtendedBuilderDetails:
+    """What --dry-run shows about a builder extend-builder rewrites, besides its builds."""
+
+    original: str  # the builder extended
+    original_run_image: RunImage  # the run image it named
+    run_images: tuple[RunImage, ...]  # the run images the result names
+    files: dict[str, str]  # /cnb/run.toml and /cnb/stack.toml when rewritten, by path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "builder": {
+                "original": self.original,
+                "originalRunImage": self.original_run_image.to_dict(),
+                "runImages": [r.to_dict() for r in self.run_images],
+                "files": dict(self.files),
+            }
+        }
+
+
+BuilderDetails = CreatedBuilderDetails | ExtendedBuilderDetails
+
+
+@dataclass(frozen=True)
 class Plan:
     """Builds in publish order: they may build concurrently, but with --publish the first is
     pushed (and copied to its other names) before the next is pushed, so nothing published
@@ -112,7 +162,7 @@ class Plan:
     pull_policy: PullPolicy
     network: str | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    details: dict[str, Any] = field(default_factory=dict)  # command-specific, for --dry-run
+    details: BuilderDetails | None = None  # what the builder commands add, for --dry-run
 
     def steps(self) -> list[str]:
         """The order of work, in words: what --dry-run promises and apply follows."""
@@ -141,5 +191,5 @@ class Plan:
             "steps": self.steps(),
             "images": [b.to_dict() for b in self.builds],
             "warnings": list(self.warnings),
-            **self.details,
+            **(self.details.to_dict() if self.details is not None else {}),
         }

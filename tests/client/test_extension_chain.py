@@ -31,7 +31,7 @@ class FakeLayouts:
         self.exports: list[str] = []
         self.builds: list[StepBuild] = []
 
-    def export(
+    def export_layout(
         self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
     ) -> LayoutImage:
         self.exports.append(reference)
@@ -42,7 +42,7 @@ class FakeLayouts:
         }
         return read_layout(write_layout(dest, {p: spec for p in platforms}))
 
-    def build(self, step: StepBuild, dest: Path) -> LayoutImage:
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
         self.builds.append(step)
         directives = dict(w.split("=", 1) for w in step.dockerfile.splitlines()[0][2:].split())
         base = next(iter(step.contexts.values()))
@@ -57,11 +57,6 @@ class FakeLayouts:
                 "history": [h["created_by"] for h in config["history"]] + ["RUN step"],
             }
         return read_layout(write_layout(dest, {p: spec for p in step.platforms}))
-
-
-class FakeEngine:
-    def __init__(self, layouts: FakeLayouts) -> None:
-        self.layouts = layouts
 
 
 def step(ext: str, first_line: str, *, switch_to: str | None = None, extends: bool = True,
@@ -81,7 +76,7 @@ def image_build(*steps: ExtenderStep, rebasable: str = "true") -> ImageBuild:
 
 
 def chain(layouts: FakeLayouts, build: ImageBuild, tmp_path: Path) -> ImageBuild:
-    engine = cast(Any, FakeEngine(layouts))
+    engine = cast(Any, layouts)
     return build_extension_steps(engine, SilentReporter(), build, tmp_path, pull=False)
 
 

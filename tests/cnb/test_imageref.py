@@ -262,28 +262,6 @@ def test_invalid(text: str, fragment: str) -> None:
     assert isinstance(err, ValueError)
 
 
-def test_with_digest_drops_tag() -> None:
-    ref = parse_reference("localhost:5000/fixtures/debian:bookworm").with_digest(DIGEST)
-    assert ref.tag is None
-    assert ref.digest == DIGEST
-    assert str(ref) == f"localhost:5000/fixtures/debian@{DIGEST}"
-
-
-def test_with_tag_drops_digest() -> None:
-    ref = parse_reference(f"ubuntu:22.04@{DIGEST}").with_tag("24.04")
-    assert (ref.tag, ref.digest) == ("24.04", None)
-    assert str(ref) == "docker.io/library/ubuntu:24.04"
-    assert ref.familiar == "ubuntu:24.04"
-
-
-def test_with_tag_and_digest_validate() -> None:
-    ref = parse_reference("ubuntu")
-    with pytest.raises(InvalidReferenceError, match=r"tag must match"):
-        ref.with_tag("-bad")
-    with pytest.raises(InvalidReferenceError, match=r"digest must be sha256:<64 hex digits>"):
-        ref.with_digest("sha256:abc" + "0" * 30)
-
-
 def test_direct_construction_validates() -> None:
     with pytest.raises(InvalidReferenceError, match="lowercase"):
         ImageReference("docker.io", "library/Ubuntu", None, None)

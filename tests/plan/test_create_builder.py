@@ -17,8 +17,10 @@ from cnbext.plan.create_builder import (
     BuilderInputs,
     BuilderOptions,
     FetchedModule,
+    check_options,
     plan_create_builder,
 )
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import PullPolicy
 from cnbext.sources.lifecycle import ApiSet, Lifecycle
 from cnbext.sources.modules import Module, ModuleDescriptor, OrderRef
@@ -107,7 +109,7 @@ def load(tmp_path: Path, text: str = BASE_TOML) -> BuilderConfig:
 
 def inputs_for(
     config: BuilderConfig, modules: list[ModuleDescriptor] | None = None, **changes: object
-) -> BuilderInputs:
+) -> tuple[ImageFacts, BuilderInputs]:
     modules = modules if modules is not None else [descriptor("ex/a"), descriptor("ex/b")]
     fetched = []
     for index, module in enumerate(modules):
@@ -115,9 +117,8 @@ def inputs_for(
         fetched.append(
             FetchedModule(entry, Module(module, Path(f"/staged/{index}")), f"buildpacks/{index}")
         )
+    images = {"base": changes.pop("build_base", BUILD_IMAGE), "run": changes.pop("run_base", None)}
     values: dict[str, object] = {
-        "build_base": BUILD_IMAGE,
-        "run_base": None,
         "buildpacks": tuple(fetched),
         "extensions": (),
         "lifecycles": {"amd64": LIFECYCLE},
@@ -127,12 +128,12 @@ def inputs_for(
         "diff_ids": {f.context_path: f"sha256:{index:064x}" for index, f in enumerate(fetched)},
     }
     values.update(changes)
-    return BuilderInputs(**values)  # type: ignore[arg-type]
+    return ImageFacts(**images), BuilderInputs(**values)  # type: ignore[arg-type]
 
 
 def test_builder_plan_has_pack_shaped_files_and_labels(tmp_path: Path) -> None:
     config = load(tmp_path)
-    plan = plan_create_builder(config, OPTIONS, inputs_for(config))
+    plan = plan_create_builder(config, OPTIONS, *inputs_for(config))
     (builder,) = plan.builds
     assert builder.role == "builder"
     order = tomllib.loads(builder.context_files["files/cnb/order.toml"])
@@ -177,7 +178,7 @@ def test_order_entry_without_version_and_two_versions_on_the_builder(tmp_path: P
     config = load(tmp_path)
     modules = [descriptor("ex/a", "1.0.0"), descriptor("ex/a", "2.0.0"), descriptor("ex/b")]
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config, modules))
+        plan_create_builder(config, OPTIONS, *inputs_for(config, modules))
     (problem,) = caught.value.problems
     assert str(problem) == (
         "builder.toml:8:3: $.order[0].group[0]: "
@@ -191,7 +192,7 @@ def test_unknown_order_entries_and_versions_are_located(tmp_path: Path) -> None:
     )
     config = load(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config))
+        plan_create_builder(config, OPTIONS, *inputs_for(config))
     assert [str(p) for p in caught.value.problems] == [
         "builder.toml:8:3: $.order[0].group[0]: buildpack ex/a@9.9.9 was not found on the builder",
         "builder.toml:11:3: $.order[0].group[1]: no versions of buildpack ex/c were found on the builder",
@@ -201,7 +202,7 @@ def test_unknown_order_entries_and_versions_are_located(tmp_path: Path) -> None:
 def test_module_id_must_match_the_config_entry(tmp_path: Path) -> None:
     config = load(tmp_path, BASE_TOML.replace('uri = "bp/a"', 'uri = "bp/a"\nid = "ex/other"'))
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config))
+        plan_create_builder(config, OPTIONS, *inputs_for(config))
     assert "has ID 'ex/a' which does not match ID 'ex/other' from builder config" in str(
         caught.value.problems[0]
     )
@@ -211,7 +212,7 @@ def test_buildpack_api_must_be_supported_by_the_lifecycle(tmp_path: Path) -> Non
     config = load(tmp_path)
     modules = [descriptor("ex/a", api="0.12"), descriptor("ex/b")]
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config, modules))
+        plan_create_builder(config, OPTIONS, *inputs_for(config, modules))
     (problem,) = caught.value.problems
     assert str(problem).startswith("builder.toml:3:1: $.buildpacks[0]: buildpack ex/a@1.0.0 ")
     assert "(Buildpack API 0.12) is incompatible with lifecycle 0.21.0" in str(problem)
@@ -221,7 +222,7 @@ def test_composite_children_must_be_on_the_builder(tmp_path: Path) -> None:
     config = load(tmp_path)
     composite = descriptor("ex/b", order=((OrderRef("ex/missing", None, False),),))
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config, [descriptor("ex/a"), composite]))
+        plan_create_builder(config, OPTIONS, *inputs_for(config, [descriptor("ex/a"), composite]))
     assert "no versions of buildpack ex/missing were found on the builder" in str(
         caught.value.problems[0]
     )
@@ -241,7 +242,7 @@ def test_build_image_requirements(
     config = load(tmp_path)
     base = replace(BUILD_IMAGE, env=env, user=user)
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs_for(config, build_base=base))
+        plan_create_builder(config, OPTIONS, *inputs_for(config, build_base=base))
     assert any(message in str(p) for p in caught.value.problems)
     assert str(caught.value.problems[0]).startswith("builder.toml:14:9: $.build.image:")
 
@@ -258,7 +259,7 @@ def test_extend_scopes_go_to_the_builder_and_the_run_image(tmp_path: Path) -> No
         run_image="localhost:5000/ext/run:1",
         run_image_mirrors=("localhost:5001/ext/run:1",),
     )
-    plan = plan_create_builder(config, options, inputs_for(config, run_base=RUN_IMAGE))
+    plan = plan_create_builder(config, options, *inputs_for(config, run_base=RUN_IMAGE))
     run, builder = plan.builds
     assert run.role == "run image"
     assert run.names == ("localhost:5000/ext/run:1", "localhost:5001/ext/run:1")
@@ -287,7 +288,7 @@ def test_a_bad_run_package_points_at_its_scope(tmp_path: Path) -> None:
     config = load(tmp_path, text)
     options = replace(OPTIONS, run_image="localhost:5000/ext/run:1")
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, options, inputs_for(config, run_base=RUN_IMAGE))
+        plan_create_builder(config, options, *inputs_for(config, run_base=RUN_IMAGE))
     assert str(caught.value.problems[0]).startswith(
         "builder.toml:24:13: $.extend.metadata.run.packages[0]: 'Curl' is not a valid apt package"
     )
@@ -307,7 +308,9 @@ def test_run_image_flags(
 ) -> None:
     config = load(tmp_path, BASE_TOML + extend)
     with pytest.raises(UsageError, match=re.escape(message)):
-        plan_create_builder(config, replace(OPTIONS, **changes), inputs_for(config))  # type: ignore[arg-type]
+        options = replace(OPTIONS, **changes)  # type: ignore[arg-type]
+        check_options(options, config)
+        plan_create_builder(config, options, *inputs_for(config))
 
 
 def test_a_module_the_base_already_has_in_the_same_layer_is_not_added_again(
@@ -319,7 +322,7 @@ def test_a_module_the_base_already_has_in_the_same_layer_is_not_added_again(
         BUILD_IMAGE,
         labels={**BUILD_IMAGE.labels, "io.buildpacks.buildpack.layers": json.dumps(existing)},
     )
-    (builder,) = plan_create_builder(config, OPTIONS, inputs_for(config, build_base=base)).builds
+    (builder,) = plan_create_builder(config, OPTIONS, *inputs_for(config, build_base=base)).builds
     assert "COPY --link buildpacks/0/ /" not in builder.dockerfile
     assert "COPY --link buildpacks/1/ /" in builder.dockerfile
     assert builder.expected_diff_ids == (f"sha256:{1:064x}",)
@@ -338,7 +341,7 @@ def test_extensions_need_platform_api_0_13(tmp_path: Path) -> None:
     )
     inputs = inputs_for(config, lifecycles={"amd64": old}, extensions=(extension,))
     with pytest.raises(ConfigError) as caught:
-        plan_create_builder(config, OPTIONS, inputs)
+        plan_create_builder(config, OPTIONS, *inputs)
     assert "image extensions need a lifecycle with Platform API 0.13 or newer" in str(
         caught.value.problems[0]
     )
@@ -348,4 +351,4 @@ def test_the_run_image_must_have_been_read_to_extend_it(tmp_path: Path) -> None:
     config = load(tmp_path, BASE_TOML + '[extend.metadata]\npackages = ["jq"]\n')
     options = replace(OPTIONS, run_image="localhost:5000/ext/run:1")
     with pytest.raises(ImageError):
-        plan_create_builder(config, options, inputs_for(config, run_base=None))
+        plan_create_builder(config, options, *inputs_for(config, run_base=None))

@@ -14,6 +14,7 @@ from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import PullPolicy
 
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
@@ -52,7 +53,7 @@ def config(tmp_path: Path, metadata: str = 'packages = ["jq", "tree"]\n') -> Ext
 def test_plan_installs_packages_with_the_distro_manager_and_restores_the_user(
     tmp_path: Path,
 ) -> None:
-    plan = plan_extend(config(tmp_path), OPTIONS, RUN_IMAGE)
+    plan = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE))
     (build,) = plan.builds
     assert build.package_manager == "apt"
     assert build.packages == ("jq", "tree")
@@ -71,7 +72,7 @@ def test_plan_installs_packages_with_the_distro_manager_and_restores_the_user(
 
 
 def test_labels_record_metadata_and_keep_every_base_label(tmp_path: Path) -> None:
-    (build,) = plan_extend(config(tmp_path), OPTIONS, RUN_IMAGE).builds
+    (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).builds
     assert json.loads(build.labels[EXTEND_METADATA]) == {"packages": ["jq", "tree"]}
     assert build.labels[REBASABLE] == "false"
     assert build.result_labels["io.buildpacks.stack.id"] == "io.example.stack"
@@ -90,7 +91,7 @@ def test_extending_an_extended_image_merges_the_metadata(tmp_path: Path) -> None
         },
     )
     cfg = config(tmp_path, 'packages = ["tree", "jq"]\nowner = "b"\n')
-    (build,) = plan_extend(cfg, OPTIONS, extended).builds
+    (build,) = plan_extend(cfg, OPTIONS, ImageFacts(extended)).builds
     merged = json.loads(build.labels[EXTEND_METADATA])
     assert merged == {"packages": ["jq", "curl", "tree"], "owner": "b"}
     # Only the new packages need installing; the old ones are in the base already.
@@ -99,18 +100,20 @@ def test_extending_an_extended_image_merges_the_metadata(tmp_path: Path) -> None
 
 def test_rebasable_true_only_when_the_config_says_so(tmp_path: Path) -> None:
     cfg = config(tmp_path, 'packages = ["jq"]\nrebasable = true\n')
-    (build,) = plan_extend(cfg, OPTIONS, RUN_IMAGE).builds
+    (build,) = plan_extend(cfg, OPTIONS, ImageFacts(RUN_IMAGE)).builds
     assert build.labels[REBASABLE] == "true"
 
 
 @pytest.mark.parametrize("user", ["", "0", "root", "0:0", "root:root"])
 def test_a_root_base_image_is_refused(tmp_path: Path, user: str) -> None:
     with pytest.raises(ImageError, match="must not run as root"):
-        plan_extend(config(tmp_path), OPTIONS, replace(RUN_IMAGE, user=user))
+        plan_extend(config(tmp_path), OPTIONS, ImageFacts(replace(RUN_IMAGE, user=user)))
 
 
 def test_a_user_without_group_is_restored_without_group(tmp_path: Path) -> None:
-    (build,) = plan_extend(config(tmp_path), OPTIONS, replace(RUN_IMAGE, user="cnb")).builds
+    (build,) = plan_extend(
+        config(tmp_path), OPTIONS, ImageFacts(replace(RUN_IMAGE, user="cnb"))
+    ).builds
     assert build.build_args["user_id"] == "cnb"
     assert build.dockerfile.splitlines()[-1] == "USER ${user_id}"
 
@@ -118,7 +121,7 @@ def test_a_user_without_group_is_restored_without_group(tmp_path: Path) -> None:
 def test_a_package_the_manager_rejects_is_a_located_config_error(tmp_path: Path) -> None:
     # Valid for the schema, but apt package names are lowercase.
     with pytest.raises(ConfigError) as caught:
-        plan_extend(config(tmp_path, 'packages = ["jq", "Tree"]\n'), OPTIONS, RUN_IMAGE)
+        plan_extend(config(tmp_path, 'packages = ["jq", "Tree"]\n'), OPTIONS, ImageFacts(RUN_IMAGE))
     (problem,) = caught.value.problems
     assert str(problem).startswith("extend.toml:4:19: $.extend.metadata.packages[1]: 'Tree'")
     assert "not a valid apt package" in str(problem)
@@ -126,7 +129,7 @@ def test_a_package_the_manager_rejects_is_a_located_config_error(tmp_path: Path)
 
 def test_alpine_uses_apk_without_a_cache(tmp_path: Path) -> None:
     alpine = replace(RUN_IMAGE, os_release=ALPINE, binaries=frozenset({"/sbin/apk"}))
-    (build,) = plan_extend(config(tmp_path), OPTIONS, alpine).builds
+    (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(alpine)).builds
     assert build.package_manager == "apk"
     assert "apk add --no-cache jq tree" in build.dockerfile
 
@@ -134,7 +137,7 @@ def test_alpine_uses_apk_without_a_cache(tmp_path: Path) -> None:
 def test_unknown_distro_lists_the_supported_ones(tmp_path: Path) -> None:
     unknown = replace(RUN_IMAGE, os_release="ID=plan9\n", binaries=frozenset())
     with pytest.raises(ImageError) as caught:
-        plan_extend(config(tmp_path), OPTIONS, unknown)
+        plan_extend(config(tmp_path), OPTIONS, ImageFacts(unknown))
     assert "ID='plan9'" in caught.value.message
     for distro in ("alpine", "debian", "fedora", "ubuntu", "opensuse-leap", "photon"):
         assert distro in caught.value.message
@@ -142,12 +145,12 @@ def test_unknown_distro_lists_the_supported_ones(tmp_path: Path) -> None:
 
 def test_an_image_without_os_release_cannot_get_packages(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="os-release"):
-        plan_extend(config(tmp_path), OPTIONS, replace(RUN_IMAGE, os_release=None))
+        plan_extend(config(tmp_path), OPTIONS, ImageFacts(replace(RUN_IMAGE, os_release=None)))
 
 
 def test_metadata_only_needs_no_package_manager(tmp_path: Path) -> None:
     bare = replace(RUN_IMAGE, os_release=None)
-    (build,) = plan_extend(config(tmp_path, 'owner = "ops"\n'), OPTIONS, bare).builds
+    (build,) = plan_extend(config(tmp_path, 'owner = "ops"\n'), OPTIONS, ImageFacts(bare)).builds
     assert build.package_manager is None
     assert "RUN" not in build.dockerfile
     assert json.loads(build.labels[EXTEND_METADATA]) == {"owner": "ops"}
@@ -155,7 +158,7 @@ def test_metadata_only_needs_no_package_manager(tmp_path: Path) -> None:
 
 def test_build_id_is_passed_only_when_given(tmp_path: Path) -> None:
     options = replace(OPTIONS, build_id="2026-11-21")
-    (build,) = plan_extend(config(tmp_path), options, RUN_IMAGE).builds
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
     assert build.build_args["build_id"] == "2026-11-21"
     assert "ARG build_id=0" in build.dockerfile
 
@@ -167,7 +170,7 @@ def test_plan_lists_steps_in_publish_order_and_is_json(tmp_path: Path) -> None:
         publish=True,
         platforms=("linux/amd64", "linux/arm64"),
     )
-    plan = plan_extend(config(tmp_path), options, RUN_IMAGE)
+    plan = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE))
     assert plan.steps() == [
         "build the image from localhost:5000/cnb/run:bookworm and push localhost:5000/a/run:1",
         "copy localhost:5000/a/run:1 to localhost:5001/b/run:1 by digest and verify it",
@@ -192,6 +195,6 @@ def test_flag_combinations_that_cannot_work(changes: dict[str, object], message:
 
 
 def test_the_plan_holds_no_credentials(tmp_path: Path) -> None:
-    text = json.dumps(plan_extend(config(tmp_path), OPTIONS, RUN_IMAGE).to_dict())
+    text = json.dumps(plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).to_dict())
     assert "password" not in text.lower()
     assert "auth" not in text.lower()

@@ -15,7 +15,8 @@ from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builde
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
 from cnbext.plan.create_builder import BuilderOptions
-from cnbext.plan.extend_builder import plan_extend_builder, read_builder
+from cnbext.plan.extend_builder import check_options, plan_extend_builder, read_builder
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import PullPolicy
 
 METADATA = {
@@ -73,7 +74,7 @@ def load(tmp_path: Path, metadata: str = SCOPED) -> ExtendBuilderConfig:
 
 
 def test_builder_and_run_image_plans(tmp_path: Path) -> None:
-    plan = plan_extend_builder(load(tmp_path), OPTIONS, BUILDER, RUN)
+    plan = plan_extend_builder(load(tmp_path), OPTIONS, ImageFacts(BUILDER, RUN))
     run, builder = plan.builds
     assert run.names == ("localhost:5000/stack/run:2", "localhost:5001/stack/run:2")
     assert run.packages == ("jq", "curl")
@@ -94,7 +95,7 @@ def test_builder_and_run_image_plans(tmp_path: Path) -> None:
 
 
 def test_metadata_keeps_every_field_but_the_run_image(tmp_path: Path) -> None:
-    (_, builder) = plan_extend_builder(load(tmp_path), OPTIONS, BUILDER, RUN).builds
+    (_, builder) = plan_extend_builder(load(tmp_path), OPTIONS, ImageFacts(BUILDER, RUN)).builds
     rewritten = json.loads(builder.labels["io.buildpacks.builder.metadata"])
     new_run = {"image": "localhost:5000/stack/run:2", "mirrors": ["localhost:5001/stack/run:2"]}
     assert rewritten["images"][0] == new_run
@@ -108,7 +109,7 @@ def test_metadata_keeps_every_field_but_the_run_image(tmp_path: Path) -> None:
 def test_without_run_image_only_the_builder_changes(tmp_path: Path) -> None:
     config = load(tmp_path, '[extend.metadata]\npackages = ["jq"]\n')
     options = replace(OPTIONS, run_image=None, run_image_mirrors=())
-    (builder,) = plan_extend_builder(config, options, BUILDER, None).builds
+    (builder,) = plan_extend_builder(config, options, ImageFacts(BUILDER, None)).builds
     assert "io.buildpacks.builder.metadata" not in builder.labels
     assert builder.context_files == {}
     assert "COPY" not in builder.dockerfile
@@ -140,18 +141,20 @@ def test_flags_that_cannot_work(
     tmp_path: Path, metadata: str, changes: dict[str, object], message: str
 ) -> None:
     with pytest.raises(UsageError, match=re.escape(message)):
-        plan_extend_builder(load(tmp_path, metadata), replace(OPTIONS, **changes), BUILDER, RUN)  # type: ignore[arg-type]
+        config, options = load(tmp_path, metadata), replace(OPTIONS, **changes)  # type: ignore[arg-type]
+        check_options(options, config)
+        plan_extend_builder(config, options, ImageFacts(BUILDER, RUN))
 
 
 def test_not_a_builder(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="is not a builder"):
-        plan_extend_builder(load(tmp_path), OPTIONS, RUN, RUN)
+        plan_extend_builder(load(tmp_path), OPTIONS, ImageFacts(RUN, RUN))
 
 
 def test_a_bad_package_is_located_in_its_scope(tmp_path: Path) -> None:
     config = load(tmp_path, SCOPED.replace('["git"]', '["jq", "Git"]'))
     with pytest.raises(ConfigError) as caught:
-        plan_extend_builder(config, OPTIONS, BUILDER, RUN)
+        plan_extend_builder(config, OPTIONS, ImageFacts(BUILDER, RUN))
     assert str(caught.value.problems[0]).startswith(
         "extend-builder.toml:6:19: $.extend.metadata.build.packages[1]: 'Git' is not a valid apt"
     )

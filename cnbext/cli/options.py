@@ -1,0 +1,264 @@
+"""Every flag the commands share, declared once, and how a command gets them.
+
+A command function declares only its own parameters (names, config file, run image) and takes
+``app`` (an :class:`~cnbext.cli.application.Application`: output format, verbosity, consoles,
+reporter) and ``flags`` (the :class:`RunFlags`); :func:`shared_flags` adds every shared flag to the
+command's signature, so typer shows and parses them after the command name as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cnbext.plan.model import PullPolicy
+
+if TYPE_CHECKING:
+    from cnbext.config.extension_request import ExtensionRequest
+    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.extend import ExtendOptions
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help="**text**: progress and a summary table; **json**: one JSON document on "
+        "stdout (logs stay on stderr).",
+        case_sensitive=False,
+    ),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the live build log and tracebacks.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show only errors and the result.")
+]
+PublishOption = Annotated[
+    bool,
+    typer.Option(
+        "--publish",
+        help="Push the result to its registry (the first NAME is pushed, the others are copied "
+        "registry-side by digest). Without it, images are loaded into the Docker daemon.",
+    ),
+]
+PullPolicyOption = Annotated[
+    PullPolicy,
+    typer.Option(
+        "--pull-policy",
+        help="Pull base images **always**, only **if-not-present** in the daemon, or "
+        "**never** (then they must be in the daemon; cannot be used with --publish).",
+        case_sensitive=False,
+    ),
+]
+NetworkOption = Annotated[
+    str | None,
+    typer.Option(
+        "--network",
+        envvar="CNBEXT_NETWORK",
+        help="Network for RUN steps during builds (e.g. **host** where Docker runs without "
+        "a bridge). Default: $CNBEXT_NETWORK, else Docker's default.",
+        show_envvar=True,
+    ),
+]
+PlatformOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        help="Target platform, e.g. linux/arm64. Repeat for a multi-platform image "
+        "(needs --publish). Default: the engine's platform.",
+        metavar="OS/ARCH[/VARIANT]",
+    ),
+]
+BuildIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--build-id",
+        help="Passed to the Dockerfiles as the build_id build arg: a new value re-runs the "
+        "package installs (e.g. for security updates). Default: keep the build cache.",
+    ),
+]
+RunImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run-image",
+        help="Name for the extended run image (needed when the config has "
+        "[extend.metadata.run]); the builder then names it as its run image.",
+    ),
+]
+RunImageMirrorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run-image-mirror",
+        help="Another name the extended run image is published under (repeatable; copied "
+        "by digest and checked).",
+    ),
+]
+ExtensionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extension",
+        help="An image extension to apply ahead of time: a folder, archive, URL or "
+        "docker://image (repeatable; after the config's [[extend.extensions]]).",
+        metavar="URI",
+    ),
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        help="NAME=VALUE for the extensions' platform env (CNB_PLATFORM_DIR/env/NAME); repeatable.",
+        metavar="NAME=VALUE",
+    ),
+]
+AppOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--app",
+        help="The app folder extensions' detect and generate see (read-only). Default: an "
+        "empty folder.",
+        file_okay=False,
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Read the base images and print the plan (Dockerfiles, build args, label "
+        "changes, names, order); build and publish nothing.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The flags every command has that shape its options (see the Option types above)."""
+
+    publish: bool
+    pull_policy: PullPolicy
+    network: str | None
+    platform: list[str] | None
+    build_id: str | None
+    extension: list[str] | None
+    env: list[str] | None
+    app: Path | None
+    dry_run: bool
+
+    def extend_options(self, names: list[str]) -> ExtendOptions:
+        from cnbext.plan.extend import ExtendOptions
+
+        return ExtendOptions(names=tuple(names), **self._common())
+
+    def builder_options(
+        self,
+        name: str,
+        run_image: str | None,
+        run_image_mirrors: list[str] | None,
+        *,
+        experimental: bool = False,
+    ) -> BuilderOptions:
+        from cnbext.plan.create_builder import BuilderOptions
+
+        return BuilderOptions(
+            names=(name,),
+            run_image=run_image,
+            run_image_mirrors=tuple(run_image_mirrors or ()),
+            experimental=experimental,
+            **self._common(),
+        )
+
+    def _common(self) -> dict[str, Any]:
+        """The options every command's option model has, from these flags."""
+        return {
+            "publish": self.publish,
+            "pull_policy": self.pull_policy,
+            "network": self.network or None,
+            "platforms": tuple(self.platform or ()),
+            "build_id": self.build_id,
+            "extensions": self.extension_requests(),
+            "platform_env": self.platform_env(),
+            "app_dir": self.app,
+        }
+
+    def extension_requests(self) -> tuple[ExtensionRequest, ...]:
+        """--extension flags as requests, paths made absolute (see flag_uri)."""
+        from cnbext.config.extension_request import ExtensionRequest
+
+        return tuple(ExtensionRequest(flag_uri(uri)) for uri in self.extension or ())
+
+    def platform_env(self) -> dict[str, str]:
+        """--env NAME=VALUE, split on the first '=' only: values may contain '='."""
+        from cnbext.errors import UsageError
+
+        env: dict[str, str] = {}
+        for pair in self.env or ():
+            name, sep, value = pair.partition("=")
+            if not sep or not name or "/" in name:
+                raise UsageError(f"--env {pair!r}: expected NAME=VALUE")
+            env[name] = value
+        return env
+
+
+def flag_uri(uri: str) -> str:
+    """A path given on the command line is relative to where the user is, not to the config
+    file's folder (which relative uris in configs use): make it absolute."""
+    if "://" in uri or uri.startswith("urn:"):
+        return uri
+    return str(Path(uri).resolve())
+
+
+def _flag(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+_RUN_FLAGS = (
+    _flag("publish", PublishOption, False),
+    _flag("pull_policy", PullPolicyOption, PullPolicy.IF_NOT_PRESENT),
+    _flag("network", NetworkOption, None),
+    _flag("platform", PlatformOption, None),
+    _flag("build_id", BuildIdOption, None),
+    _flag("extension", ExtensionOption, None),
+    _flag("env", EnvOption, None),
+    _flag("app", AppOption, None),
+    _flag("dry_run", DryRunOption, False),
+)
+_OUTPUT_FLAGS = (
+    _flag("output", OutputOption, OutputFormat.TEXT),
+    _flag("verbose", VerboseOption, False),
+    _flag("quiet", QuietOption, False),
+)
+
+
+def shared_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(app, flags, **own)`` as a typer command function with its own parameters
+    followed by every shared flag."""
+    from cnbext.cli.application import Application
+
+    own = inspect.signature(command, eval_str=True)
+    params = [p for name, p in own.parameters.items() if name not in ("app", "flags")]
+
+    @functools.wraps(command)
+    def with_flags(**values: Any) -> None:
+        run = {p.name: values.pop(p.name) for p in _RUN_FLAGS}
+        output = {p.name: values.pop(p.name) for p in _OUTPUT_FLAGS}
+        command(Application(**output), RunFlags(**run), **values)
+
+    with_flags.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[*params, *_RUN_FLAGS, *_OUTPUT_FLAGS]
+    )
+    return with_flags

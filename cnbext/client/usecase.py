@@ -1,0 +1,109 @@
+"""What every use case shares: checked names, a work folder, an engine, dry run or apply.
+
+A use case (extend, extend_builder, create_builder) gives :func:`run_use_case` a function that
+gathers facts and plans; this module runs it in a temporary work folder (removed on success,
+failure and Ctrl-C) and then either returns the plan (dry run) or applies it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cnbext.client.extension_chain import build_plan_steps
+from cnbext.client.progress import Reporter, SilentReporter
+from cnbext.client.publish import ImageResult, apply_plan
+from cnbext.engine.protocol import Engine
+from cnbext.errors import UsageError
+from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.model import Plan
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a use case did: its plan, and the images it made (none on a dry run)."""
+
+    plan: Plan
+    images: tuple[ImageResult, ...] = ()
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document ``--output json`` prints."""
+        if self.dry_run:
+            return {"dryRun": True, "plan": self.plan.to_dict()}
+        return {
+            "command": self.plan.command,
+            "images": [image.to_dict() for image in self.images],
+            "warnings": list(self.plan.warnings),
+        }
+
+
+PlanWith = Callable[[Engine, Reporter, Path], Plan]
+
+
+def run_use_case(
+    plan_with: PlanWith,
+    *,
+    engine: Engine | None,
+    reporter: Reporter | None,
+    network: str | None,
+    dry_run: bool,
+    work_prefix: str,
+) -> Result:
+    """Plan with ``plan_with(engine, reporter, work_dir)``, then apply unless ``dry_run``.
+    Without an ``engine``, the Docker engine is used (and must answer)."""
+    reporter = reporter if reporter is not None else SilentReporter()
+    if engine is None:
+        engine = docker_engine(reporter, network)
+    with tempfile.TemporaryDirectory(prefix=work_prefix) as work_dir:
+        plan = plan_with(engine, reporter, Path(work_dir))
+        if dry_run:
+            return Result(plan, dry_run=True)
+        for warning in plan.warnings:
+            reporter.warn(warning)
+        # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
+        built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
+        return Result(plan, apply_plan(engine, built))
+
+
+def docker_engine(reporter: Reporter, network: str | None) -> Engine:
+    # Imported here so that nothing that never reaches Docker imports its client.
+    from cnbext.engine.docker import DockerEngine
+
+    engine = DockerEngine(reporter, network=network)
+    engine.ensure_available()
+    return engine
+
+
+def normalize_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Output names, normalized; every bad one reported at once, before any work."""
+    from cnbext.cnb.imageref import InvalidReferenceError, parse_reference
+
+    normalized: list[str] = []
+    problems: list[str] = []
+    for name in names:
+        try:
+            reference = parse_reference(name)
+        except InvalidReferenceError as err:
+            problems.append(str(err))
+            continue
+        if reference.digest is not None:
+            problems.append(f"{name}: an output name cannot have a digest; give a tag")
+            continue
+        normalized.append(str(reference))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return tuple(normalized)
+
+
+def normalize_builder_options(options: BuilderOptions) -> BuilderOptions:
+    """The builder commands' image names normalized (bad ones refused, before any work)."""
+    return replace(
+        options,
+        names=normalize_names(options.names),
+        run_image=normalize_names([options.run_image])[0] if options.run_image else None,
+        run_image_mirrors=normalize_names(options.run_image_mirrors),
+    )

@@ -1,0 +1,69 @@
+"""What the rest of cnbext needs from an engine, as a typing.Protocol.
+
+The client and the fact gatherers are written against :class:`Engine`, never against the
+Docker implementation (:class:`cnbext.engine.docker.DockerEngine`), so their order of work and
+failure reporting are unit-tested with a fake engine (tests/client/fake_engine.py); only the
+engine tests talk to a real Docker daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from cnbext.engine.extension_steps import LayoutImage, StepBuild
+from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.plan.model import ImageBuild, PullPolicy
+
+
+class Engine(Protocol):
+    def ensure_available(self) -> None:
+        """Raise EngineError when there is no engine to talk to."""
+        ...
+
+    def resolve_base(
+        self, reference: str, pull_policy: PullPolicy, platform: str | None = None
+    ) -> BaseImage:
+        """Make ``reference`` available per the pull policy and read what planning needs."""
+        ...
+
+    def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
+        """Labels of an image in the daemon, else of the one its registry serves."""
+        ...
+
+    def export_tree(
+        self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
+    ) -> None:
+        """Copy directories out of an image into ``dest`` without running it."""
+        ...
+
+    def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
+        """The diffID each tree gets as a ``COPY --link`` layer, by context path."""
+        ...
+
+    def run_phase(self, phase: PhaseRun) -> PhaseResult:
+        """Run an extension's detect or generate in a container."""
+        ...
+
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """``reference`` for every platform, unchanged, as an OCI layout at ``dest``."""
+        ...
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """One Dockerfile on layouts named as contexts, into an OCI layout at ``dest``."""
+        ...
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        """Build into the build cache only, so a later :meth:`build` is just an export."""
+        ...
+
+    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
+        """Push ``build`` under its first name (``publish``), else load it with every name."""
+        ...
+
+    def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
+        """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
+        ...

@@ -1,0 +1,62 @@
+"""The commands are a thin layer over the public API: with the API's default engine replaced by
+the fake one, a command's flags reach the use case and its result is what gets printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnbext.cli import app
+from cnbext.client import usecase
+from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_copy
+from tests.client.images import IMAGES, RUN_NAME, extend_builder_toml, extend_toml
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    fake = FakeEngine(IMAGES)
+    monkeypatch.setattr(usecase, "docker_engine", lambda reporter, network: fake)
+    return fake
+
+
+def test_dry_run_json_is_the_plan_and_builds_nothing(tmp_path: Path, engine: FakeEngine) -> None:
+    config = extend_toml(tmp_path)
+    result = runner.invoke(app, ["extend", "x/y:1", "-c", str(config), "--dry-run", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["dryRun"] is True
+    assert document["plan"]["images"][0]["base"] == RUN_NAME
+    assert document["plan"]["images"][0]["names"] == ["docker.io/x/y:1"]
+    assert engine.made() == []
+
+
+def test_publish_json_lists_every_image(tmp_path: Path, engine: FakeEngine) -> None:
+    config = extend_builder_toml(tmp_path)
+    args = ["extend-builder", "localhost:5000/b/b:2", "-e", str(config), "--publish"]
+    args += ["--run-image", "localhost:5000/r/r:2", "--run-image-mirror", "localhost:5001/r/r:2"]
+    result = runner.invoke(app, [*args, "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    images = json.loads(result.stdout)["images"]
+    assert [(i["role"], i["names"]) for i in images] == [
+        ("run image", ["localhost:5000/r/r:2", "localhost:5001/r/r:2"]),
+        ("builder", ["localhost:5000/b/b:2"]),
+    ]
+    assert Call("copy", "localhost:5001/r/r:2") in engine.made()
+
+
+def test_a_half_publish_exits_6_and_says_what_is_out_there(
+    tmp_path: Path, engine: FakeEngine
+) -> None:
+    engine.failures.update(failing_copy("localhost:5001/r/r:2"))
+    config = extend_builder_toml(tmp_path)
+    args = ["extend-builder", "localhost:5000/b/b:2", "-e", str(config), "--publish"]
+    args += ["--run-image", "localhost:5000/r/r:2", "--run-image-mirror", "localhost:5001/r/r:2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 6
+    assert f"published: localhost:5000/r/r:2@{digest_of('localhost:5000/r/r:2')}" in result.stderr
+    assert "not published: localhost:5001/r/r:2, localhost:5000/b/b:2" in result.stderr

@@ -1,0 +1,130 @@
+"""An Engine for unit tests: it records every call, answers from hand-made facts and can be
+told to fail at a given step. Engine tests never use it; they run the real Docker engine."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
+from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
+from cnbext.plan.model import ImageBuild, PullPolicy
+from tests.fixtures.oci_layout import write_layout
+
+BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish something
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str  # resolve, export, labels, layers, phase, layout, step, prebuild, build, copy
+    target: str  # the image read, built (primary name) or copied to
+    publish: bool = False  # build only
+
+
+def digest_of(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+@dataclass
+class FakeEngine:
+    images: Mapping[str, BaseImage] = field(default_factory=dict)
+    # (method, target) -> the error that call raises
+    failures: dict[tuple[str, str], CnbextError] = field(default_factory=dict)
+    # Copies to these names come back with a different digest (a registry that rewrote it).
+    wrong_digest: Collection[str] = ()
+    # Calls that must be under way at the same time: each waits for the others, so a test
+    # fails (BrokenBarrierError) when they run one after another.
+    together: Collection[tuple[str, str]] = ()
+    # What detect and generate do: given the phase, return its result (write outputs into
+    # the mounted folders, as the container would).
+    phase: Callable[[PhaseRun], PhaseResult] = lambda _: PhaseResult(0, "", timed_out=False)
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._barrier = threading.Barrier(len(self.together)) if self.together else None
+
+    def _record(self, method: str, target: str, *, publish: bool = False) -> None:
+        with self._lock:
+            self.calls.append(Call(method, target, publish))
+        if self._barrier is not None and (method, target) in self.together:
+            self._barrier.wait(timeout=10)
+        error = self.failures.get((method, target))
+        if error is not None:
+            raise error
+
+    def made(self) -> list[Call]:
+        """The calls that build or publish, in order."""
+        return [c for c in self.calls if c.method in BUILDING]
+
+    # -- the Engine protocol ------------------------------------------------------------------
+
+    def ensure_available(self) -> None:
+        self._record("ensure", "")
+
+    def resolve_base(
+        self, reference: str, pull_policy: PullPolicy, platform: str | None = None
+    ) -> BaseImage:
+        self._record("resolve", reference)
+        if reference not in self.images:
+            raise ImageError(f"cannot pull {reference}: not found")
+        return self.images[reference]
+
+    def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
+        self._record("labels", reference)
+        return dict(self.images[reference].labels)
+
+    def export_tree(
+        self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
+    ) -> None:
+        self._record("export", reference)
+
+    def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
+        self._record("layers", ",".join(sorted(context_trees)))
+        return {path: digest_of(path) for path in context_trees}
+
+    def run_phase(self, phase: PhaseRun) -> PhaseResult:
+        self._record("phase", phase.command[0])
+        return self.phase(phase)
+
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """The image as a layout with its User and labels (and one history entry)."""
+        self._record("layout", reference)
+        image = self.images[reference]
+        spec = {"User": image.user, "Labels": dict(image.labels), "history": ["base"]}
+        return read_layout(write_layout(dest, {p: spec for p in platforms or ("linux/amd64",)}))
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """A step that keeps its base's User and labels and adds one history entry."""
+        self._record("step", step.title)
+        base = next(iter(step.contexts.values()))
+        config = base.configs[0]
+        spec = {"User": config.user, "Labels": config.labels, "history": ["base", "RUN step"]}
+        platforms = step.platforms or ("linux/amd64",)
+        return read_layout(write_layout(dest, {p: spec for p in platforms}))
+
+    def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
+        self._record("prebuild", build.primary_name)
+
+    def build(self, build: ImageBuild, *, publish: bool, pull: bool) -> BuiltImage:
+        self._record("build", build.primary_name, publish=publish)
+        names = build.names[:1] if publish else build.names
+        return BuiltImage(names, digest_of(build.primary_name), dict(build.result_labels), publish)
+
+    def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
+        self._record("copy", target)
+        return digest_of(target) if target in self.wrong_digest else digest
+
+
+def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:
+    return {("build", name): BuildError(f"building {name} failed")}
+
+
+def failing_copy(name: str) -> dict[tuple[str, str], CnbextError]:
+    return {("copy", name): PublishError(f"cannot copy to {name}: denied")}
