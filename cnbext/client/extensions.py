@@ -275,9 +275,10 @@ def read_generate_output(
         except ConfigError as err:
             raise ExtensionError(
                 f"extension {extension_id}: invalid extend-config.toml (reading extend config):\n"
-                + "\n".join(str(p) for p in err.problems),
+                + "\n".join(str(p) for p in err.problems)
+                + f"\n{extension_id}/extend-config.toml is "
+                + str((source or output_dir) / "extend-config.toml"),
                 exit_code=GENERATE_OUTPUT_ERROR,
-                hint=f"the file is {(source or output_dir) / 'extend-config.toml'}",
             ) from None
     shared = output_dir / "context"
     specific = {kind: output_dir / f"context.{kind}" for kind in ("build", "run")}

@@ -139,7 +139,7 @@ def plan_extender(outputs: Sequence[GeneratedOutput], kind: DockerfileKind) -> E
         errors += [finding.format(file) for finding in check.errors]
         warnings += [finding.format(file) for finding in check.warnings]
         if check.errors and output.source is not None:
-            on_disk.append(f"{file}: {output.source / f'{kind.value}.Dockerfile'}")
+            on_disk.append(f"{file} is {output.source / f'{kind.value}.Dockerfile'}")
         steps.append(
             ExtenderStep(
                 kind=kind,
@@ -155,9 +155,8 @@ def plan_extender(outputs: Sequence[GeneratedOutput], kind: DockerfileKind) -> E
     if errors:
         raise ExtensionError(
             f"failed to parse {kind.value}.Dockerfile: the image extension rules are broken:\n"
-            + "\n".join(errors),
+            + "\n".join([*errors, *on_disk]),
             exit_code=GENERATE_OUTPUT_ERROR,
-            hint="on disk: " + "; ".join(on_disk) if on_disk else None,
         )
     ignored: tuple[str, ...] = ()
     switching = [i for i, step in enumerate(steps) if step.switch_to]

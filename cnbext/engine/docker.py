@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 from collections import deque
@@ -31,6 +30,7 @@ from cnbext.engine.extension_steps import (
     LayoutBuilder,
     LayoutImage,
     StepBuild,
+    read_layout,
 )
 from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
@@ -296,14 +296,16 @@ class DockerEngine:
                 _copy_tree(context_trees[path], context / path)
             _normalize_times(context)
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            archive = Path(tmp, "layers.tar")
+            layout = Path(tmp, "layout")
             try:
                 self.docker.buildx.build(
-                    context, output={"type": "oci", "dest": str(archive)}, progress=False
+                    context,
+                    output={"type": "oci", "tar": "false", "dest": str(layout)},
+                    progress=False,
                 )
             except DockerException as err:
                 raise BuildError(f"cannot build module layers: {_last_lines(err)}") from None
-            diff_ids = _oci_diff_ids(archive)
+            diff_ids = read_layout(layout).configs[0].diff_ids
         if len(diff_ids) != len(paths):
             raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
         return dict(zip(paths, diff_ids, strict=True))
@@ -441,27 +443,6 @@ def _normalize_times(root: Path) -> None:
         for name in [*dirnames, *filenames]:
             os.utime(Path(directory, name), (0, 0), follow_symlinks=False)
     os.utime(root, (0, 0))
-
-
-def _oci_diff_ids(archive: Path) -> list[str]:
-    """rootfs.diff_ids of the single image in an OCI layout tarball."""
-    with tarfile.open(archive) as oci:
-
-        def blob(digest: str) -> Any:
-            member = oci.extractfile("blobs/" + digest.replace(":", "/"))
-            if member is None:
-                raise BuildError(f"OCI export lacks blob {digest}")
-            return json.load(member)
-
-        index_file = oci.extractfile("index.json")
-        if index_file is None:
-            raise BuildError("OCI export lacks index.json")
-        descriptor = json.load(index_file)["manifests"][0]
-        while descriptor["mediaType"] in INDEX_MEDIA_TYPES:
-            descriptor = blob(descriptor["digest"])["manifests"][0]
-        manifest = blob(descriptor["digest"])
-        config = blob(manifest["config"]["digest"])
-    return list(config["rootfs"]["diff_ids"])
 
 
 def _match_pattern(path: str) -> str:

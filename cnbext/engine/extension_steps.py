@@ -54,6 +54,7 @@ class LayoutConfig:
     user: str
     labels: dict[str, str]
     history: int  # number of history entries
+    diff_ids: tuple[str, ...] = ()  # rootfs.diff_ids, bottom layer first
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ def read_layout(path: Path) -> LayoutImage:
             user=str(config.get("config", {}).get("User") or ""),
             labels=dict(config.get("config", {}).get("Labels") or {}),
             history=len(config.get("history", [])),
+            diff_ids=tuple(config.get("rootfs", {}).get("diff_ids", [])),
         )
         for _, config in layout.configs(top)
     ]

@@ -18,6 +18,7 @@ def test_read_a_multi_platform_layout(tmp_path: Path) -> None:
     image = read_layout(write_layout(tmp_path, TWO))
     assert [c.platform for c in image.configs] == ["linux/amd64", "linux/arm64"]
     assert {(c.user, c.history) for c in image.configs} == {("1001:1000", 2)}
+    assert {c.diff_ids for c in image.configs} == {("sha256:" + "0" * 64,)}
     assert image.context == f"oci-layout://{tmp_path}@{image.digest}"
 
 
