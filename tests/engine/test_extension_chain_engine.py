@@ -4,7 +4,10 @@ real builds, run under emulation for the foreign platform."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -254,3 +257,34 @@ def test_rebasable_is_read_from_each_built_step_and_reset_before_each(
     labels = engine.labels(inherited)
     assert labels["io.buildpacks.rebasable"] == "false"
     assert labels["io.cnbext.test"] == "x"
+
+
+def test_ctrl_c_during_a_step_leaves_no_scratch_and_no_image(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    slow = static_extension(
+        tmp_path,
+        "test/slow",
+        run_Dockerfile="ARG base_image\nFROM ${base_image}\nARG build_id=0\n"
+        "RUN echo cnbext-step-started && sleep 60\n",
+    )
+    cnbext.write("extend.toml", extend_toml(engine.run_image, ""))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    before = engine.image_list()
+    # A terminal's Ctrl-C reaches the whole foreground process group: cnbext and buildx.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cnbext", "extend", engine.name("interrupted"), "-c", "extend.toml",
+         "--extension", str(slow), "-v"],
+        cwd=cnbext.workdir, env={**cnbext.env, "TMPDIR": str(scratch)},
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "cnbext-step-started" in line and "echo" not in line:
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert list(scratch.iterdir()) == []
+    assert engine.image_list() == before
