@@ -88,6 +88,7 @@ class ImageBuild:
                     "version": step.extension_version,
                     "kind": step.kind.value,
                     "switchTo": step.switch_to,
+                    "extends": step.extends,
                     "buildId": build_id,
                     "args": dict(step.args),
                     "dockerfile": step.dockerfile,
