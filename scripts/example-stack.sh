@@ -23,17 +23,15 @@ docker buildx build --quiet --network host --provenance=false \
 docker push -q "$name" >/dev/null
 echo "example stack: $name" >&2
 
-# The run image for linux/amd64 and linux/arm64, where the engine made the multi-arch fixture.
+# The build and run images for linux/amd64 and linux/arm64, where the engine made the
+# multi-arch fixture (multi-arch builders are made from them).
 MULTIARCH_BASE="${CNBEXT_TEST_MULTIARCH_BASE_IMAGE:-$REGISTRY/fixtures/debian-multiarch:bookworm}"
 if docker buildx imagetools inspect "$MULTIARCH_BASE" >/dev/null 2>&1; then
-  name="$REGISTRY/cnbext-examples/run-multiarch:bookworm"
-  docker buildx build --quiet --network host --provenance=false \
-    --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
-    -f builder-examples/stack/run.Dockerfile -t "$name" --push builder-examples/stack >/dev/null
-  echo "example stack: $name (linux/amd64, linux/arm64)" >&2
-  name="$REGISTRY/cnbext-examples/build-multiarch:bookworm"
-  docker buildx build --quiet --network host --provenance=false \
-    --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
-    -f builder-examples/stack/build.Dockerfile -t "$name" --push builder-examples/stack >/dev/null
-  echo "example stack: $name (linux/amd64, linux/arm64)" >&2
+  for kind in run build; do
+    name="$REGISTRY/cnbext-examples/$kind-multiarch:bookworm"
+    docker buildx build --quiet --network host --provenance=false \
+      --platform linux/amd64,linux/arm64 --build-arg "base_image=$MULTIARCH_BASE" \
+      -f "builder-examples/stack/$kind.Dockerfile" -t "$name" --push builder-examples/stack >/dev/null
+    echo "example stack: $name (linux/amd64, linux/arm64)" >&2
+  done
 fi

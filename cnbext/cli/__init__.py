@@ -44,7 +44,7 @@ def _root(
 
 
 def _register() -> None:
-    from cnbext.cli import create_builder, extend, extend_builder
+    from cnbext.cli import create_builder, extend, extend_builder, validate
 
     app.command("extend", help=extend.HELP, epilog=extend.EPILOG, no_args_is_help=True)(
         extend.extend
@@ -61,6 +61,9 @@ def _register() -> None:
         epilog=extend_builder.EPILOG,
         no_args_is_help=True,
     )(extend_builder.extend_builder)
+    app.command("validate", help=validate.HELP, epilog=validate.EPILOG, no_args_is_help=True)(
+        validate.validate
+    )
 
 
 _register()

@@ -9,6 +9,14 @@ import typer
 
 import cnbext
 from cnbext.cli.application import Application
+from cnbext.cli.create_builder_flags import (
+    FlattenOption,
+    LabelOption,
+    SuffixOption,
+    TagOption,
+    TargetOption,
+    pack_flags,
+)
 from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
@@ -45,35 +53,49 @@ The lifecycle is downloaded (and cached) unless `[lifecycle] uri` names a local 
 """
 
 
+NameArgument = Annotated[
+    str, typer.Argument(help="Name of the builder image.", metavar="NAME", show_default=False)
+]
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="pack's builder.toml, optionally with [extend] (see docs)."
+    ),
+]
+ExperimentalOption = Annotated[
+    bool,
+    typer.Option(
+        "--experimental",
+        help="Package [[extensions]] even with a lifecycle older than Platform API 0.13, "
+        "which runs them only as an experimental feature.",
+    ),
+]
+
+
 @shared_flags
 def create_builder(
     app: Application,
     flags: RunFlags,
-    name: Annotated[
-        str, typer.Argument(help="Name of the builder image.", metavar="NAME", show_default=False)
-    ],
-    config: Annotated[
-        Path,
-        typer.Option(
-            "--config", "-c", help="pack's builder.toml, optionally with [extend] (see docs)."
-        ),
-    ] = Path("builder.toml"),
+    name: NameArgument,
+    config: ConfigOption = Path("builder.toml"),
     run_image: RunImageOption = None,
     run_image_mirror: RunImageMirrorOption = None,
-    experimental: Annotated[
-        bool,
-        typer.Option(
-            "--experimental",
-            help="Package [[extensions]] even with a lifecycle older than Platform API 0.13, "
-            "which runs them only as an experimental feature.",
-        ),
-    ] = False,
+    experimental: ExperimentalOption = False,
+    target: TargetOption = None,
+    label: LabelOption = None,
+    tag: TagOption = None,
+    flatten: FlattenOption = None,
+    append_image_name_suffix: SuffixOption = False,
 ) -> None:
-    app.run(
-        lambda: cnbext.create_builder(
-            config,
+    def use_case() -> cnbext.Result:
+        options = pack_flags(
             flags.builder_options(name, run_image, run_image_mirror, experimental=experimental),
-            dry_run=flags.dry_run,
-            reporter=app.reporter,
+            targets=target or [],
+            labels=label or [],
+            tags=tag or [],
+            flatten=flatten or [],
+            append_image_name_suffix=append_image_name_suffix,
         )
-    )
+        return cnbext.create_builder(config, options, dry_run=flags.dry_run, reporter=app.reporter)
+
+    app.run(use_case)

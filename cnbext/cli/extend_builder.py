@@ -59,8 +59,11 @@ def extend_builder(
         Path,
         typer.Option(
             "--extension-config",
+            "--config",
             "-e",
-            help="The extend-builder.toml: [extend] image and [extend.metadata] (see docs).",
+            "-c",
+            help="The extend-builder.toml: [extend] image and [extend.metadata] (see docs). "
+            "--config is the same flag, as the RFC's examples write it.",
         ),
     ] = Path("extend-builder.toml"),
     run_image: RunImageOption = None,

@@ -1,4 +1,4 @@
-"""Gathering what a builder is made of besides its image facts: modules, lifecycle, diffIDs.
+"""Gathering what a builder is made of: base-image facts, modules, lifecycle, layer diffIDs.
 
 This is the I/O half of create-builder planning (the pure half is cnbext.plan.create_builder):
 modules and the lifecycle are fetched from their sources, staged as normalized trees (so the
@@ -11,6 +11,7 @@ import json
 import os
 import platform as host_platform
 import shutil
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -18,7 +19,10 @@ import tomlkit
 
 from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
+from cnbext.config.targets import target_platforms
 from cnbext.engine.protocol import Engine
+from cnbext.errors import ConfigError, UsageError
+from cnbext.plan.builder_modules import module_label
 from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.plan.facts import ImageFacts
 from cnbext.sources.cache import cache_dir
@@ -36,43 +40,195 @@ def gather_builder_inputs(
     facts: ImageFacts,
     work_dir: Path,
 ) -> BuilderInputs:
-    platform = options.platforms[0] if options.platforms else None
-    cache = cache_dir()
+    """``options.platforms`` are the chosen ones (see :func:`select_platforms`)."""
+    platforms = options.platforms
+    platform = platforms[0] if platforms else None
     context = work_dir / "context"
+    modules = _ModuleFetcher(engine, reporter, config.base_dir, work_dir, context, platform)
+    buildpacks = modules.fetch(config.buildpacks, "buildpacks")
+    extensions = modules.fetch(config.extensions, "extensions")
+    flattened = _stage_flattened(
+        options.flatten, (*buildpacks, *extensions), context, modules.trees
+    )
+    lifecycles, lifecycle_trees = _lifecycles(
+        engine, reporter, config, _architectures(platforms, facts.base.architecture), work_dir
+    )
+    workdirs = work_dir / "workdirs"
+    for name in ("workspace", "layers"):
+        (workdirs / name).mkdir(parents=True, exist_ok=True)
+        (workdirs / name).chmod(0o755)
+    others = _other_platforms_modules(engine, reporter, config, platforms, work_dir)
+    with reporter.step("Computing module layers"):
+        diff_ids = engine.layer_diff_ids({**modules.trees, **others.trees})
+    _check_same_on_every_platform(config, (*buildpacks, *extensions), others, diff_ids)
+    return BuilderInputs(
+        buildpacks=buildpacks,
+        extensions=extensions,
+        lifecycles=lifecycles,
+        lifecycle_trees=lifecycle_trees,
+        module_trees=modules.trees,
+        workdirs_tree=workdirs,
+        diff_ids=diff_ids,
+        flattened=flattened,
+    )
 
-    def export_modules(image: str, dest: Path) -> None:
-        engine.export_tree(image, ["/cnb/buildpacks", "/cnb/extensions"], dest, platform=platform)
 
-    module_trees: dict[str, Path] = {}
+def select_platforms(config: BuilderConfig, options: BuilderOptions) -> tuple[str, ...]:
+    """The platforms to build, as pack picks them: --target (or --platform) flags, else
+    [[targets]]; with --publish every one of them (joined into one image index), without it
+    only the daemon's, refused when no target names it. Without any target, the options'
+    own platforms (the API's callers may set them directly)."""
+    targets = options.targets or config.targets
+    platforms = target_platforms(targets)
+    if not platforms:
+        return options.platforms
+    if options.publish:
+        return platforms
+    daemon = f"linux/{_host_architecture()}"
+    if any(p == daemon or p.startswith(daemon + "/") for p in platforms):
+        return (daemon,)
+    raise UsageError(
+        f"no target matches the daemon's platform {daemon}: {', '.join(platforms)}",
+        hint="add --publish to build every target into an image index in a registry, or add "
+        f"--target {daemon}",
+    )
 
-    def fetch(entries: tuple[ModuleEntry, ...], prefix: str) -> tuple[FetchedModule, ...]:
+
+class _ModuleFetcher:
+    """Fetches [[buildpacks]] / [[extensions]] entries and stages each module as a tree."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        reporter: Reporter,
+        base_dir: Path,
+        work_dir: Path,
+        context: Path,
+        platform: str | None,
+    ) -> None:
+        self.engine, self.reporter = engine, reporter
+        self.base_dir, self.work_dir, self.context = base_dir, work_dir, context
+        self.platform = platform
+        self.trees: dict[str, Path] = {}  # context path -> staged module
+
+    def _export(self, image: str, dest: Path) -> None:
+        self.engine.export_tree(
+            image, ["/cnb/buildpacks", "/cnb/extensions"], dest, platform=self.platform
+        )
+
+    def fetch(self, entries: tuple[ModuleEntry, ...], prefix: str) -> tuple[FetchedModule, ...]:
         fetched = []
         for index, entry in enumerate(entries):
             uri = entry.uri if entry.uri is not None else f"docker://{entry.image}"
-            with reporter.step(f"Fetching {entry.kind} {uri}"):
+            with self.reporter.step(f"Fetching {entry.kind} {uri}"):
                 modules = fetch_modules(
                     uri,
                     kind=entry.kind,
-                    base_dir=config.base_dir,
-                    work_dir=work_dir / "fetch" / f"{prefix}-{index}",
-                    cache_dir=cache,
-                    image_exporter=export_modules,
+                    base_dir=self.base_dir,
+                    work_dir=self.work_dir / "fetch" / f"{prefix}-{index}",
+                    cache_dir=cache_dir(),
+                    image_exporter=self._export,
                 )
             for module_index, module in enumerate(modules):
                 path = f"{prefix}/{index}-{module_index}"
-                stage_module(module, context / path)
-                module_trees[path] = context / path
+                stage_module(module, self.context / path)
+                self.trees[path] = self.context / path
                 fetched.append(FetchedModule(entry, module, path))
         return tuple(fetched)
 
-    buildpacks = fetch(config.buildpacks, "buildpacks")
-    extensions = fetch(config.extensions, "extensions")
 
+@dataclass
+class _OtherPlatforms:
+    """Modules from images, fetched again for every platform after the first."""
+
+    trees: dict[str, Path] = field(default_factory=dict)
+    fetched: dict[str, tuple[FetchedModule, ...]] = field(default_factory=dict)  # by platform
+
+
+def _other_platforms_modules(
+    engine: Engine,
+    reporter: Reporter,
+    config: BuilderConfig,
+    platforms: tuple[str, ...],
+    work_dir: Path,
+) -> _OtherPlatforms:
+    others = _OtherPlatforms()
+    from_images = [e for e in (*config.buildpacks, *config.extensions) if e.image is not None]
+    for index, platform in enumerate(platforms[1:], start=1):
+        if not from_images:
+            break
+        root = work_dir / f"platform-{index}"
+        fetcher = _ModuleFetcher(
+            engine, reporter, config.base_dir, root, root / "context", platform
+        )
+        fetched = fetcher.fetch(tuple(from_images), f"platform-{index}")
+        others.fetched[platform] = fetched
+        others.trees.update(fetcher.trees)
+    return others
+
+
+def _check_same_on_every_platform(
+    config: BuilderConfig,
+    fetched: tuple[FetchedModule, ...],
+    others: _OtherPlatforms,
+    diff_ids: dict[str, str],
+) -> None:
+    """One builder build serves every platform with the same module layers (their diffIDs are
+    in labels shared by all platforms), so a module an image holds differently per platform
+    cannot go into it: refused, rather than giving one platform another's binaries."""
+    first = {(f.entry.path, module_label(f.module)): diff_ids[f.context_path] for f in fetched}
+    problems = []
+    for platform, modules in others.fetched.items():
+        for module in modules:
+            key = (module.entry.path, module_label(module.module))
+            if first.get(key) != diff_ids[module.context_path]:
+                problems.append(
+                    config.problem(
+                        module.entry.path,
+                        f"{module.entry.kind} {module_label(module.module)} differs on "
+                        f"{platform}: modules that differ per platform are not supported in "
+                        "a multi-platform builder yet; build one target at a time",
+                    )
+                )
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
+
+
+def _stage_flattened(
+    groups: tuple[tuple[str, ...], ...],
+    fetched: tuple[FetchedModule, ...],
+    context: Path,
+    trees: dict[str, Path],
+) -> dict[str, str]:
+    """--flatten: each group's modules staged together as one tree (one layer); returns each
+    flattened module's context path -> its group's. Modules the builder lacks are the
+    planner's to report."""
+    flattened: dict[str, str] = {}
+    for index, group in enumerate(groups):
+        members = [f for f in fetched if module_label(f.module) in group]
+        if not members:
+            continue
+        path = f"flatten/{index}"
+        for member in members:
+            stage_module(member.module, context / path)
+            flattened[member.context_path] = path
+        trees[path] = context / path
+    return flattened
+
+
+def _lifecycles(
+    engine: Engine,
+    reporter: Reporter,
+    config: BuilderConfig,
+    architectures: list[str],
+    work_dir: Path,
+) -> tuple[dict[str, Lifecycle], dict[str, Path]]:
+    """The lifecycle for each architecture (the release for that arch), staged."""
     lifecycles: dict[str, Lifecycle] = {}
-    lifecycle_trees: dict[str, Path] = {}
+    trees: dict[str, Path] = {}
     source = config.lifecycle
     base_url = os.environ.get(LIFECYCLE_BASE_URL_ENV, DEFAULT_DOWNLOAD_BASE_URL)
-    for arch in _architectures(options.platforms, facts.base.architecture):
+    for arch in architectures:
         with reporter.step(f"Fetching the lifecycle for linux/{arch}"):
             lifecycle = fetch_lifecycle(
                 version=source.version if source else None,
@@ -80,31 +236,15 @@ def gather_builder_inputs(
                 arch=arch,
                 base_dir=config.base_dir,
                 work_dir=work_dir / "fetch" / f"lifecycle-{arch}",
-                cache_dir=cache,
+                cache_dir=cache_dir(),
                 download_base_url=base_url,
                 image_exporter=partial(_export_lifecycle, engine, f"linux/{arch}"),
             )
         lifecycles[arch] = lifecycle
         path = f"lifecycle/{arch}"
-        _stage_lifecycle(lifecycle, context / path)
-        lifecycle_trees[path] = context / path
-
-    workdirs = work_dir / "workdirs"
-    for name in ("workspace", "layers"):
-        (workdirs / name).mkdir(parents=True, exist_ok=True)
-        (workdirs / name).chmod(0o755)
-
-    with reporter.step("Computing module layers"):
-        diff_ids = engine.layer_diff_ids(module_trees)
-    return BuilderInputs(
-        buildpacks=buildpacks,
-        extensions=extensions,
-        lifecycles=lifecycles,
-        lifecycle_trees=lifecycle_trees,
-        module_trees=module_trees,
-        workdirs_tree=workdirs,
-        diff_ids=diff_ids,
-    )
+        _stage_lifecycle(lifecycle, work_dir / "context" / path)
+        trees[path] = work_dir / "context" / path
+    return lifecycles, trees
 
 
 LIFECYCLE_VERSION_LABEL = "io.buildpacks.lifecycle.version"

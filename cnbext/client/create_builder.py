@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from cnbext.client.builder_inputs import gather_builder_inputs
+from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
 from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
@@ -32,6 +33,8 @@ def create_builder(
         if isinstance(config, BuilderConfig)
         else load_builder_config(Path(config), os.fspath(config))
     )
+    # The targets (options.targets, else [[targets]]) decide the platforms, as pack decides.
+    options = replace(options, platforms=select_platforms(loaded, options))
     check_options(options, loaded)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:

@@ -24,10 +24,14 @@ class GroupEntry:
     id: str
     version: str
     optional: bool = False
+    exec_env: tuple[str, ...] = ()  # pack's ModuleInfo exec-env, written when given
 
-    def to_dict(self, *, with_optional: bool = True) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        # pack's ModuleRef: every field omitted when empty (optional when false).
         entry: dict[str, Any] = {"id": self.id, "version": self.version}
-        if with_optional and self.optional:
+        if self.exec_env:
+            entry["exec-env"] = list(self.exec_env)
+        if self.optional:
             entry["optional"] = True
         return entry
 
@@ -93,7 +97,7 @@ def order_toml(order: Order, order_extensions: Order) -> str:
     }
     if order_extensions:
         document["order-extensions"] = [
-            {"group": [e.to_dict(with_optional=False) for e in group]} for group in order_extensions
+            {"group": [e.to_dict() for e in group]} for group in order_extensions
         ]
     return _dump(document)
 
@@ -130,14 +134,45 @@ def cnb_files(contents: BuilderContents) -> dict[str, str]:
     return files
 
 
+# pack's ModuleInfo, in its field order: what pack records of each module in the builder
+# metadata (from the module's own descriptor, not from builder.toml), empty fields omitted.
+_MODULE_INFO_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "description",
+    "homepage",
+    "keywords",
+    "exec-env",
+    "licenses",
+    "clear-env",
+)
+
+
+_MODULE_INFO_TYPES: dict[str, type] = {
+    "keywords": list,
+    "exec-env": list,
+    "licenses": list,
+    "clear-env": bool,
+}
+
+
 def _module_summary(layer: ModuleLayer) -> dict[str, Any]:
     descriptor = layer.module.descriptor
-    summary: dict[str, Any] = {"id": descriptor.id, "version": descriptor.version}
-    if descriptor.homepage:
-        summary["homepage"] = descriptor.homepage
-    if descriptor.name:
-        summary["name"] = descriptor.name
-    return summary
+    table = descriptor.raw.get(descriptor.kind)
+    table = table if isinstance(table, dict) else {}
+    summary: dict[str, Any] = {}
+    for key in _MODULE_INFO_FIELDS:
+        value = table.get(key)
+        # Descriptors are hostile input: only values of ModuleInfo's types are copied.
+        if value and isinstance(value, _MODULE_INFO_TYPES.get(key, str)):
+            summary[key] = value
+    # The descriptor's parsed fields are the ones the module is installed under.
+    summary.update({"id": descriptor.id, "version": descriptor.version})
+    summary.update(
+        {k: v for k, v in (("name", descriptor.name), ("homepage", descriptor.homepage)) if v}
+    )
+    return {key: summary[key] for key in _MODULE_INFO_FIELDS if key in summary}
 
 
 def _api_list(apis: Any) -> dict[str, list[str]]:
@@ -203,8 +238,18 @@ def module_layers_label(layers: Sequence[ModuleLayer]) -> dict[str, Any]:
     return label
 
 
-def order_label(order: Order, *, with_optional: bool = True) -> list[dict[str, Any]]:
-    return [{"group": [e.to_dict(with_optional=with_optional) for e in g]} for g in order]
+def order_label(order: Order) -> list[dict[str, Any]]:
+    return [{"group": [e.to_dict() for e in g]} for g in order]
+
+
+def system_label(pre: Sequence[GroupEntry], post: Sequence[GroupEntry]) -> dict[str, Any]:
+    """io.buildpacks.buildpack.system, as pack writes it beside /cnb/system.toml."""
+    label: dict[str, Any] = {}
+    if pre:
+        label["pre"] = {"buildpacks": [e.to_dict() for e in pre]}
+    if post:
+        label["post"] = {"buildpacks": [e.to_dict() for e in post]}
+    return label
 
 
 def _earliest(versions: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
+from cnbext.cnb.semver import module_version_warning
 from cnbext.errors import CnbextError
 
 REBASABLE_LABEL = "io.buildpacks.rebasable"
@@ -187,7 +188,17 @@ class ExtensionPlans:
             f"run.Dockerfile of {ext} is ignored: a later extension switches the run image"
             for ext in self.run.ignored
         )
-        return (*self.build.warnings, *self.run.warnings, *ignored)
+        # The one rule for module versions (cnbext.cnb.semver): X.Y.Z, else a warning.
+        versions = {
+            (step.extension_id, step.extension_version)
+            for step in (*self.build.steps, *self.run.steps)
+        }
+        version_warnings = tuple(
+            warning
+            for ext_id, version in sorted(versions)
+            if (warning := module_version_warning(f"extension {ext_id}", version)) is not None
+        )
+        return (*self.build.warnings, *self.run.warnings, *ignored, *version_warnings)
 
 
 def applied_extensions(plan: ExtenderPlan) -> list[dict[str, str]]:

@@ -13,16 +13,22 @@ have built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnbext.cnb.semver import module_version_warning
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import schema_problems
-from cnbext.errors import ConfigError
+from cnbext.errors import ConfigError, ConfigProblem
 from cnbext.sources.modules import ModuleDescriptor
 
-__all__ = ["ExtensionConfig", "ExtensionTarget", "load_extension_config"]
+__all__ = [
+    "ExtensionConfig",
+    "ExtensionTarget",
+    "descriptor_warnings",
+    "load_extension_config",
+]
 
 
 # The lifecycle reads "*" in a module's target as any, as it does a missing or empty field.
@@ -80,6 +86,8 @@ class ExtensionConfig:
     licenses: tuple[dict[str, str], ...]  # each with "type", "uri" or both
     targets: tuple[ExtensionTarget, ...]
     metadata: dict[str, Any]
+    # The spec's X.Y.Z is a warning (see cnbext.cnb.semver.module_version_warning).
+    warnings: tuple[ConfigProblem, ...] = field(default=())
 
     @property
     def install_dir_name(self) -> str:
@@ -146,4 +154,13 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
             for target in data.get("targets", [])
         ),
         metadata=data.get("metadata", {}),
+        warnings=tuple(descriptor_warnings(source, "extension")),
     )
+
+
+def descriptor_warnings(source: TomlSource, kind: str) -> list[ConfigProblem]:
+    """Warnings for a buildpack.toml / extension.toml that passed its schema."""
+    table = source.data().get(kind, {})
+    version = table.get("version") if isinstance(table, dict) else None
+    message = module_version_warning(kind, version) if isinstance(version, str) else None
+    return [source.problem([kind, "version"], message)] if message else []

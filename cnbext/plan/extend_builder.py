@@ -25,11 +25,8 @@ from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
-from cnbext.plan.create_builder import (
-    BuilderOptions,
-    check_run_image_flags,
-    plan_extended_run_image,
-)
+from cnbext.plan.builder_run_image import check_run_image_flags, plan_extended_run_image
+from cnbext.plan.create_builder import BuilderOptions
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,

@@ -113,6 +113,7 @@ class CreatedBuilderDetails:
     buildpacks: tuple[str, ...]  # id@version
     extensions: tuple[str, ...]  # id@version (packaged, not applied)
     files: dict[str, str]  # /cnb/*.toml the builder gets, by path
+    flattened: tuple[tuple[str, ...], ...] = ()  # --flatten groups (id@version), a layer each
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +124,7 @@ class CreatedBuilderDetails:
                 "runImages": [r.to_dict() for r in self.run_images],
                 "buildpacks": list(self.buildpacks),
                 "extensions": list(self.extensions),
+                "flattened": [list(group) for group in self.flattened],
                 "files": dict(self.files),
             }
         }

@@ -63,3 +63,35 @@ def test_run_table_without_run_image_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["extend-builder", "a/b", "-e", str(config)])
     assert result.exit_code == 2
     assert "give --run-image NAME" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--config", "-c", "--extension-config", "-e"])
+def test_extend_builder_config_aliases_read_the_file(tmp_path: Path, flag: str) -> None:
+    """The RFC's examples write `extend-builder --config`: every spelling reads the file."""
+    config = tmp_path / "extend-builder.toml"
+    config.write_text('[extend]\nimage = "a/builder"\n[extend.metadata.run]\npackages = ["jq"]\n')
+    result = runner.invoke(app, ["extend-builder", "a/b", flag, str(config)])
+    # The file was read: its [extend.metadata.run] asks for --run-image (checked before Docker).
+    assert result.exit_code == 2
+    assert "extend-builder.toml has [extend.metadata.run]" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--label", "novalue"], "--label 'novalue': expected KEY=VALUE"),
+        (["--flatten", "a@1,b"], "'b' is not id@version"),
+        (["--target", "linux/amd46"], "unknown target: 'linux/amd46'"),
+        (["--platform", "linux"], "unknown target: 'linux'"),
+        (["--tag", "Bad Name"], "Bad Name"),
+        (["--label", "io.buildpacks.buildpack.order=[]"], "cnbext writes this label"),
+    ],
+)
+def test_pack_flags_are_checked_before_any_engine_work(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    config = tmp_path / "builder.toml"
+    config.write_text('[build]\nimage = "a/b"\n[[run.images]]\nimage = "a/r"\n')
+    result = runner.invoke(app, ["create-builder", "a/builder", "-c", str(config), *flags])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

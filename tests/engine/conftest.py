@@ -35,8 +35,8 @@ class EngineEnv:
     run_image: str
     build_image: str
     multiarch_run_image: str | None  # None where the engine has no arm64 emulation
-    multiarch_build_image: str | None
     docker: DockerClient
+    multiarch_build_image: str | None = None  # as multiarch_run_image
 
     def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
         """A fresh image name per call, so tests never see each other's images."""
@@ -129,8 +129,8 @@ def engine() -> EngineEnv:
         run_image=f"{registry}/cnbext-examples/run:bookworm",
         build_image=f"{registry}/cnbext-examples/build:bookworm",
         multiarch_run_image=multiarch if _in_registry(multiarch) else None,
-        multiarch_build_image=multiarch_build if _in_registry(multiarch_build) else None,
         docker=DockerClient(),
+        multiarch_build_image=multiarch_build if _in_registry(multiarch_build) else None,
     )
 
 
@@ -176,8 +176,10 @@ EXAMPLES = REPO / "builder-examples"
 @pytest.fixture(scope="session")
 def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("lifecycle-releases")
-    make_lifecycle_archive(root / "v0.21.0", version="0.21.0")
-    make_lifecycle_archive(root / "v0.21.0", version="0.21.0", arch="arm64")
+    # One archive per architecture (each distinct), and an older release for version shorthands.
+    for arch in ("amd64", "arm64"):
+        make_lifecycle_archive(root / "v0.21.0", version="0.21.0", arch=arch)
+    make_lifecycle_archive(root / "v0.20.0", version="0.20.0")
     with serve_directory(root) as served:
         yield served.base_url
 

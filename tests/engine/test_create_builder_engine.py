@@ -241,7 +241,7 @@ def copy_examples(tmp_path: Path) -> Path:
             "builder.toml:56:13: $.extend.metadata.build.packages[0]: 'Tree' is not a valid apt package",
         ),
         (
-            lambda t: t.replace('version = "0.21.0"', 'version = "0.21"'),
+            lambda t: t.replace('version = "0.21.0"', 'version = "0.21.x"'),
             "builder.toml:48:11: $.lifecycle.version: 'lifecycle.version' must be a valid semver",
         ),
         (

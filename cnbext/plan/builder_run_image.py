@@ -1,0 +1,78 @@
+"""The run image of the builder commands: when it is extended (--run-image) and how.
+
+Shared by create-builder and extend-builder: the run image is extended exactly when --run-image
+names the result, with the extensions' run.Dockerfiles first, then the run scope's packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cnbext.cnb.extender import ExtenderPlan, applied_extensions
+from cnbext.config.builder import scoped_package_problem
+from cnbext.config.toml_source import TomlSource
+from cnbext.engine.models import BaseImage
+from cnbext.errors import UsageError
+from cnbext.plan.extend import apply_extension_plan, plan_image_build
+from cnbext.plan.model import ImageBuild
+
+if TYPE_CHECKING:
+    from cnbext.plan.create_builder import BuilderOptions
+
+
+def check_run_image_flags(
+    *,
+    run_image: str | None,
+    mirrors: Sequence[str],
+    run_metadata: Mapping[str, Any],
+    run_table: bool,
+    config_name: str,
+    has_extensions: bool = False,
+) -> None:
+    """The run image is extended exactly when --run-image names the result. [extend.metadata]
+    alone then extends only the builder; [extend.metadata.run] asks for the run image, so it
+    needs --run-image."""
+    if mirrors and run_image is None:
+        raise UsageError("--run-image-mirror needs --run-image: mirrors of which image?")
+    if run_table and run_image is None:
+        raise UsageError(
+            f"{config_name} has [extend.metadata.run]: give --run-image NAME for the extended "
+            "run image",
+            hint="the builder will name it (and each --run-image-mirror) as its run image",
+        )
+    # With extensions, whether one changes the run image is known only after generate.
+    if run_image is not None and not run_metadata and not has_extensions:
+        raise UsageError(
+            f"--run-image names the extended run image, but {config_name} has no "
+            "[extend.metadata] or [extend.metadata.run] to extend it with"
+        )
+
+
+def plan_extended_run_image(
+    source: TomlSource,
+    run_base: BaseImage,
+    run_metadata: Mapping[str, Any],
+    options: BuilderOptions,
+    run_plan: ExtenderPlan | None,
+) -> ImageBuild:
+    """The run image of a builder command: extensions' run.Dockerfiles first, then the run
+    scope's packages, saved as --run-image and every --run-image-mirror."""
+    assert options.run_image is not None
+    metadata = dict(run_metadata)
+    if run_plan is not None and run_plan.steps:
+        metadata["extensions"] = applied_extensions(run_plan)
+    build = plan_image_build(
+        role="run image",
+        base=run_base,
+        metadata=metadata,
+        names=(options.run_image, *options.run_image_mirrors),
+        platforms=options.platforms,
+        build_id=options.build_id,
+        package_problem=lambda i, why: scoped_package_problem(source, "run", i, why),
+    )
+    if run_plan is None or not run_plan.steps:
+        return build
+    return apply_extension_plan(
+        build, run_plan, build_id=options.build_id, app_dir=options.app_dir, metadata=metadata
+    )

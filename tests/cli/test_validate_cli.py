@@ -1,0 +1,74 @@
+"""`cnbext validate` at the command line: output forms and exit codes (docs/exit-codes.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnbext.cli import app
+
+runner = CliRunner()
+GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validate" / "good"
+
+
+def test_valid_files_exit_0_with_warnings_marked() -> None:
+    result = runner.invoke(app, ["validate", str(GOOD / "paketo-jammy-full-builder.toml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("warning: ")
+    assert "$.stack: [stack] is deprecated" in result.stdout
+    assert "1 file checked: 0 problem(s), 1 warning(s)" in result.stderr
+
+
+def test_problems_exit_3_one_line_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("builder.toml").write_text('[[buildpack]]\nuri = "x"\n[build]\nimage = "a/b"\n')
+    Path("extension.toml").write_text('api = "0.10"\n[extension]\nid = "a"\nversion = "1.0"\n')
+    result = runner.invoke(app, ["validate", "builder.toml", "extension.toml"])
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        "builder.toml:1:1: $.run.images: run.images are required",
+        "builder.toml:1:3: $.buildpack: unknown key 'buildpack'; did you mean 'buildpacks'?",
+        "warning: extension.toml:4:11: $.extension.version: extension version '1.0' is not "
+        "X.Y.Z (three numbers without leading zeros) as the spec asks; pack and the lifecycle "
+        "accept it, and so does cnbext",
+    ]
+
+
+def test_json_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("run.Dockerfile").write_text("FROM a\nFROM b\n")
+    result = runner.invoke(app, ["validate", "run.Dockerfile", "-o", "json"])
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    assert document["exitCode"] == 3
+    assert document["files"][0]["kind"] == "run.Dockerfile"
+    assert document["problems"] == [
+        "run.Dockerfile:2:1: $: run.Dockerfile is not permitted to use multistage build (a second FROM)"
+    ]
+
+
+def test_kind_flag_and_unknown_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("ci.toml").write_text('[extend]\nimage = "a"\n')
+    assert runner.invoke(app, ["validate", "ci.toml"]).exit_code == 2
+    assert runner.invoke(app, ["validate", "ci.toml", "--kind", "extend"]).exit_code == 0
+    result = runner.invoke(app, ["validate", "ci.toml", "--kind", "nope"])
+    assert result.exit_code == 2
+    assert "--kind 'nope' is not a kind" in result.stderr
+
+
+def test_missing_file_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["validate", "builder.toml"])
+    assert result.exit_code == 3
+    assert result.stdout.strip() == "builder.toml:1:1: $: file not found"
+
+
+def test_folders_and_several_files() -> None:
+    result = runner.invoke(app, ["validate", str(GOOD / "ubi-nodejs-extension"), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    kinds = [f["kind"] for f in json.loads(result.stdout)["files"]]
+    assert kinds[0] == "extension" and "build.Dockerfile" in kinds

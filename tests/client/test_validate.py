@@ -1,0 +1,304 @@
+"""`cnbext validate`'s checks: public-builder-shaped files pass, every bad case the commands
+refuse is refused with the same located problems, folders are checked whole, offline."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cnbext.client.validate import FileReport, Kind, kind_of, validate_paths
+from cnbext.config.builder import load_builder_config
+from cnbext.config.extend import load_extend_config
+from cnbext.config.extension import load_extension_config
+from cnbext.errors import ConfigError, UsageError
+from tests.config import test_builder_config, test_extend_config, test_extension_config
+
+GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validate" / "good"
+
+
+def reports_for(tmp_path: Path, name: str, text: str, kind: Kind | None = None) -> FileReport:
+    (tmp_path / name).write_text(text)
+    (report,) = validate_paths([Path(name)], kind)
+    return report
+
+
+def lines(problems: object) -> list[str]:
+    return [str(p) for p in problems]  # type: ignore[attr-defined]
+
+
+# --- files shaped like public builders', modules and configs: valid -----------------------
+
+
+GOOD_FILES = sorted(p for p in GOOD.rglob("*") if p.is_file() and kind_of(p) is not None)
+
+
+@pytest.mark.parametrize("path", GOOD_FILES, ids=[str(p.relative_to(GOOD)) for p in GOOD_FILES])
+def test_public_shaped_files_have_no_problems(path: Path) -> None:
+    (report,) = validate_paths([path])
+    assert report.problems == (), lines(report.problems)
+
+
+def test_the_good_corpus_covers_every_kind() -> None:
+    assert {kind_of(p) for p in GOOD_FILES} == set(Kind)
+
+
+def test_public_shaped_folders_are_checked_whole() -> None:
+    reports = validate_paths([GOOD / "ubi-nodejs-extension", GOOD / "python-buildpack"])
+    names = [Path(r.path).name for r in reports]
+    assert names == [
+        "extension.toml",
+        "build.Dockerfile",
+        "extend-config.toml",
+        "plan.toml",
+        "run.Dockerfile",
+        "buildpack.toml",
+    ]
+    assert all(r.problems == () for r in reports)
+
+
+def test_deprecated_stack_is_the_only_warning_of_the_paketo_shape() -> None:
+    (report,) = validate_paths([GOOD / "paketo-jammy-full-builder.toml"])
+    assert [w.path for w in report.warnings] == ["$.stack"]
+
+
+# --- every bad case the loaders refuse: validate says exactly the same ---------------------
+
+
+def _cases(module: object, name: str) -> list[tuple[str, str, str]]:
+    invalid: dict[str, tuple[str, list[str]]] = module.INVALID  # type: ignore[attr-defined]
+    return [(f"{name}: {case}", name, text) for case, (text, _) in invalid.items()]
+
+
+BAD = [
+    *_cases(test_builder_config, "builder.toml"),
+    *_cases(test_extension_config, "extension.toml"),
+    *_cases(test_extend_config, "extend.toml"),
+]
+
+
+LOADERS = {
+    "builder.toml": load_builder_config,
+    "extension.toml": load_extension_config,
+    "extend.toml": load_extend_config,
+}
+
+
+@pytest.mark.parametrize(("case", "name", "text"), BAD, ids=[c[0] for c in BAD])
+def test_bad_cases_are_refused_as_the_commands_refuse_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, name: str, text: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, name, text)
+    with pytest.raises(ConfigError) as caught:
+        LOADERS[name](Path(name), name)
+    # The same problems; a whole-file one (TOML syntax) gets the root path "$".
+    expected = [replace(p, path=p.path or "$") for p in caught.value.problems]
+    assert list(report.problems) == expected, case
+    assert report.kind is kind_of(Path(name))
+
+
+# --- kinds without a loader of their own ---------------------------------------------------
+
+BUILD_DOCKERFILE_CASES = {
+    "no ARG base_image": (
+        "FROM ${base_image}\n",
+        "build.Dockerfile:1:1: $: build.Dockerfile did not start with required ARG command",
+    ),
+    "two stages": (
+        "ARG base_image\nFROM ${base_image}\nFROM other\n",
+        "build.Dockerfile:3:1: $: build.Dockerfile is not permitted to use multistage build",
+    ),
+    "no FROM": (
+        "ARG base_image\n",
+        "build.Dockerfile:1:1: $: build.Dockerfile should have at least one stage",
+    ),
+    "FROM $base_image": (
+        "ARG base_image\nFROM $base_image\n",
+        "build.Dockerfile:2:6: $: build.Dockerfile did not contain required FROM ${base_image}",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), BUILD_DOCKERFILE_CASES.values(), ids=list(BUILD_DOCKERFILE_CASES)
+)
+def test_bad_build_dockerfiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "build.Dockerfile", text)
+    assert any(line.startswith(expected) for line in lines(report.problems)), lines(report.problems)
+
+
+def test_dockerfile_warnings_are_separate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "run.Dockerfile", "FROM ${base_image}\nEXPOSE 8080\n")
+    assert report.problems == ()
+    assert [w.position.line for w in report.warnings] == [2]
+
+
+EXTEND_CONFIG_CASES = {
+    "reserved arg": (
+        '[[build.args]]\nname = "user_id"\nvalue = "0"\n',
+        'extend-config.toml:2:8: $.build.args[0].name: arg with name "user_id" is not allowed',
+    ),
+    "value not a string": (
+        '[[run.args]]\nname = "A"\nvalue = 1\n',
+        "extend-config.toml:3:9: $.run.args[0].value: expected a string, found the number 1",
+    ),
+    "arg without a name": (
+        '[[build.args]]\nvalue = "x"\n',
+        "extend-config.toml:1:1: $.build.args[0]: missing required key 'name'",
+    ),
+    "unknown table": ("[biuld]\n", "extend-config.toml:1:2: $.biuld: unknown key 'biuld'"),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), EXTEND_CONFIG_CASES.values(), ids=list(EXTEND_CONFIG_CASES)
+)
+def test_bad_extend_configs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "extend-config.toml", text)
+    assert any(line.startswith(expected) for line in lines(report.problems)), lines(report.problems)
+
+
+def test_extension_plans_may_not_require(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(
+        tmp_path, "plan.toml", '[[provides]]\nname = "a"\n[[requires]]\nname = "a"\n'
+    )
+    assert lines(report.problems) == [
+        'plan.toml:3:1: $.requires: the extension outputs "requires" which is not allowed '
+        "(extensions only provide)"
+    ]
+
+
+def test_buildpack_descriptor_problems_and_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "buildpack.toml", '[buildpack]\nid = "app"\nversion = "1.0"\n')
+    assert lines(report.problems) == [
+        'buildpack.toml:2:6: $.buildpack.id: "app" is reserved (the lifecycle uses app, config, '
+        "generated and sbom for its own folders); choose another id"
+    ]
+    report = reports_for(tmp_path, "buildpack.toml", '[buildpack]\nid = "a"\nversion = "1.0"\n')
+    assert report.problems == ()
+    assert [w.path for w in report.warnings] == ["$", "$.buildpack.version"]
+
+
+def test_syntax_errors_are_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "builder.toml", "[build\n")
+    (problem,) = report.problems
+    assert str(problem).startswith("builder.toml:1:6: $: invalid TOML")
+
+
+# --- folders ----------------------------------------------------------------------------------
+
+
+def test_extension_folder_needs_an_executable_generate(tmp_path: Path) -> None:
+    folder = tmp_path / "ext"
+    shutil.copytree(GOOD / "ubi-nodejs-extension", folder)
+    (folder / "bin" / "generate").chmod(0o644)
+    (folder / "bin" / "detect").unlink()  # optional for an extension
+    report = validate_paths([folder])[0]
+    assert lines(report.problems) == [
+        f"{folder}/extension.toml:1:1: $: bin/generate is not executable (chmod +x)"
+    ]
+    (folder / "bin" / "generate").unlink()
+    report = validate_paths([folder])[0]
+    assert "bin/generate is missing" in lines(report.problems)[0]
+
+
+def test_buildpack_folder_needs_detect_and_build_unless_composite(tmp_path: Path) -> None:
+    folder = tmp_path / "bp"
+    shutil.copytree(GOOD / "python-buildpack", folder)
+    (folder / "bin" / "build").unlink()
+    (report,) = validate_paths([folder])
+    assert [p.message.split(":")[0] for p in report.problems] == ["bin/build is missing"]
+    (composite,) = validate_paths([GOOD / "java-composite"])
+    assert composite.problems == ()
+
+
+def test_hidden_folders_and_symlinks_in_a_module_are_not_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "ext"
+    shutil.copytree(GOOD / "ubi-nodejs-extension", folder)
+    (folder / ".git").mkdir()
+    (folder / ".git" / "run.Dockerfile").write_text("nonsense\n")
+    (folder / "plan.toml").unlink()
+    (folder / "plan.toml").symlink_to("/etc/passwd")
+    assert all(r.problems == () for r in validate_paths([folder]))
+
+
+# --- kinds ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("builder.toml", Kind.BUILDER),
+        ("ci-builder.toml", Kind.BUILDER),
+        ("extend-builder.toml", Kind.EXTEND_BUILDER),
+        ("my.extend.toml", Kind.EXTEND),
+        ("extend-config.toml", Kind.EXTEND_CONFIG),
+        ("run.Dockerfile", Kind.RUN_DOCKERFILE),
+        ("Dockerfile", None),
+        ("notbuilder.toml", None),
+    ],
+)
+def test_kind_from_the_file_name(name: str, kind: Kind | None) -> None:
+    assert kind_of(Path(name)) is kind
+
+
+def test_unknown_kind_is_a_usage_error_naming_kind(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("")
+    with pytest.raises(UsageError) as caught:
+        validate_paths([tmp_path / "config.toml"])
+    assert "--kind" in (caught.value.hint or "")
+
+
+def test_kind_flag_overrides_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, "config.toml", '[extend]\nimage = "a"\n', Kind.EXTEND)
+    assert report.kind is Kind.EXTEND and report.problems == ()
+
+
+def test_validate_never_imports_the_docker_client() -> None:
+    """Offline and fast: only jsonschema and tomlkit besides the CLI's own imports."""
+    code = (
+        "import sys; from pathlib import Path; from cnbext.client.validate import validate_paths;"
+        f"validate_paths([Path({str(GOOD)!r})/'ubi-builder.toml', Path({str(GOOD)!r})/'ubi-nodejs-extension']);"
+        "print(sorted(m for m in ('python_on_whales', 'httpx', 'requests', 'urllib3') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('[build]\nimage = "b"\n[[run.images]]\nimage = "r"\n', Kind.BUILDER),
+        ('[[buildpacks]]\nuri = "x"\n', Kind.BUILDER),
+        ('api = "0.10"\n[extension]\nid = "a"\n', Kind.EXTENSION),
+        ('[buildpack]\nid = "a"\n', Kind.BUILDPACK),
+        ('[[provides]]\nname = "a"\n', Kind.PLAN),
+        ('[[build.args]]\nname = "a"\nvalue = "b"\n', Kind.EXTEND_CONFIG),
+        ('[extend]\nimage = "a"\n', None),  # extend.toml or extend-builder.toml: --kind says
+        ("not toml [", None),
+    ],
+)
+def test_a_toml_named_otherwise_is_known_by_its_keys(
+    tmp_path: Path, text: str, kind: Kind | None
+) -> None:
+    path = tmp_path / "paketo-jammy-base.toml"
+    path.write_text(text)
+    assert kind_of(path) is kind
