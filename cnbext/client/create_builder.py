@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
+from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
 from cnbext.config.builder import BuilderConfig, load_builder_config
@@ -50,7 +51,13 @@ def create_builder(
             work_dir=work_dir,
         )
         inputs = gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
-        return plan_create_builder(loaded, options, facts, inputs)
+        # The extensions' content digests, for the provenance label.
+        config = replace(
+            loaded,
+            extend_extensions=with_digests(loaded.extend_extensions, loaded.base_dir, engine),
+        )
+        requests = with_digests(options.extensions, Path.cwd(), engine)
+        return plan_create_builder(config, replace(options, extensions=requests), facts, inputs)
 
     return run_use_case(
         plan_with,

@@ -8,11 +8,10 @@ generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import tomlkit
 
@@ -20,6 +19,7 @@ from cnbext.client.progress import Reporter
 from cnbext.cnb.distro import parse_os_release
 from cnbext.cnb.extender import (
     DETECT_ERROR,
+    DETECT_PLAN_ERROR,
     GENERATE_ERROR,
     GENERATE_OUTPUT_ERROR,
     ExtensionError,
@@ -34,10 +34,23 @@ from cnbext.engine.models import BaseImage, PhaseRun
 from cnbext.engine.protocol import Engine
 from cnbext.errors import ConfigError
 from cnbext.sources.cache import cache_dir
+from cnbext.sources.extension_output import (
+    check_generate_output,
+    copy_static_output,
+    fresh_output_dir,
+    read_output_file,
+    write_plan,
+)
+from cnbext.sources.limits import env_number
 from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
+from cnbext.sources.uri import redact_url
 
 DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
 TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)
+DEFAULT_MEMORY_BYTES = 2 << 30  # per detect or generate container
+MEMORY_ENV = "CNBEXT_EXTENSION_MEMORY"  # overrides it (bytes)
+DEFAULT_PIDS_LIMIT = 512  # processes and threads per container
+PIDS_ENV = "CNBEXT_EXTENSION_PIDS"  # overrides it
 PLATFORM_DIR = "/platform"
 APP_DIR = "/workspace"
 OUT_DIR = "/cnbext/out"
@@ -47,6 +60,20 @@ OUT_DIR = "/cnbext/out"
 class DetectOutcome:
     passed: bool
     provides: tuple[str, ...]
+
+
+class ContainerLimits(TypedDict):
+    memory_bytes: int
+    pids_limit: int
+
+
+def container_limits() -> ContainerLimits:
+    """Memory and process caps for every detect and generate container (docs/security.md):
+    an extension is untrusted code, and must not take the machine down with it."""
+    return ContainerLimits(
+        memory_bytes=int(env_number(MEMORY_ENV, DEFAULT_MEMORY_BYTES, integer=True)),
+        pids_limit=int(env_number(PIDS_ENV, DEFAULT_PIDS_LIMIT, integer=True)),
+    )
 
 
 def target_env(run_image: BaseImage) -> dict[str, str]:
@@ -76,9 +103,8 @@ class ExtensionRun:
     base_dir: Path  # relative extension URIs resolve here
     work_dir: Path  # scratch for fetched modules and outputs; must outlive the plan
     cache_dir: Path = field(default_factory=cache_dir)
-    timeout: float = field(
-        default_factory=lambda: float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
-    )
+    # nan, inf or 0 would mean no limit: env_number refuses them (exit 2).
+    timeout: float = field(default_factory=lambda: env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT))
 
 
 @dataclass(frozen=True)
@@ -86,9 +112,17 @@ class _Mounts:
     """One extension's folders, on the host and in its detect/generate containers."""
 
     staged: Path  # the extension's files
-    out: Path  # detect/ and generate/ outputs, plan.toml
-    volumes: tuple[tuple[Path, str, bool], ...]
+    out: Path  # detect/ and generate/ outputs, plan/plan.toml
+    shared: tuple[tuple[Path, str, bool], ...]  # read-only: files, platform, app
     env: dict[str, str]  # what both phases get
+
+    def volumes(self, phase: str) -> tuple[tuple[Path, str, bool], ...]:
+        """Each phase may write only its own output folder; generate reads the plan
+        read-only, so nothing a phase leaves behind can redirect cnbext's writes."""
+        own: tuple[tuple[Path, str, bool], ...] = ((self.out / phase, f"{OUT_DIR}/{phase}", False),)
+        if phase == "generate":
+            own = ((self.out / "plan", f"{OUT_DIR}/plan", True), *own)
+        return (*self.shared, *own)
 
 
 def run_extensions(
@@ -122,34 +156,32 @@ def extension_plans(engine: Engine, reporter: Reporter, run: ExtensionRun) -> Ex
 def _mount(module: Module, run: ExtensionRun, index: int, platform: Path, app: Path) -> _Mounts:
     staged = stage_module(module, run.work_dir / "staged" / str(index))
     out = run.work_dir / "out" / str(index)
-    for sub in ("detect", "generate"):
+    for sub in ("detect", "generate", "plan"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    for folder in (out, out / "detect", out / "generate"):
-        folder.chmod(0o777)  # the CNB user writes here
+    for sub in ("detect", "generate"):
+        (out / sub).chmod(0o777)  # the CNB user writes here, and only here
     ext_dir = str(module.install_path)
-    volumes = (
-        (staged, ext_dir, True),
-        (platform, PLATFORM_DIR, True),
-        (app, APP_DIR, True),
-        (out, OUT_DIR, False),
-    )
+    shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
     env = {
         "CNB_EXTENSION_DIR": ext_dir,
         "CNB_PLATFORM_DIR": PLATFORM_DIR,
         **target_env(run.run_image),
     }
-    return _Mounts(staged, out, volumes, env)
+    return _Mounts(staged, out, shared, env)
 
 
-def _phase(run: ExtensionRun, mounts: _Mounts, command: str, env: dict[str, str]) -> PhaseRun:
+def _phase(
+    run: ExtensionRun, mounts: _Mounts, phase: str, command: str, env: dict[str, str]
+) -> PhaseRun:
     return PhaseRun(
         image=run.build_image.reference,
         command=(command,),
         env={**mounts.env, **env},
-        mounts=mounts.volumes,
+        mounts=mounts.volumes(phase),
         user=cnb_user(run.build_image),
         workdir=APP_DIR,
         timeout=run.timeout,
+        **container_limits(),
     )
 
 
@@ -166,14 +198,17 @@ def _generate(
     """generate with a Buildpack Plan of what detect provided; or its static output."""
     out, staged = mounts.out, mounts.staged
     entries = [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]
-    (out / "plan.toml").write_text(tomlkit.dumps({"entries": entries}))
-    (out / "plan.toml").chmod(0o644)
+    write_plan(out / "plan" / "plan.toml", tomlkit.dumps({"entries": entries}))
+    fresh_output_dir(out / "generate")
     source = None
     if (staged / "bin" / "generate").is_file():
-        env = {"CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml", "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate"}
+        env = {
+            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
+            "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
+        }
         with reporter.step(f"Running {label} generate"):
             result = engine.run_phase(
-                _phase(run, mounts, f"{module.install_path}/bin/generate", env)
+                _phase(run, mounts, "generate", f"{module.install_path}/bin/generate", env)
             )
         if result.timed_out or result.exit_code != 0:
             why = "timed out" if result.timed_out else f"exited {result.exit_code}"
@@ -182,8 +217,9 @@ def _generate(
                 exit_code=GENERATE_ERROR,
             )
     elif (staged / "generate").is_dir():
-        shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
+        copy_static_output(staged / "generate", out / "generate")
         source = module.root / "generate"  # the extension's own files, for error messages
+    check_generate_output(out / "generate", label)
     descriptor = module.descriptor
     return read_generate_output(out / "generate", descriptor.id, descriptor.version, source=source)
 
@@ -201,7 +237,8 @@ def _detect(
     if (staged / "bin" / "detect").is_file():
         env = {"CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"}
         with reporter.step(f"Running {label} detect"):
-            result = engine.run_phase(_phase(run, mounts, f"{module.install_path}/bin/detect", env))
+            command = f"{module.install_path}/bin/detect"
+            result = engine.run_phase(_phase(run, mounts, "detect", command, env))
         if result.timed_out or result.exit_code not in (0, 100):
             why = "timed out" if result.timed_out else f"exited {result.exit_code}"
             raise ExtensionError(
@@ -214,7 +251,8 @@ def _detect(
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
         passed = True
-    provides = parse_detect_plan(plan.read_text(), module.descriptor.id) if plan.is_file() else ()
+    text = read_output_file(plan, owner=label, exit_code=DETECT_PLAN_ERROR, root=plan.parents[1])
+    provides = parse_detect_plan(text, module.descriptor.id) if text is not None else ()
     return DetectOutcome(passed, provides)
 
 
@@ -231,6 +269,7 @@ def _fetch(
         work_dir=work_dir,
         cache_dir=cache_dir,
         image_exporter=export,
+        sha256=request.sha256,
     )
     matches = [
         m
@@ -240,13 +279,15 @@ def _fetch(
     ]
     for module in modules:
         # Positioned errors (file:line:col) for the extension's own descriptor.
-        load_extension_config(module.root / "extension.toml", f"{request.uri}: extension.toml")
+        load_extension_config(
+            module.root / "extension.toml", f"{redact_url(request.uri)}: extension.toml"
+        )
     if len(matches) != 1:
         found = ", ".join(f"{m.descriptor.id}@{m.descriptor.version}" for m in modules) or "none"
         wanted = request.id or "one extension"
         raise ModuleError(
-            f"{request.uri}: expected {wanted}{'@' + request.version if request.version else ''}"
-            f", found {found}",
+            f"{redact_url(request.uri)}: expected {wanted}"
+            f"{'@' + request.version if request.version else ''}, found {found}",
             hint="set id (and version) on the extension to pick one",
         )
     return matches[0]
@@ -264,8 +305,9 @@ def read_generate_output(
     ``source`` is where the files are on disk for a user to open (default: ``output_dir``)."""
 
     def text(name: str) -> str | None:
-        path = output_dir / name
-        return path.read_text() if path.is_file() else None
+        # Never through a link: generate wrote these in a container (docs/security.md).
+        owner = f"{extension_id}@{version}"
+        return read_output_file(output_dir / name, owner=owner, exit_code=GENERATE_OUTPUT_ERROR)
 
     args: dict[str, dict[str, str]] = {"build": {}, "run": {}}
     config_text = text("extend-config.toml")

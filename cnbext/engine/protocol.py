@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 
@@ -66,4 +66,9 @@ class Engine(Protocol):
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
+        ...
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        """What ``reference``'s registry serves now: index and per-platform digests (digest
+        None when it cannot be read). Reads the registry only; nothing is pulled."""
         ...
