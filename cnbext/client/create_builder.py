@@ -12,6 +12,11 @@ from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.engine.protocol import Engine
+from cnbext.plan.builder_targets import (
+    check_run_image_platforms,
+    join_platform_builds,
+    run_image_references,
+)
 from cnbext.plan.create_builder import BuilderOptions, check_options, plan_create_builder
 from cnbext.plan.model import Plan
 
@@ -38,19 +43,29 @@ def create_builder(
     check_options(options, loaded)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
-        facts = gather_image_facts(
-            engine,
-            reporter,
-            options,
-            image=loaded.build_image,
-            run_image_of=lambda _build_image: loaded.run_images[0].image,
-            extend_run=options.run_image is not None,
-            config_extensions=loaded.extend_extensions,
-            base_dir=loaded.base_dir,
-            work_dir=work_dir,
+        checked: tuple[str, ...] = ()
+        if options.publish and options.platforms:
+            checked = _check_run_images(engine, reporter, loaded, options.platforms)
+        plan = _plan_one(engine, reporter, loaded, options, work_dir)
+        if not (options.publish and len(options.platforms) > 1):
+            return replace(plan, warnings=(*plan.warnings, *checked))
+        # pack's multi-arch builder: one builder per target, each from that platform's
+        # build image, lifecycle and modules, joined into one index under NAME.
+        per_platform = [
+            _plan_one(
+                engine,
+                reporter,
+                loaded,
+                replace(options, platforms=(platform,)),
+                work_dir / f"target-{index}",
+            ).builds[-1]
+            for index, platform in enumerate(options.platforms)
+        ]
+        *run_builds, builder = plan.builds
+        joined = join_platform_builds(
+            builder, per_platform, suffix=options.append_image_name_suffix
         )
-        inputs = gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
-        return plan_create_builder(loaded, options, facts, inputs)
+        return replace(plan, builds=(*run_builds, joined), warnings=(*plan.warnings, *checked))
 
     return run_use_case(
         plan_with,
@@ -60,3 +75,37 @@ def create_builder(
         dry_run=dry_run,
         work_prefix="cnbext-builder-",
     )
+
+
+def _plan_one(
+    engine: Engine,
+    reporter: Reporter,
+    loaded: BuilderConfig,
+    options: BuilderOptions,
+    work_dir: Path,
+) -> Plan:
+    """The plan for ``options.platforms``: facts and inputs read for its first platform (the
+    lifecycle for each of its architectures)."""
+    facts = gather_image_facts(
+        engine,
+        reporter,
+        options,
+        image=loaded.build_image,
+        run_image_of=lambda _build_image: loaded.run_images[0].image,
+        extend_run=options.run_image is not None,
+        config_extensions=loaded.extend_extensions,
+        base_dir=loaded.base_dir,
+        work_dir=work_dir,
+    )
+    inputs = gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
+    return plan_create_builder(loaded, options, facts, inputs)
+
+
+def _check_run_images(
+    engine: Engine, reporter: Reporter, loaded: BuilderConfig, platforms: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Every run image serves every target platform, checked before any work (pack fetches
+    each run image for each target); pack's warnings for those it cannot read."""
+    with reporter.step("Checking the run images' platforms"):
+        served = {ref: engine.image_platforms(ref) for ref in run_image_references(loaded)}
+    return check_run_image_platforms(loaded, platforms, served)

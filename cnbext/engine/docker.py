@@ -466,6 +466,53 @@ class DockerEngine:
             raise PublishError(f"cannot publish {reference}: {_last_lines(err)}") from None
         return self.registry_digest(reference)
 
+    def push_platform_image(self, build: ImageBuild, *, tagged: bool, pull: bool) -> str:
+        """Build a one-platform ``build`` and push it: under its first name when ``tagged``,
+        else by digest only (no tag is written or overwritten), into that name's repository.
+        The manifest digest, from BuildKit's metadata; its layers are checked."""
+        repository = _strip_tag(build.primary_name)
+        output = {
+            "type": "image",
+            "name": build.primary_name if tagged else repository,
+            "push": "true",
+            "push-by-digest": "false" if tagged else "true",
+        }
+        with tempfile.TemporaryDirectory(prefix="cnbext-meta-") as tmp:
+            metadata = Path(tmp, "metadata.json")
+            self._buildx(build, pull, output=output, metadata_file=str(metadata))
+            digest = str(json.loads(metadata.read_text())["containerimage.digest"])
+        if tagged and self.registry_digest(build.primary_name) != digest:
+            raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
+        self._check_diff_ids(build, self.registry_diff_ids(f"{repository}@{digest}"))
+        return digest
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        """Join images (``repository@digest``) into one image index under ``target``,
+        registry-side (``imagetools create``: nothing is rebuilt or re-uploaded)."""
+        with self.reporter.step(f"Joining {len(sources)} images into the index {target}"):
+            try:
+                self.docker.buildx.imagetools.create(sources=list(sources), tags=[target])
+            except DockerException as err:
+                raise PublishError(f"cannot publish {target}: {_last_lines(err)}") from None
+        return self.registry_digest(target)
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        """The platforms a registry serves for ``reference`` (an index's entries, or a single
+        image's own); None when the registry cannot be read for it."""
+        try:
+            descriptor = self._registry_descriptor(reference)
+            if descriptor.get("mediaType") in INDEX_MEDIA_TYPES:
+                entries = [m.get("platform") or {} for m in descriptor.get("manifests", [])]
+            else:
+                entries = [json.loads(self._imagetools_format(reference, "{{json .Image}}"))]
+        except (PublishError, json.JSONDecodeError):
+            return None
+        return tuple(
+            "/".join(p for p in (e.get("os"), e.get("architecture"), e.get("variant")) if p)
+            for e in entries
+            if e.get("os") not in (None, "unknown")
+        )
+
     def registry_digest(self, reference: str) -> str:
         """The manifest (or index) digest a registry serves for ``reference``."""
         return str(self._registry_descriptor(reference)["digest"])

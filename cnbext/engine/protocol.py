@@ -56,3 +56,18 @@ class Engine(Protocol):
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
         ...
+
+    def push_platform_image(self, build: ImageBuild, *, tagged: bool, pull: bool) -> str:
+        """Build a one-platform ``build`` and push it: under its first name when ``tagged``,
+        else by digest only, into that name's repository. Its manifest digest."""
+        ...
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        """Join images (``repository@digest``) into one image index under ``target``; its
+        digest."""
+        ...
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
+        it cannot be read there."""
+        ...
