@@ -17,7 +17,13 @@ from cnbext.plan.builder_targets import (
     join_platform_builds,
     run_image_references,
 )
-from cnbext.plan.create_builder import BuilderOptions, check_options, plan_create_builder
+from cnbext.plan.create_builder import (
+    BuilderInputs,
+    BuilderOptions,
+    check_options,
+    plan_create_builder,
+)
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import Plan
 
 
@@ -46,26 +52,12 @@ def create_builder(
         checked: tuple[str, ...] = ()
         if options.publish and options.platforms:
             checked = _check_run_images(engine, reporter, loaded, options.platforms)
-        plan = _plan_one(engine, reporter, loaded, options, work_dir)
-        if not (options.publish and len(options.platforms) > 1):
-            return replace(plan, warnings=(*plan.warnings, *checked))
-        # pack's multi-arch builder: one builder per target, each from that platform's
-        # build image, lifecycle and modules, joined into one index under NAME.
-        per_platform = [
-            _plan_one(
-                engine,
-                reporter,
-                loaded,
-                replace(options, platforms=(platform,)),
-                work_dir / f"target-{index}",
-            ).builds[-1]
-            for index, platform in enumerate(options.platforms)
-        ]
-        *run_builds, builder = plan.builds
-        joined = join_platform_builds(
-            builder, per_platform, suffix=options.append_image_name_suffix
-        )
-        return replace(plan, builds=(*run_builds, joined), warnings=(*plan.warnings, *checked))
+        if options.publish and len(options.platforms) > 1:
+            plan = _plan_per_platform(engine, reporter, loaded, options, work_dir)
+        else:
+            facts, inputs = _gather(engine, reporter, loaded, options, work_dir)
+            plan = plan_create_builder(loaded, options, facts, inputs)
+        return replace(plan, warnings=(*plan.warnings, *checked))
 
     return run_use_case(
         plan_with,
@@ -77,15 +69,15 @@ def create_builder(
     )
 
 
-def _plan_one(
+def _gather(
     engine: Engine,
     reporter: Reporter,
     loaded: BuilderConfig,
     options: BuilderOptions,
     work_dir: Path,
-) -> Plan:
-    """The plan for ``options.platforms``: facts and inputs read for its first platform (the
-    lifecycle for each of its architectures)."""
+) -> tuple[ImageFacts, BuilderInputs]:
+    """Facts and inputs for ``options.platforms``: images read for its first platform, the
+    lifecycle for each of its architectures."""
     facts = gather_image_facts(
         engine,
         reporter,
@@ -97,8 +89,38 @@ def _plan_one(
         base_dir=loaded.base_dir,
         work_dir=work_dir,
     )
-    inputs = gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
-    return plan_create_builder(loaded, options, facts, inputs)
+    return facts, gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
+
+
+def _plan_per_platform(
+    engine: Engine,
+    reporter: Reporter,
+    loaded: BuilderConfig,
+    options: BuilderOptions,
+    work_dir: Path,
+) -> Plan:
+    """pack's multi-arch builder: one builder per target, each planned from that platform's
+    build image, lifecycle and modules, joined into one index under NAME. The plan around it
+    (the run image, built once for every platform; what --dry-run shows) is the first
+    platform's, with every platform's lifecycle."""
+    gathered = [
+        _gather(engine, reporter, loaded, replace(options, platforms=(p,)), work_dir / f"t{i}")
+        for i, p in enumerate(options.platforms)
+    ]
+    facts, first = gathered[0]
+    every = replace(
+        first,
+        lifecycles={a: lc for _, i in gathered for a, lc in i.lifecycles.items()},
+        lifecycle_trees={p: t for _, i in gathered for p, t in i.lifecycle_trees.items()},
+    )
+    plan = plan_create_builder(loaded, options, facts, every)
+    per_platform = [
+        plan_create_builder(loaded, replace(options, platforms=(p,)), f, i).builds[-1]
+        for p, (f, i) in zip(options.platforms, gathered, strict=True)
+    ]
+    *run_builds, builder = plan.builds
+    joined = join_platform_builds(builder, per_platform, suffix=options.append_image_name_suffix)
+    return replace(plan, builds=(*run_builds, joined))
 
 
 def _check_run_images(
