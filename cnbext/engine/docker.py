@@ -253,7 +253,7 @@ class DockerEngine:
                 "sbom": False,
                 **outputs,
             }
-            verb = "Building and pushing" if outputs.get("push") else "Building"
+            verb = "Building and pushing" if _pushes(options) else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
 
@@ -434,7 +434,7 @@ class DockerEngine:
         except DockerException as err:
             log = "\n".join(tail) or _last_lines(err, 25)
             push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
-            if options.get("push") and push_failure is not None:
+            if _pushes(options) and push_failure is not None:
                 reason = push_failure.split("failed to push ")[-1]
                 raise PublishError(
                     f"cannot push {build.primary_name}: {reason}",
@@ -645,6 +645,12 @@ def _match_pattern(path: str) -> str:
     parts = [part for part in PurePosixPath(path).parts if part != "/"]
     globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
     return "/" + "/".join([*globbed, parts[-1] + "*"])
+
+
+def _pushes(options: Mapping[str, Any]) -> bool:
+    """Whether a build pushes: ``push=True``, or an image output with ``push=true``."""
+    output = options.get("output") or {}
+    return bool(options.get("push")) or output.get("push") == "true"
 
 
 def _strip_tag(reference: str) -> str:
