@@ -111,12 +111,13 @@ def _publish(engine: Engine, build: ImageBuild, pull: bool, progress: _Progress)
 def _publish_per_platform(
     engine: Engine, build: ImageBuild, pull: bool, progress: _Progress
 ) -> str:
-    """pack's multi-arch publish: each platform's image pushed (by digest, or under its
-    own name), then all joined into one image index under the build's name. Own names differ
-    from it only in their tag, so every image is in the index's repository."""
+    """pack's multi-arch publish: each platform's image pushed under its own name (or, as
+    pack does without --append-image-name-suffix, under the build's name, which the index
+    then replaces), then all joined into one image index under the build's name. Own names
+    differ from it only in their tag, so every image is in the index's repository."""
     sources = []
     for one in build.per_platform:
-        digest = engine.push_platform_image(one, tagged=build.tag_platforms, pull=pull)
+        digest = engine.push_platform_image(one, pull=pull)
         if build.tag_platforms:
             progress.mark(one.primary_name, digest)
         sources.append(f"{parse_reference(one.primary_name).repository}@{digest}")

@@ -131,7 +131,7 @@ class DockerEngine:
             sources = " ".join(_match_pattern(f"{directory}/{name}") for name in names)
             lines.append(f"COPY --from=source {sources} /found{directory}/")
         with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             context.mkdir()
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             out = Path(tmp, "out")
@@ -239,7 +239,7 @@ class DockerEngine:
         self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
     ) -> None:
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             _materialize_context(context, build)
             options: dict[str, Any] = {
                 "build_args": build_args,
@@ -284,7 +284,7 @@ class DockerEngine:
             }
             target = f"cnbext-intermediate/{run_id}:{index}"
             with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
-                context = Path(tmp, "context")
+                context = _context_dir(tmp)
                 source = step.context or build.app_dir
                 if source is not None:
                     _copy_tree(source, context)
@@ -375,7 +375,7 @@ class DockerEngine:
         paths = sorted(context_trees)
         lines = ["FROM scratch", *(f"COPY --link {path}/ /" for path in paths)]
         with tempfile.TemporaryDirectory(prefix="cnbext-layers-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             context.mkdir()
             for path in paths:
                 _copy_tree(context_trees[path], context / path)
@@ -466,24 +466,21 @@ class DockerEngine:
             raise PublishError(f"cannot publish {reference}: {_last_lines(err)}") from None
         return self.registry_digest(reference)
 
-    def push_platform_image(self, build: ImageBuild, *, tagged: bool, pull: bool) -> str:
-        """Build a one-platform ``build`` and push it: under its first name when ``tagged``,
-        else by digest only (no tag is written or overwritten), into that name's repository.
-        The manifest digest, from BuildKit's metadata; its layers are checked."""
-        repository = _strip_tag(build.primary_name)
-        output = {
-            "type": "image",
-            "name": build.primary_name if tagged else repository,
-            "push": "true",
-            "push-by-digest": "false" if tagged else "true",
-        }
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        """Build a one-platform ``build``, push it under its first name and return its
+        manifest digest (from BuildKit's metadata), checked against the registry; its layers
+        are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
         with tempfile.TemporaryDirectory(prefix="cnbext-meta-") as tmp:
             metadata = Path(tmp, "metadata.json")
-            self._buildx(build, pull, output=output, metadata_file=str(metadata))
+            self._buildx(
+                build, pull, push=True, tags=[build.primary_name], metadata_file=str(metadata)
+            )
             digest = str(json.loads(metadata.read_text())["containerimage.digest"])
-        if tagged and self.registry_digest(build.primary_name) != digest:
+        if self.registry_digest(build.primary_name) != digest:
             raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
-        self._check_diff_ids(build, self.registry_diff_ids(f"{repository}@{digest}"))
+        self._check_diff_ids(
+            build, self.registry_diff_ids(f"{_strip_tag(build.primary_name)}@{digest}")
+        )
         return digest
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
@@ -645,6 +642,14 @@ def _match_pattern(path: str) -> str:
     parts = [part for part in PurePosixPath(path).parts if part != "/"]
     globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
     return "/" + "/".join([*globbed, parts[-1] + "*"])
+
+
+def _context_dir(tmp: str) -> Path:
+    """A build context folder named uniquely. BuildKit keeps a synced copy of a context per
+    folder name and re-sends only files whose path, size, mode or mtime changed; our trees
+    all have mtime 0, so a same-sized file with other content (a module built per platform,
+    an order.toml naming another version) would silently keep the old content."""
+    return Path(tmp, f"context-{uuid.uuid4().hex}")
 
 
 def _pushes(options: Mapping[str, Any]) -> bool:

@@ -57,9 +57,9 @@ class Engine(Protocol):
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
         ...
 
-    def push_platform_image(self, build: ImageBuild, *, tagged: bool, pull: bool) -> str:
-        """Build a one-platform ``build`` and push it: under its first name when ``tagged``,
-        else by digest only, into that name's repository. Its manifest digest."""
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        """Build a one-platform ``build`` and push it under its first name; its manifest
+        digest."""
         ...
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:

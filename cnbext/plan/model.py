@@ -56,9 +56,9 @@ class ImageBuild:
     extension_build_ids: tuple[str, ...] = ()
     app_dir: Path | None = None  # the build context of steps whose extension gave none
     # Several targets published as pack does: one build per platform (each with that
-    # platform's own inputs), pushed by digest into the first name's repository, or under its
-    # own name when ``tag_platforms`` (--append-image-name-suffix), then joined into one image
-    # index under ``names[0]``. Empty: this build itself is what is published.
+    # platform's own inputs), each pushed under its own first name (``names[0]``, which the
+    # index then replaces, or NAME-os-arch when ``tag_platforms``: --append-image-name-suffix),
+    # then joined into one image index under ``names[0]``. Empty: this build is published.
     per_platform: tuple[ImageBuild, ...] = ()
     tag_platforms: bool = False
 
@@ -211,7 +211,7 @@ class Plan:
 def _per_platform_steps(build: ImageBuild) -> list[str]:
     steps = []
     for one in build.per_platform:
-        where = f"push it as {one.primary_name}" if build.tag_platforms else "push it by digest"
+        where = f"push it as {one.primary_name}"
         steps.append(
             f"build the {build.role} for {', '.join(one.platforms)} from {one.base}; {where}"
         )

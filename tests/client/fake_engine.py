@@ -110,10 +110,9 @@ class FakeEngine:
         self._record("copy", target)
         return digest_of(target) if target in self.wrong_digest else digest
 
-    def push_platform_image(self, build: ImageBuild, *, tagged: bool, pull: bool) -> str:
-        target = build.primary_name if tagged else f"{build.primary_name}#{build.platforms[0]}"
-        self._record("push-platform", target, publish=True)
-        return digest_of(target)
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        self._record("push-platform", build.primary_name, publish=True)
+        return digest_of(f"{build.primary_name}#{build.platforms[0]}")
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
         self._record("index", f"{target}<-{','.join(sources)}", publish=True)

@@ -11,6 +11,7 @@ import pytest
 import cnbext
 from cnbext.client.publish import apply_plan
 from cnbext.errors import BuildError, PublishError
+from cnbext.plan.model import ImageBuild
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_build, failing_copy
 from tests.client.images import IMAGES, extend_builder_toml
 
@@ -117,6 +118,10 @@ def test_without_publish_both_images_build_together_and_load(tmp_path: Path) -> 
     ]
 
 
+def platform_digest(build: ImageBuild) -> str:
+    return digest_of(f"{build.primary_name}#{build.platforms[0]}")
+
+
 def test_per_platform_builders_are_pushed_then_joined_into_one_index(tmp_path: Path) -> None:
     engine = FakeEngine(IMAGES)
     result = extend_builder(tmp_path, engine)
@@ -130,7 +135,7 @@ def test_per_platform_builders_are_pushed_then_joined_into_one_index(tmp_path: P
     engine.calls.clear()
     images = apply_plan(engine, plan)
     repository = BUILDER_OUT.rsplit(":", 1)[0]
-    digests = [f"{repository}@{digest_of(one.primary_name)}" for one in ones]
+    digests = [f"{repository}@{platform_digest(one)}" for one in ones]
     published = [c for c in engine.made() if c.method != "prebuild"]
     assert published[3:] == [
         Call("push-platform", ones[0].primary_name, publish=True),
@@ -151,11 +156,10 @@ def test_a_failed_index_lists_the_per_platform_names_published(tmp_path: Path) -
     run, builder = result.plan.builds
     one = replace(builder, names=(f"{BUILDER_OUT}-linux-amd64",), platforms=("linux/amd64",))
     joined = replace(builder, per_platform=(one,), tag_platforms=True)
-    engine.failures[
-        ("index", f"{BUILDER_OUT}<-{BUILDER_OUT.rsplit(':', 1)[0]}@{digest_of(one.primary_name)}")
-    ] = PublishError("cannot publish: denied")
+    source = f"{BUILDER_OUT.rsplit(':', 1)[0]}@{platform_digest(one)}"
+    engine.failures[("index", f"{BUILDER_OUT}<-{source}")] = PublishError("denied")
     with pytest.raises(PublishError) as caught:
         apply_plan(engine, replace(result.plan, builds=(run, joined)))
     lines = caught.value.message.splitlines()
-    assert f"{one.primary_name}@{digest_of(one.primary_name)}" in lines[1]
+    assert lines[1].endswith(f", {one.primary_name}@{platform_digest(one)}")
     assert lines[2] == f"not published: {BUILDER_OUT}"
