@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from cnbext.client.create_builder import create_builder
     from cnbext.client.extend import extend
     from cnbext.client.extend_builder import extend_builder
+    from cnbext.client.inspect import inspect_image
     from cnbext.client.progress import Reporter, SilentReporter
     from cnbext.client.publish import ImageResult
+    from cnbext.client.upgrade import UpgradeOptions, UpgradeResult, upgrade
     from cnbext.client.usecase import Result
     from cnbext.config.extension_request import ExtensionRequest
     from cnbext.engine.protocol import Engine
@@ -37,6 +39,10 @@ _API = {
     "extend": "cnbext.client.extend",
     "extend_builder": "cnbext.client.extend_builder",
     "create_builder": "cnbext.client.create_builder",
+    "inspect_image": "cnbext.client.inspect",
+    "upgrade": "cnbext.client.upgrade",
+    "UpgradeOptions": "cnbext.client.upgrade",
+    "UpgradeResult": "cnbext.client.upgrade",
     "ExtendOptions": "cnbext.plan.extend",
     "BuilderOptions": "cnbext.plan.create_builder",
     "ExtensionRequest": "cnbext.config.extension_request",
@@ -68,10 +74,14 @@ __all__ = [
     "Reporter",
     "Result",
     "SilentReporter",
+    "UpgradeOptions",
+    "UpgradeResult",
     "__version__",
     "create_builder",
     "extend",
     "extend_builder",
+    "inspect_image",
+    "upgrade",
 ]
 
 

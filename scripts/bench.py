@@ -6,6 +6,8 @@
 Each scenario runs the same work both ways and reports the median wall time and the ratio
 cnbext / buildx. "cold" forces the package install to run (a new build id each round);
 "warm" is a re-run that should be all cache hits; "publish" pushes and copies to a mirror.
+The day-2 rows (scripts/bench_upgrade.py) compare an upgrade by rebase with one by rebuild,
+and time `upgrade --check` of 10 published images against its 2 s target.
 Numbers are for reading, not for asserting: nothing here fails on a slow machine.
 """
 
@@ -105,6 +107,9 @@ def main() -> None:
         ours = timed(with_cnbext, rounds)
         theirs = timed(with_buildx, rounds)
         print(f"{name:<22} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
+    from bench_upgrade import run_upgrade_scenarios
+
+    run_upgrade_scenarios(REGISTRY, rounds)
     start = time.perf_counter()
     sh(sys.executable, "-m", "cnbext", "--help")
     print(f"{'cnbext --help':<22} {time.perf_counter() - start:>8.2f}s")

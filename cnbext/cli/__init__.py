@@ -64,6 +64,18 @@ def _register() -> None:
     app.command("validate", help=validate.HELP, epilog=validate.EPILOG, no_args_is_help=True)(
         validate.validate
     )
+    _register_day2()
+
+
+def _register_day2() -> None:
+    from cnbext.cli import inspect, upgrade
+
+    app.command("inspect", help=inspect.HELP, epilog=inspect.EPILOG, no_args_is_help=True)(
+        inspect.inspect
+    )
+    app.command("upgrade", help=upgrade.HELP, epilog=upgrade.EPILOG, no_args_is_help=True)(
+        upgrade.upgrade
+    )
 
 
 _register()

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
 from cnbext.cli.options import OutputFormat
+from cnbext.cli.text import escape
 from cnbext.errors import CnbextError, ConfigError, ExitCode
 
 if TYPE_CHECKING:

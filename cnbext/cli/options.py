@@ -112,7 +112,8 @@ ExtensionOption = Annotated[
     typer.Option(
         "--extension",
         help="An image extension to apply ahead of time: a folder, archive, URL or "
-        "docker://image (repeatable; after the config's [[extend.extensions]]).",
+        "docker://image (repeatable; after the config's [[extend.extensions]]); "
+        "URI#sha256=<hex> pins an archive's digest.",
         metavar="URI",
     ),
 ]
@@ -194,10 +195,24 @@ class RunFlags:
         }
 
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
-        """--extension flags as requests, paths made absolute (see flag_uri)."""
+        """--extension flags as requests, paths made absolute (see flag_uri); a
+        ``#sha256=<hex>`` suffix pins the archive's digest, as ``sha256 =`` does in a config."""
         from cnbext.config.extension_request import ExtensionRequest
+        from cnbext.errors import UsageError
+        from cnbext.sources.download import valid_sha256
 
-        return tuple(ExtensionRequest(flag_uri(uri)) for uri in self.extension or ())
+        requests = []
+        for value in self.extension or ():
+            uri, marker, digest = value.rpartition("#sha256=")
+            if not marker:
+                uri, digest = value, ""
+            elif not valid_sha256(digest):
+                raise UsageError(
+                    f"--extension {value!r}: sha256 should be 64 lowercase hex digits",
+                    hint="write --extension URI#sha256=<output of sha256sum>",
+                )
+            requests.append(ExtensionRequest(flag_uri(uri), sha256=digest or None))
+        return tuple(requests)
 
     def platform_env(self) -> dict[str, str]:
         """--env NAME=VALUE, split on the first '=' only: values may contain '='."""
@@ -206,8 +221,11 @@ class RunFlags:
         env: dict[str, str] = {}
         for pair in self.env or ():
             name, sep, value = pair.partition("=")
-            if not sep or not name or "/" in name:
-                raise UsageError(f"--env {pair!r}: expected NAME=VALUE")
+            # NAME becomes a file name under CNB_PLATFORM_DIR/env.
+            if not sep or not name or "/" in name or name in (".", "..") or "\0" in name:
+                raise UsageError(
+                    f"--env {pair!r}: expected NAME=VALUE, NAME a file name (no '/', not . or ..)"
+                )
             env[name] = value
         return env
 

@@ -6,12 +6,12 @@ import json
 from collections.abc import Sequence
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from cnbext.cli.text import escape, printable
 from cnbext.client.publish import ImageResult
 from cnbext.plan.model import ImageBuild, Plan
 
@@ -27,7 +27,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     for path, text in files.items():
         console.print(
             Panel(
-                Syntax(text.rstrip("\n") or "# (empty)", "toml", theme="ansi_dark"),
+                Syntax(printable(text.rstrip("\n")) or "# (empty)", "toml", theme="ansi_dark"),
                 title=f"/{escape(path)}",
                 title_align="left",
             )
@@ -52,7 +52,9 @@ def _build_panel(build: ImageBuild) -> Panel:
     args = Table("build arg", "value", box=None, padding=(0, 2), header_style="bold")
     for name, value in build.build_args.items():
         args.add_row(escape(name), escape(value))
-    dockerfile = Syntax(build.dockerfile.rstrip("\n"), "docker", word_wrap=True, theme="ansi_dark")
+    dockerfile = Syntax(
+        printable(build.dockerfile.rstrip("\n")), "docker", word_wrap=True, theme="ansi_dark"
+    )
     return Panel(
         Group(facts, "", args, "", *_label_changes(build), dockerfile),
         title=f"[bold]{escape(build.role)}[/] {escape(build.primary_name)}",

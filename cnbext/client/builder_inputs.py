@@ -27,6 +27,7 @@ from cnbext.plan.facts import ImageFacts
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.sources.modules import fetch_modules, stage_module
+from cnbext.sources.uri import redact_url
 
 LIFECYCLE_BASE_URL_ENV = "CNBEXT_LIFECYCLE_BASE_URL"
 
@@ -69,6 +70,7 @@ def gather_builder_inputs(
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
         flattened=flattened,
+        run_origin=None if facts.run else engine.registry_origin(config.run_images[0].image),
     )
 
 
@@ -119,7 +121,7 @@ class _ModuleFetcher:
         fetched = []
         for index, entry in enumerate(entries):
             uri = entry.uri if entry.uri is not None else f"docker://{entry.image}"
-            with self.reporter.step(f"Fetching {entry.kind} {uri}"):
+            with self.reporter.step(f"Fetching {entry.kind} {redact_url(uri)}"):
                 modules = fetch_modules(
                     uri,
                     kind=entry.kind,
@@ -127,6 +129,7 @@ class _ModuleFetcher:
                     work_dir=self.work_dir / "fetch" / f"{prefix}-{index}",
                     cache_dir=cache_dir(),
                     image_exporter=self._export,
+                    sha256=entry.sha256,
                 )
             for module_index, module in enumerate(modules):
                 path = f"{prefix}/{index}-{module_index}"
@@ -181,6 +184,7 @@ def _lifecycles(
                 cache_dir=cache_dir(),
                 download_base_url=base_url,
                 image_exporter=partial(_export_lifecycle, engine, f"linux/{arch}"),
+                sha256=source.sha256 if source else None,
             )
         lifecycles[arch] = lifecycle
         path = f"lifecycle/{arch}"
@@ -234,9 +238,8 @@ def _stage_lifecycle(lifecycle: Lifecycle, dest: Path) -> None:
     target = dest / "cnb" / "lifecycle"
     shutil.copytree(lifecycle.root / "lifecycle", target, symlinks=True, dirs_exist_ok=True)
     for directory, dirnames, filenames in os.walk(dest):
-        for name in dirnames:
-            Path(directory, name).chmod(0o755)
-        for name in filenames:
+        # os.walk lists links to folders with the folders; chmod would follow them.
+        for name in [*dirnames, *filenames]:
             path = Path(directory, name)
             if not path.is_symlink():
                 path.chmod(0o755)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
+from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
 from cnbext.config.builder import BuilderConfig, load_builder_config
@@ -52,11 +53,18 @@ def create_builder(
         checked: tuple[str, ...] = ()
         if options.publish and options.platforms:
             checked = _check_run_images(engine, reporter, loaded, options.platforms)
+        # The extensions' content digests, for the provenance label.
+        config = replace(
+            loaded,
+            extend_extensions=with_digests(loaded.extend_extensions, loaded.base_dir, engine),
+        )
+        requests = with_digests(options.extensions, Path.cwd(), engine)
+        planned = replace(options, extensions=requests)
         if options.publish and len(options.platforms) > 1:
-            plan = _plan_per_platform(engine, reporter, loaded, options, work_dir)
+            plan = _plan_per_platform(engine, reporter, loaded, config, planned, work_dir)
         else:
             facts, inputs = _gather(engine, reporter, loaded, options, work_dir)
-            plan = plan_create_builder(loaded, options, facts, inputs)
+            plan = plan_create_builder(config, planned, facts, inputs)
         return replace(plan, warnings=(*plan.warnings, *checked))
 
     return run_use_case(
@@ -96,13 +104,15 @@ def _plan_per_platform(
     engine: Engine,
     reporter: Reporter,
     loaded: BuilderConfig,
+    config: BuilderConfig,
     options: BuilderOptions,
     work_dir: Path,
 ) -> Plan:
     """pack's multi-arch builder: one builder per target, each planned from that platform's
     build image, lifecycle and modules, joined into one index under NAME. The plan around it
     (the run image, built once for every platform; what --dry-run shows) is the first
-    platform's, with every platform's lifecycle."""
+    platform's, with every platform's lifecycle. ``loaded`` is read, ``config`` planned (it
+    carries the extensions' digests)."""
     gathered = [
         _gather(engine, reporter, loaded, replace(options, platforms=(p,)), work_dir / f"t{i}")
         for i, p in enumerate(options.platforms)
@@ -113,9 +123,9 @@ def _plan_per_platform(
         lifecycles={a: lc for _, i in gathered for a, lc in i.lifecycles.items()},
         lifecycle_trees={p: t for _, i in gathered for p, t in i.lifecycle_trees.items()},
     )
-    plan = plan_create_builder(loaded, options, facts, every)
+    plan = plan_create_builder(config, options, facts, every)
     per_platform = [
-        plan_create_builder(loaded, replace(options, platforms=(p,)), f, i).builds[-1]
+        plan_create_builder(config, replace(options, platforms=(p,)), f, i).builds[-1]
         for p, (f, i) in zip(options.platforms, gathered, strict=True)
     ]
     *run_builds, builder = plan.builds

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.facts import gather_image_facts
+from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_names, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
@@ -41,7 +42,12 @@ def extend(
             base_dir=loaded.source_dir,
             work_dir=work_dir,
         )
-        return plan_extend(loaded, options, facts)
+        # The extensions' content digests, for the provenance label.
+        config = replace(
+            loaded, extensions=with_digests(loaded.extensions, loaded.source_dir, engine)
+        )
+        requests = with_digests(options.extensions, Path.cwd(), engine)
+        return plan_extend(config, replace(options, extensions=requests), facts)
 
     return run_use_case(
         plan_with,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.facts import gather_image_facts
+from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
@@ -50,7 +52,12 @@ def extend_builder(
             base_dir=loaded.source_dir,
             work_dir=work_dir,
         )
-        return plan_extend_builder(loaded, options, facts)
+        # The extensions' content digests, for the provenance label.
+        config = replace(
+            loaded, extensions=with_digests(loaded.extensions, loaded.source_dir, engine)
+        )
+        requests = with_digests(options.extensions, Path.cwd(), engine)
+        return plan_extend_builder(config, replace(options, extensions=requests), facts)
 
     return run_use_case(
         plan_with,

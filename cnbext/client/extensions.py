@@ -8,11 +8,10 @@ generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import tomlkit
 
@@ -20,6 +19,7 @@ from cnbext.client.progress import Reporter
 from cnbext.cnb.distro import parse_os_release
 from cnbext.cnb.extender import (
     DETECT_ERROR,
+    DETECT_PLAN_ERROR,
     GENERATE_ERROR,
     ExtensionError,
     ExtensionPlans,
@@ -32,10 +32,23 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, PhaseRun
 from cnbext.engine.protocol import Engine
 from cnbext.sources.cache import cache_dir
+from cnbext.sources.extension_output import (
+    check_generate_output,
+    copy_static_output,
+    fresh_output_dir,
+    read_output_file,
+    write_plan,
+)
+from cnbext.sources.limits import env_number
 from cnbext.sources.modules import Module, ModuleError, fetch_modules, stage_module
+from cnbext.sources.uri import redact_url
 
 DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
 TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)
+DEFAULT_MEMORY_BYTES = 2 << 30  # per detect or generate container
+MEMORY_ENV = "CNBEXT_EXTENSION_MEMORY"  # overrides it (bytes)
+DEFAULT_PIDS_LIMIT = 512  # processes and threads per container
+PIDS_ENV = "CNBEXT_EXTENSION_PIDS"  # overrides it
 PLATFORM_DIR = "/platform"
 APP_DIR = "/workspace"
 OUT_DIR = "/cnbext/out"
@@ -45,6 +58,20 @@ OUT_DIR = "/cnbext/out"
 class DetectOutcome:
     passed: bool
     provides: tuple[str, ...]
+
+
+class ContainerLimits(TypedDict):
+    memory_bytes: int
+    pids_limit: int
+
+
+def container_limits() -> ContainerLimits:
+    """Memory and process caps for every detect and generate container (docs/security.md):
+    an extension is untrusted code, and must not take the machine down with it."""
+    return ContainerLimits(
+        memory_bytes=int(env_number(MEMORY_ENV, DEFAULT_MEMORY_BYTES, integer=True)),
+        pids_limit=int(env_number(PIDS_ENV, DEFAULT_PIDS_LIMIT, integer=True)),
+    )
 
 
 def target_env(run_image: BaseImage) -> dict[str, str]:
@@ -78,7 +105,7 @@ def run_extensions(
 ) -> tuple[GeneratedOutput, ...]:
     """Detect, then generate, each extension in order; what the ones that apply generated."""
     if timeout is None:
-        timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+        timeout = env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT)  # nan or inf would mean no limit
     platform = work_dir / "platform"
     (platform / "env").mkdir(parents=True, exist_ok=True)
     for name, value in platform_env.items():
@@ -91,16 +118,17 @@ def run_extensions(
         staged = stage_module(module, work_dir / "staged" / str(index))
         ext_dir = str(module.install_path)
         out = work_dir / "out" / str(index)
-        for sub in ("detect", "generate"):
+        for sub in ("detect", "generate", "plan"):
             (out / sub).mkdir(parents=True, exist_ok=True)
-        out.chmod(0o777)
         for sub in ("detect", "generate"):
-            (out / sub).chmod(0o777)  # the CNB user writes here
-        mounts = (
-            (staged, ext_dir, True),
-            (platform, PLATFORM_DIR, True),
-            (app, APP_DIR, True),
-            (out, OUT_DIR, False),
+            (out / sub).chmod(0o777)  # the CNB user writes here, and only here
+        shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
+        # Each phase may write only its own output folder; the plan is mounted read-only.
+        mounts = (*shared, (out / "detect", f"{OUT_DIR}/detect", False))
+        generate_mounts = (
+            *shared,
+            (out / "plan", f"{OUT_DIR}/plan", True),
+            (out / "generate", f"{OUT_DIR}/generate", False),
         )
         base_env = {
             "CNB_EXTENSION_DIR": ext_dir,
@@ -117,8 +145,8 @@ def run_extensions(
         plan_text = tomlkit.dumps(
             {"entries": [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]}
         )
-        (out / "plan.toml").write_text(plan_text)
-        (out / "plan.toml").chmod(0o644)
+        write_plan(out / "plan" / "plan.toml", plan_text)
+        fresh_output_dir(out / "generate")
         if (staged / "bin" / "generate").is_file():
             with reporter.step(f"Running {label} generate"):
                 result = engine.run_phase(
@@ -127,13 +155,14 @@ def run_extensions(
                         command=(f"{ext_dir}/bin/generate",),
                         env={
                             **base_env,
-                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan.toml",
+                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
                             "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
                         },
-                        mounts=mounts,
+                        mounts=generate_mounts,
                         user=cnb_user(build_image),
                         workdir=APP_DIR,
                         timeout=timeout,
+                        **container_limits(),
                     )
                 )
             if result.timed_out or result.exit_code != 0:
@@ -143,7 +172,8 @@ def run_extensions(
                     exit_code=GENERATE_ERROR,
                 )
         elif (staged / "generate").is_dir():
-            shutil.copytree(staged / "generate", out / "generate", dirs_exist_ok=True)
+            copy_static_output(staged / "generate", out / "generate")
+        check_generate_output(out / "generate", label)
         outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
     return tuple(outputs)
 
@@ -201,6 +231,7 @@ def _detect(
                     user=cnb_user(build_image),
                     workdir=APP_DIR,
                     timeout=timeout,
+                    **container_limits(),
                 )
             )
         if result.timed_out or result.exit_code not in (0, 100):
@@ -210,12 +241,13 @@ def _detect(
                 f"anything else is an error)\n{result.output.strip()}",
                 exit_code=DETECT_ERROR,
             )
-        plan = out / "detect" / "plan.toml"
+        plan = out / "plan.toml"
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
         passed = True
-    provides = parse_detect_plan(plan.read_text(), descriptor.id) if plan.is_file() else ()
+    text = read_output_file(plan, owner=label, exit_code=DETECT_PLAN_ERROR, root=plan.parents[1])
+    provides = parse_detect_plan(text, descriptor.id) if text is not None else ()
     return DetectOutcome(passed, provides)
 
 
@@ -232,6 +264,7 @@ def _fetch(
         work_dir=work_dir,
         cache_dir=cache_dir,
         image_exporter=export,
+        sha256=request.sha256,
     )
     matches = [
         m
@@ -241,12 +274,15 @@ def _fetch(
     ]
     for module in modules:
         # Positioned errors (file:line:col) for the extension's own descriptor.
-        load_extension_config(module.root / "extension.toml", f"{request.uri}: extension.toml")
+        load_extension_config(
+            module.root / "extension.toml", f"{redact_url(request.uri)}: extension.toml"
+        )
     if len(matches) != 1:
         found = ", ".join(f"{m.descriptor.id}@{m.descriptor.version}" for m in modules) or "none"
         wanted = request.id or "one extension"
         raise ModuleError(
-            f"{request.uri}: expected {wanted}{'@' + request.version if request.version else ''}"
+            f"{redact_url(request.uri)}: expected {wanted}"
+            f"{'@' + request.version if request.version else ''}"
             f", found {found}",
             hint="set id (and version) on the extension to pick one",
         )

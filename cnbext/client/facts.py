@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cnbext.client.extensions import extension_plans
+from cnbext.client.origin import with_origin
 from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.config.extension_request import ExtensionRequest
@@ -60,7 +61,8 @@ def gather_image_facts(
     platform = options.platforms[0] if options.platforms else None
 
     def resolve(reference: str) -> BaseImage:
-        return engine.resolve_base(reference, options.pull_policy, platform)
+        # With where it came from (the digests the provenance label records).
+        return with_origin(engine.resolve_base(reference, options.pull_policy, platform), reference)
 
     base = resolve(image)
     requests = (*config_extensions, *options.extensions)

@@ -58,6 +58,7 @@ class ModuleEntry:
     uri: str | None  # as written; a relative path resolves against BuilderConfig.base_dir
     image: str | None  # normalized reference of `image =` or of a docker:// uri
     path: ConfigPath  # e.g. ("buildpacks", 0)
+    sha256: str | None = None  # what an archive or download uri must hash to
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class LifecycleSource:
     version: str | None  # normalized X.Y.Z[-pre][+build] (pack accepts 0.21 and v0.21.1)
     uri: str | None  # as written; a relative path resolves against BuilderConfig.base_dir
     path: ConfigPath
+    sha256: str | None = None  # what the archive must hash to
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,7 @@ def _modules(
                 uri=uri,
                 image=_normalized(image) if image is not None else None,
                 path=(plural, index),
+                sha256=entry.get("sha256"),
             )
         )
     return tuple(entries)
@@ -299,7 +302,9 @@ def _lifecycle(lifecycle: dict[str, Any]) -> LifecycleSource | None:
     version = lifecycle.get("version")
     # The rules have refused what does not normalize; the release is named as pack names it.
     normalized = normalize_lifecycle_version(version) if version is not None else None
-    return LifecycleSource(normalized, lifecycle.get("uri"), ("lifecycle",))
+    return LifecycleSource(
+        normalized, lifecycle.get("uri"), ("lifecycle",), lifecycle.get("sha256")
+    )
 
 
 def extend_scopes(

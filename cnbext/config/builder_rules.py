@@ -20,6 +20,7 @@ from cnbext.cnb.imageref import InvalidReferenceError, parse_reference
 from cnbext.cnb.semver import normalize_lifecycle_version
 from cnbext.config.toml_source import TomlSource
 from cnbext.errors import ConfigProblem
+from cnbext.sources.uri import redact_url
 
 __all__ = ["MODULE_TABLES", "normalized_or_none", "rule_problems", "rule_warnings"]
 
@@ -215,8 +216,8 @@ def _uri_problem(uri: str, *, allow_registry: bool) -> str | None:
 
 
 def _quoted(text: str) -> str:
-    # Double quotes, as the schema's messages and imageref's say values.
-    return json.dumps(text)
+    # Double quotes, as the schema's messages and imageref's say values; never a password.
+    return json.dumps(redact_url(text))
 
 
 def normalized_or_none(value: Any) -> str | None:

@@ -21,7 +21,7 @@ from cnbext.cnb.semver import module_version_warning
 from cnbext.config.toml_source import TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.sources.modules import ModuleDescriptor
+from cnbext.sources.descriptor import ModuleDescriptor
 
 __all__ = [
     "ExtensionConfig",

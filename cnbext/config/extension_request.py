@@ -14,6 +14,8 @@ class ExtensionRequest:
     id: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # for generate's Buildpack Plan
+    digest: str | None = None  # of its content, gathered before planning (provenance)
+    sha256: str | None = None  # what an archive or download uri must hash to
 
 
 def requests_from_config(entries: list[dict[str, Any]]) -> tuple[ExtensionRequest, ...]:
@@ -24,6 +26,7 @@ def requests_from_config(entries: list[dict[str, Any]]) -> tuple[ExtensionReques
             id=entry.get("id"),
             version=entry.get("version"),
             metadata=dict(entry.get("metadata", {})),
+            sha256=entry.get("sha256"),
         )
         for entry in entries
     )

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -52,8 +53,40 @@ def _registry() -> Registry[Any]:
     return registry
 
 
+def _ecma_pattern(pattern: str) -> str:
+    """``pattern`` with each ``$`` anchor as ``\\Z``: JSON Schema patterns are ECMA-262, where
+    ``$`` is the end of the string, while Python's ``$`` also matches before a final newline,
+    so ``"id\\n"`` would pass ``^[a-z]+$``."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not re.search(_ecma_pattern(pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+
+
 def validator_for(schema_name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(schema_name), registry=_registry())
+    validator: Draft202012Validator = _Validator(load_schema(schema_name), registry=_registry())
+    return validator
 
 
 def schema_problems(source: TomlSource, schema_name: str) -> list[ConfigProblem]:

@@ -27,7 +27,7 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -104,6 +104,7 @@ class DockerEngine:
             architecture=image.architecture or "",
             os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
             binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
+            repo_digests=tuple(image.repo_digests or ()),
         )
 
     @staticmethod
@@ -192,6 +193,9 @@ class DockerEngine:
             entrypoint="",
             networks=[self.network] if self.network else [],
             platform=phase.platform,
+            memory=phase.memory_bytes,
+            memory_swap=phase.memory_bytes,  # no swap beyond the memory limit
+            pids_limit=phase.pids_limit,
         )
         deadline = time.monotonic() + phase.timeout
         try:
@@ -544,6 +548,11 @@ class DockerEngine:
             except DockerException as err:
                 raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
         return self.registry_digest(target)
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        from cnbext.engine.registry import Registry, origin_of_reference
+
+        return origin_of_reference(Registry(), reference)
 
 
 def _materialize_context(context: Path, build: ImageBuild) -> None:

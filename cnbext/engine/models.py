@@ -7,6 +7,16 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class ImageOrigin:
+    """Where a base image came from: the reference as given and the registry digests of the
+    image that was used (index or manifest, and each platform's manifest)."""
+
+    reference: str
+    digest: str | None  # None: the image is not from a registry (built or loaded locally)
+    platforms: dict[str, str] = field(default_factory=dict)  # os/arch -> manifest digest
+
+
+@dataclass(frozen=True)
 class BaseImage:
     """Facts about a base image that planning needs, read without running it."""
 
@@ -19,6 +29,8 @@ class BaseImage:
     architecture: str
     os_release: str | None  # text of /etc/os-release (or /usr/lib/os-release), None if absent
     binaries: frozenset[str] = field(default_factory=frozenset)  # probed package-manager paths
+    repo_digests: tuple[str, ...] = ()  # repository@digest the daemon knows it by
+    origin: ImageOrigin | None = None  # gathered by the client for provenance
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,8 @@ class PhaseRun:
     workdir: str
     timeout: float
     platform: str | None = None
+    memory_bytes: int | None = None  # the container's memory (and memory+swap) limit
+    pids_limit: int | None = None  # how many processes and threads it may have
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 
@@ -70,4 +70,9 @@ class Engine(Protocol):
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
         it cannot be read there."""
+        ...
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        """What ``reference``'s registry serves now: index and per-platform digests (digest
+        None when it cannot be read). Reads the registry only; nothing is pulled."""
         ...

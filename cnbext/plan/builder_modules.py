@@ -18,6 +18,7 @@ from cnbext.config.builder import BuilderConfig, ConfigPath, ModuleEntry, OrderE
 from cnbext.errors import ConfigError, ConfigProblem
 from cnbext.sources.lifecycle import Lifecycle
 from cnbext.sources.modules import Module
+from cnbext.sources.uri import redact_url
 
 EXTENSIONS_PLATFORM_API = "0.13"
 
@@ -161,7 +162,7 @@ def _entry_mismatch(entry: ModuleEntry, items: Sequence[FetchedModule]) -> str |
     """pack's validateModule: the entry's id and version must be the fetched module's."""
     if entry.id is None:
         return None
-    source = entry.uri or entry.image or ""
+    source = redact_url(entry.uri or entry.image or "")
     matches = [i for i in items if i.module.descriptor.id == entry.id]
     if not matches:
         found = ", ".join(sorted({i.module.descriptor.id for i in items}))

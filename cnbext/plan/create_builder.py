@@ -31,7 +31,7 @@ from cnbext.config.builder import (
     scoped_package_problem,
 )
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage
+from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.errors import ImageError, UsageError
 from cnbext.plan.builder_image import (
     BUILDER_LABELS,
@@ -49,6 +49,7 @@ from cnbext.plan.builder_modules import (
     module_label,
     resolve_modules,
 )
+from cnbext.plan.builder_provenance import create_builder_provenance
 from cnbext.plan.builder_run_image import check_run_image_flags, plan_extended_run_image
 from cnbext.plan.extend import (
     apply_extension_plan,
@@ -116,6 +117,9 @@ class BuilderInputs:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     # --flatten: a module's context path -> the context path of the one layer of its group.
     flattened: Mapping[str, str] = field(default_factory=dict)
+    # Where the run image the builder names came from, when it is not extended (so not
+    # read): what its registry serves, for the provenance label.
+    run_origin: ImageOrigin | None = None
 
 
 def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
@@ -158,6 +162,9 @@ def plan_create_builder(
     run_images, run_build = _plan_run_images(config, options, facts)
     contents = _contents(config, facts, inputs, modules, lifecycle, run_images)
     builder = _builder_build(config, options, facts, inputs, modules, contents, bool(group_id))
+    builder, run_build = create_builder_provenance(
+        config, options, facts, inputs, (builder, run_build)
+    )
     builds = (run_build, builder) if run_build is not None else (builder,)
     details = CreatedBuilderDetails(
         build_image=facts.base.reference,

@@ -24,12 +24,14 @@ from cnbext.cnb.labels import (
     parse_json_label,
 )
 from cnbext.cnb.package_managers import PackageManager, UnsupportedDistroError, choose_manager
+from cnbext.cnb.provenance import Provenance
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
             app_dir=options.app_dir,
             metadata=metadata,
         )
+    build = with_provenance(build, _provenance(config, options, base, metadata))
     return Plan(
         command="extend",
         builds=(build,),
@@ -242,6 +245,25 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         pull_policy=options.pull_policy,
         network=options.network,
         warnings=(*(str(w) for w in config.warnings), *warnings),
+    )
+
+
+def _provenance(
+    config: ExtendConfig, options: ExtendOptions, base: BaseImage, metadata: Mapping[str, Any]
+) -> Provenance:
+    return image_provenance(
+        command="extend",
+        role="image",
+        base=base,
+        given=str(config.image),
+        platforms=options.platforms,
+        metadata=config.metadata,
+        extensions=extensions_of(
+            (*config.extensions, *options.extensions),
+            config.source_dir,
+            metadata.get("extensions"),
+        ),
+        build_id=options.build_id,
     )
 
 

@@ -21,6 +21,7 @@ from cnbext.cnb.labels import (
     encode_json_label,
     label_changes,
 )
+from cnbext.cnb.provenance import RunImageRecord
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.engine.models import BaseImage
@@ -35,6 +36,7 @@ from cnbext.plan.extend import (
 )
 from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import ExtendedBuilderDetails, ImageBuild, Plan
+from cnbext.plan.provenance import base_record, extensions_of, image_provenance, with_provenance
 
 
 def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:
@@ -125,6 +127,9 @@ def plan_extend_builder(
             app_dir=options.app_dir,
             metadata=build_metadata,
         )
+    builder, run_build = _with_provenance(
+        config, options, (builder_base, builder), (facts.run, run_build), builder_facts, extensions
+    )
     return Plan(
         command="extend-builder",
         builds=(run_build, builder) if run_build is not None else (builder,),
@@ -212,3 +217,60 @@ def _builder_build(
         base_user=builder_base.user,
         context_files={f"files/{path}": text for path, text in files.items()},
     )
+
+
+def _with_provenance(
+    config: ExtendBuilderConfig,
+    options: BuilderOptions,
+    builder_pair: tuple[BaseImage, ImageBuild],
+    run_pair: tuple[BaseImage | None, ImageBuild | None],
+    facts: BuilderFacts,
+    extensions: ExtensionPlans | None,
+) -> tuple[ImageBuild, ImageBuild | None]:
+    """Both images record the builder's round: the builder names its run image's base and
+    names, the run image its own base, so either can be checked on its own."""
+    builder_base, builder = builder_pair
+    run_base, run_build = run_pair
+    records = extensions_of(
+        (*config.extensions, *options.extensions),
+        config.source_dir,
+        applied_extensions(extensions.build) + applied_extensions(extensions.run)
+        if extensions
+        else None,
+    )
+    run_record = None
+    if run_build is not None and run_base is not None and options.run_image is not None:
+        run_record = RunImageRecord(
+            options.run_image,
+            options.run_image_mirrors,
+            base_record(run_base, facts.run_image),
+            dict(config.run_metadata),
+        )
+        run_build = with_provenance(
+            run_build,
+            image_provenance(
+                command="extend-builder",
+                role="run image",
+                base=run_base,
+                given=facts.run_image,
+                platforms=options.platforms,
+                metadata=config.run_metadata,
+                extensions=records,
+                build_id=options.build_id,
+            ),
+        )
+    builder = with_provenance(
+        builder,
+        image_provenance(
+            command="extend-builder",
+            role="builder",
+            base=builder_base,
+            given=str(config.image),
+            platforms=options.platforms,
+            metadata=config.build_metadata,
+            extensions=records,
+            build_id=options.build_id,
+            run_image=run_record,
+        ),
+    )
+    return builder, run_build

@@ -21,16 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.errors import CnbextError, ExitCode
-from cnbext.sources.modules import (
-    ImageExporter,
-    download_to_cache,
-    extract_tar,
-    find_root,
-    fresh_dir,
-    open_tar,
-    parse_api,
-    resolve_uri,
-)
+from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
+from cnbext.sources.descriptor import parse_api
+from cnbext.sources.download import download_to_cache, evict_on_error, verify_pin
+from cnbext.sources.safe_tree import ImageExporter, export_image_tree
+from cnbext.sources.uri import redact_url, resolve_uri
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
 DEFAULT_DOWNLOAD_BASE_URL = "https://github.com/buildpacks/lifecycle/releases/download"
@@ -46,8 +41,7 @@ _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "arm6
 # ELF e_machine values, to catch an amd64 lifecycle in an arm64 builder before anyone runs it.
 _ELF_MACHINES = {0x3E: "amd64", 0xB7: "arm64"}
 _SEMVER = re.compile(
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
 )
 
 
@@ -121,7 +115,7 @@ def lifecycle_archive_name(version: str, arch: str) -> str:
 
 def _release_version(version: str) -> str:
     plain = version[1:] if version.startswith("v") else version
-    if not _SEMVER.match(plain):
+    if not _SEMVER.fullmatch(plain):
         raise LifecycleError(
             f"lifecycle version {version!r} is not a valid semver "
             f"(like {DEFAULT_LIFECYCLE_VERSION})",
@@ -140,11 +134,14 @@ def fetch_lifecycle(
     cache_dir: Path,
     download_base_url: str = DEFAULT_DOWNLOAD_BASE_URL,
     image_exporter: ImageExporter | None = None,
+    sha256: str | None = None,
 ) -> Lifecycle:
     """The lifecycle from ``uri``, or release ``version`` (default 0.21.0) downloaded for ``arch``.
 
     ``arch`` picks the release to download and is checked against the binaries' ELF headers;
-    a lifecycle given by ``uri`` may be for an architecture without releases.
+    a lifecycle given by ``uri`` may be for an architecture without releases. ``sha256``: what
+    the archive must hash to; without it a release download is checked against the
+    ``.sha256`` file published beside it, when the download base serves one.
     """
     if version is not None and uri is not None:
         raise LifecycleError(
@@ -153,10 +150,15 @@ def fetch_lifecycle(
         )
     if uri is not None:
         root = _root_from_uri(
-            uri, base_dir=base_dir, work_dir=work_dir, cache_dir=cache_dir, exporter=image_exporter
+            uri,
+            base_dir=base_dir,
+            work_dir=work_dir,
+            cache_dir=cache_dir,
+            exporter=image_exporter,
+            sha256=sha256,
         )
         arch = _ARCH_ALIASES.get(arch, arch)
-        return _read_lifecycle(root, origin=uri, arch=arch, expected_version=None)
+        return _read_lifecycle(root, origin=redact_url(uri), arch=arch, expected_version=None)
     release = _release_version(version or DEFAULT_LIFECYCLE_VERSION)
     arch = normalize_arch(arch)
     url = f"{download_base_url.rstrip('/')}/v{release}/{lifecycle_archive_name(release, arch)}"
@@ -168,34 +170,53 @@ def fetch_lifecycle(
         hint=(
             'without access to GitHub, set [lifecycle] uri = "<path or docker://image>" to a '
             f"lifecycle you have, or point {BASE_URL_ENV} at a mirror of the lifecycle releases "
-            f"(now {download_base_url})"
+            f"(now {redact_url(download_base_url)})"
         ),
+        sha256=sha256,
+        checksum_url=f"{url}.sha256",
     )
-    root = _extract(archive, origin=url, work_dir=work_dir)
-    return _read_lifecycle(root, origin=url, arch=arch, expected_version=release)
+    with evict_on_error(archive, LifecycleError):
+        root = _extract(archive, origin=redact_url(url), work_dir=work_dir)
+    return _read_lifecycle(root, origin=redact_url(url), arch=arch, expected_version=release)
 
 
 def _root_from_uri(
-    uri: str, *, base_dir: Path, work_dir: Path, cache_dir: Path, exporter: ImageExporter | None
+    raw_uri: str,
+    *,
+    base_dir: Path,
+    work_dir: Path,
+    cache_dir: Path,
+    exporter: ImageExporter | None,
+    sha256: str | None,
 ) -> Path:
-    resolved = resolve_uri(uri, base_dir=base_dir, error_type=LifecycleError)
+    uri = redact_url(raw_uri)
+    resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=LifecycleError)
+    verify_pin(uri, resolved.scheme, resolved.location, sha256, LifecycleError)
     if resolved.scheme == "docker":
         if exporter is None:
             raise LifecycleError(
                 f"{uri}: docker:// lifecycles need an image engine, and none was given",
                 hint="use the lifecycle release archive (.tgz) or a folder as [lifecycle] uri",
             )
-        tree = fresh_dir(work_dir, "lifecycle-image-")
-        exporter(resolved.location, tree)
+        tree = export_image_tree(
+            exporter,
+            resolved.location,
+            work_dir=work_dir,
+            prefix="lifecycle-image-",
+            source=uri,
+            error_type=LifecycleError,
+        )
         return _image_root(tree / "cnb", uri)
     if resolved.scheme == "http":
         archive = download_to_cache(
-            uri,
+            raw_uri,
             cache_dir,
             error_type=LifecycleError,
             hint="for offline use, download it once and set [lifecycle] uri to its path",
+            sha256=sha256,
         )
-        return _extract(archive, origin=uri, work_dir=work_dir)
+        with evict_on_error(archive, LifecycleError):
+            return _extract(archive, origin=uri, work_dir=work_dir)
     path = Path(resolved.location)
     if path.is_dir():
         return path
@@ -263,20 +284,7 @@ def _read_lifecycle(
         problems.append("no APIs declared ([apis.buildpack] and [apis.platform], or [api])")
         buildpack = platform = ApiSet((), ())
 
-    table = data.get("lifecycle", {})
-    declared = table.get("version") if isinstance(table, dict) else None
-    version: str | None = expected_version
-    if declared is not None:
-        if not isinstance(declared, str) or not _SEMVER.match(declared.removeprefix("v")):
-            problems.append(f"lifecycle.version must be a semver, got {declared!r}")
-        elif expected_version is not None and declared.removeprefix("v") != expected_version:
-            problems.append(
-                f"lifecycle.version is {declared}, but {expected_version} was asked for"
-            )
-        else:
-            version = declared.removeprefix("v")
-    elif version is None:
-        problems.append("lifecycle.version is missing, so the lifecycle's version is unknown")
+    version = _declared_version(data, expected_version, problems)
     if problems:
         raise LifecycleError(f"{origin}: lifecycle.toml: " + "; ".join(problems), hint=hint)
 
@@ -293,6 +301,25 @@ def _read_lifecycle(
     _check_arch(root, origin, arch)
     assert version is not None
     return Lifecycle(version=version, buildpack_apis=buildpack, platform_apis=platform, root=root)
+
+
+def _declared_version(
+    data: dict[str, Any], expected_version: str | None, problems: list[str]
+) -> str | None:
+    """``[lifecycle] version``, checked against the version asked for (if any)."""
+    table = data.get("lifecycle", {})
+    declared = table.get("version") if isinstance(table, dict) else None
+    if declared is None:
+        if expected_version is None:
+            problems.append("lifecycle.version is missing, so the lifecycle's version is unknown")
+        return expected_version
+    if not isinstance(declared, str) or not _SEMVER.fullmatch(declared.removeprefix("v")):
+        problems.append(f"lifecycle.version must be a semver, got {declared!r}")
+    elif expected_version is not None and declared.removeprefix("v") != expected_version:
+        problems.append(f"lifecycle.version is {declared}, but {expected_version} was asked for")
+    else:
+        return declared.removeprefix("v")
+    return expected_version
 
 
 def _api_set(value: Any, key: str, problems: list[str]) -> ApiSet:

@@ -97,3 +97,37 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "cnbext", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("cnbext ")
+
+
+def _valid_config(tmp_path: Path) -> Path:
+    config = tmp_path / "extend.toml"
+    config.write_text('[extend]\nimage = "a/b"\n[extend.metadata]\npackages = ["curl"]\n')
+    return config
+
+
+def test_env_names_that_are_no_file_names_are_refused(tmp_path: Path) -> None:
+    config = _valid_config(tmp_path)
+    for pair in ("..=x", ".=x", "a/b=x"):
+        code, _, err = invoke("extend", "localhost:5000/x/y:z", "-c", str(config), "--env", pair)
+        assert code == 2, err
+        assert "NAME a file name (no '/', not . or ..)" in err
+
+
+def test_extension_sha256_suffix_must_be_a_sha256(tmp_path: Path) -> None:
+    config = _valid_config(tmp_path)
+    code, _, err = invoke(
+        "extend", "localhost:5000/x/y:z", "-c", str(config), "--extension", "e.tgz#sha256=abc"
+    )
+    assert code == 2, err
+    assert "sha256 should be 64 lowercase hex digits" in err
+
+
+def test_a_trailing_newline_does_not_slip_through_a_schema_pattern(tmp_path: Path) -> None:
+    config = tmp_path / "extend.toml"
+    config.write_text(
+        '[extend]\nimage = "a/b"\n\n[[extend.extensions]]\nuri = "e.tgz"\n'
+        f'sha256 = "{"a" * 64}\\n"\n'
+    )
+    code, _, err = invoke("extend", "localhost:5000/x/y:z", "-c", str(config))
+    assert code == 3, err
+    assert "$.extend.extensions[0].sha256: sha256 should be 64 lowercase hex digits" in err

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.engine.models import BaseImage, BuiltImage, PhaseResult, PhaseRun
+from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -105,6 +105,9 @@ class FakeEngine:
         self._record("build", build.primary_name, publish=publish)
         names = build.names[:1] if publish else build.names
         return BuiltImage(names, digest_of(build.primary_name), dict(build.result_labels), publish)
+
+    def registry_origin(self, reference: str) -> ImageOrigin:
+        return ImageOrigin(reference, None)  # no registry here: the origin is unknown
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)

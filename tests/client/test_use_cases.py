@@ -32,9 +32,9 @@ def generating(files: dict[str, str]) -> Callable[[PhaseRun], PhaseResult]:
 
     def phase(run: PhaseRun) -> PhaseResult:
         if run.command[0].endswith("/bin/generate"):
-            out = next(host for host, target, _ in run.mounts if target == "/cnbext/out")
+            out = next(h for h, target, _ in run.mounts if target == "/cnbext/out/generate")
             for name, text in files.items():
-                (out / "generate" / name).write_text(text)
+                (out / name).write_text(text)
         return PhaseResult(0, "", timed_out=False)
 
     return phase

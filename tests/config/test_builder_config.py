@@ -503,6 +503,18 @@ INVALID = {
         BASE + '[[build.env]]\nname = "../../etc/x"\nvalue = "v"\n',
         ['builder.toml:6:8: $.build.env[0].name: env name "../../etc/x" may not contain'],
     ),
+    "env name ..": (
+        BASE + '[[build.env]]\nname = ".."\nvalue = "v"\n',
+        ['builder.toml:6:8: $.build.env[0].name: env name ".." is not a file name'],
+    ),
+    "sha256 with a trailing newline": (
+        BASE + '[lifecycle]\nuri = "l.tgz"\nsha256 = "' + "a" * 64 + '\\n"\n',
+        ["builder.toml:7:10: $.lifecycle.sha256: sha256 should be 64 lowercase hex digits"],
+    ),
+    "module sha256 not hex": (
+        BASE + '[[buildpacks]]\nuri = "a.tgz"\nsha256 = "abc"\n',
+        ["builder.toml:7:10: $.buildpacks[0].sha256: sha256 should be 64 lowercase hex digits"],
+    ),
     "append without delim": (
         BASE + '[[build.env]]\nname = "PATH"\nvalue = "/x"\nsuffix = "append"\n',
         [
@@ -607,7 +619,7 @@ INVALID = {
         [
             "builder.toml:7:1: $.extensions[0].optional: unknown key 'optional'; "
             "expected one of: clear-env, description, exec-env, homepage, id, image, keywords, "
-            "licenses, name, uri, version"
+            "licenses, name, sha256, uri, version"
         ],
     ),
     "image in [extend]": (

@@ -9,7 +9,7 @@ import pytest
 
 from cnbext.config.extension import ExtensionTarget, load_extension_config
 from cnbext.errors import ConfigError, ExitCode
-from cnbext.sources.modules import read_descriptor
+from cnbext.sources.descriptor import read_descriptor
 
 FULL = """\
 api = "0.10"

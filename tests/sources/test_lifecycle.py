@@ -6,6 +6,7 @@ never a real lifecycle: these tests are about fetching and reading, not about ru
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 import tarfile
@@ -152,7 +153,11 @@ def test_download_from_a_base_url_override_is_cached(dirs):
 
     assert_fixture_lifecycle(first)
     assert_fixture_lifecycle(second)
-    assert server.hits == {"/v0.21.0/lifecycle-v0.21.0+linux.x86-64.tgz": 1}
+    # The published checksum is read with the archive, and both only once: then it is cached.
+    assert server.hits == {
+        "/v0.21.0/lifecycle-v0.21.0+linux.x86-64.tgz": 1,
+        "/v0.21.0/lifecycle-v0.21.0+linux.x86-64.tgz.sha256": 1,
+    }
 
 
 def test_download_for_arm64_with_an_explicit_version(dirs):
@@ -162,7 +167,10 @@ def test_download_for_arm64_with_an_explicit_version(dirs):
         lifecycle = fetch(dirs, version="v0.20.5", arch="arm64", download_base_url=server.base_url)
 
     assert lifecycle.version == "0.20.5"
-    assert server.hits == {"/v0.20.5/lifecycle-v0.20.5+linux.arm64.tgz": 1}
+    assert server.hits == {
+        "/v0.20.5/lifecycle-v0.20.5+linux.arm64.tgz": 1,
+        "/v0.20.5/lifecycle-v0.20.5+linux.arm64.tgz.sha256": 1,
+    }
 
 
 def test_uri_over_http_is_cached(dirs):
@@ -492,3 +500,26 @@ def test_platform_api_at_least(dirs):
     assert not modern.platform_api_at_least("0.14")
     assert not older.platform_api_at_least("0.13")
     assert lifecycle_with(ApiSet((), ("0.10",)), ApiSet((), ("1.0",))).platform_api_at_least("0.13")
+
+
+def test_a_published_checksum_that_does_not_match_is_refused(dirs):
+    archive = make_lifecycle_archive(dirs["src"] / "v0.21.0")
+    Path(f"{archive}.sha256").write_text(f"{'0' * 64}  {archive.name}\n")
+
+    with serve_directory(dirs["src"]) as server, pytest.raises(LifecycleError) as caught:
+        fetch(dirs, download_base_url=server.base_url)
+
+    assert f"but {'0' * 64} was expected" in caught.value.message
+    assert not any(p.is_file() for p in dirs["cache"].rglob("*"))
+
+
+def test_a_pinned_sha256_wins_over_the_published_one(dirs):
+    archive = make_lifecycle_archive(dirs["src"] / "v0.21.0", checksum=False)
+    right = hashlib.sha256(archive.read_bytes()).hexdigest()
+
+    with serve_directory(dirs["src"]) as server:
+        lifecycle = fetch(dirs, download_base_url=server.base_url, sha256=right)
+        with pytest.raises(LifecycleError, match="was expected"):
+            fetch(dirs, download_base_url=server.base_url, sha256="1" * 64)
+
+    assert lifecycle.version == "0.21.0"

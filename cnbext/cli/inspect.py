@@ -1,0 +1,144 @@
+"""``cnbext inspect``: kind, added metadata, provenance and live staleness of an image."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cnbext.cli.options import OutputFormat, OutputOption, VerboseOption
+
+HELP = """Show what an image is and whether it is still current.
+
+For an image in the Docker daemon (or, when the daemon does not have it, in its registry):
+its kind (extended image, run image, build image, builder), `io.buildpacks.extend.metadata`,
+cnbext's provenance, user, platforms and `io.buildpacks.rebasable`; and live checks: whether
+the recorded base now resolves to another digest (stale). For a builder also what
+`pack builder inspect` shows, and the run image and every mirror with its digest compared to
+the run image's (equal / different / missing). Nothing is pulled into the daemon.
+"""
+
+EPILOG = """**Examples**
+
+```
+cnbext inspect registry.example.com/cnb/run:1
+cnbext inspect my/builder:1 --output json
+```
+
+Exit codes: 0 ok, 4 image not found or unreadable (docs/exit-codes.md).
+"""
+
+
+def inspect(
+    reference: Annotated[str, typer.Argument(help="The image.", metavar="REF")],
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> None:
+    from cnbext.cli.application import Application
+    from cnbext.cli.guard import run_guarded
+
+    app = Application(output=output, verbose=verbose, quiet=False)
+
+    def run() -> int:
+        import cnbext
+        from cnbext.cli.application import print_json, stdout_console
+
+        document = cnbext.inspect_image(reference)
+        if output is OutputFormat.JSON:
+            print_json(document)
+        else:
+            render_inspect(document, stdout_console())
+        return 0
+
+    run_guarded(app, run)
+
+
+def render_inspect(document: dict[str, Any], console: Console) -> None:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    where = document["source"]
+    facts.add_row("image", escape(f"{document['reference']} ({where})"))
+    facts.add_row("kind", escape(document["kind"]))
+    facts.add_row("digest", escape(str(document.get("digest") or document.get("imageId"))))
+    facts.add_row("platforms", escape(", ".join(document["platforms"])))
+    facts.add_row("user", escape(document["user"] or "(root)"))
+    facts.add_row("rebasable", escape(str(document.get("rebasable") or "(not set)")))
+    metadata = document.get("extendMetadata")
+    facts.add_row("extend metadata", escape(json.dumps(metadata) if metadata else "(none)"))
+    provenance = document.get("provenance")
+    if isinstance(provenance, dict):
+        facts.add_row("made by", escape(_made_by(provenance)))
+        for index, round_ in enumerate(provenance.get("history") or (), start=1):
+            facts.add_row(f"round {index}", escape(_made_by(round_)))
+    status = document["status"]
+    facts.add_row("status", escape(status["state"]))
+    for key, title in (("base", "base"), ("runImageBase", "run image base")):
+        if key in status:
+            facts.add_row(title, escape(_base_line(status[key])))
+    if "why" in status:
+        facts.add_row("", escape(status["why"]))
+    console.print(facts)
+    builder = document.get("builder")
+    if isinstance(builder, dict):
+        render_builder(builder, console)
+
+
+def _made_by(provenance: dict[str, Any]) -> str:
+    base = provenance.get("base") or {}
+    tool = provenance.get("tool") or {}
+    return (
+        f"cnbext {tool.get('version', '?')} {provenance.get('command')} "
+        f"({provenance.get('role')}) from {base.get('reference')}@{base.get('digest')}"
+    )
+
+
+def _base_line(base: dict[str, Any]) -> str:
+    line = f"{base['reference']}: {base['state']}; recorded {base['recorded']}"
+    if base.get("current") and base["current"] != base["recorded"]:
+        line += f", now {base['current']}"
+    if base.get("why") and base["state"] != "stale":
+        line += f" ({base['why']})"
+    return line
+
+
+def render_builder(builder: dict[str, Any], console: Console) -> None:
+    console.print(f"[bold]Description:[/] {escape(builder.get('description') or '')}")
+    console.print(f"[bold]Created by:[/] {escape(builder.get('createdBy') or '')}")
+    lifecycle = builder.get("lifecycle") or {}
+    console.print(f"[bold]Lifecycle:[/] {escape(str(lifecycle.get('version')))}")
+    for kind in ("buildpackApis", "platformApis"):
+        apis = lifecycle.get(kind) or {}
+        console.print(
+            f"  {kind}: supported {escape(', '.join(apis.get('supported') or []))}; "
+            f"deprecated {escape(', '.join(apis.get('deprecated') or []) or '(none)')}"
+        )
+    table = Table(box=None, header_style="bold")
+    table.add_column("run image / mirror", overflow="fold")
+    table.add_column("digest", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for run in builder.get("runImages") or ():
+        table.add_row(escape(run["image"]), escape(str(run["digest"])), escape(run["state"]))
+        for mirror in run["mirrors"]:
+            table.add_row(
+                "  " + escape(mirror["image"]), escape(str(mirror["digest"])), mirror["state"]
+            )
+    console.print(table)
+    for title, key in (("Buildpacks", "buildpacks"), ("Extensions", "extensions")):
+        modules = builder.get(key) or []
+        console.print(f"[bold]{title}:[/] " + escape(", ".join(_module(m) for m in modules)))
+    for title, key in (("Detection order", "order"), ("Extension order", "orderExtensions")):
+        groups = builder.get(key) or []
+        console.print(f"[bold]{title}:[/]")
+        for number, group in enumerate(groups, start=1):
+            entries = [_module(e) for e in (group.get("group") or [])]
+            console.print(f"  group {number}: {escape(', '.join(entries))}")
+
+
+def _module(entry: dict[str, Any]) -> str:
+    text = f"{entry.get('id')}@{entry.get('version')}"
+    return text + " (optional)" if entry.get("optional") else text

@@ -1,0 +1,159 @@
+"""``cnbext upgrade``: check images against their recorded bases, then rebase or rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cnbext.cli.options import (
+    BuildIdOption,
+    ExtensionOption,
+    NetworkOption,
+    OutputFormat,
+    OutputOption,
+    PublishOption,
+    QuietOption,
+    VerboseOption,
+    flag_uri,
+)
+
+if TYPE_CHECKING:
+    from cnbext.client.upgrade import UpgradeResult
+
+HELP = """Upgrade images cnbext made when their base moved: rebase or redo the recorded work.
+
+Every image cnbext makes records how it was made (docs/day-2.md). For each NAME, the recorded
+base reference is looked up in its registry; when it now serves another image (or --build-id
+differs), the image is upgraded and saved under the same NAME: a rebasable image
+(`io.buildpacks.rebasable=true`) whose base alone moved is rebased registry-side (no layer is
+uploaded again); anything else is rebuilt as extend / extend-builder / create-builder made it.
+Builders from extend-builder get their run image and mirrors first, as extend-builder does.
+
+With --check nothing changes: exit 0 when everything is up to date, 100 when anything needs an
+upgrade.
+"""
+
+EPILOG = """**Examples**
+
+```
+cnbext upgrade --check reg.example.com/cnb/run:1 reg.example.com/cnb/builder:1
+cnbext upgrade --publish reg.example.com/cnb/run:1
+cnbext upgrade --publish reg.example.com/cnb/builder:1 --config builder.toml
+```
+
+Exit codes: 0 ok (everything up to date or upgraded), 100 (--check) something needs an
+upgrade, 2 usage, 4 image unreadable or without provenance, 5 build failed, 6 publish failed
+(docs/exit-codes.md).
+"""
+
+CHECK_STALE = 100
+
+
+def upgrade(
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Images cnbext made.", metavar="NAME...", show_default=False),
+    ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 100 when anything is stale.")
+    ] = False,
+    publish: PublishOption = False,
+    rebase: Annotated[
+        str,
+        typer.Option(
+            "--rebase",
+            help="**auto**: rebase rebasable images whose base alone moved; **never**: rebuild.",
+        ),
+    ] = "auto",
+    build_id: BuildIdOption = None,
+    extension: ExtensionOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="builder.toml, to rebuild builders made by create-builder."
+        ),
+    ] = None,
+    network: NetworkOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    from cnbext.cli.application import Application
+    from cnbext.cli.guard import run_guarded
+
+    app = Application(output=output, verbose=verbose, quiet=quiet)
+
+    def run() -> int:
+        import cnbext
+        from cnbext.cli.application import print_json, stdout_console
+
+        options = cnbext.UpgradeOptions(
+            names=tuple(names),
+            check=check,
+            publish=publish,
+            rebase=rebase,
+            build_id=build_id,
+            extensions=tuple(cnbext.ExtensionRequest(flag_uri(u)) for u in extension or ()),
+            config=config,
+            network=network or None,
+        )
+        results = cnbext.upgrade(options, reporter=app.reporter)
+        if output is OutputFormat.JSON:
+            images = [r.to_dict() for r in results]
+            print_json({"command": "upgrade", "check": check, "images": images})
+        elif not quiet:
+            render_results(results, stdout_console())
+        return exit_code(results, app.errors, check=check)
+
+    run_guarded(app, run)
+
+
+def render_results(results: Sequence[object], console: Console) -> None:
+    from cnbext.client.upgrade import UpgradeResult
+
+    table = Table(box=None, header_style="bold")
+    # Names and reasons wrap rather than being cut: CI logs are read for them.
+    table.add_column("name", overflow="fold")
+    table.add_column("kind")
+    table.add_column("state")
+    table.add_column("why / how", overflow="fold")
+    table.add_column("digest", no_wrap=True)
+    for result in results:
+        assert isinstance(result, UpgradeResult)
+        why = "; ".join(result.reasons)
+        if result.method:
+            why = f"{result.method}: {why}"
+        if result.error:
+            why = result.error.message.splitlines()[0]
+        digest = result.after or result.before or ""
+        table.add_row(
+            escape(result.name),
+            escape(result.kind),
+            escape(result.state),
+            escape(why),
+            escape(digest[:19]),
+        )
+    console.print(table)
+
+
+def exit_code(results: Sequence[UpgradeResult], errors: Console, *, check: bool) -> int:
+    """Each failure's message (after the summary); the first failure's code, else 100 when
+    --check found something to upgrade, else 0."""
+    from cnbext.client.upgrade import NEEDS_UPGRADE
+
+    failed = [r.error for r in results if r.error is not None]
+    for error in failed:
+        errors.print(f"[bold red]error:[/] {escape(error.message)}")
+        if error.hint:
+            errors.print(f"[dim]hint:[/] {escape(error.hint)}")
+    if failed:
+        return int(failed[0].exit_code)
+    if check and any(r.state == NEEDS_UPGRADE for r in results):
+        return CHECK_STALE
+    return 0

@@ -1,0 +1,124 @@
+"""``cnbext inspect``: what an image is, what was added to it, and whether it is still current.
+
+Read-only: the daemon's copy is read when it has one, anything else comes from registries
+(manifests and config blobs); nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cnbext.client.status import base_status, mirror_statuses
+from cnbext.cnb.builder_layout import run_images_of
+from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
+from cnbext.cnb.provenance import PROVENANCE, read_provenance
+from cnbext.engine.images import ImageView, read_image
+from cnbext.engine.registry import Registry
+
+ORDER = "io.buildpacks.buildpack.order"
+ORDER_EXTENSIONS = "io.buildpacks.buildpack.order-extensions"
+
+
+def inspect_image(reference: str, registry: Registry | None = None) -> dict[str, Any]:
+    registry = registry or Registry()
+    view = read_image(reference, registry)
+    document: dict[str, Any] = {
+        "reference": reference,
+        "source": view.source,
+        "digest": view.digest,
+        "imageId": view.image_id,
+        "kind": kind_of(view),
+        "platforms": list(view.platforms),
+        "user": view.user,
+        "rebasable": view.labels.get(REBASABLE),
+        "extendMetadata": _json_label(view, EXTEND_METADATA),
+        "provenance": _json_label(view, PROVENANCE),
+    }
+    document["status"] = _status(view, registry)
+    if BUILDER_METADATA in view.labels:
+        document["builder"] = builder_view(view, registry)
+    return document
+
+
+def kind_of(view: ImageView) -> str:
+    if BUILDER_METADATA in view.labels:
+        return "builder"
+    try:
+        provenance = read_provenance(view.labels)
+    except (ValueError, KeyError):
+        provenance = None
+    if provenance is not None and provenance.role == "run image":
+        return "run image"
+    if provenance is not None or EXTEND_METADATA in view.labels:
+        return "extended image"
+    if "CNB_USER_ID" in view.env:
+        return "build image"
+    return "image"
+
+
+def _json_label(view: ImageView, name: str) -> Any:
+    raw = view.labels.get(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _status(view: ImageView, registry: Registry) -> dict[str, Any]:
+    try:
+        provenance = read_provenance(view.labels)
+    except (ValueError, KeyError) as err:
+        return {"state": "unknown", "why": f"unreadable provenance: {err}"}
+    if provenance is None:
+        return {"state": "unknown", "why": "no provenance: not made by cnbext"}
+    base = base_status(provenance.base, registry)
+    status: dict[str, Any] = {"base": base.to_dict()}
+    states = [base.state]
+    if provenance.run_image is not None and provenance.run_image.base is not None:
+        run_base = base_status(provenance.run_image.base, registry)
+        status["runImageBase"] = run_base.to_dict()
+        states.append(run_base.state)
+    if "stale" in states:
+        status["state"] = "stale"
+    elif "unknown" in states:
+        status["state"] = "unknown"
+    else:
+        status["state"] = "up to date"
+    return status
+
+
+def builder_view(view: ImageView, registry: Registry) -> dict[str, Any]:
+    """What ``pack builder inspect`` shows, plus the run images' mirrors compared by digest."""
+    metadata = _json_label(view, BUILDER_METADATA)
+    if not isinstance(metadata, dict):
+        return {"error": f"{BUILDER_METADATA} is not a JSON object"}
+    lifecycle = metadata.get("lifecycle") or {}
+    run_images = []
+    for run_image in run_images_of(metadata):
+        run, mirrors = mirror_statuses(run_image.image, run_image.mirrors, registry)
+        run_images.append({**run.to_dict(), "mirrors": [m.to_dict() for m in mirrors]})
+    created_by = metadata.get("createdBy") or {}
+    return {
+        "description": metadata.get("description", ""),
+        "createdBy": f"{created_by.get('name', '')} {created_by.get('version', '')}".strip(),
+        "stack": view.labels.get("io.buildpacks.stack.id"),
+        "lifecycle": {
+            "version": lifecycle.get("version"),
+            "buildpackApis": (lifecycle.get("apis") or {}).get("buildpack"),
+            "platformApis": (lifecycle.get("apis") or {}).get("platform"),
+        },
+        "runImages": run_images,
+        "buildpacks": [_module(m) for m in metadata.get("buildpacks") or ()],
+        "extensions": [_module(m) for m in metadata.get("extensions") or ()],
+        "order": _json_label(view, ORDER) or [],
+        "orderExtensions": _json_label(view, ORDER_EXTENSIONS) or [],
+    }
+
+
+def _module(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        return {"id": str(entry)}
+    return {k: entry.get(k) for k in ("id", "name", "version", "homepage") if entry.get(k)}

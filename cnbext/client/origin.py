@@ -1,0 +1,89 @@
+"""Gathering where a base image came from, before planning, for the provenance label.
+
+The digest recorded is the one of the image actually used: the daemon's repository digest for
+the base's repository (a local copy older than the registry's tag is recorded as that older
+image, so a later check rightly calls it stale). The registry is asked only for an image the
+daemon knows by a registry digest, so purely local images cause no network traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from cnbext.cnb.imageref import parse_reference
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import BaseImage, ImageOrigin
+from cnbext.engine.protocol import Engine
+from cnbext.engine.registry import Registry
+from cnbext.errors import ImageError
+
+
+def with_origin(base: BaseImage, reference: str, registry: Registry | None = None) -> BaseImage:
+    """``base`` with its origin: ``reference`` as the user gave it, and its digests."""
+    return replace(base, origin=origin_of(base, reference, registry or Registry()))
+
+
+def origin_of(base: BaseImage, reference: str, registry: Registry) -> ImageOrigin:
+    repository = parse_reference(base.reference).repository
+    digest = next(
+        (
+            entry.rsplit("@", 1)[1]
+            for entry in base.repo_digests
+            if "@" in entry and _same_repository(entry.rsplit("@", 1)[0], repository)
+        ),
+        None,
+    )
+    if digest is None:
+        return ImageOrigin(reference, None)
+    try:
+        manifest = registry.manifest(f"{repository}@{digest}")
+        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
+    except ImageError:
+        platforms = {}  # the registry no longer serves it (or is unreachable): digest only
+    return ImageOrigin(reference, digest, platforms)
+
+
+def _same_repository(a: str, b: str) -> bool:
+    try:
+        return parse_reference(a).repository == parse_reference(b).repository
+    except ValueError:
+        return False
+
+
+def with_digests(
+    requests: Sequence[ExtensionRequest], base_dir: Path, engine: Engine
+) -> tuple[ExtensionRequest, ...]:
+    """``requests`` with the digest of each one's content where it can be had without a
+    download: a folder's staged-content digest, an archive's sha256, a docker:// image's
+    registry digest. URLs keep None (the download is what the uri names)."""
+    return tuple(
+        replace(r, digest=r.digest or source_digest(r.uri, base_dir, engine)) for r in requests
+    )
+
+
+def source_digest(uri: str, base_dir: Path, engine: Engine) -> str | None:
+    from cnbext.errors import CnbextError
+    from cnbext.sources.staging import tree_digest
+    from cnbext.sources.uri import resolve_uri
+
+    try:
+        resolved = resolve_uri(uri, base_dir=base_dir, error_type=CnbextError)
+    except CnbextError:
+        return None  # planning reports the bad uri
+    if resolved.scheme == "docker":
+        return engine.registry_origin(resolved.location).digest
+    if resolved.scheme != "path":
+        return None
+    path = Path(resolved.location)
+    if path.is_dir():
+        return tree_digest(path)
+    if path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        return f"sha256:{digest.hexdigest()}"
+    return None

@@ -1,0 +1,134 @@
+"""Redoing the work a provenance label records, through the ordinary client paths.
+
+The recorded base reference (as the user gave it), metadata, extensions, platforms and build id
+policy become the config and options of the command that made the image; its result is saved
+under the same name. For create-builder builders the builder.toml is the user's (--config):
+modules and lifecycle are not recorded well enough to be fetched again without it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
+
+from cnbext.client.progress import Reporter
+from cnbext.cnb.provenance import Provenance
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.errors import UsageError
+from cnbext.plan.model import PullPolicy
+
+if TYPE_CHECKING:
+    from cnbext.client.upgrade import UpgradeOptions
+    from cnbext.client.usecase import Result
+    from cnbext.config.extend_builder import ExtendBuilderConfig
+
+
+def redo(
+    name: str,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+    reporter: Reporter,
+) -> str:
+    """Redo ``provenance``'s command for ``name``; the new digest (or image id) of ``name``."""
+    with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
+        work = Path(tmp)
+        if provenance.command == "extend":
+            result = _extend(name, provenance, options, extensions, work, reporter)
+        elif provenance.command in ("extend-builder", "create-builder"):
+            result = _builder(name, provenance, options, extensions, work, reporter)
+        else:
+            raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
+    for image in result.images:
+        if name in image.names:
+            return image.digest
+    return result.images[-1].digest
+
+
+def _pull_policy(provenance: Provenance) -> PullPolicy:
+    # The base moved: pull it again (a base that is not from a registry cannot be pulled).
+    return PullPolicy.ALWAYS if provenance.base.digest else PullPolicy.IF_NOT_PRESENT
+
+
+def _extend(
+    name: str,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+    work: Path,
+    reporter: Reporter,
+) -> Result:
+    from cnbext.client.extend import extend
+    from cnbext.config.extend import load_extend_config
+    from cnbext.plan.extend import ExtendOptions
+
+    document = {"extend": {"image": provenance.base.reference, "metadata": provenance.metadata}}
+    path = work / "extend.toml"
+    path.write_text(tomlkit.dumps(document))
+    config = load_extend_config(path, f"{name} (recorded extend.toml)")
+    extend_options = ExtendOptions(
+        names=(name,),
+        publish=options.publish,
+        pull_policy=_pull_policy(provenance),
+        network=options.network,
+        platforms=provenance.platforms if options.publish else (),
+        build_id=options.build_id or provenance.build_id,
+        extensions=extensions,
+    )
+    return extend(config, extend_options, reporter=reporter)
+
+
+def _builder(
+    name: str,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+    work: Path,
+    reporter: Reporter,
+) -> Result:
+    from cnbext.plan.create_builder import BuilderOptions
+
+    run = provenance.run_image
+    extended_run = run is not None and (run.base is None or run.image != run.base.reference)
+    builder_options = BuilderOptions(
+        names=(name,),
+        run_image=run.image if run is not None and extended_run else None,
+        run_image_mirrors=run.mirrors if run is not None and extended_run else (),
+        publish=options.publish,
+        pull_policy=_pull_policy(provenance),
+        network=options.network,
+        platforms=provenance.platforms if options.publish else (),
+        build_id=options.build_id or provenance.build_id,
+        extensions=extensions,
+    )
+    if provenance.command == "extend-builder":
+        from cnbext.client.extend_builder import extend_builder
+
+        config = _extend_builder_config(provenance, extended_run, work)
+        return extend_builder(config, builder_options, reporter=reporter)
+    from cnbext.client.create_builder import create_builder
+
+    if options.config is None:
+        raise UsageError(
+            f"{name} was made by create-builder: give --config builder.toml to rebuild it"
+        )
+    return create_builder(options.config, builder_options, reporter=reporter)
+
+
+def _extend_builder_config(
+    provenance: Provenance, extended_run: bool, work: Path
+) -> ExtendBuilderConfig:
+    from cnbext.config.extend_builder import load_extend_builder_config
+
+    metadata: dict[str, Any] = {}
+    if provenance.metadata:
+        metadata["build"] = provenance.metadata
+    if extended_run and provenance.run_image is not None:
+        metadata["run"] = provenance.run_image.metadata
+    document = {"extend": {"image": provenance.base.reference, "metadata": metadata}}
+    path = work / "extend-builder.toml"
+    path.write_text(tomlkit.dumps(document))
+    return load_extend_builder_config(path, "recorded extend-builder.toml")

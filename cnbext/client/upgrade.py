@@ -1,0 +1,202 @@
+"""``cnbext upgrade``: check images against their recorded bases; rebase or redo the work.
+
+Each NAME's provenance (cnbext.cnb.provenance) says what made it. ``--check`` only compares
+digests (registry lookups, concurrently). An upgrade rebases registry-side when the image is
+rebasable and only its base moved, and otherwise redoes the recorded command through the same
+client paths as extend / extend-builder / create-builder, to the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from cnbext.client.progress import Reporter
+from cnbext.client.status import upgrade_reasons
+from cnbext.cnb.labels import REBASABLE
+from cnbext.cnb.provenance import Provenance, read_provenance
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.images import read_image
+from cnbext.engine.registry import Registry
+from cnbext.errors import CnbextError, ImageError, UsageError
+
+UP_TO_DATE = "up to date"
+NEEDS_UPGRADE = "needs upgrade"
+UPGRADED = "upgraded"
+FAILED = "failed"
+MAX_CHECKS = 8  # registry lookups are light
+MAX_UPGRADES = 2  # builds share the machine's cores
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    names: tuple[str, ...]
+    check: bool = False
+    publish: bool = False
+    rebase: str = "auto"  # auto | never
+    build_id: str | None = None
+    extensions: tuple[ExtensionRequest, ...] = ()
+    config: Path | None = None  # builder.toml, for create-builder builders
+    network: str | None = None
+
+
+@dataclass
+class UpgradeResult:
+    name: str
+    state: str
+    kind: str = ""
+    reasons: list[str] = field(default_factory=list)
+    method: str | None = None  # rebase or rebuild
+    before: str | None = None
+    after: str | None = None
+    error: CnbextError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "kind": self.kind,
+            "reasons": self.reasons,
+            "method": self.method,
+            "digestBefore": self.before,
+            "digestAfter": self.after,
+            "error": self.error.message if self.error else None,
+        }
+
+
+@dataclass(frozen=True)
+class _Checked:
+    result: UpgradeResult
+    provenance: Provenance | None
+    labels: dict[str, str]
+
+
+def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> list[UpgradeResult]:
+    """Check every NAME (``options.check``: only that), then upgrade the stale ones by rebase
+    or rebuild; one result per NAME, failures included (never raised for one NAME)."""
+    from cnbext.client.progress import SilentReporter
+
+    return run_upgrade(options, reporter or SilentReporter())
+
+
+def run_upgrade(
+    options: UpgradeOptions, reporter: Reporter, registry: Registry | None = None
+) -> list[UpgradeResult]:
+    """Check every NAME concurrently; with anything to do (and not --check), upgrade those."""
+    from cnbext.client.usecase import normalize_names
+
+    registry = registry or Registry()
+    options = replace(options, names=normalize_names(options.names))
+    if options.rebase not in ("auto", "never"):
+        raise UsageError(f"--rebase {options.rebase}: expected auto or never")
+    checked = _bounded([partial(_check, n, options, registry) for n in options.names], MAX_CHECKS)
+    if options.check:
+        return [c.result for c in checked]
+    todo = [c for c in checked if c.result.state == NEEDS_UPGRADE]
+    upgrades = [partial(_upgrade, c, options, reporter, registry) for c in todo]
+    _bounded(upgrades, MAX_UPGRADES)
+    return [c.result for c in checked]
+
+
+def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
+    if not actions:
+        return []
+    with ThreadPoolExecutor(max_workers=min(limit, len(actions))) as pool:
+        return list(pool.map(lambda action: action(), actions))
+
+
+def _check(name: str, options: UpgradeOptions, registry: Registry) -> _Checked:
+    try:
+        view = read_image(name, registry, daemon=not options.publish)
+        provenance = read_provenance(view.labels)
+    except CnbextError as err:
+        return _Checked(UpgradeResult(name, FAILED, error=err), None, {})
+    except (ValueError, KeyError) as err:
+        error = ImageError(f"{name}: unreadable provenance ({err})")
+        return _Checked(UpgradeResult(name, FAILED, error=error), None, {})
+    if provenance is None:
+        error = ImageError(
+            f"{name} has no cnbext provenance: it was not made by cnbext (or by an older one)",
+            hint="extend it again with cnbext to record how it was made",
+        )
+        return _Checked(UpgradeResult(name, FAILED, error=error), None, view.labels)
+    from cnbext.sources.lifecycle import DEFAULT_LIFECYCLE_VERSION
+
+    reasons = upgrade_reasons(
+        provenance,
+        registry,
+        build_id=options.build_id,
+        default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
+    )
+    result = UpgradeResult(
+        name,
+        NEEDS_UPGRADE if reasons else UP_TO_DATE,
+        kind=f"{provenance.command} {provenance.role}",
+        reasons=reasons,
+        before=view.digest or view.image_id,
+    )
+    return _Checked(result, provenance, view.labels)
+
+
+def _upgrade(
+    checked: _Checked, options: UpgradeOptions, reporter: Reporter, registry: Registry
+) -> None:
+    result, provenance = checked.result, checked.provenance
+    assert provenance is not None
+    try:
+        extensions = _extensions(result.name, provenance, options)
+        if _rebasable(checked, options):
+            from cnbext.client.rebase import RebaseImpossibleError, rebase
+
+            try:
+                with reporter.step(f"Rebasing {result.name}"):
+                    rebased = rebase(result.name, provenance, registry)
+            except RebaseImpossibleError as err:
+                reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
+            else:
+                result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
+                return
+        from cnbext.client.redo import redo
+
+        result.after = redo(result.name, provenance, options, extensions, reporter)
+        result.state, result.method = UPGRADED, "rebuild"
+    except CnbextError as err:
+        result.state, result.error = FAILED, err
+
+
+def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
+    """Rebase only a published plain image marked rebasable whose base alone moved."""
+    provenance = checked.provenance
+    assert provenance is not None
+    return (
+        options.rebase == "auto"
+        and options.publish
+        and provenance.command == "extend"
+        and checked.labels.get(REBASABLE) == "true"
+        and all(r.startswith("base ") for r in checked.result.reasons)
+        and not options.extensions
+    )
+
+
+def _extensions(
+    name: str, provenance: Provenance, options: UpgradeOptions
+) -> tuple[ExtensionRequest, ...]:
+    """The recorded extensions (or --extension's); a recorded local folder that is gone is
+    an error naming it, before anything is built."""
+    if options.extensions:
+        return options.extensions
+    requests = []
+    for record in provenance.extensions:
+        local = "://" not in record.uri and not record.uri.startswith("urn:")
+        if local and not Path(record.uri).exists():
+            raise UsageError(
+                f"{name}: extension {record.id or record.uri} was applied from {record.uri}, "
+                "which no longer exists; nothing was upgraded",
+                hint="give --extension with where the extension is now",
+            )
+        requests.append(ExtensionRequest(record.uri, record.id, record.version))
+    return tuple(requests)

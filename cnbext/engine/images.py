@@ -1,0 +1,108 @@
+"""Reading an image's config where it already is (the daemon or its registry), never pulling.
+
+``cnbext inspect`` and ``upgrade --check`` must leave the daemon as they found it, so a name
+the daemon does not hold is read from its registry's manifests and config blob.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.registry import Manifest, NotFoundError, Registry
+from cnbext.errors import ImageError
+
+
+@dataclass(frozen=True)
+class ImageView:
+    reference: str
+    source: str  # "daemon" or "registry"
+    digest: str | None  # registry digest (index or manifest); the daemon's repo digest if any
+    platforms: tuple[str, ...]
+    labels: dict[str, str]
+    user: str
+    env: dict[str, str]
+    image_id: str | None = None  # daemon only
+    platform_digests: dict[str, str] = field(default_factory=dict)
+
+
+def read_image(reference: str, registry: Registry, *, daemon: bool = True) -> ImageView:
+    """The registry's image, or the daemon's copy when it has one (and ``daemon``).
+
+    A daemon copy that came from (or was pushed to) the reference's registry is only a cache
+    that may be out of date: the registry is asked then, and the copy is used only when the
+    registry no longer has the name. A daemon-only image causes no registry traffic.
+    """
+    local = daemon_image(reference) if daemon else None
+    if local is not None and local.digest is None:
+        return local
+    try:
+        manifest = registry.manifest(reference)
+    except NotFoundError:
+        if local is not None:
+            return local
+        where = "neither in the daemon nor in its registry" if daemon else "not in its registry"
+        raise ImageError(f"{reference} is {where}") from None
+    except ImageError:
+        if local is not None:
+            return local
+        raise
+    return registry_view(reference, manifest, registry)
+
+
+def registry_view(reference: str, manifest: Manifest, registry: Registry) -> ImageView:
+    per_platform = registry.platform_manifests(manifest)
+    if not per_platform:
+        raise ImageError(f"{reference} has no image manifest for any platform")
+    first = next(iter(per_platform.values()))
+    config = registry.json_blob(first.repository, first.document["config"]["digest"])
+    section: dict[str, Any] = config.get("config") or {}
+    return ImageView(
+        reference=reference,
+        source="registry",
+        digest=manifest.digest,
+        platforms=tuple(per_platform),
+        labels=dict(section.get("Labels") or {}),
+        user=str(section.get("User") or ""),
+        env=_env(section.get("Env")),
+        platform_digests={p: m.digest for p, m in per_platform.items()},
+    )
+
+
+def daemon_image(reference: str) -> ImageView | None:
+    # Imported here: registry-only callers never load the Docker client.
+    from python_on_whales import DockerClient
+
+    docker = DockerClient()
+    if not docker.image.exists(reference):
+        return None
+    image = docker.image.inspect(reference)
+    repository = parse_reference(reference).repository
+    digest = next(
+        (
+            entry.rsplit("@", 1)[1]
+            for entry in image.repo_digests or ()
+            if entry.rsplit("@", 1)[0] == repository
+        ),
+        None,
+    )
+    config = image.config
+    return ImageView(
+        reference=reference,
+        source="daemon",
+        digest=digest,
+        platforms=(f"{image.os or 'linux'}/{image.architecture}",),
+        labels=dict((config.labels or {}) if config else {}),
+        user=(config.user or "") if config else "",
+        env=_env(config.env if config else None),
+        image_id=image.id,
+    )
+
+
+def _env(entries: Any) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for entry in entries or ():
+        name, _, value = str(entry).partition("=")
+        env[name] = value
+    return env

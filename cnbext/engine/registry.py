@@ -1,0 +1,348 @@
+"""A small OCI distribution API client: manifests, configs, blobs, cross-repository mounts.
+
+Day-2 work (inspect, upgrade --check, rebase) needs digests and manifests, never a pull: going
+through the daemon would put images into the user's store and cost a download per check. This
+talks to registries directly over HTTP(S) with the user's ``docker login`` credentials
+(``~/.docker/config.json``: ``auths``, ``credsStore`` and ``credHelpers``), answering the
+registry's ``WWW-Authenticate`` challenge with Basic or a Bearer token, as the docker client does.
+Loopback registries are spoken to over plain HTTP (the daemon trusts them the same way).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.models import ImageOrigin
+from cnbext.errors import ImageError
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+MANIFEST_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    }
+)
+ACCEPT = ", ".join(sorted(INDEX_TYPES | MANIFEST_TYPES))
+TIMEOUT = 30.0
+LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$")
+
+
+class NotFoundError(ImageError):
+    """The registry answered 404 for a manifest or blob."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    repository: str  # domain/path
+    digest: str
+    media_type: str
+    raw: bytes
+    document: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def platform_of(entry: dict[str, Any]) -> str:
+    """``os/arch[/variant]`` of an index entry."""
+    platform = entry.get("platform") or {}
+    parts = [platform.get("os", ""), platform.get("architecture", "")]
+    if platform.get("variant"):
+        parts.append(platform["variant"])
+    return "/".join(parts)
+
+
+class Registry:
+    """Thread-safe: tokens are cached per (host, scope) behind a lock."""
+
+    def __init__(self, docker_config: Path | None = None) -> None:
+        home = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+        self._config_path = docker_config or Path(home) / "config.json"
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def manifest(self, reference: str) -> Manifest:
+        """The manifest or index ``reference`` names (tag or digest)."""
+        ref = parse_reference(reference)
+        target = ref.digest or ref.tag or "latest"
+        status, headers, body = self._request(
+            ref.domain, ref.path, "GET", f"manifests/{target}", headers={"Accept": ACCEPT}
+        )
+        if status == 404:
+            raise NotFoundError(f"{reference} is not in its registry")
+        if status != 200:
+            raise ImageError(f"cannot read {reference}: registry answered {status}")
+        document: dict[str, Any] = json.loads(body)
+        media_type = str(document.get("mediaType") or headers.get("content-type", ""))
+        return Manifest(ref.repository, digest_of(body), media_type, body, document)
+
+    def digest(self, reference: str) -> str | None:
+        """The digest ``reference`` resolves to now; None when the registry does not have it."""
+        try:
+            return self.manifest(reference).digest
+        except NotFoundError:
+            return None
+
+    def blob(self, repository: str, digest: str) -> bytes:
+        ref = parse_reference(repository)
+        status, _, body = self._request(ref.domain, ref.path, "GET", f"blobs/{digest}")
+        if status != 200:
+            raise ImageError(f"cannot read blob {digest} of {repository}: {status}")
+        if digest_of(body) != digest:
+            raise ImageError(f"blob {digest} of {repository} does not match its digest")
+        return body
+
+    def json_blob(self, repository: str, digest: str) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.blob(repository, digest))
+        return value
+
+    def platform_manifests(self, manifest: Manifest) -> dict[str, Manifest]:
+        """Per platform (``os/arch``), the image manifest; one entry for a plain manifest
+        (keyed by its config's platform). Attestation entries (unknown/unknown) are skipped."""
+        if not manifest.is_index:
+            config = self.json_blob(manifest.repository, manifest.document["config"]["digest"])
+            key = "/".join(
+                p
+                for p in (config.get("os"), config.get("architecture"), config.get("variant"))
+                if p
+            )
+            return {key: manifest}
+        found: dict[str, Manifest] = {}
+        for entry in manifest.document.get("manifests", []):
+            platform = platform_of(entry)
+            if platform in ("", "/", "unknown/unknown"):
+                continue
+            found[platform] = self.manifest(f"{manifest.repository}@{entry['digest']}")
+        return found
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        ref = parse_reference(repository)
+        status, _, _ = self._request(ref.domain, ref.path, "HEAD", f"blobs/{digest}", push=True)
+        return status == 200
+
+    def ensure_blob(self, repository: str, digest: str, source_repository: str) -> None:
+        """Make ``digest`` available in ``repository``: already there, a cross-repository mount
+        (same registry, no bytes moved) or, failing that, a copy of the bytes."""
+        if self.has_blob(repository, digest):
+            return
+        ref, source = parse_reference(repository), parse_reference(source_repository)
+        if ref.domain == source.domain:
+            query = urllib.parse.urlencode({"mount": digest, "from": source.path})
+            status, _, _ = self._request(
+                ref.domain,
+                ref.path,
+                "POST",
+                f"blobs/uploads/?{query}",
+                push=True,
+                mount=source.path,
+            )
+            if status == 201:
+                return
+        self.put_blob(repository, self.blob(source_repository, digest))
+
+    def put_blob(self, repository: str, data: bytes) -> str:
+        ref = parse_reference(repository)
+        digest = digest_of(data)
+        if self.has_blob(repository, digest):
+            return digest
+        status, headers, _ = self._request(
+            ref.domain, ref.path, "POST", "blobs/uploads/", push=True
+        )
+        if status != 202 or "location" not in headers:
+            raise ImageError(f"cannot start an upload to {repository}: {status}")
+        location = headers["location"]
+        sep = "&" if "?" in location else "?"
+        status, _, _ = self._request(
+            ref.domain,
+            ref.path,
+            "PUT",
+            f"{location}{sep}digest={urllib.parse.quote(digest)}",
+            body=data,
+            headers={"Content-Type": "application/octet-stream"},
+            push=True,
+        )
+        if status != 201:
+            raise ImageError(f"cannot upload a blob to {repository}: {status}")
+        return digest
+
+    def put_manifest(self, repository: str, target: str, raw: bytes, media_type: str) -> str:
+        """Store a manifest under a tag or its digest; returns its digest."""
+        ref = parse_reference(repository)
+        status, _, body = self._request(
+            ref.domain,
+            ref.path,
+            "PUT",
+            f"manifests/{target}",
+            body=raw,
+            headers={"Content-Type": media_type},
+            push=True,
+        )
+        if status not in (200, 201):
+            detail = body.decode("utf-8", "replace")[:300]
+            raise ImageError(f"cannot store a manifest in {repository}: {status} {detail}")
+        return digest_of(raw)
+
+    # -- HTTP and auth --------------------------------------------------------------------------
+
+    def _request(
+        self,
+        host: str,
+        path: str,
+        method: str,
+        what: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        push: bool = False,
+        mount: str | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        scheme = "http" if LOOPBACK.match(host) else "https"
+        url = what if what.startswith("http") else f"{scheme}://{host}/v2/{path}/{what}"
+        if what.startswith("/"):
+            url = f"{scheme}://{host}{what}"
+        scope = f"repository:{path}:{'pull,push' if push else 'pull'}"
+        if mount:
+            scope += f" repository:{mount}:pull"
+        token = self._tokens.get((host, scope))
+        result = self._send(url, method, body, headers, token)
+        if result[0] == 401:
+            challenge = result[1].get("www-authenticate", "")
+            token = self._authorize(host, challenge, scope)
+            result = self._send(url, method, body, headers, token)
+            if result[0] == 401:
+                raise ImageError(
+                    f"{host} refused the credentials for {path}",
+                    hint=f"run `docker login {host}`",
+                )
+        return result
+
+    def _send(
+        self,
+        url: str,
+        method: str,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        authorization: str | None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+        if authorization:
+            request.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, _lower(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, _lower(err.headers), err.read()
+        except (urllib.error.URLError, OSError) as err:
+            host = urllib.parse.urlsplit(url).netloc
+            raise ImageError(f"cannot reach the registry {host}: {err}") from None
+
+    def _authorize(self, host: str, challenge: str, scope: str) -> str | None:
+        kind, _, params_text = challenge.partition(" ")
+        user, secret = self.credentials(host)
+        if kind.lower() == "basic":
+            if user is None:
+                return None
+            raw = base64.b64encode(f"{user}:{secret}".encode()).decode()
+            value = f"Basic {raw}"
+        elif kind.lower() == "bearer":
+            value = f"Bearer {self._token(challenge_params(params_text), scope, user, secret)}"
+        else:
+            return None
+        with self._lock:
+            self._tokens[(host, scope)] = value
+        return value
+
+    def _token(self, params: dict[str, str], scope: str, user: str | None, secret: str) -> str:
+        query = {"scope": scope.split(" ")}
+        if "service" in params:
+            query["service"] = [params["service"]]
+        url = params.get("realm", "") + "?" + urllib.parse.urlencode(query, doseq=True)
+        basic = None
+        if user is not None:
+            basic = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+        status, _, body = self._send(url, "GET", None, None, basic)
+        if status != 200:
+            raise ImageError(f"the token service {params.get('realm')} answered {status}")
+        answer = json.loads(body)
+        return str(answer.get("token") or answer.get("access_token") or "")
+
+    def credentials(self, host: str) -> tuple[str | None, str]:
+        """(user, secret) from the docker client's config for ``host``; (None, "") if none."""
+        try:
+            config = json.loads(self._config_path.read_text())
+        except (OSError, ValueError):
+            return None, ""
+        helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
+        if helper:
+            found = _from_helper(str(helper), host)
+            if found[0] is not None:
+                return found
+        entry = (config.get("auths") or {}).get(host) or {}
+        if entry.get("auth"):
+            user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
+            return user, secret
+        if entry.get("username"):
+            return str(entry["username"]), str(entry.get("password", ""))
+        return None, ""
+
+
+def challenge_params(text: str) -> dict[str, str]:
+    return {k: v for k, v in re.findall(r'(\w+)="([^"]*)"', text)}
+
+
+def _from_helper(helper: str, host: str) -> tuple[str | None, str]:
+    try:
+        result = subprocess.run(
+            [f"docker-credential-{helper}", "get"],
+            input=host,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, ""
+    if result.returncode != 0:
+        return None, ""
+    answer = json.loads(result.stdout)
+    return str(answer.get("Username")), str(answer.get("Secret", ""))
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def origin_of_reference(registry: Registry, reference: str) -> ImageOrigin:
+    """What the registry serves for ``reference`` now; digest None when it cannot be read."""
+    try:
+        manifest = registry.manifest(reference)
+        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
+    except ImageError:
+        return ImageOrigin(reference, None)
+    return ImageOrigin(reference, manifest.digest, platforms)

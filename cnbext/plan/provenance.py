@@ -1,0 +1,104 @@
+"""Planning the provenance label (cnbext.cnb.provenance) of the images a plan makes. Pure."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cnbext import __version__
+from cnbext.cnb.labels import LabelChange
+from cnbext.cnb.provenance import (
+    PROVENANCE,
+    BaseRecord,
+    ExtensionRecord,
+    Provenance,
+    RunImageRecord,
+    earlier_rounds,
+    extension_records,
+)
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import BaseImage
+from cnbext.plan.model import ImageBuild
+
+
+def base_record(base: BaseImage, given: str) -> BaseRecord:
+    """``given`` (the reference as the user wrote it) with the digests gathered for ``base``."""
+    origin = base.origin
+    if origin is None:
+        return BaseRecord(given)
+    return BaseRecord(given, origin.digest, dict(origin.platforms))
+
+
+def platforms_of(platforms: Sequence[str], base: BaseImage) -> tuple[str, ...]:
+    """The platforms asked for, else the one the base was read for (the daemon's)."""
+    if platforms:
+        # --platform takes comma-separated lists too (as buildx does).
+        return tuple(p.strip() for entry in platforms for p in entry.split(",") if p.strip())
+    return (f"{base.os or 'linux'}/{base.architecture}",) if base.architecture else ()
+
+
+def extensions_of(
+    requests: Sequence[ExtensionRequest], base_dir: Path, applied: Any
+) -> tuple[ExtensionRecord, ...]:
+    """Records of the extensions asked for; relative folders made absolute so the work can be
+    redone from anywhere."""
+    resolved = [(_absolute(r.uri, base_dir), r.id, r.version) for r in requests]
+    records = extension_records(resolved, applied if isinstance(applied, list) else ())
+    return tuple(
+        replace(record, digest=request.digest)
+        for record, request in zip(records, requests, strict=True)
+    )
+
+
+def _absolute(uri: str, base_dir: Path) -> str:
+    if "://" in uri or uri.startswith("urn:") or posixpath.isabs(uri):
+        return uri
+    return posixpath.normpath(posixpath.join(base_dir.as_posix(), uri))
+
+
+def image_provenance(
+    *,
+    command: str,
+    role: str,
+    base: BaseImage,
+    given: str,
+    platforms: Sequence[str],
+    metadata: Mapping[str, Any],
+    extensions: tuple[ExtensionRecord, ...] = (),
+    build_id: str | None,
+    run_image: RunImageRecord | None = None,
+    lifecycle: dict[str, Any] | None = None,
+) -> Provenance:
+    return Provenance(
+        command=command,
+        role=role,
+        tool_version=__version__,
+        base=base_record(base, given),
+        platforms=platforms_of(platforms, base),
+        metadata={k: v for k, v in metadata.items() if k != "extensions"},
+        extensions=extensions,
+        build_id=build_id,
+        run_image=run_image,
+        lifecycle=lifecycle,
+        history=earlier_rounds(base.labels),
+    )
+
+
+def with_provenance(build: ImageBuild, provenance: Provenance) -> ImageBuild:
+    """``build`` also writing the provenance label."""
+    value = provenance.encode()
+    change = LabelChange(PROVENANCE, build.result_labels.get(PROVENANCE), value)
+    return replace(
+        build,
+        labels={**build.labels, PROVENANCE: value},
+        result_labels={**build.result_labels, PROVENANCE: value},
+        label_changes=tuple(
+            sorted(
+                [*(c for c in build.label_changes if c.name != PROVENANCE), change],
+                key=lambda c: c.name,
+            )
+        ),
+    )

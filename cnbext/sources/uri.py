@@ -1,0 +1,109 @@
+"""Builder input URIs, classified once for modules and the lifecycle alike.
+
+pack accepts a path, ``file://``, ``http(s)://`` and ``docker://`` for buildpacks, extensions
+and the lifecycle; one function decides which, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cnbext.errors import CnbextError
+
+
+@dataclass(frozen=True)
+class ResolvedUri:
+    """A builder.toml uri, classified: a local path, an http(s) URL or a docker image."""
+
+    scheme: Literal["path", "http", "docker"]
+    location: str  # an absolute path, the URL, or the image reference
+
+
+def resolve_uri(uri: str, *, base_dir: Path, error_type: type[CnbextError]) -> ResolvedUri:
+    """Classify ``uri`` as pack does; relative paths are taken against ``base_dir``."""
+    if not uri.strip():
+        raise error_type("an empty uri was given", hint="give a path, URL or docker://image")
+    lowered = uri.lower()
+    if lowered.startswith("docker:"):
+        image = uri[len("docker:") :].lstrip("/")
+        if not image:
+            raise error_type(f"{uri}: no image named", hint="write docker://registry/repo:tag")
+        return ResolvedUri("docker", image)
+    if lowered.startswith(("http://", "https://")):
+        return ResolvedUri("http", uri)
+    if lowered.startswith("file:"):
+        parsed = urllib.parse.urlparse(uri)
+        local = urllib.request.url2pathname(parsed.path)
+        if parsed.netloc in ("", "localhost"):
+            return ResolvedUri("path", str(base_dir.absolute() / local))  # `/` keeps absolute
+        # pack's docs write relative files as file://path/to/x.tgz; a URL parser reads `path`
+        # as a host name, so it is put back in front and the whole is taken as relative.
+        return ResolvedUri("path", str(base_dir.absolute() / (parsed.netloc + local)))
+    if "://" in uri:
+        scheme = uri.split("://", 1)[0]
+        raise error_type(
+            f"{uri}: the {scheme}:// scheme is not supported",
+            hint="use a path, file://, http(s):// or docker://",
+        )
+    path = Path(uri)
+    return ResolvedUri("path", str(path if path.is_absolute() else base_dir.absolute() / path))
+
+
+ALLOW_HTTP_ENV = "CNBEXT_ALLOW_HTTP"
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@``, and that userinfo (decoded), if any."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"{user}:{password}"
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the userinfo of a URL in it replaced by ``***``: URLs are printed in
+    progress and errors and stored in labels, and a password must never be."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+# scheme://userinfo@ - userinfo has no '/', '?', '#' or '@' (RFC 3986).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_refusal(url: str) -> str | None:
+    """Why ``url`` may not be downloaded from, or None: plain http is readable and changeable
+    on the way, so it needs an opt-in, except on this machine (mirrors, tests)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return None
+    if scheme != "http":
+        return f"the {scheme}:// scheme is not supported"
+    if is_loopback(parts.hostname or "") or os.environ.get(ALLOW_HTTP_ENV) == "1":
+        return None
+    return (
+        "plain http:// downloads can be read and changed by anyone on the way; use https://, "
+        f"or set {ALLOW_HTTP_ENV}=1 to allow http:// (a pinned sha256 is then advised)"
+    )

@@ -1,0 +1,87 @@
+"""Day-2 scenarios for scripts/bench.py: upgrade by rebase against upgrade by rebuild, and
+``upgrade --check`` of 10 published images.
+
+Targets (issue: day 2): a rebase <= 0.1x the time of a rebuild; --check of 10 images <= 2 s.
+Each round moves the base first (a new file in a new top layer, pushed to the same tag), so
+every timed upgrade has real work to do. Reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+CHECKED_IMAGES = 10
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def _push_base(registry: str, name: str, version: str, work: Path) -> None:
+    context = work / f"base-{uuid.uuid4().hex[:6]}"
+    context.mkdir()
+    (context / "version").write_text(version)
+    (context / "Dockerfile").write_text(
+        f"FROM {registry}/fixtures/debian:bookworm\nCOPY version /base-version\nUSER 1000:1000\n"
+    )
+    _sh(
+        *("docker", "buildx", "build", "-q", "--network", "host", "--provenance=false"),
+        *("-t", name, "--push", str(context)),
+    )
+
+
+def _extend(names: list[str], base: str, metadata: str, work: Path) -> None:
+    config = work / f"extend-{uuid.uuid4().hex[:6]}.toml"
+    config.write_text(f'[extend]\nimage = "{base}"\n[extend.metadata]\n{metadata}')
+    for name in names:
+        _sh(sys.executable, "-m", "cnbext", "extend", name, "-c", str(config), "--publish", "-q")
+
+
+def _upgrade(*args: str) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "cnbext", "upgrade", *args, "-q"], capture_output=True
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode not in (0, 100):
+        raise SystemExit(f"upgrade {args} failed:\n{result.stderr.decode()}")
+    return elapsed
+
+
+def run_upgrade_scenarios(registry: str, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="cnbext-bench-upgrade-"))
+    tag = uuid.uuid4().hex[:8]
+    rebase_base, rebuild_base = (f"{registry}/bench/{k}-base:{tag}" for k in ("r", "b"))
+    rebase_image, rebuild_image = (f"{registry}/bench/{k}-image:{tag}" for k in ("r", "b"))
+    packages = 'packages = ["jq"]\nrebasable = true\n'
+    for base, image in ((rebase_base, rebase_image), (rebuild_base, rebuild_image)):
+        _push_base(registry, base, "0", work)
+        _extend([image], base, packages, work)
+    rebases, rebuilds = [], []
+    for number in range(1, rounds + 1):
+        _push_base(registry, rebase_base, str(number), work)
+        rebases.append(_upgrade("--publish", rebase_image))
+        _push_base(registry, rebuild_base, str(number), work)
+        rebuilds.append(_upgrade("--publish", "--rebase", "never", rebuild_image))
+    rebase, rebuild = statistics.median(rebases), statistics.median(rebuilds)
+    print(
+        f"{'upgrade: rebase':<22} {rebase:>8.2f}s {rebuild:>8.2f}s {rebase / rebuild:>7.2f}"
+        "   (vs rebuild; target <= 0.10)"
+    )
+
+    checked_base = f"{registry}/bench/check-base:{tag}"
+    _push_base(registry, checked_base, "0", work)
+    names = [f"{registry}/bench/check-{i}:{tag}" for i in range(CHECKED_IMAGES)]
+    _extend(names, checked_base, 'owner = "bench"\n', work)
+    checks = [_upgrade("--check", "--publish", *names) for _ in range(rounds)]
+    check = statistics.median(checks)
+    print(
+        f"{'upgrade --check x10':<22} {check:>8.2f}s {2.0:>8.2f}s {check / 2.0:>7.2f}"
+        "   (vs the 2 s target)"
+    )

@@ -1,0 +1,45 @@
+"""Upgrade decisions that need no registry: recorded extensions and flag checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnbext.client.progress import SilentReporter
+from cnbext.client.upgrade import UpgradeOptions, _extensions, run_upgrade
+from cnbext.cnb.provenance import BaseRecord, ExtensionRecord, Provenance
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.errors import UsageError
+
+
+def provenance(uri: str) -> Provenance:
+    return Provenance(
+        command="extend",
+        role="image",
+        tool_version="0.1.0",
+        base=BaseRecord("reg/base:1"),
+        platforms=(),
+        metadata={},
+        extensions=(ExtensionRecord(uri, "example/curl", "1.0.0"),),
+    )
+
+
+def test_a_recorded_extension_folder_that_is_gone_is_named(tmp_path: Path) -> None:
+    gone = str(tmp_path / "extensions" / "curl")
+    with pytest.raises(UsageError, match=r"example/curl was applied from .*extensions/curl"):
+        _extensions("reg/image:1", provenance(gone), UpgradeOptions(names=("reg/image:1",)))
+
+
+def test_extension_flags_override_the_recorded_ones(tmp_path: Path) -> None:
+    flag = ExtensionRequest(str(tmp_path))
+    options = UpgradeOptions(names=("reg/image:1",), extensions=(flag,))
+    assert _extensions("reg/image:1", provenance("/gone"), options) == (flag,)
+    (tmp_path / "curl").mkdir()
+    recorded = _extensions("x", provenance(str(tmp_path / "curl")), UpgradeOptions(names=("x",)))
+    assert recorded == (ExtensionRequest(str(tmp_path / "curl"), "example/curl", "1.0.0"),)
+
+
+def test_rebase_takes_auto_or_never() -> None:
+    with pytest.raises(UsageError, match="--rebase sometimes"):
+        run_upgrade(UpgradeOptions(names=("x",), rebase="sometimes"), SilentReporter())

@@ -1,0 +1,78 @@
+"""The provenance label's model: shape, format version, history, no credentials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnbext.cnb.provenance import (
+    FORMAT_VERSION,
+    PROVENANCE,
+    BaseRecord,
+    ExtensionRecord,
+    Provenance,
+    RunImageRecord,
+    earlier_rounds,
+    extension_records,
+    read_provenance,
+    safe_uri,
+)
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def provenance(**changes: object) -> Provenance:
+    value = Provenance(
+        command="extend-builder",
+        role="builder",
+        tool_version="0.1.0",
+        base=BaseRecord("reg/builder:1", DIGEST, {"linux/amd64": DIGEST}),
+        platforms=("linux/amd64",),
+        metadata={"packages": ["jq"]},
+        extensions=(ExtensionRecord("/ext/curl", "example/curl", "1.0.0", DIGEST),),
+        build_id="fixed-1",
+        run_image=RunImageRecord("reg/run:x", ("mirror/run:x",), BaseRecord("reg/run:1"), {}),
+    )
+    return Provenance(**{**value.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def test_the_label_is_versioned_json_that_reads_back_the_same() -> None:
+    value = provenance()
+    document = json.loads(value.encode())
+    assert document["version"] == FORMAT_VERSION
+    assert document["tool"] == {"name": "cnbext", "version": "0.1.0"}
+    assert document["buildId"] == {"policy": "fixed", "value": "fixed-1"}
+    assert document["runImage"]["mirrors"] == ["mirror/run:x"]
+    assert read_provenance({PROVENANCE: value.encode()}) == value
+
+
+def test_a_fresh_build_id_policy_and_an_unknown_format_version() -> None:
+    document = provenance(build_id=None).to_dict()
+    assert document["buildId"] == {"policy": "fresh"}
+    document["version"] = 99
+    with pytest.raises(ValueError, match="format 99"):
+        read_provenance({PROVENANCE: json.dumps(document)})
+    assert read_provenance({}) is None
+
+
+def test_re_extending_keeps_every_earlier_round() -> None:
+    first = provenance(base=BaseRecord("reg/base:1", DIGEST))
+    second = provenance(
+        base=BaseRecord("reg/extended:1"), history=earlier_rounds({PROVENANCE: first.encode()})
+    )
+    rounds = earlier_rounds({PROVENANCE: second.encode()})
+    assert [r["base"]["reference"] for r in rounds] == ["reg/base:1", "reg/extended:1"]
+    assert all("history" not in r for r in rounds)
+    assert earlier_rounds({PROVENANCE: "not json"}) == ()
+
+
+def test_uris_lose_credentials_and_tokens() -> None:
+    assert safe_uri("https://user:secret@example.com:8443/x.tgz?sig=abc#f") == (
+        "https://example.com:8443/x.tgz"
+    )
+    assert safe_uri("/home/me/ext") == "/home/me/ext"
+    records = extension_records(
+        [("https://u:p@h/e.tgz", None, None)], [{"id": "example/e", "version": "2"}]
+    )
+    assert records == (ExtensionRecord("https://h/e.tgz", "example/e", "2"),)

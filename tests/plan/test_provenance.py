@@ -1,0 +1,62 @@
+"""Planners write the provenance label from facts gathered before planning."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from cnbext.cnb.provenance import PROVENANCE, read_provenance
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import ImageOrigin
+from cnbext.plan.extend import plan_extend
+from cnbext.plan.facts import ImageFacts
+from tests.plan.test_extend import OPTIONS, RUN_IMAGE, config
+
+DIGEST, AMD = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def test_extend_records_the_base_as_given_with_its_digests(tmp_path: Path) -> None:
+    base = replace(
+        RUN_IMAGE,
+        origin=ImageOrigin("localhost:5000/cnb/run:bookworm", DIGEST, {"linux/amd64": AMD}),
+    )
+    (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(base)).builds
+    document = json.loads(build.labels[PROVENANCE])
+    assert document["version"] == 1
+    assert document["command"] == "extend"
+    assert document["base"] == {
+        "reference": "localhost:5000/cnb/run:bookworm",
+        "digest": DIGEST,
+        "platforms": {"linux/amd64": AMD},
+    }
+    assert document["platforms"] == ["linux/amd64"]
+    assert document["metadata"] == {"packages": ["jq", "tree"]}
+    assert document["buildId"] == {"policy": "fresh"}
+    assert build.result_labels[PROVENANCE] == build.labels[PROVENANCE]
+    assert PROVENANCE in {c.name for c in build.label_changes}
+
+
+def test_extending_an_extended_image_keeps_its_round(tmp_path: Path) -> None:
+    (first,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).builds
+    extended = replace(RUN_IMAGE, reference="localhost:5000/cnb/run:x", labels=first.labels)
+    options = replace(OPTIONS, build_id="b1", platforms=("linux/amd64,linux/arm64",))
+    (second,) = plan_extend(
+        config(tmp_path, 'packages = ["file"]\n'), options, ImageFacts(extended)
+    ).builds
+    provenance = read_provenance(second.labels)
+    assert provenance is not None
+    assert provenance.build_id == "b1"
+    assert provenance.platforms == ("linux/amd64", "linux/arm64")
+    assert [r["metadata"] for r in provenance.history] == [{"packages": ["jq", "tree"]}]
+
+
+def test_extensions_are_recorded_with_absolute_paths_and_digests(tmp_path: Path) -> None:
+    request = ExtensionRequest("https://user:pw@example.com/ext.tgz?token=x", digest=DIGEST)
+    options = replace(OPTIONS, extensions=(request,))
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
+    provenance = read_provenance(build.labels)
+    assert provenance is not None
+    (record,) = provenance.extensions
+    assert (record.uri, record.digest) == ("https://example.com/ext.tgz", DIGEST)
+    assert "pw" not in build.labels[PROVENANCE] and "token" not in build.labels[PROVENANCE]
