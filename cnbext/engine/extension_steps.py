@@ -20,6 +20,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -125,7 +126,9 @@ class LayoutBuilder:
     def _build(self, step: StepBuild, tmp: Path, dest: Path, *, pull: bool) -> None:
         from python_on_whales.exceptions import DockerException
 
-        context = tmp / "context"
+        # Named uniquely: BuildKit reuses a synced context by folder name and re-sends only
+        # files whose size, mode or mtime changed (see docker.py's _context_dir).
+        context = tmp / f"context-{uuid.uuid4().hex}"
         if step.context is not None:
             shutil.copytree(step.context, context, symlinks=True)
         else:
