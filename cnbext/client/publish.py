@@ -74,11 +74,17 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
             ImageResult(b.role, b.names, r.digest, r.labels, b.platforms, False)
             for b, r in zip(plan.builds, built, strict=True)
         )
-    progress = _Progress(pending=[name for b in plan.builds for name in b.names])
+    progress = _Progress(pending=[name for b in plan.builds for name in _names(b)])
     try:
         return tuple(_publish(engine, plan.builds, pull, progress))
     except CnbextError as err:
         raise _with_progress(err, progress) from None
+
+
+def _names(build: ImageBuild) -> tuple[str, ...]:
+    """Every name publishing ``build`` writes (per-platform names first, as they go first)."""
+    own = tuple(b.primary_name for b in build.per_platform) if build.tag_platforms else ()
+    return (*own, *build.names)
 
 
 def _publish(
@@ -89,32 +95,64 @@ def _publish(
     if len(builds) > 1 and engine.pushes_by_digest():
         # Every image is built once and pushed under no name, all at once, so a failed build
         # publishes nothing; names are given afterwards, by digest.
-        pushed = _concurrently(
-            [partial(engine.build, b, publish=True, pull=pull, by_digest=True) for b in builds]
-        )
-        return [_name(engine, b, r, progress) for b, r in zip(builds, pushed, strict=True)]
+        pushed = _concurrently([partial(_push_unnamed, engine, b, pull) for b in builds])
+        return [_name(engine, b, r, pull, progress) for b, r in zip(builds, pushed, strict=True)]
     # The engine pushes by name (BuildKit's docker driver): the first image is built and
     # pushed while the others build into the cache; each of those is pushed (a cached solve
     # and the push) only once the images before it are named.
     first, *later = builds
-    actions: list[Callable[[], BuiltImage | None]] = [
-        partial(engine.build, first, publish=True, pull=pull),
-        *[partial(engine.prebuild, b, pull=pull) for b in later],
+    actions: list[Callable[[], ImageResult | None]] = [
+        partial(_name, engine, first, None, pull, progress),
+        *[
+            partial(engine.prebuild, one, pull=pull)
+            for b in later
+            for one in (b.per_platform or (b,))
+        ],
     ]
-    first_built = _concurrently(actions)[0]
-    assert first_built is not None
-    results = [_name(engine, first, first_built, progress)]
+    first_result = _concurrently(actions)[0]
+    assert first_result is not None
+    results = [first_result]
     for build in later:
-        built = engine.build(build, publish=True, pull=pull)
-        results.append(_name(engine, build, built, progress))
+        results.append(_name(engine, build, None, pull, progress))
     return results
 
 
-def _name(engine: Engine, build: ImageBuild, built: BuiltImage, progress: _Progress) -> ImageResult:
-    """Give a pushed image its first name (as an index, see docs/architecture.md), then its
-    other names (copies, concurrently), each checked to have the first name's digest."""
+def _push_unnamed(engine: Engine, build: ImageBuild, pull: bool) -> tuple[BuiltImage, ...]:
+    """Push ``build`` under no name (each platform's image, for a per-platform build). A
+    per-platform build whose images get their own names is only built into the cache: those
+    names are pushed in plan order, as pack pushes them (a plain image, not a copy)."""
+    if build.tag_platforms:
+        _concurrently([partial(engine.prebuild, one, pull=pull) for one in build.per_platform])
+        return ()
+    return tuple(
+        _concurrently(
+            [
+                partial(engine.build, one, publish=True, pull=pull, by_digest=True)
+                for one in (build.per_platform or (build,))
+            ]
+        )
+    )
+
+
+def _name(
+    engine: Engine,
+    build: ImageBuild,
+    pushed: tuple[BuiltImage, ...] | None,
+    pull: bool,
+    progress: _Progress,
+) -> ImageResult:
+    """Give ``build`` its first name (an index, see docs/architecture.md), pushing it first
+    when ``pushed`` is None; then its other names (copies, concurrently), each checked to have
+    the first name's digest."""
     repository = parse_reference(build.primary_name).repository
-    digest = engine.copy_by_digest(repository, built.digest, build.primary_name)
+    if build.per_platform:
+        digests = [p.digest for p in pushed] if pushed else None
+        digest = _join_platforms(engine, build, digests, pull, progress)
+        labels = dict(build.result_labels)
+    else:
+        built = pushed[0] if pushed else engine.build(build, publish=True, pull=pull)
+        digest = engine.copy_by_digest(repository, built.digest, build.primary_name)
+        labels = built.labels
     progress.mark(build.primary_name, digest)
 
     def copy(name: str) -> None:
@@ -126,7 +164,33 @@ def _name(engine: Engine, build: ImageBuild, built: BuiltImage, progress: _Progr
         progress.mark(name, copied)
 
     _concurrently([partial(copy, name) for name in build.copies])
-    return ImageResult(build.role, build.names, digest, built.labels, build.platforms, True)
+    return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
+
+
+def _join_platforms(
+    engine: Engine,
+    build: ImageBuild,
+    digests: list[str] | None,
+    pull: bool,
+    progress: _Progress,
+) -> str:
+    """pack's multi-arch publish: each platform's image pushed (under its own name, or, as
+    pack does without --append-image-name-suffix, under the build's name, which the index
+    then replaces; or already under no name: ``digests``), then all joined into one image
+    index under the build's name. Own names differ from it only in their tag, so every image
+    is in the index's repository."""
+    if digests is None:
+        digests = []
+        for one in build.per_platform:
+            digest = engine.push_platform_image(one, pull=pull)
+            if build.tag_platforms:
+                progress.mark(one.primary_name, digest)
+            digests.append(digest)
+    sources = [
+        f"{parse_reference(one.primary_name).repository}@{digest}"
+        for one, digest in zip(build.per_platform, digests, strict=True)
+    ]
+    return engine.create_index(build.primary_name, sources)
 
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -62,6 +63,16 @@ class Engine(Protocol):
         """Whether :meth:`build` can push a result under no name (``by_digest``)."""
         ...
 
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """``reference`` for every platform, unchanged, as an OCI layout at ``dest``."""
+        ...
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """One Dockerfile on layouts named as contexts, into an OCI layout at ``dest``."""
+        ...
+
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
         """Build into the build cache only, so a later :meth:`build` is just an export."""
         ...
@@ -77,6 +88,21 @@ class Engine(Protocol):
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
+        ...
+
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        """Build a one-platform ``build`` and push it under its first name; its manifest
+        digest."""
+        ...
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        """Join images (``repository@digest``) into one image index under ``target``; its
+        digest."""
+        ...
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
+        it cannot be read there."""
         ...
 
     def registry_origin(self, reference: str) -> ImageOrigin:

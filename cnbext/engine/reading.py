@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform as platform_module
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -150,7 +151,7 @@ class ImageReader:
             sources = " ".join(match_pattern(f"{directory}/{name}") for name in names)
             lines.append(f"COPY --from=source {sources} /found{directory}/")
         with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = Path(tmp, "context")
+            context = context_dir(tmp)
             context.mkdir()
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             out = Path(tmp, "out")
@@ -170,6 +171,14 @@ class ImageReader:
                 if candidate.is_file():
                     found[path] = candidate.read_bytes()
             return found
+
+
+def context_dir(tmp: str) -> Path:
+    """A build context folder named uniquely. BuildKit keeps a synced copy of a context per
+    folder name and re-sends only files whose path, size, mode or mtime changed; our trees
+    all have mtime 0, so a same-sized file with other content (a module built per platform,
+    an order.toml naming another version) would silently keep the old content."""
+    return Path(tmp, f"context-{uuid.uuid4().hex}")
 
 
 def _native_platform() -> str:

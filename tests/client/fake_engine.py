@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -19,13 +20,21 @@ from cnbext.engine.models import (
 )
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
+from tests.fixtures.oci_layout import write_layout
 
-BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish something
+BUILDING = (
+    "prebuild",
+    "build",
+    "copy",
+    "push-platform",
+    "index",
+)  # the calls that make or publish something
 
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # locate, resolve, export, labels, layers, phase, prebuild, build, copy
+    method: str  # locate, resolve, export, labels, layers, phase, layout, step, prebuild,
+    # build, copy, push-platform, index, platforms
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -50,6 +59,8 @@ class FakeEngine:
     # Whether builds can push under no name (a BuildKit driver other than docker's).
     by_digest: bool = True
     calls: list[Call] = field(default_factory=list)
+    # The platforms a registry serves per reference (image_platforms); absent: unreadable.
+    platforms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +116,24 @@ class FakeEngine:
     def pushes_by_digest(self) -> bool:
         return self.by_digest
 
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """The image as a layout with its User and labels (and one history entry)."""
+        self._record("layout", reference)
+        image = self.images[reference]
+        spec = {"User": image.user, "Labels": dict(image.labels), "history": ["base"]}
+        return read_layout(write_layout(dest, {p: spec for p in platforms or ("linux/amd64",)}))
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """A step that keeps its base's User and labels and adds one history entry."""
+        self._record("step", step.title)
+        base = next(iter(step.contexts.values()))
+        config = base.configs[0]
+        spec = {"User": config.user, "Labels": config.labels, "history": ["base", "RUN step"]}
+        platforms = step.platforms or ("linux/amd64",)
+        return read_layout(write_layout(dest, {p: spec for p in platforms}))
+
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
         self._record("prebuild", build.primary_name)
 
@@ -124,6 +153,18 @@ class FakeEngine:
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)
         return digest_of(target) if target in self.wrong_digest else digest
+
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        self._record("push-platform", build.primary_name, publish=True)
+        return digest_of(f"{build.primary_name}#{build.platforms[0]}")
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        self._record("index", f"{target}<-{','.join(sources)}", publish=True)
+        return digest_of(target)
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        self._record("platforms", reference)
+        return self.platforms.get(reference)
 
 
 def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:

@@ -3,12 +3,15 @@ failure, and which steps run concurrently."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import cnbext
+from cnbext.client.publish import apply_plan
 from cnbext.errors import BuildError, PublishError
+from cnbext.plan.model import ImageBuild
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_build, failing_copy
 from tests.client.images import IMAGES, extend_builder_toml
 
@@ -16,6 +19,7 @@ BUILDER_OUT = "localhost:5000/b/builder:2"
 RUN_OUT = "localhost:5000/stack/run:2"
 MIRROR = "localhost:5001/stack/run:2"
 MIRROR_2 = "localhost:5002/stack/run:2"
+TAG = "localhost:5000/b/builder:tag"
 
 
 def options(**changes: object) -> cnbext.BuilderOptions:
@@ -183,3 +187,75 @@ def test_one_image_is_pushed_by_name_even_where_digests_would_do(tmp_path: Path)
         Call("copy", BUILDER_OUT),
     ]
     assert result.images[0].published
+
+
+def platform_digest(build: ImageBuild) -> str:
+    return digest_of(f"{build.primary_name}#{build.platforms[0]}")
+
+
+@pytest.mark.parametrize("digests", [True, False], ids=["by-digest", "by-name"])
+def test_per_platform_builders_are_pushed_then_joined_into_one_index(
+    tmp_path: Path, digests: bool
+) -> None:
+    # Own names (--append-image-name-suffix) are pushed as pack pushes them, in plan order,
+    # whatever the driver.
+    engine = FakeEngine(IMAGES, by_digest=digests)
+    result = extend_builder(tmp_path, engine)
+    run, builder = result.plan.builds
+    ones = tuple(
+        replace(builder, names=(f"{BUILDER_OUT}-linux-{arch}",), platforms=(f"linux/{arch}",))
+        for arch in ("amd64", "arm64")
+    )
+    joined = replace(builder, names=(BUILDER_OUT, TAG), per_platform=ones, tag_platforms=True)
+    plan = replace(result.plan, builds=(run, joined))
+    engine.calls.clear()
+    images = apply_plan(engine, plan)
+    repository = BUILDER_OUT.rsplit(":", 1)[0]
+    digests = [f"{repository}@{platform_digest(one)}" for one in ones]
+    published = [c for c in engine.made() if c.method != "prebuild"]
+    assert published[4:] == [
+        Call("push-platform", ones[0].primary_name, publish=True),
+        Call("push-platform", ones[1].primary_name, publish=True),
+        Call("index", f"{BUILDER_OUT}<-{','.join(digests)}", publish=True),
+        Call("copy", TAG),
+    ]
+    # Each platform's build went into the cache while the run image was pushed.
+    assert {c.target for c in engine.made() if c.method == "prebuild"} == {
+        one.primary_name for one in ones
+    }
+    assert images[1].digest == digest_of(BUILDER_OUT)
+
+
+def test_a_failed_index_lists_the_per_platform_names_published(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine)
+    run, builder = result.plan.builds
+    one = replace(builder, names=(f"{BUILDER_OUT}-linux-amd64",), platforms=("linux/amd64",))
+    joined = replace(builder, per_platform=(one,), tag_platforms=True)
+    source = f"{BUILDER_OUT.rsplit(':', 1)[0]}@{platform_digest(one)}"
+    engine.failures[("index", f"{BUILDER_OUT}<-{source}")] = PublishError("denied")
+    with pytest.raises(PublishError) as caught:
+        apply_plan(engine, replace(result.plan, builds=(run, joined)))
+    lines = caught.value.message.splitlines()
+    assert lines[1].endswith(f", {one.primary_name}@{platform_digest(one)}")
+    assert lines[2] == f"not published: {BUILDER_OUT}"
+
+
+def test_per_platform_images_without_own_names_are_pushed_by_digest_and_joined(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine)
+    run, builder = result.plan.builds
+    ones = tuple(replace(builder, platforms=(f"linux/{arch}",)) for arch in ("amd64", "arm64"))
+    plan = replace(result.plan, builds=(run, replace(builder, per_platform=ones)))
+    engine.calls.clear()
+    images = apply_plan(engine, plan)
+    made = engine.made()
+    # Every image pushed under no name before anything is named; the index joins the digests.
+    assert {c.method for c in made[:3]} == {"build"}
+    assert "push-platform" not in {c.method for c in made}
+    source = f"{BUILDER_OUT.rsplit(':', 1)[0]}@{digest_of(BUILDER_OUT)}"
+    assert made[-1] == Call("index", f"{BUILDER_OUT}<-{source},{source}", publish=True)
+    assert [c.method for c in made[3:-1]] == ["copy", "copy", "copy"]
+    assert images[1].digest == digest_of(BUILDER_OUT)
