@@ -13,6 +13,7 @@ from python_on_whales import DockerClient
 import cnbext
 from cnbext.client.progress import SilentReporter
 from cnbext.engine.docker import DockerEngine
+from cnbext.engine.extension_steps import BASE_CONTEXT, StepBuild
 from cnbext.plan.model import PullPolicy
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN_NAME, extend_toml
@@ -37,6 +38,14 @@ elif rest[:3] == ["buildx", "imagetools", "inspect"]:
         print(json.dumps({{"os": "linux", "architecture": "amd64", "config": {{"User": "1001:1000"}}}}))
     else:
         print(json.dumps({{"mediaType": "{INDEX}", "digest": "{DIGEST}"}}))
+elif rest[:2] == ["buildx", "build"] and any(a.startswith("type=oci,") for a in rest):
+    # An extension step or a base exported as an OCI layout: write a small one.
+    sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+    from tests.fixtures.oci_layout import write_layout
+    output = next(a for a in rest if a.startswith("type=oci,"))
+    dest = dict(part.split("=", 1) for part in output.split(","))["dest"]
+    write_layout(Path(dest), {{"linux/amd64": {{"User": "1001:1000", "history": ["base"]}}}})
+    print("#1 DONE")
 elif rest[:2] == ["buildx", "build"] and "--metadata-file" in rest:
     path = rest[rest.index("--metadata-file") + 1]
     Path(path).write_text(json.dumps({{"containerimage.digest": "{DIGEST}"}}))
@@ -83,3 +92,21 @@ def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:
     assert len(builds) == 2  # reading the files, then the image
     assert any("push-by-digest=true" in ",".join(call) for call in builds)
     assert not any(call[2:4] == ["image", "pull"] for call in calls)  # nothing pulled
+
+
+def test_extension_steps_and_indexes_go_to_the_context_and_the_builder(tmp_path: Path) -> None:
+    engine, log = engine_with_stand_in(tmp_path)
+    base = engine.export_layout(RUN_NAME, ["linux/amd64"], tmp_path / "base", pull=False)
+    step = StepBuild(
+        "applying a step", "FROM cnbext-base\n", None, {}, {BASE_CONTEXT: base}, ("linux/amd64",)
+    )
+    built = engine.build_layout(step, tmp_path / "step")
+    assert built.configs[0].user == "1001:1000"
+    engine.create_index("localhost:5000/x/y:1", [f"localhost:5000/x/y@{DIGEST}"])
+
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(call[:2] == ["--context", "far"] for call in calls)
+    buildx = [call[2:] for call in calls if call[2] == "buildx"]
+    # The base exported, the step built, the index made and its digest read.
+    assert [call[1] for call in buildx] == ["build", "build", "imagetools", "imagetools"]
+    assert all("k8s" in call for call in buildx), buildx
