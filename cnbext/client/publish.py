@@ -4,6 +4,9 @@ Where the engine can push by digest (every BuildKit driver but docker's), each i
 once: every build pushes its result under no name, all at once, and the names are given
 afterwards registry-side (``imagetools create``), in plan order. With the docker driver, the
 first image is pushed while the others build into the cache, and each is pushed in turn.
+A builder with several targets is one image per platform joined into an index under its name
+(pack's way); its platforms' images are pushed by digest with the rest, or by name in its turn
+(the docker driver, or own ``-os-arch`` names).
 The promise on failure: a builder is never out there before the run image it names (the run
 image and its mirrors are named first, mirrors copied by digest, concurrently, and checked); an
 error half-way says exactly which names were published and which were not.
