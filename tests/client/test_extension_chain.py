@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from cnbext.client.extension_chain import build_extension_steps
+from cnbext.client.extension_chain import build_extension_steps, build_plan_steps
 from cnbext.client.progress import SilentReporter
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import ROOT_USER_ERROR, ExtenderStep, ExtensionError
@@ -149,3 +149,23 @@ def test_no_steps_no_work(tmp_path: Path) -> None:
     layouts = FakeLayouts({})
     build = image_build()
     assert chain(layouts, build, tmp_path) is build
+
+
+def test_each_platforms_build_of_a_joined_builder_gets_its_own_chain(tmp_path: Path) -> None:
+    # A several-target builder is published from its per-platform builds only: each must be
+    # built on its own extended base, on its own platform.
+    from dataclasses import replace
+
+    from cnbext.plan.model import Plan, PullPolicy
+
+    layouts = FakeLayouts({"run:1": "1001:1000"})
+    whole = image_build(step("a/one", "# user=1001:1000"))
+    ones = tuple(replace(whole, platforms=(p,)) for p in PLATFORMS)
+    joined_build = replace(whole, per_platform=ones)
+    plan = Plan("create-builder", (joined_build,), True, PullPolicy.IF_NOT_PRESENT, None)
+    engine = cast(Any, layouts)
+    (joined,) = build_plan_steps(engine, SilentReporter(), plan, tmp_path).builds
+    assert [b.platforms for b in layouts.builds] == [(p,) for p in PLATFORMS]
+    for one in joined.per_platform:
+        assert one.base_context is not None
+        assert Path(one.base_context.removeprefix("oci-layout://").split("@")[0]).is_dir()
