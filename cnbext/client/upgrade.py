@@ -20,7 +20,7 @@ from cnbext.client.status import upgrade_reasons
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.images import read_image
+from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
 from cnbext.errors import CnbextError, ImageError, UsageError
 
@@ -84,16 +84,23 @@ def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> lis
 
 
 def run_upgrade(
-    options: UpgradeOptions, reporter: Reporter, registry: Registry | None = None
+    options: UpgradeOptions,
+    reporter: Reporter,
+    registry: Registry | None = None,
+    engine: Engine | None = None,
 ) -> list[UpgradeResult]:
-    """Check every NAME concurrently; with anything to do (and not --check), upgrade those."""
-    from cnbext.client.usecase import normalize_names
+    """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
+    Images are read through ``engine`` (the Docker one by default)."""
+    from cnbext.client.usecase import normalize_names, reading_engine
 
     registry = registry or Registry()
+    reader = engine or reading_engine(reporter)
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
-    checked = _bounded([partial(_check, n, options, registry) for n in options.names], MAX_CHECKS)
+    checked = _bounded(
+        [partial(_check, n, options, registry, reader) for n in options.names], MAX_CHECKS
+    )
     if options.check:
         return [c.result for c in checked]
     todo = [c for c in checked if c.result.state == NEEDS_UPGRADE]
@@ -109,9 +116,9 @@ def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
         return list(pool.map(lambda action: action(), actions))
 
 
-def _check(name: str, options: UpgradeOptions, registry: Registry) -> _Checked:
+def _check(name: str, options: UpgradeOptions, registry: Registry, engine: Engine) -> _Checked:
     try:
-        view = read_image(name, registry, daemon=not options.publish)
+        view = engine.read_image(name, daemon=not options.publish)
         provenance = read_provenance(view.labels)
     except CnbextError as err:
         return _Checked(UpgradeResult(name, FAILED, error=err), None, {})

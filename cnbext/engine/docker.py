@@ -27,7 +27,14 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BaseImage,
+    BuiltImage,
+    ImageOrigin,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -509,6 +516,12 @@ class DockerEngine:
         from cnbext.engine.registry import Registry, origin_of_reference
 
         return origin_of_reference(Registry(), reference)
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        from cnbext.engine.images import read_image
+        from cnbext.engine.registry import Registry
+
+        return read_image(reference, Registry(), self.docker if daemon else None)
 
 
 def _materialize_context(context: Path, build: ImageBuild) -> None:

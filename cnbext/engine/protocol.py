@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BaseImage,
+    BuiltImage,
+    ImageOrigin,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 
@@ -60,4 +67,10 @@ class Engine(Protocol):
     def registry_origin(self, reference: str) -> ImageOrigin:
         """What ``reference``'s registry serves now: index and per-platform digests (digest
         None when it cannot be read). Reads the registry only; nothing is pulled."""
+        ...
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        """``reference`` where it already is, never pulled: the daemon's copy (``daemon``) when
+        it is not just a stale cache of the registry's, else its registry's manifests and
+        config. ImageError when neither has it."""
         ...

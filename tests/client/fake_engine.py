@@ -9,7 +9,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.engine.models import BaseImage, BuiltImage, ImageOrigin, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BaseImage,
+    BuiltImage,
+    ImageOrigin,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -18,7 +25,7 @@ BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish somet
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy
+    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -30,6 +37,9 @@ def digest_of(name: str) -> str:
 @dataclass
 class FakeEngine:
     images: Mapping[str, BaseImage] = field(default_factory=dict)
+    # What read_image finds (inspect, upgrade): by reference, daemon copies and registry ones.
+    daemon_views: Mapping[str, ImageView] = field(default_factory=dict)
+    registry_views: Mapping[str, ImageView] = field(default_factory=dict)
     # (method, target) -> the error that call raises
     failures: dict[tuple[str, str], CnbextError] = field(default_factory=dict)
     # Copies to these names come back with a different digest (a registry that rewrote it).
@@ -103,6 +113,14 @@ class FakeEngine:
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)
         return digest_of(target) if target in self.wrong_digest else digest
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        self._record("read", reference)
+        if daemon and reference in self.daemon_views:
+            return self.daemon_views[reference]
+        if reference in self.registry_views:
+            return self.registry_views[reference]
+        raise ImageError(f"{reference} is neither in the daemon nor in its registry")
 
 
 def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:

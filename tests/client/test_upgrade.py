@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cnbext.client.progress import SilentReporter
 from cnbext.client.upgrade import UpgradeOptions, _extensions, run_upgrade
-from cnbext.cnb.provenance import BaseRecord, ExtensionRecord, Provenance
+from cnbext.cnb.provenance import PROVENANCE, BaseRecord, ExtensionRecord, Provenance
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
+from tests.client.fake_engine import FakeEngine
 
 
 def provenance(uri: str) -> Provenance:
@@ -43,3 +46,24 @@ def test_extension_flags_override_the_recorded_ones(tmp_path: Path) -> None:
 def test_rebase_takes_auto_or_never() -> None:
     with pytest.raises(UsageError, match="--rebase sometimes"):
         run_upgrade(UpgradeOptions(names=("x",), rebase="sometimes"), SilentReporter())
+
+
+def _view(name: str, labels: dict[str, str], source: str) -> ImageView:
+    return ImageView(name, source, None, ("linux/amd64",), labels, "", {})
+
+
+def test_images_are_read_through_the_engine_and_publish_reads_the_registry_only() -> None:
+    label = {PROVENANCE: provenance("docker://reg/ext:1").encode()}
+    name = "docker.io/reg/image:1"  # as upgrade normalizes it
+    engine = FakeEngine(
+        daemon_views={name: _view(name, {}, "daemon")},
+        registry_views={name: _view(name, label, "registry")},
+    )
+    options = UpgradeOptions(names=("reg/image:1",), check=True)
+    [local] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert local.state == "failed" and "no cnbext provenance" in str(local.error)
+    [published] = run_upgrade(replace(options, publish=True), SilentReporter(), engine=engine)
+    # The recorded base is not from a registry: nothing to compare, so nothing to do.
+    assert published.state == "up to date", published.error
+    assert [c.method for c in engine.calls] == ["read", "read"]
+    assert engine.made() == []
