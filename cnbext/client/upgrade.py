@@ -22,7 +22,7 @@ from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
-from cnbext.errors import CnbextError, ImageError, UsageError
+from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
 
 UP_TO_DATE = "up to date"
 NEEDS_UPGRADE = "needs upgrade"
@@ -103,10 +103,39 @@ def run_upgrade(
     )
     if options.check:
         return [c.result for c in checked]
-    todo = [c for c in checked if c.result.state == NEEDS_UPGRADE]
-    upgrades = [partial(_upgrade, c, options, reporter, registry) for c in todo]
+    todo, covered = _split_covered([c for c in checked if c.result.state == NEEDS_UPGRADE])
+    upgrades = [partial(_upgrade, c, options, reporter, registry, reader) for c in todo]
     _bounded(upgrades, MAX_UPGRADES)
+    for follower, leader in covered:
+        done = leader.result
+        follower.result.state, follower.result.method = done.state, done.method
+        follower.result.after, follower.result.error = done.after, done.error
     return [c.result for c in checked]
+
+
+def _split_covered(
+    todo: Sequence[_Checked],
+) -> tuple[list[_Checked], list[tuple[_Checked, _Checked]]]:
+    """NAMEs that are other names of the same image as an earlier NAME are republished by
+    that one's upgrade (it saves every recorded name), not upgraded a second time."""
+    leaders: list[_Checked] = []
+    covered: list[tuple[_Checked, _Checked]] = []
+    for candidate in todo:
+        leader = next(
+            (
+                lead
+                for lead in leaders
+                if lead.provenance is not None
+                and candidate.result.before == lead.result.before
+                and candidate.result.name in saved_names(lead.result.name, lead.provenance)
+            ),
+            None,
+        )
+        if leader is None:
+            leaders.append(candidate)
+        else:
+            covered.append((candidate, leader))
+    return leaders, covered
 
 
 def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
@@ -150,12 +179,17 @@ def _check(name: str, options: UpgradeOptions, registry: Registry, engine: Engin
 
 
 def _upgrade(
-    checked: _Checked, options: UpgradeOptions, reporter: Reporter, registry: Registry
+    checked: _Checked,
+    options: UpgradeOptions,
+    reporter: Reporter,
+    registry: Registry,
+    engine: Engine,
 ) -> None:
     result, provenance = checked.result, checked.provenance
     assert provenance is not None
     try:
         extensions = _extensions(result.name, provenance, options)
+        names = saved_names(result.name, provenance)
         if _rebasable(checked, options):
             from cnbext.client.rebase import RebaseImpossibleError, rebase
 
@@ -165,14 +199,37 @@ def _upgrade(
             except RebaseImpossibleError as err:
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
+                _copy_to(names, rebased.digest, engine)
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
         from cnbext.client.redo import redo
 
-        result.after = redo(result.name, provenance, options, extensions, reporter)
+        result.after = redo(names, provenance, options, extensions, reporter)
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
+
+
+def saved_names(name: str, provenance: Provenance) -> tuple[str, ...]:
+    """``name`` first (it is the one pushed), then the other names the image was saved as, so
+    an upgrade republishes all of them."""
+    from cnbext.client.usecase import normalize_names
+
+    others = normalize_names([n for n in provenance.names if n])
+    return (name, *(n for n in others if n != name))
+
+
+def _copy_to(names: Sequence[str], digest: str, engine: Engine) -> None:
+    """Copy a rebased ``names[0]`` to the other names by digest, each checked."""
+    from cnbext.cnb.imageref import parse_reference
+
+    repository = parse_reference(names[0]).repository
+    for name in names[1:]:
+        copied = engine.copy_by_digest(repository, digest, name)
+        if copied != digest:
+            raise PublishError(
+                f"{name} has digest {copied} after the copy, but {names[0]} has {digest}"
+            )
 
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
@@ -205,5 +262,13 @@ def _extensions(
                 "which no longer exists; nothing was upgraded",
                 hint="give --extension with where the extension is now",
             )
-        requests.append(ExtensionRequest(record.uri, record.id, record.version))
+        requests.append(
+            ExtensionRequest(
+                record.uri,
+                record.id,
+                record.version,
+                metadata=dict(record.metadata),
+                sha256=record.sha256,
+            )
+        )
     return tuple(requests)

@@ -48,13 +48,30 @@ class ExtensionRecord:
     id: str | None = None
     version: str | None = None
     digest: str | None = None  # of the extension's content, when cnbext computed one
+    metadata: dict[str, Any] = field(default_factory=dict)  # the request's, for generate's plan
+    sha256: str | None = None  # the request's pin, replayed so a redo gets the same archive
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "uri": self.uri, "digest": self.digest}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "uri": self.uri,
+            "digest": self.digest,
+            "metadata": self.metadata,
+            "sha256": self.sha256,
+        }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ExtensionRecord:
-        return cls(str(value["uri"]), value.get("id"), value.get("version"), value.get("digest"))
+        metadata = value.get("metadata")
+        return cls(
+            str(value["uri"]),
+            value.get("id"),
+            value.get("version"),
+            value.get("digest"),
+            dict(metadata) if isinstance(metadata, Mapping) else {},
+            value.get("sha256"),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,7 @@ class Provenance:
     run_image: RunImageRecord | None = None
     lifecycle: dict[str, Any] | None = None  # create-builder: how the lifecycle was chosen
     history: tuple[dict[str, Any], ...] = ()  # earlier rounds, oldest first
+    names: tuple[str, ...] = ()  # every name it was saved as (the first is pushed, the rest copied)
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -105,6 +123,7 @@ class Provenance:
             "tool": {"name": "cnbext", "version": self.tool_version},
             "command": self.command,
             "role": self.role,
+            "names": list(self.names),
             "base": self.base.to_dict(),
             "platforms": list(self.platforms),
             "metadata": self.metadata,
@@ -143,6 +162,7 @@ class Provenance:
             run_image=RunImageRecord.from_dict(run_image) if run_image else None,
             lifecycle=value.get("lifecycle"),
             history=tuple(value.get("history") or ()),
+            names=tuple(str(n) for n in value.get("names") or ()),
         )
 
 

@@ -59,6 +59,7 @@ def create_builder_provenance(
             build_id=options.build_id,
             run_image=run_record,
             lifecycle=_lifecycle_record(config, inputs),
+            names=options.names,
         ),
     )
     return builder, run_build

@@ -264,6 +264,7 @@ def _provenance(
             metadata.get("extensions"),
         ),
         build_id=options.build_id,
+        names=options.names,
     )
 
 

@@ -271,6 +271,7 @@ def _with_provenance(
             extensions=records,
             build_id=options.build_id,
             run_image=run_record,
+            names=options.names,
         ),
     )
     return builder, run_build

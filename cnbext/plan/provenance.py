@@ -48,7 +48,12 @@ def extensions_of(
     resolved = [(_absolute(r.uri, base_dir), r.id, r.version) for r in requests]
     records = extension_records(resolved, applied if isinstance(applied, list) else ())
     return tuple(
-        replace(record, digest=request.digest)
+        replace(
+            record,
+            digest=request.digest,
+            metadata=dict(request.metadata),
+            sha256=request.sha256,
+        )
         for record, request in zip(records, requests, strict=True)
     )
 
@@ -71,6 +76,7 @@ def image_provenance(
     build_id: str | None,
     run_image: RunImageRecord | None = None,
     lifecycle: dict[str, Any] | None = None,
+    names: Sequence[str] = (),
 ) -> Provenance:
     return Provenance(
         command=command,
@@ -84,6 +90,7 @@ def image_provenance(
         run_image=run_image,
         lifecycle=lifecycle,
         history=earlier_rounds(base.labels),
+        names=tuple(names),
     )
 
 

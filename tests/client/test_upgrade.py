@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from cnbext.client.progress import SilentReporter
-from cnbext.client.upgrade import UpgradeOptions, _extensions, run_upgrade
+from cnbext.client.upgrade import (
+    UpgradeOptions,
+    UpgradeResult,
+    _Checked,
+    _extensions,
+    _split_covered,
+    run_upgrade,
+    saved_names,
+)
 from cnbext.cnb.provenance import PROVENANCE, BaseRecord, ExtensionRecord, Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
@@ -67,3 +75,40 @@ def test_images_are_read_through_the_engine_and_publish_reads_the_registry_only(
     assert published.state == "up to date", published.error
     assert [c.method for c in engine.calls] == ["read", "read"]
     assert engine.made() == []
+
+
+def test_recorded_extension_metadata_and_pins_are_replayed(tmp_path: Path) -> None:
+    record = ExtensionRecord(
+        "docker://reg/ext:1", "example/curl", "1.0.0", None, {"tool": "2"}, "d" * 64
+    )
+    recorded = replace(provenance("/unused"), extensions=(record,))
+    (request,) = _extensions("x", recorded, UpgradeOptions(names=("x",)))
+    assert request == ExtensionRequest(
+        "docker://reg/ext:1", "example/curl", "1.0.0", metadata={"tool": "2"}, sha256="d" * 64
+    )
+
+
+def test_an_upgrade_saves_every_recorded_name_once() -> None:
+    recorded = replace(
+        provenance("/unused"), names=("reg/image:1", "reg/image:latest", "mirror/image:1")
+    )
+    names = saved_names("docker.io/reg/image:latest", recorded)
+    assert names == (
+        "docker.io/reg/image:latest",
+        "docker.io/reg/image:1",
+        "docker.io/mirror/image:1",
+    )
+
+
+def _checked(name: str, before: str, recorded: Provenance) -> _Checked:
+    return _Checked(UpgradeResult(name, "needs upgrade", before=before), recorded, {})
+
+
+def test_a_name_saved_by_another_names_upgrade_is_not_upgraded_twice() -> None:
+    recorded = replace(provenance("/unused"), names=("reg/image:1", "reg/image:latest"))
+    first = _checked("docker.io/reg/image:1", "sha256:1", recorded)
+    same = _checked("docker.io/reg/image:latest", "sha256:1", recorded)
+    other = _checked("docker.io/reg/image:latest", "sha256:2", recorded)  # another image now
+    leaders, covered = _split_covered([first, same, other])
+    assert leaders == [first, other]
+    assert covered == [(same, first)]

@@ -60,3 +60,18 @@ def test_extensions_are_recorded_with_absolute_paths_and_digests(tmp_path: Path)
     (record,) = provenance.extensions
     assert (record.uri, record.digest) == ("https://example.com/ext.tgz", DIGEST)
     assert "pw" not in build.labels[PROVENANCE] and "token" not in build.labels[PROVENANCE]
+
+
+def test_an_extensions_metadata_pin_and_every_name_are_recorded(tmp_path: Path) -> None:
+    request = ExtensionRequest(
+        "https://example.com/ext.tgz", metadata={"tool": {"version": "2"}}, sha256="c" * 64
+    )
+    names = ("localhost:5000/cnb/run:extended", "localhost:5000/cnb/run:latest")
+    options = replace(OPTIONS, names=names, extensions=(request,))
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
+    provenance = read_provenance(build.labels)
+    assert provenance is not None
+    (record,) = provenance.extensions
+    assert record.metadata == {"tool": {"version": "2"}}
+    assert record.sha256 == "c" * 64
+    assert provenance.names == names
