@@ -79,6 +79,8 @@ def _extend(
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
     return extend(config, extend_options, reporter=reporter)
 
@@ -105,6 +107,8 @@ def _builder(
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
     if provenance.command == "extend-builder":
         from cnbext.client.extend_builder import extend_builder

@@ -42,6 +42,8 @@ class UpgradeOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     config: Path | None = None  # builder.toml, for create-builder builders
     network: str | None = None
+    platform_env: dict[str, str] = field(default_factory=dict)  # --env: over the recorded one
+    app_dir: Path | None = None  # --app: instead of the recorded folder
 
 
 @dataclass
@@ -204,7 +206,9 @@ def _upgrade(
                 return
         from cnbext.client.redo import redo
 
-        result.after = redo(names, provenance, options, extensions, reporter)
+        env, app_dir = replay_inputs(result.name, provenance, options)
+        redo_options = replace(options, platform_env=env, app_dir=app_dir)
+        result.after = redo(names, provenance, redo_options, extensions, reporter)
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
@@ -230,6 +234,32 @@ def _copy_to(names: Sequence[str], digest: str, engine: Engine) -> None:
             raise PublishError(
                 f"{name} has digest {copied} after the copy, but {names[0]} has {digest}"
             )
+
+
+def replay_inputs(
+    name: str, provenance: Provenance, options: UpgradeOptions
+) -> tuple[dict[str, str], Path | None]:
+    """The platform env and app folder the extensions saw, for a rebuild: the recorded ones,
+    --env / --app over them. A value recorded by name only (it looked secret) must be given
+    again, and a recorded app folder must still exist: errors naming them, before any build."""
+    env = {k: v for k, v in provenance.platform_env.items() if v is not None}
+    env.update(options.platform_env)
+    missing = sorted(k for k in provenance.platform_env if k not in env)
+    if missing:
+        raise UsageError(
+            f"{name}: the extensions were given {', '.join(missing)}, whose value is not "
+            "recorded (it looked secret); nothing was upgraded",
+            hint=" ".join(f"--env {k}=..." for k in missing),
+        )
+    if options.app_dir is not None or provenance.app is None:
+        return env, options.app_dir
+    if not Path(provenance.app).is_dir():
+        raise UsageError(
+            f"{name}: the extensions saw the app folder {provenance.app}, which no longer "
+            "exists; nothing was upgraded",
+            hint="give --app with where the application is now",
+        )
+    return env, Path(provenance.app)
 
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:

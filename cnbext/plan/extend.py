@@ -265,6 +265,8 @@ def _provenance(
         ),
         build_id=options.build_id,
         names=options.names,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
 
 

@@ -272,6 +272,8 @@ def _with_provenance(
             build_id=options.build_id,
             run_image=run_record,
             names=options.names,
+            platform_env=options.platform_env,
+            app_dir=options.app_dir,
         ),
     )
     return builder, run_build

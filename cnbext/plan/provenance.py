@@ -18,6 +18,7 @@ from cnbext.cnb.provenance import (
     RunImageRecord,
     earlier_rounds,
     extension_records,
+    recorded_env,
 )
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
@@ -77,6 +78,8 @@ def image_provenance(
     run_image: RunImageRecord | None = None,
     lifecycle: dict[str, Any] | None = None,
     names: Sequence[str] = (),
+    platform_env: Mapping[str, str] | None = None,
+    app_dir: Path | None = None,
 ) -> Provenance:
     return Provenance(
         command=command,
@@ -91,6 +94,8 @@ def image_provenance(
         lifecycle=lifecycle,
         history=earlier_rounds(base.labels),
         names=tuple(names),
+        platform_env=recorded_env(platform_env or {}),
+        app=app_dir.resolve().as_posix() if app_dir is not None else None,
     )
 
 

@@ -14,6 +14,7 @@ from cnbext.client.upgrade import (
     _Checked,
     _extensions,
     _split_covered,
+    replay_inputs,
     run_upgrade,
     saved_names,
 )
@@ -112,3 +113,21 @@ def test_a_name_saved_by_another_names_upgrade_is_not_upgraded_twice() -> None:
     leaders, covered = _split_covered([first, same, other])
     assert leaders == [first, other]
     assert covered == [(same, first)]
+
+
+def test_a_rebuild_replays_env_and_app_and_asks_again_for_secret_values(tmp_path: Path) -> None:
+    recorded = replace(
+        provenance("/unused"),
+        platform_env={"GREETING": "hi", "TOKEN": None},
+        app=str(tmp_path),
+    )
+    options = UpgradeOptions(names=("x",))
+    with pytest.raises(UsageError, match="given TOKEN, whose value is not recorded") as caught:
+        replay_inputs("x", recorded, options)
+    assert caught.value.hint == "--env TOKEN=..."
+    given = replace(options, platform_env={"TOKEN": "t", "GREETING": "hello"})
+    assert replay_inputs("x", recorded, given) == ({"GREETING": "hello", "TOKEN": "t"}, tmp_path)
+    gone = replace(recorded, app=str(tmp_path / "gone"))
+    with pytest.raises(UsageError, match=r"app folder .*gone, which no longer exists"):
+        replay_inputs("x", gone, given)
+    assert replay_inputs("x", gone, replace(given, app_dir=tmp_path))[1] == tmp_path

@@ -16,6 +16,7 @@ from cnbext.cnb.provenance import (
     earlier_rounds,
     extension_records,
     read_provenance,
+    recorded_env,
     safe_uri,
 )
 
@@ -95,3 +96,23 @@ def test_labels_written_before_metadata_and_names_were_recorded_still_read() -> 
     value = read_provenance({PROVENANCE: json.dumps(document)})
     assert value is not None and value.names == ()
     assert value.extensions[0].metadata == {} and value.extensions[0].sha256 is None
+
+
+def test_platform_env_keeps_names_but_not_secret_looking_values() -> None:
+    env = {
+        "MOTD_GREETING": "hello",
+        "GITHUB_TOKEN": "ghp_x",
+        "db_password": "pw",
+        "MIRROR": "https://user:pw@mirror.example.com/debian",
+        "API_KEY": "k",
+    }
+    assert recorded_env(env) == {
+        "API_KEY": None,
+        "GITHUB_TOKEN": None,
+        "MIRROR": None,
+        "MOTD_GREETING": "hello",
+        "db_password": None,
+    }
+    value = provenance(platform_env=recorded_env(env), app="/src/app")
+    assert read_provenance({PROVENANCE: value.encode()}) == value
+    assert "ghp_x" not in value.encode() and "pw" not in value.encode()
