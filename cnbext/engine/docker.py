@@ -244,6 +244,9 @@ class DockerEngine:
         build_args = dict(build.build_args)
         if build.extension_steps:
             build_args["base_image"] = self._apply_extension_steps(build, pull)
+            # The base is now the last intermediate, which only the daemon holds: pulling it
+            # would ask docker.io for it (the real base was pulled by the first step).
+            pull = False
         self._buildx_final(build, build_args, pull, outputs)
 
     def _buildx_final(
