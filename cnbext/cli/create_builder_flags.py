@@ -55,8 +55,8 @@ SuffixOption = Annotated[
     bool,
     typer.Option(
         "--append-image-name-suffix",
-        help="pack's flag for registries that refuse overwriting tags: accepted for pack "
-        "compatibility; cnbext pushes one index and no per-platform tags (see docs).",
+        help="With --publish and several targets, also publish each platform's builder as "
+        "NAME-os-arch[-variant] (pack's names), for registries that refuse overwriting tags.",
     ),
 ]
 

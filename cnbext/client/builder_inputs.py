@@ -11,7 +11,6 @@ import json
 import os
 import platform as host_platform
 import shutil
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.config.targets import target_platforms
 from cnbext.engine.protocol import Engine
-from cnbext.errors import ConfigError, UsageError
+from cnbext.errors import UsageError
 from cnbext.plan.builder_modules import module_label
 from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
 from cnbext.plan.facts import ImageFacts
@@ -41,7 +40,9 @@ def gather_builder_inputs(
     facts: ImageFacts,
     work_dir: Path,
 ) -> BuilderInputs:
-    """``options.platforms`` are the chosen ones (see :func:`select_platforms`)."""
+    """``options.platforms`` are the chosen ones (see :func:`select_platforms`); modules
+    from images are read for the first (the client plans one builder per platform when it
+    publishes several)."""
     platforms = options.platforms
     platform = platforms[0] if platforms else None
     context = work_dir / "context"
@@ -58,10 +59,8 @@ def gather_builder_inputs(
     for name in ("workspace", "layers"):
         (workdirs / name).mkdir(parents=True, exist_ok=True)
         (workdirs / name).chmod(0o755)
-    others = _other_platforms_modules(engine, reporter, config, platforms, work_dir)
     with reporter.step("Computing module layers"):
-        diff_ids = engine.layer_diff_ids({**modules.trees, **others.trees})
-    _check_same_on_every_platform(config, (*buildpacks, *extensions), others, diff_ids)
+        diff_ids = engine.layer_diff_ids(modules.trees)
     return BuilderInputs(
         buildpacks=buildpacks,
         extensions=extensions,
@@ -138,63 +137,6 @@ class _ModuleFetcher:
                 self.trees[path] = self.context / path
                 fetched.append(FetchedModule(entry, module, path))
         return tuple(fetched)
-
-
-@dataclass
-class _OtherPlatforms:
-    """Modules from images, fetched again for every platform after the first."""
-
-    trees: dict[str, Path] = field(default_factory=dict)
-    fetched: dict[str, tuple[FetchedModule, ...]] = field(default_factory=dict)  # by platform
-
-
-def _other_platforms_modules(
-    engine: Engine,
-    reporter: Reporter,
-    config: BuilderConfig,
-    platforms: tuple[str, ...],
-    work_dir: Path,
-) -> _OtherPlatforms:
-    others = _OtherPlatforms()
-    from_images = [e for e in (*config.buildpacks, *config.extensions) if e.image is not None]
-    for index, platform in enumerate(platforms[1:], start=1):
-        if not from_images:
-            break
-        root = work_dir / f"platform-{index}"
-        fetcher = _ModuleFetcher(
-            engine, reporter, config.base_dir, root, root / "context", platform
-        )
-        fetched = fetcher.fetch(tuple(from_images), f"platform-{index}")
-        others.fetched[platform] = fetched
-        others.trees.update(fetcher.trees)
-    return others
-
-
-def _check_same_on_every_platform(
-    config: BuilderConfig,
-    fetched: tuple[FetchedModule, ...],
-    others: _OtherPlatforms,
-    diff_ids: dict[str, str],
-) -> None:
-    """One builder build serves every platform with the same module layers (their diffIDs are
-    in labels shared by all platforms), so a module an image holds differently per platform
-    cannot go into it: refused, rather than giving one platform another's binaries."""
-    first = {(f.entry.path, module_label(f.module)): diff_ids[f.context_path] for f in fetched}
-    problems = []
-    for platform, modules in others.fetched.items():
-        for module in modules:
-            key = (module.entry.path, module_label(module.module))
-            if first.get(key) != diff_ids[module.context_path]:
-                problems.append(
-                    config.problem(
-                        module.entry.path,
-                        f"{module.entry.kind} {module_label(module.module)} differs on "
-                        f"{platform}: modules that differ per platform are not supported in "
-                        "a multi-platform builder yet; build one target at a time",
-                    )
-                )
-    if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))
 
 
 def _stage_flattened(

@@ -13,7 +13,18 @@ from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.engine.protocol import Engine
-from cnbext.plan.create_builder import BuilderOptions, check_options, plan_create_builder
+from cnbext.plan.builder_targets import (
+    check_run_image_platforms,
+    join_platform_builds,
+    run_image_references,
+)
+from cnbext.plan.create_builder import (
+    BuilderInputs,
+    BuilderOptions,
+    check_options,
+    plan_create_builder,
+)
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import Plan
 
 
@@ -39,25 +50,22 @@ def create_builder(
     check_options(options, loaded)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
-        facts = gather_image_facts(
-            engine,
-            reporter,
-            options,
-            image=loaded.build_image,
-            run_image_of=lambda _build_image: loaded.run_images[0].image,
-            extend_run=options.run_image is not None,
-            config_extensions=loaded.extend_extensions,
-            base_dir=loaded.base_dir,
-            work_dir=work_dir,
-        )
-        inputs = gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
+        checked: tuple[str, ...] = ()
+        if options.publish and options.platforms:
+            checked = _check_run_images(engine, reporter, loaded, options.platforms)
         # The extensions' content digests, for the provenance label.
         config = replace(
             loaded,
             extend_extensions=with_digests(loaded.extend_extensions, loaded.base_dir, engine),
         )
         requests = with_digests(options.extensions, Path.cwd(), engine)
-        return plan_create_builder(config, replace(options, extensions=requests), facts, inputs)
+        planned = replace(options, extensions=requests)
+        if options.publish and len(options.platforms) > 1:
+            plan = _plan_per_platform(engine, reporter, loaded, config, planned, work_dir)
+        else:
+            facts, inputs = _gather(engine, reporter, loaded, options, work_dir)
+            plan = plan_create_builder(config, planned, facts, inputs)
+        return replace(plan, warnings=(*plan.warnings, *checked))
 
     return run_use_case(
         plan_with,
@@ -67,3 +75,69 @@ def create_builder(
         dry_run=dry_run,
         work_prefix="cnbext-builder-",
     )
+
+
+def _gather(
+    engine: Engine,
+    reporter: Reporter,
+    loaded: BuilderConfig,
+    options: BuilderOptions,
+    work_dir: Path,
+) -> tuple[ImageFacts, BuilderInputs]:
+    """Facts and inputs for ``options.platforms``: images read for its first platform, the
+    lifecycle for each of its architectures."""
+    facts = gather_image_facts(
+        engine,
+        reporter,
+        options,
+        image=loaded.build_image,
+        run_image_of=lambda _build_image: loaded.run_images[0].image,
+        extend_run=options.run_image is not None,
+        config_extensions=loaded.extend_extensions,
+        base_dir=loaded.base_dir,
+        work_dir=work_dir,
+    )
+    return facts, gather_builder_inputs(engine, reporter, loaded, options, facts, work_dir)
+
+
+def _plan_per_platform(
+    engine: Engine,
+    reporter: Reporter,
+    loaded: BuilderConfig,
+    config: BuilderConfig,
+    options: BuilderOptions,
+    work_dir: Path,
+) -> Plan:
+    """pack's multi-arch builder: one builder per target, each planned from that platform's
+    build image, lifecycle and modules, joined into one index under NAME. The plan around it
+    (the run image, built once for every platform; what --dry-run shows) is the first
+    platform's, with every platform's lifecycle. ``loaded`` is read, ``config`` planned (it
+    carries the extensions' digests)."""
+    gathered = [
+        _gather(engine, reporter, loaded, replace(options, platforms=(p,)), work_dir / f"t{i}")
+        for i, p in enumerate(options.platforms)
+    ]
+    facts, first = gathered[0]
+    every = replace(
+        first,
+        lifecycles={a: lc for _, i in gathered for a, lc in i.lifecycles.items()},
+        lifecycle_trees={p: t for _, i in gathered for p, t in i.lifecycle_trees.items()},
+    )
+    plan = plan_create_builder(config, options, facts, every)
+    per_platform = [
+        plan_create_builder(config, replace(options, platforms=(p,)), f, i).builds[-1]
+        for p, (f, i) in zip(options.platforms, gathered, strict=True)
+    ]
+    *run_builds, builder = plan.builds
+    joined = join_platform_builds(builder, per_platform, suffix=options.append_image_name_suffix)
+    return replace(plan, builds=(*run_builds, joined))
+
+
+def _check_run_images(
+    engine: Engine, reporter: Reporter, loaded: BuilderConfig, platforms: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Every run image serves every target platform, checked before any work (pack fetches
+    each run image for each target); pack's warnings for those it cannot read."""
+    with reporter.step("Checking the run images' platforms"):
+        served = {ref: engine.image_platforms(ref) for ref in run_image_references(loaded)}
+    return check_run_image_platforms(loaded, platforms, served)

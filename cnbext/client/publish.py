@@ -65,14 +65,18 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
             ImageResult(b.role, b.names, r.digest, r.labels, b.platforms, False)
             for b, r in zip(plan.builds, built, strict=True)
         )
-    progress = _Progress(pending=[name for b in plan.builds for name in b.names])
+    progress = _Progress(pending=[name for b in plan.builds for name in _names(b)])
     try:
         first, *later = plan.builds
         # The first image is pushed while the others build into the cache; their pushes
         # wait, so e.g. a builder is never out there before the run image it names.
         actions: list[Callable[[], ImageResult | None]] = [
             partial(_publish, engine, first, pull, progress),
-            *[partial(engine.prebuild, b, pull=pull) for b in later],
+            *[
+                partial(engine.prebuild, one, pull=pull)
+                for b in later
+                for one in (b.per_platform or (b,))
+            ],
         ]
         first_result = _concurrently(actions)[0]
         assert first_result is not None
@@ -84,19 +88,47 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
     return tuple(results)
 
 
+def _names(build: ImageBuild) -> tuple[str, ...]:
+    """Every name publishing ``build`` writes (per-platform names first, as they go first)."""
+    own = tuple(b.primary_name for b in build.per_platform) if build.tag_platforms else ()
+    return (*own, *build.names)
+
+
 def _publish(engine: Engine, build: ImageBuild, pull: bool, progress: _Progress) -> ImageResult:
-    built = engine.build(build, publish=True, pull=pull)
-    progress.mark(build.primary_name, built.digest)
+    if build.per_platform:
+        digest, labels = _publish_per_platform(engine, build, pull, progress), build.result_labels
+    else:
+        built = engine.build(build, publish=True, pull=pull)
+        digest, labels = built.digest, built.labels
+    progress.mark(build.primary_name, digest)
     repository = parse_reference(build.primary_name).repository
     for name in build.copies:
-        digest = engine.copy_by_digest(repository, built.digest, name)
-        if digest != built.digest:
-            raise PublishError(
-                f"{name} has digest {digest} after the copy, but {build.primary_name} "
-                f"has {built.digest}"
-            )
+        _check_copy(name, engine.copy_by_digest(repository, digest, name), build, digest)
         progress.mark(name, digest)
-    return ImageResult(build.role, build.names, built.digest, built.labels, build.platforms, True)
+    return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
+
+
+def _publish_per_platform(
+    engine: Engine, build: ImageBuild, pull: bool, progress: _Progress
+) -> str:
+    """pack's multi-arch publish: each platform's image pushed under its own name (or, as
+    pack does without --append-image-name-suffix, under the build's name, which the index
+    then replaces), then all joined into one image index under the build's name. Own names
+    differ from it only in their tag, so every image is in the index's repository."""
+    sources = []
+    for one in build.per_platform:
+        digest = engine.push_platform_image(one, pull=pull)
+        if build.tag_platforms:
+            progress.mark(one.primary_name, digest)
+        sources.append(f"{parse_reference(one.primary_name).repository}@{digest}")
+    return engine.create_index(build.primary_name, sources)
+
+
+def _check_copy(name: str, digest: str, build: ImageBuild, expected: str) -> None:
+    if digest != expected:
+        raise PublishError(
+            f"{name} has digest {digest} after the copy, but {build.primary_name} has {expected}"
+        )
 
 
 T = TypeVar("T")

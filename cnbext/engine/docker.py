@@ -139,7 +139,7 @@ class DockerEngine:
             sources = " ".join(_match_pattern(f"{directory}/{name}") for name in names)
             lines.append(f"COPY --from=source {sources} /found{directory}/")
         with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             context.mkdir()
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             out = Path(tmp, "out")
@@ -253,7 +253,7 @@ class DockerEngine:
         self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
     ) -> None:
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             _materialize_context(context, build)
             options: dict[str, Any] = {
                 "build_args": build_args,
@@ -267,7 +267,7 @@ class DockerEngine:
                 "sbom": False,
                 **outputs,
             }
-            verb = "Building and pushing" if outputs.get("push") else "Building"
+            verb = "Building and pushing" if _pushes(options) else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
 
@@ -298,7 +298,7 @@ class DockerEngine:
             }
             target = f"cnbext-intermediate/{run_id}:{index}"
             with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
-                context = Path(tmp, "context")
+                context = _context_dir(tmp)
                 source = step.context or build.app_dir
                 if source is not None:
                     _copy_tree(source, context)
@@ -389,7 +389,7 @@ class DockerEngine:
         paths = sorted(context_trees)
         lines = ["FROM scratch", *(f"COPY --link {path}/ /" for path in paths)]
         with tempfile.TemporaryDirectory(prefix="cnbext-layers-") as tmp:
-            context = Path(tmp, "context")
+            context = _context_dir(tmp)
             context.mkdir()
             for path in paths:
                 _copy_tree(context_trees[path], context / path)
@@ -448,7 +448,7 @@ class DockerEngine:
         except DockerException as err:
             log = "\n".join(tail) or _last_lines(err, 25)
             push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
-            if options.get("push") and push_failure is not None:
+            if _pushes(options) and push_failure is not None:
                 reason = push_failure.split("failed to push ")[-1]
                 raise PublishError(
                     f"cannot push {build.primary_name}: {reason}",
@@ -479,6 +479,50 @@ class DockerEngine:
         except DockerException as err:
             raise PublishError(f"cannot publish {reference}: {_last_lines(err)}") from None
         return self.registry_digest(reference)
+
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        """Build a one-platform ``build``, push it under its first name and return its
+        manifest digest (from BuildKit's metadata), checked against the registry; its layers
+        are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
+        with tempfile.TemporaryDirectory(prefix="cnbext-meta-") as tmp:
+            metadata = Path(tmp, "metadata.json")
+            self._buildx(
+                build, pull, push=True, tags=[build.primary_name], metadata_file=str(metadata)
+            )
+            digest = str(json.loads(metadata.read_text())["containerimage.digest"])
+        if self.registry_digest(build.primary_name) != digest:
+            raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
+        self._check_diff_ids(
+            build, self.registry_diff_ids(f"{_strip_tag(build.primary_name)}@{digest}")
+        )
+        return digest
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        """Join images (``repository@digest``) into one image index under ``target``,
+        registry-side (``imagetools create``: nothing is rebuilt or re-uploaded)."""
+        with self.reporter.step(f"Joining {len(sources)} images into the index {target}"):
+            try:
+                self.docker.buildx.imagetools.create(sources=list(sources), tags=[target])
+            except DockerException as err:
+                raise PublishError(f"cannot publish {target}: {_last_lines(err)}") from None
+        return self.registry_digest(target)
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        """The platforms a registry serves for ``reference`` (an index's entries, or a single
+        image's own); None when the registry cannot be read for it."""
+        try:
+            descriptor = self._registry_descriptor(reference)
+            if descriptor.get("mediaType") in INDEX_MEDIA_TYPES:
+                entries = [m.get("platform") or {} for m in descriptor.get("manifests", [])]
+            else:
+                entries = [json.loads(self._imagetools_format(reference, "{{json .Image}}"))]
+        except (PublishError, json.JSONDecodeError):
+            return None
+        return tuple(
+            "/".join(p for p in (e.get("os"), e.get("architecture"), e.get("variant")) if p)
+            for e in entries
+            if e.get("os") not in (None, "unknown")
+        )
 
     def registry_digest(self, reference: str) -> str:
         """The manifest (or index) digest a registry serves for ``reference``."""
@@ -623,6 +667,20 @@ def _match_pattern(path: str) -> str:
     parts = [part for part in PurePosixPath(path).parts if part != "/"]
     globbed = [f"[{part[0]}]{part[1:]}" if part[0].isalnum() else part for part in parts[:-1]]
     return "/" + "/".join([*globbed, parts[-1] + "*"])
+
+
+def _context_dir(tmp: str) -> Path:
+    """A build context folder named uniquely. BuildKit keeps a synced copy of a context per
+    folder name and re-sends only files whose path, size, mode or mtime changed; our trees
+    all have mtime 0, so a same-sized file with other content (a module built per platform,
+    an order.toml naming another version) would silently keep the old content."""
+    return Path(tmp, f"context-{uuid.uuid4().hex}")
+
+
+def _pushes(options: Mapping[str, Any]) -> bool:
+    """Whether a build pushes: ``push=True``, or an image output with ``push=true``."""
+    output = options.get("output") or {}
+    return bool(options.get("push")) or output.get("push") == "true"
 
 
 def _strip_tag(reference: str) -> str:

@@ -64,6 +64,21 @@ class Engine(Protocol):
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
         ...
 
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        """Build a one-platform ``build`` and push it under its first name; its manifest
+        digest."""
+        ...
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        """Join images (``repository@digest``) into one image index under ``target``; its
+        digest."""
+        ...
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
+        it cannot be read there."""
+        ...
+
     def registry_origin(self, reference: str) -> ImageOrigin:
         """What ``reference``'s registry serves now: index and per-platform digests (digest
         None when it cannot be read). Reads the registry only; nothing is pulled."""

@@ -210,10 +210,7 @@ def _suffix_warnings(options: BuilderOptions) -> tuple[str, ...]:
     if not options.publish:
         # pack's own words: the flag only means something when publishing.
         return ("--append-image-name-suffix will be ignored, use combined with --publish",)
-    return (
-        "--append-image-name-suffix: cnbext pushes the image index under NAME in one step and "
-        "no per-platform images, so no tag is overwritten and no suffixed names are written",
-    )
+    return ()
 
 
 def _check_flatten(options: BuilderOptions, modules: ResolvedModules) -> None:

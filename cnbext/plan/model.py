@@ -55,6 +55,12 @@ class ImageBuild:
     extension_steps: tuple[ExtenderStep, ...] = ()
     extension_build_ids: tuple[str, ...] = ()
     app_dir: Path | None = None  # the build context of steps whose extension gave none
+    # Several targets published as pack does: one build per platform (each with that
+    # platform's own inputs), each pushed under its own first name (``names[0]``, which the
+    # index then replaces, or NAME-os-arch when ``tag_platforms``: --append-image-name-suffix),
+    # then joined into one image index under ``names[0]``. Empty: this build is published.
+    per_platform: tuple[ImageBuild, ...] = ()
+    tag_platforms: bool = False
 
     @property
     def primary_name(self) -> str:
@@ -95,6 +101,11 @@ class ImageBuild:
             ],
             "contextFiles": dict(self.context_files),
             "contextTrees": {path: str(tree) for path, tree in self.context_trees.items()},
+            **(
+                {"perPlatform": [b.to_dict() for b in self.per_platform]}
+                if self.per_platform
+                else {}
+            ),
         }
 
 
@@ -170,6 +181,9 @@ class Plan:
             roles = " and ".join(f"the {b.role}" for b in self.builds)
             steps.append(f"build {roles} concurrently")
         for build in self.builds:
+            if build.per_platform:
+                steps.extend(_per_platform_steps(build))
+                continue
             where = "push" if self.publish else "load into the daemon as"
             steps.append(
                 f"build the {build.role} from {build.base} and {where} {build.primary_name}"
@@ -192,3 +206,17 @@ class Plan:
             "warnings": list(self.warnings),
             **(self.details.to_dict() if self.details is not None else {}),
         }
+
+
+def _per_platform_steps(build: ImageBuild) -> list[str]:
+    steps = []
+    for one in build.per_platform:
+        where = f"push it as {one.primary_name}"
+        steps.append(
+            f"build the {build.role} for {', '.join(one.platforms)} from {one.base}; {where}"
+        )
+    steps.append(f"join them into one image index {build.primary_name}")
+    steps += [
+        f"copy {build.primary_name} to {name} by digest and verify it" for name in build.copies
+    ]
+    return steps

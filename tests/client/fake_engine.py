@@ -20,12 +20,19 @@ from cnbext.engine.models import (
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
-BUILDING = ("prebuild", "build", "copy")  # the calls that make or publish something
+BUILDING = (
+    "prebuild",
+    "build",
+    "copy",
+    "push-platform",
+    "index",
+)  # the calls that make or publish something
 
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy, read
+    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy, push-platform,
+    # index, platforms, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -51,6 +58,8 @@ class FakeEngine:
     # the mounted folders, as the container would).
     phase: Callable[[PhaseRun], PhaseResult] = lambda _: PhaseResult(0, "", timed_out=False)
     calls: list[Call] = field(default_factory=list)
+    # The platforms a registry serves per reference (image_platforms); absent: unreadable.
+    platforms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -121,6 +130,18 @@ class FakeEngine:
         if reference in self.registry_views:
             return self.registry_views[reference]
         raise ImageError(f"{reference} is neither in the daemon nor in its registry")
+
+    def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
+        self._record("push-platform", build.primary_name, publish=True)
+        return digest_of(f"{build.primary_name}#{build.platforms[0]}")
+
+    def create_index(self, target: str, sources: Sequence[str]) -> str:
+        self._record("index", f"{target}<-{','.join(sources)}", publish=True)
+        return digest_of(target)
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        self._record("platforms", reference)
+        return self.platforms.get(reference)
 
 
 def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:

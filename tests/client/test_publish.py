@@ -3,12 +3,15 @@ failure, and which steps run concurrently."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import cnbext
+from cnbext.client.publish import apply_plan
 from cnbext.errors import BuildError, PublishError
+from cnbext.plan.model import ImageBuild
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_build, failing_copy
 from tests.client.images import IMAGES, extend_builder_toml
 
@@ -16,6 +19,7 @@ BUILDER_OUT = "localhost:5000/b/builder:2"
 RUN_OUT = "localhost:5000/stack/run:2"
 MIRROR = "localhost:5001/stack/run:2"
 MIRROR_2 = "localhost:5002/stack/run:2"
+TAG = "localhost:5000/b/builder:tag"
 
 
 def options(**changes: object) -> cnbext.BuilderOptions:
@@ -112,3 +116,50 @@ def test_without_publish_both_images_build_together_and_load(tmp_path: Path) -> 
         ((RUN_OUT,), False),
         ((BUILDER_OUT,), False),
     ]
+
+
+def platform_digest(build: ImageBuild) -> str:
+    return digest_of(f"{build.primary_name}#{build.platforms[0]}")
+
+
+def test_per_platform_builders_are_pushed_then_joined_into_one_index(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine)
+    run, builder = result.plan.builds
+    ones = tuple(
+        replace(builder, names=(f"{BUILDER_OUT}-linux-{arch}",), platforms=(f"linux/{arch}",))
+        for arch in ("amd64", "arm64")
+    )
+    joined = replace(builder, names=(BUILDER_OUT, TAG), per_platform=ones, tag_platforms=True)
+    plan = replace(result.plan, builds=(run, joined))
+    engine.calls.clear()
+    images = apply_plan(engine, plan)
+    repository = BUILDER_OUT.rsplit(":", 1)[0]
+    digests = [f"{repository}@{platform_digest(one)}" for one in ones]
+    published = [c for c in engine.made() if c.method != "prebuild"]
+    assert published[3:] == [
+        Call("push-platform", ones[0].primary_name, publish=True),
+        Call("push-platform", ones[1].primary_name, publish=True),
+        Call("index", f"{BUILDER_OUT}<-{','.join(digests)}", publish=True),
+        Call("copy", TAG),
+    ]
+    # Each platform's build went into the cache while the run image was pushed.
+    assert {c.target for c in engine.made() if c.method == "prebuild"} == {
+        one.primary_name for one in ones
+    }
+    assert images[1].digest == digest_of(BUILDER_OUT)
+
+
+def test_a_failed_index_lists_the_per_platform_names_published(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine)
+    run, builder = result.plan.builds
+    one = replace(builder, names=(f"{BUILDER_OUT}-linux-amd64",), platforms=("linux/amd64",))
+    joined = replace(builder, per_platform=(one,), tag_platforms=True)
+    source = f"{BUILDER_OUT.rsplit(':', 1)[0]}@{platform_digest(one)}"
+    engine.failures[("index", f"{BUILDER_OUT}<-{source}")] = PublishError("denied")
+    with pytest.raises(PublishError) as caught:
+        apply_plan(engine, replace(result.plan, builds=(run, joined)))
+    lines = caught.value.message.splitlines()
+    assert lines[1].endswith(f", {one.primary_name}@{platform_digest(one)}")
+    assert lines[2] == f"not published: {BUILDER_OUT}"

@@ -169,59 +169,103 @@ ARG base_image
 FROM ${base_image}
 USER root
 ARG TARGETARCH
-ARG per_arch=""
 RUN d=/cnb/buildpacks/examples_arch/0.0.1 && mkdir -p $d/bin \\
  && printf 'api = "0.10"\\n[buildpack]\\nid = "examples/arch"\\nversion = "0.0.1"\\n' \\
     > $d/buildpack.toml \\
  && printf '#!/bin/sh\\nexit 0\\n' > $d/bin/detect && cp $d/bin/detect $d/bin/build \\
- && chmod 755 $d/bin/* && if [ -n "$per_arch" ]; then echo $TARGETARCH > $d/arch; fi
+ && chmod 755 $d/bin/* && echo $TARGETARCH > $d/arch
 """
 
 
-def test_modules_from_multi_platform_images_must_match_across_targets(
+def manifests_of(reference: str) -> dict[str, str]:
+    """An index's entries: platform -> manifest digest."""
+    out = subprocess.run(
+        ["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Manifest}}", reference],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
+        for m in json.loads(out).get("manifests", [])
+    }
+
+
+def push_per_arch_module_image(engine: EngineEnv, builder_cli: Cli, base: str) -> str:
+    """A multi-platform buildpack image whose module differs per platform (its arch file)."""
+    (builder_cli.workdir / "Dockerfile").write_text(MODULE_IMAGE_DOCKERFILE)
+    image = engine.name("module-per-arch")
+    subprocess.run(
+        [
+            *("docker", "buildx", "build", "--quiet", "--network", "host"),
+            *("--provenance=false", "--platform", "linux/amd64,linux/arm64"),
+            *("--build-arg", f"base_image={base}", "-t", image, "--push"),
+            str(builder_cli.workdir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return image
+
+
+def test_one_builder_per_target_each_with_its_platforms_modules_and_suffixed_names(
     engine: EngineEnv, builder_cli: Cli
 ) -> None:
-    """One build serves every platform with the same module layers, so a module an image
-    holds differently per platform is refused rather than given to the wrong platform."""
+    """pack's multi-arch builder: a module that differs per platform goes to each platform's
+    builder as that platform has it; with --append-image-name-suffix each platform's builder
+    is also NAME-os-arch, the very image the index names."""
     if engine.multiarch_build_image is None or engine.multiarch_run_image is None:
         pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
     base = engine.multiarch_build_image
-    (builder_cli.workdir / "Dockerfile").write_text(MODULE_IMAGE_DOCKERFILE)
-    images = {}
-    for kind, per_arch in (("same", ""), ("per-arch", "1")):
-        images[kind] = engine.name(f"module-{kind}")
-        subprocess.run(
-            [
-                "docker",
-                "buildx",
-                "build",
-                "--quiet",
-                "--network",
-                "host",
-                "--provenance=false",
-                "--platform",
-                "linux/amd64,linux/arm64",
-                "--build-arg",
-                f"base_image={base}",
-                "--build-arg",
-                f"per_arch={per_arch}",
-                "-t",
-                images[kind],
-                "--push",
-                str(builder_cli.workdir),
-            ],
-            check=True,
-            capture_output=True,
+    module_image = push_per_arch_module_image(engine, builder_cli, base)
+    builder = engine.name("per-target-builder", tag="1.0")
+    extra = f'[[buildpacks]]\nuri = "docker://{module_image}"\n' + TWO_TARGETS
+    builder_cli.write("builder.toml", builder_toml(base, engine.multiarch_run_image, extra))
+    result = builder_cli(
+        "create-builder", builder, "-c", "builder.toml", "--publish", "--append-image-name-suffix"
+    )
+    assert result.returncode == 0, result.stderr
+    index = manifests_of(builder)
+    assert sorted(index) == ["linux/amd64", "linux/arm64"]
+    for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
+        arch = platform.split("/")[1]
+        own = f"{builder}-linux-{arch}"
+        # The per-target name is that platform's image, the very manifest the index names.
+        assert engine.registry_digest(own) == index[platform]
+        assert engine.registry_config(own)["architecture"] == arch
+        out = engine.docker.run(
+            builder,
+            ["sh", "-c", "uname -m; cat /cnb/buildpacks/examples_arch/0.0.1/arch"],
+            platform=platform,
+            remove=True,
+            pull="always",
         )
-    for kind, expected_code in (("same", 0), ("per-arch", 3)):
-        builder = engine.name(f"module-{kind}-builder")
-        extra = f'[[buildpacks]]\nuri = "docker://{images[kind]}"\n' + TWO_TARGETS
-        toml = builder_toml(base, engine.multiarch_run_image, extra)
-        builder_cli.write("builder.toml", toml)
-        result = builder_cli("create-builder", builder, "-c", "builder.toml", "--publish")
-        assert result.returncode == expected_code, result.stderr
-        if expected_code:
-            assert "buildpack examples/arch@0.0.1 differs on linux/arm64" in result.stderr
-            assert not engine.in_registry(builder)
-        else:
-            assert platforms_of(builder) == ["linux/amd64", "linux/arm64"]
+        assert str(out).split() == [machine, arch]
+        labels = engine.registry_config(own)["config"]
+        assert isinstance(labels, dict)
+        layers = json.loads(labels["Labels"]["io.buildpacks.buildpack.layers"])
+        diff_ids = engine.registry_config(own)["rootfs"]
+        assert isinstance(diff_ids, dict)
+        # Each platform's labels name its own module layer.
+        assert layers["examples/arch"]["0.0.1"]["layerDiffID"] in diff_ids["diff_ids"]
+
+
+def test_a_run_image_without_a_target_platform_is_refused_before_anything_is_published(
+    engine: EngineEnv, builder_cli: Cli
+) -> None:
+    if engine.multiarch_build_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    builder = engine.name("run-lacks-arm64")
+    # The example run image is linux/amd64 only.
+    toml = builder_toml(engine.multiarch_build_image, engine.run_image, TWO_TARGETS)
+    builder_cli.write("builder.toml", toml)
+    result = builder_cli(
+        "create-builder", builder, "-c", "builder.toml", "--publish", "--append-image-name-suffix"
+    )
+    assert result.returncode == 3, result.stderr
+    assert (
+        f"$.run.images[0]: run image {engine.run_image} has no image for linux/arm64 "
+        "(it has linux/amd64); every target platform needs one"
+    ) in result.stderr
+    for name in (builder, f"{builder}-linux-amd64", f"{builder}-linux-arm64"):
+        assert not engine.in_registry(name)
