@@ -8,8 +8,8 @@ generate, CNB_TARGET_* from the run image. What they generate is read by cnbext.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
@@ -21,16 +21,18 @@ from cnbext.cnb.extender import (
     DETECT_ERROR,
     DETECT_PLAN_ERROR,
     GENERATE_ERROR,
+    GENERATE_OUTPUT_ERROR,
     ExtensionError,
     ExtensionPlans,
     GeneratedOutput,
     parse_detect_plan,
-    read_generate_output,
 )
+from cnbext.config.extend_config import load_extend_config
 from cnbext.config.extension import load_extension_config
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, PhaseRun
 from cnbext.engine.protocol import Engine
+from cnbext.errors import ConfigError
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.extension_output import (
     check_generate_output,
@@ -89,151 +91,154 @@ def cnb_user(image: BaseImage) -> str:
     return f"{uid}:{gid}" if uid and gid else image.user
 
 
+@dataclass(frozen=True)
+class ExtensionRun:
+    """Everything running one command's image extensions needs."""
+
+    requests: tuple[ExtensionRequest, ...]
+    build_image: BaseImage  # detect and generate run in it, as its CNB user
+    run_image: BaseImage  # CNB_TARGET_* describe it
+    platform_env: Mapping[str, str]  # --env: files in $CNB_PLATFORM_DIR/env
+    app_dir: Path | None  # --app; None: an empty folder
+    base_dir: Path  # relative extension URIs resolve here
+    work_dir: Path  # scratch for fetched modules and outputs; must outlive the plan
+    cache_dir: Path = field(default_factory=cache_dir)
+    # nan, inf or 0 would mean no limit: env_number refuses them (exit 2).
+    timeout: float = field(default_factory=lambda: env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+
+
+@dataclass(frozen=True)
+class _Mounts:
+    """One extension's folders, on the host and in its detect/generate containers."""
+
+    staged: Path  # the extension's files
+    out: Path  # detect/ and generate/ outputs, plan/plan.toml
+    shared: tuple[tuple[Path, str, bool], ...]  # read-only: files, platform, app
+    env: dict[str, str]  # what both phases get
+
+    def volumes(self, phase: str) -> tuple[tuple[Path, str, bool], ...]:
+        """Each phase may write only its own output folder; generate reads the plan
+        read-only, so nothing a phase leaves behind can redirect cnbext's writes."""
+        own: tuple[tuple[Path, str, bool], ...] = ((self.out / phase, f"{OUT_DIR}/{phase}", False),)
+        if phase == "generate":
+            own = ((self.out / "plan", f"{OUT_DIR}/plan", True), *own)
+        return (*self.shared, *own)
+
+
 def run_extensions(
-    engine: Engine,
-    reporter: Reporter,
-    requests: Sequence[ExtensionRequest],
-    *,
-    build_image: BaseImage,
-    run_image: BaseImage,
-    platform_env: Mapping[str, str],
-    app_dir: Path | None,
-    base_dir: Path,
-    work_dir: Path,
-    cache_dir: Path,
-    timeout: float | None = None,
+    engine: Engine, reporter: Reporter, run: ExtensionRun
 ) -> tuple[GeneratedOutput, ...]:
     """Detect, then generate, each extension in order; what the ones that apply generated."""
-    if timeout is None:
-        timeout = env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT)  # nan or inf would mean no limit
-    platform = work_dir / "platform"
+    platform = run.work_dir / "platform"
     (platform / "env").mkdir(parents=True, exist_ok=True)
-    for name, value in platform_env.items():
+    for name, value in run.platform_env.items():
         (platform / "env" / name).write_text(value)
-    app = app_dir if app_dir is not None else _empty_dir(work_dir / "app")
+    app = run.app_dir if run.app_dir is not None else _empty_dir(run.work_dir / "app")
     outputs: list[GeneratedOutput] = []
-    for index, request in enumerate(requests):
-        module = _fetch(engine, request, base_dir, work_dir / "fetch" / str(index), cache_dir)
-        descriptor = module.descriptor
-        staged = stage_module(module, work_dir / "staged" / str(index))
-        ext_dir = str(module.install_path)
-        out = work_dir / "out" / str(index)
-        for sub in ("detect", "generate", "plan"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ("detect", "generate"):
-            (out / sub).chmod(0o777)  # the CNB user writes here, and only here
-        shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
-        # Each phase may write only its own output folder; the plan is mounted read-only.
-        mounts = (*shared, (out / "detect", f"{OUT_DIR}/detect", False))
-        generate_mounts = (
-            *shared,
-            (out / "plan", f"{OUT_DIR}/plan", True),
-            (out / "generate", f"{OUT_DIR}/generate", False),
-        )
-        base_env = {
-            "CNB_EXTENSION_DIR": ext_dir,
-            "CNB_PLATFORM_DIR": PLATFORM_DIR,
-            **target_env(run_image),
-        }
-        label = f"{descriptor.id}@{descriptor.version}"
-        outcome = _detect(
-            engine, reporter, label, staged, build_image, mounts, base_env, timeout, module
-        )
+    for index, request in enumerate(run.requests):
+        fetch_dir = run.work_dir / "fetch" / str(index)
+        module = _fetch(engine, request, run.base_dir, fetch_dir, run.cache_dir)
+        mounts = _mount(module, run, index, platform, app)
+        label = f"{module.descriptor.id}@{module.descriptor.version}"
+        outcome = _detect(engine, reporter, label, run, mounts, module)
         if not outcome.passed:
             reporter.info(f"extension {label} does not apply (detect failed); skipped")
             continue
-        plan_text = tomlkit.dumps(
-            {"entries": [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]}
-        )
-        write_plan(out / "plan" / "plan.toml", plan_text)
-        fresh_output_dir(out / "generate")
-        if (staged / "bin" / "generate").is_file():
-            with reporter.step(f"Running {label} generate"):
-                result = engine.run_phase(
-                    PhaseRun(
-                        image=build_image.reference,
-                        command=(f"{ext_dir}/bin/generate",),
-                        env={
-                            **base_env,
-                            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
-                            "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
-                        },
-                        mounts=generate_mounts,
-                        user=cnb_user(build_image),
-                        workdir=APP_DIR,
-                        timeout=timeout,
-                        **container_limits(),
-                    )
-                )
-            if result.timed_out or result.exit_code != 0:
-                why = "timed out" if result.timed_out else f"exited {result.exit_code}"
-                raise ExtensionError(
-                    f"extension {label}: generate {why}\n{result.output.strip()}",
-                    exit_code=GENERATE_ERROR,
-                )
-        elif (staged / "generate").is_dir():
-            copy_static_output(staged / "generate", out / "generate")
-        check_generate_output(out / "generate", label)
-        outputs.append(read_generate_output(out / "generate", descriptor.id, descriptor.version))
+        outputs.append(_generate(engine, reporter, label, run, mounts, module, request, outcome))
     return tuple(outputs)
 
 
-def extension_plans(
+def extension_plans(engine: Engine, reporter: Reporter, run: ExtensionRun) -> ExtensionPlans:
+    """Run the extensions and turn what they generated into the extender's plans."""
+    return ExtensionPlans.from_outputs(run_extensions(engine, reporter, run))
+
+
+def _mount(module: Module, run: ExtensionRun, index: int, platform: Path, app: Path) -> _Mounts:
+    staged = stage_module(module, run.work_dir / "staged" / str(index))
+    out = run.work_dir / "out" / str(index)
+    for sub in ("detect", "generate", "plan"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("detect", "generate"):
+        (out / sub).chmod(0o777)  # the CNB user writes here, and only here
+    ext_dir = str(module.install_path)
+    shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
+    env = {
+        "CNB_EXTENSION_DIR": ext_dir,
+        "CNB_PLATFORM_DIR": PLATFORM_DIR,
+        **target_env(run.run_image),
+    }
+    return _Mounts(staged, out, shared, env)
+
+
+def _phase(
+    run: ExtensionRun, mounts: _Mounts, phase: str, command: str, env: dict[str, str]
+) -> PhaseRun:
+    return PhaseRun(
+        image=run.build_image.reference,
+        command=(command,),
+        env={**mounts.env, **env},
+        mounts=mounts.volumes(phase),
+        user=cnb_user(run.build_image),
+        workdir=APP_DIR,
+        timeout=run.timeout,
+        **container_limits(),
+    )
+
+
+def _generate(
     engine: Engine,
     reporter: Reporter,
-    requests: Sequence[ExtensionRequest],
-    *,
-    build_image: BaseImage,
-    run_image: BaseImage,
-    platform_env: Mapping[str, str],
-    app_dir: Path | None,
-    base_dir: Path,
-    work_dir: Path,
-) -> ExtensionPlans:
-    """Run the extensions and turn what they generated into the extender's plans."""
-    outputs = run_extensions(
-        engine,
-        reporter,
-        requests,
-        build_image=build_image,
-        run_image=run_image,
-        platform_env=platform_env,
-        app_dir=app_dir,
-        base_dir=base_dir,
-        work_dir=work_dir,
-        cache_dir=cache_dir(),
-    )
-    return ExtensionPlans.from_outputs(outputs)
+    label: str,
+    run: ExtensionRun,
+    mounts: _Mounts,
+    module: Module,
+    request: ExtensionRequest,
+    outcome: DetectOutcome,
+) -> GeneratedOutput:
+    """generate with a Buildpack Plan of what detect provided; or its static output."""
+    out, staged = mounts.out, mounts.staged
+    entries = [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]
+    write_plan(out / "plan" / "plan.toml", tomlkit.dumps({"entries": entries}))
+    fresh_output_dir(out / "generate")
+    source = None
+    if (staged / "bin" / "generate").is_file():
+        env = {
+            "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
+            "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
+        }
+        with reporter.step(f"Running {label} generate"):
+            result = engine.run_phase(
+                _phase(run, mounts, "generate", f"{module.install_path}/bin/generate", env)
+            )
+        if result.timed_out or result.exit_code != 0:
+            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
+            raise ExtensionError(
+                f"extension {label}: generate {why}\n{result.output.strip()}",
+                exit_code=GENERATE_ERROR,
+            )
+    elif (staged / "generate").is_dir():
+        copy_static_output(staged / "generate", out / "generate")
+        source = module.root / "generate"  # the extension's own files, for error messages
+    check_generate_output(out / "generate", label)
+    descriptor = module.descriptor
+    return read_generate_output(out / "generate", descriptor.id, descriptor.version, source=source)
 
 
 def _detect(
     engine: Engine,
     reporter: Reporter,
     label: str,
-    staged: Path,
-    build_image: BaseImage,
-    mounts: tuple[tuple[Path, str, bool], ...],
-    base_env: dict[str, str],
-    timeout: float,
+    run: ExtensionRun,
+    mounts: _Mounts,
     module: Module,
 ) -> DetectOutcome:
     """0 passes, 100 does not apply, anything else is an error; a plan must not `require`."""
-    descriptor = module.descriptor
-    out = mounts[-1][0]
+    staged = mounts.staged
     if (staged / "bin" / "detect").is_file():
+        env = {"CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"}
         with reporter.step(f"Running {label} detect"):
-            result = engine.run_phase(
-                PhaseRun(
-                    image=build_image.reference,
-                    command=(f"{module.install_path}/bin/detect",),
-                    env={**base_env, "CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"},
-                    mounts=mounts,
-                    user=cnb_user(build_image),
-                    workdir=APP_DIR,
-                    timeout=timeout,
-                    **container_limits(),
-                )
-            )
+            command = f"{module.install_path}/bin/detect"
+            result = engine.run_phase(_phase(run, mounts, "detect", command, env))
         if result.timed_out or result.exit_code not in (0, 100):
             why = "timed out" if result.timed_out else f"exited {result.exit_code}"
             raise ExtensionError(
@@ -241,13 +246,13 @@ def _detect(
                 f"anything else is an error)\n{result.output.strip()}",
                 exit_code=DETECT_ERROR,
             )
-        plan = out / "plan.toml"
+        plan = mounts.out / "detect" / "plan.toml"
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
         passed = True
     text = read_output_file(plan, owner=label, exit_code=DETECT_PLAN_ERROR, root=plan.parents[1])
-    provides = parse_detect_plan(text, descriptor.id) if text is not None else ()
+    provides = parse_detect_plan(text, module.descriptor.id) if text is not None else ()
     return DetectOutcome(passed, provides)
 
 
@@ -282,8 +287,7 @@ def _fetch(
         wanted = request.id or "one extension"
         raise ModuleError(
             f"{redact_url(request.uri)}: expected {wanted}"
-            f"{'@' + request.version if request.version else ''}"
-            f", found {found}",
+            f"{'@' + request.version if request.version else ''}, found {found}",
             hint="set id (and version) on the extension to pick one",
         )
     return matches[0]
@@ -292,3 +296,52 @@ def _fetch(
 def _empty_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def read_generate_output(
+    output_dir: Path, extension_id: str, version: str, *, source: Path | None = None
+) -> GeneratedOutput:
+    """Dockerfiles, extend-config.toml args and context folders, checked against the spec.
+    ``source`` is where the files are on disk for a user to open (default: ``output_dir``)."""
+
+    def text(name: str) -> str | None:
+        # Never through a link: generate wrote these in a container (docs/security.md).
+        owner = f"{extension_id}@{version}"
+        return read_output_file(output_dir / name, owner=owner, exit_code=GENERATE_OUTPUT_ERROR)
+
+    args: dict[str, dict[str, str]] = {"build": {}, "run": {}}
+    config_text = text("extend-config.toml")
+    if config_text is not None:
+        try:
+            args = load_extend_config(config_text, f"{extension_id}/extend-config.toml")
+        except ConfigError as err:
+            raise ExtensionError(
+                f"extension {extension_id}: invalid extend-config.toml (reading extend config):\n"
+                + "\n".join(str(p) for p in err.problems)
+                + f"\n{extension_id}/extend-config.toml is "
+                + str((source or output_dir) / "extend-config.toml"),
+                exit_code=GENERATE_OUTPUT_ERROR,
+            ) from None
+    shared = output_dir / "context"
+    specific = {kind: output_dir / f"context.{kind}" for kind in ("build", "run")}
+    if shared.is_dir() and any(p.is_dir() for p in specific.values()):
+        raise ExtensionError(
+            f"extension {extension_id}: generate wrote both `context` and "
+            "`context.build`/`context.run`; use one or the other",
+            exit_code=GENERATE_OUTPUT_ERROR,
+        )
+    contexts = {
+        kind: specific[kind] if specific[kind].is_dir() else (shared if shared.is_dir() else None)
+        for kind in ("build", "run")
+    }
+    return GeneratedOutput(
+        extension_id=extension_id,
+        extension_version=version,
+        build_dockerfile=text("build.Dockerfile"),
+        run_dockerfile=text("run.Dockerfile"),
+        build_args=args["build"],
+        run_args=args["run"],
+        build_context=contexts["build"],
+        run_context=contexts["run"],
+        source=source or output_dir,
+    )

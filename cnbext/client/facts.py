@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cnbext.client.extensions import extension_plans
+from cnbext.client.extensions import ExtensionRun, extension_plans
 from cnbext.client.origin import with_origin
 from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
@@ -76,13 +76,15 @@ def gather_image_facts(
         plans = extension_plans(
             engine,
             reporter,
-            requests,
-            build_image=base,
-            run_image=run,
-            platform_env=options.platform_env,
-            app_dir=options.app_dir,
-            base_dir=base_dir,
-            work_dir=work_dir / "extensions",
+            ExtensionRun(
+                requests=requests,
+                build_image=base,
+                run_image=run,
+                platform_env=options.platform_env,
+                app_dir=options.app_dir,
+                base_dir=base_dir,
+                work_dir=work_dir / "extensions",
+            ),
         )
         if plans.run.switched_to and extend_run:
             # The run image is now the one the switch names: plan (labels, user, distro) on

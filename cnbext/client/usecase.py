@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.progress import Reporter, SilentReporter
 from cnbext.client.publish import ImageResult, apply_plan
 from cnbext.engine.protocol import Engine
@@ -63,7 +64,9 @@ def run_use_case(
             return Result(plan, dry_run=True)
         for warning in plan.warnings:
             reporter.warn(warning)
-        return Result(plan, apply_plan(engine, plan))
+        # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
+        built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
+        return Result(plan, apply_plan(engine, built))
 
 
 def docker_engine(reporter: Reporter, network: str | None) -> Engine:

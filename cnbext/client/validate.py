@@ -221,18 +221,19 @@ def _dockerfile(kind_name: str) -> Callable[[Path, str], list[ConfigProblem]]:
             raise ConfigError([_problem(display, 1, f"cannot read file: {err}")]) from None
         findings = lint(text, DockerfileKind(kind_name))
         errors = [
-            _problem(display, f.line, f.message) for f in findings if f.severity is Severity.ERROR
+            _problem(display, f.line, f.message, f.column)
+            for f in findings
+            if f.severity is Severity.ERROR
         ]
         if errors:
             raise ConfigError(errors)
-        return [_problem(display, f.line, f.message) for f in findings]
+        return [_problem(display, f.line, f.message, f.column) for f in findings]
 
     return check
 
 
-def _problem(display: str, line: int, message: str) -> ConfigProblem:
-    # Dockerfile rules are about an instruction, which starts its line.
-    return ConfigProblem(display, SourcePosition(line, 1), "$", message)
+def _problem(display: str, line: int, message: str, column: int = 1) -> ConfigProblem:
+    return ConfigProblem(display, SourcePosition(line, column), "$", message)
 
 
 _CHECKERS: dict[Kind, Callable[[Path, str], list[ConfigProblem]]] = {

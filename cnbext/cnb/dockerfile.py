@@ -1,58 +1,41 @@
 """Dockerfiles cnbext writes, and the image-extension rules every Dockerfile must follow.
 
-Generated Dockerfiles follow the same rules as an image extension's build.Dockerfile (CNB
-image_extension.md, RFC 0105): one stage, ``ARG base_image`` then ``FROM ${base_image}``, only
-the allowed instructions, root only for the install and the base image's own user restored at
-the end through the ``user_id`` / ``group_id`` build args. Keeping to the extension contract
-means the same lint serves generated files and files written by extension authors.
+Extension Dockerfiles are parsed by BuildKit's own parser (the ``dockerfile`` package wraps
+its Go code), so heredocs, ``# escape=``, line continuations and JSON forms read exactly as
+BuildKit and the lifecycle (``buildpack/dockerfile.go``) read them. The rules on top are the
+lifecycle's: one stage; a build.Dockerfile is ``ARG base_image`` then ``FROM ${base_image}``
+(the FROM text compared literally); a run.Dockerfile ``FROM`` other than ``${base_image}``
+switches the run image; an instruction BuildKit does not know fails; a known one outside the
+recommended list is a warning.
+
+Generated Dockerfiles follow the same rules as an extension's build.Dockerfile (CNB
+image_extension.md, RFC 0105): root only for the install, and the base image's own user
+restored at the end through the ``user_id`` / ``group_id`` build args.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
+import dockerfile
+
+# What BuildKit's instruction parser knows (moby/buildkit frontend/dockerfile/instructions/
+# parse.go, ParseInstruction); anything else fails there with "unknown instruction".
+BUILDKIT_INSTRUCTIONS = frozenset(
+    {
+        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+        "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+        "WORKDIR",
+    }
+)  # fmt: skip
+# The extension spec's list (the lifecycle's recommendedCommands): others only warn.
 ALLOWED_INSTRUCTIONS = frozenset(
     {"FROM", "ADD", "ARG", "COPY", "ENV", "LABEL", "RUN", "SHELL", "USER", "WORKDIR"}
 )
-BASE_IMAGE_FROM = re.compile(r"^\$\{?base_image\}?$")
-
-
-@dataclass(frozen=True)
-class Instruction:
-    line: int  # 1-based line where the instruction starts
-    keyword: str  # upper-cased
-    arguments: str  # continuation lines joined
-
-
-def parse_instructions(text: str) -> list[Instruction]:
-    """Instructions with their starting line; comments and line continuations handled."""
-    instructions: list[Instruction] = []
-    pending: list[str] = []
-    start_line = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if pending and (not stripped or stripped.startswith("#")):
-            continue  # Docker drops comment and empty lines inside a continuation too
-        if not pending:
-            start_line = number
-        if stripped.endswith("\\"):
-            pending.append(stripped[:-1])
-            continue
-        pending.append(stripped)
-        joined = " ".join(part.strip() for part in pending if part.strip())
-        pending = []
-        keyword, _, arguments = joined.partition(" ")
-        instructions.append(Instruction(start_line, keyword.upper(), arguments.strip()))
-    if pending:
-        joined = " ".join(part.strip() for part in pending if part.strip())
-        keyword, _, arguments = joined.partition(" ")
-        instructions.append(Instruction(start_line, keyword.upper(), arguments.strip()))
-    return instructions
+BASE_IMAGE_ARG = "base_image"
+BASE_IMAGE_REF = "${base_image}"  # the lifecycle compares the raw FROM text with this
 
 
 class Severity(StrEnum):
@@ -66,70 +49,171 @@ class DockerfileKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class LintFinding:
+class Finding:
     line: int
+    column: int
     severity: Severity
     message: str
 
     def format(self, file: str) -> str:
-        return f"{file}:{self.line}: {self.severity.value}: {self.message}"
+        return f"{file}:{self.line}:{self.column}: {self.severity.value}: {self.message}"
 
 
-def lint(text: str, kind: DockerfileKind) -> list[LintFinding]:
-    """Check a Dockerfile against the image-extension rules for ``kind``."""
-    findings: list[LintFinding] = []
-    instructions = parse_instructions(text)
-    froms = [i for i in instructions if i.keyword == "FROM"]
-    if not froms:
-        findings.append(LintFinding(1, Severity.ERROR, "no FROM instruction"))
-    for extra in froms[1:]:
-        findings.append(
-            LintFinding(
-                extra.line,
-                Severity.ERROR,
-                "multi-stage Dockerfiles are not allowed: exactly one FROM",
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction as BuildKit's parser sees it (heredoc bodies belong to it)."""
+
+    line: int  # 1-based line where it starts
+    column: int  # 1-based column of its keyword
+    keyword: str  # upper-cased
+    values: tuple[str, ...]  # its words after flags, as the parser split them
+    flags: tuple[str, ...]
+    original: str
+
+
+@dataclass(frozen=True)
+class DockerfileCheck:
+    """What the rules say about one Dockerfile."""
+
+    findings: tuple[Finding, ...]
+    switch_to: str | None = None  # run.Dockerfile: the image a non-${base_image} FROM names
+    extends: bool = True  # it has instructions after FROM (else it only switches)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.WARNING)
+
+
+class DockerfileSyntaxError(ValueError):
+    """BuildKit's parser refused the text (its message, no position: it gives none)."""
+
+
+def parse_instructions(text: str) -> list[Instruction]:
+    """Every instruction with its position, by BuildKit's parser."""
+    try:
+        commands = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as err:
+        if "no instructions" in str(err):
+            return []
+        raise DockerfileSyntaxError(str(err)) from None
+    lines = text.splitlines()
+    parsed: list[Instruction] = []
+    for command in commands:
+        source_line = lines[command.start_line - 1] if command.start_line <= len(lines) else ""
+        column = len(source_line) - len(source_line.lstrip()) + 1
+        parsed.append(
+            Instruction(
+                line=command.start_line,
+                column=column,
+                keyword=command.cmd.upper(),
+                values=tuple(command.value),
+                flags=tuple(command.flags),
+                original=command.original,
             )
         )
-    for instruction in instructions:
-        if instruction.keyword not in ALLOWED_INSTRUCTIONS:
-            findings.append(
-                LintFinding(
-                    instruction.line,
-                    Severity.WARNING,
-                    f"{instruction.keyword} is not an allowed instruction "
-                    f"(allowed: {', '.join(sorted(ALLOWED_INSTRUCTIONS))}); it may be ignored",
-                )
-            )
+    return parsed
+
+
+def value_column(text: str, instruction: Instruction, value: str) -> int:
+    """Where ``value`` starts on the instruction's first line (its keyword if not there)."""
+    lines = text.splitlines()
+    line = lines[instruction.line - 1] if instruction.line <= len(lines) else ""
+    start = instruction.column - 1 + len(instruction.keyword)
+    found = line.find(value, start) if value else -1
+    return found + 1 if found >= 0 else instruction.column
+
+
+def check_dockerfile(text: str, kind: DockerfileKind) -> DockerfileCheck:
+    """Check an extension Dockerfile against the rules for ``kind``; for a run.Dockerfile,
+    also say which image it switches to (if any) and whether it extends at all."""
+    try:
+        instructions = parse_instructions(text)
+    except DockerfileSyntaxError as err:
+        return DockerfileCheck((Finding(1, 1, Severity.ERROR, f"cannot be parsed: {err}"),))
+    findings = _instruction_findings(instructions)
+    froms = [i for i in instructions if i.keyword == "FROM"]
+    if not froms:
+        message = f"{kind.value}.Dockerfile should have at least one stage (no FROM)"
+        findings.append(Finding(1, 1, Severity.ERROR, message))
+        return DockerfileCheck(tuple(findings))
+    findings += [
+        Finding(
+            extra.line,
+            extra.column,
+            Severity.ERROR,
+            f"{kind.value}.Dockerfile is not permitted to use multistage build (a second FROM)",
+        )
+        for extra in froms[1:]
+    ]
+    first = instructions.index(froms[0])
+    findings += [
+        Finding(i.line, i.column, Severity.ERROR, f"{i.keyword} before FROM: only ARG may be")
+        for i in instructions[:first]
+        if i.keyword != "ARG"
+    ]
     if kind is DockerfileKind.BUILD:
-        findings.extend(_check_build_preamble(instructions))
-    return sorted(findings, key=lambda f: (f.line, f.severity != Severity.ERROR))
-
-
-def _check_build_preamble(instructions: Sequence[Instruction]) -> list[LintFinding]:
-    first = instructions[0] if instructions else None
-    if first is None or first.keyword != "ARG" or first.arguments.split("=")[0] != "base_image":
-        return [
-            LintFinding(
-                first.line if first else 1,
-                Severity.ERROR,
-                "build.Dockerfile must begin with `ARG base_image`",
+        findings += _build_preamble(instructions[:first], froms[0])
+    image = froms[0].values[0] if froms[0].values else ""
+    switch_to = None
+    if image != BASE_IMAGE_REF:
+        column = value_column(text, froms[0], image)
+        if kind is DockerfileKind.BUILD:
+            message = f"build.Dockerfile did not contain required FROM {BASE_IMAGE_REF} command"
+            findings.append(Finding(froms[0].line, column, Severity.ERROR, message))
+        elif "$" in image:
+            # The lifecycle compares the text literally: `$base_image` or `${base_image` would
+            # be taken for a switch to an image of that name, which cannot exist.
+            message = (
+                f"FROM {image}: write the base image exactly as {BASE_IMAGE_REF}, or name a "
+                "literal image to switch the run image to"
             )
-        ]
-    second = instructions[1] if len(instructions) > 1 else None
-    if second is None or second.keyword != "FROM" or not _from_base_image(second):
-        return [
-            LintFinding(
-                second.line if second else first.line,
-                Severity.ERROR,
-                "build.Dockerfile must follow `ARG base_image` with `FROM ${base_image}`",
+            findings.append(Finding(froms[0].line, column, Severity.ERROR, message))
+        else:
+            switch_to = image
+    ordered = sorted(findings, key=lambda f: (f.line, f.column, f.severity != Severity.ERROR))
+    return DockerfileCheck(tuple(ordered), switch_to, extends=len(instructions) > first + 1)
+
+
+def lint(text: str, kind: DockerfileKind) -> list[Finding]:
+    """Every finding for ``text`` as a ``kind`` Dockerfile (errors and warnings)."""
+    return list(check_dockerfile(text, kind).findings)
+
+
+def _instruction_findings(instructions: list[Instruction]) -> list[Finding]:
+    findings: list[Finding] = []
+    for instruction in instructions:
+        keyword = instruction.keyword
+        if keyword not in BUILDKIT_INSTRUCTIONS:
+            message = f"unknown instruction: {keyword}"
+            close = difflib.get_close_matches(keyword, sorted(BUILDKIT_INSTRUCTIONS), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+            severity = Severity.ERROR
+        elif keyword not in ALLOWED_INSTRUCTIONS:
+            message = (
+                f"command {keyword} is not recommended in extension Dockerfiles "
+                f"(recommended: {', '.join(sorted(ALLOWED_INSTRUCTIONS))})"
             )
-        ]
-    return []
+            severity = Severity.WARNING
+        else:
+            continue
+        findings.append(Finding(instruction.line, instruction.column, severity, message))
+    return findings
 
 
-def _from_base_image(instruction: Instruction) -> bool:
-    words = [w for w in instruction.arguments.split() if not w.startswith("--platform")]
-    return bool(words) and BASE_IMAGE_FROM.match(words[0]) is not None
+def _build_preamble(preamble: list[Instruction], first_from: Instruction) -> list[Finding]:
+    """Exactly one ARG before FROM, naming base_image first (the lifecycle's meta-arg check)."""
+    args = [i for i in preamble if i.keyword == "ARG"]
+    names = [value.split("=", 1)[0] for value in args[0].values] if args else []
+    if len(args) == 1 and names[:1] == [BASE_IMAGE_ARG]:
+        return []
+    where = args[1] if len(args) > 1 else args[0] if args else first_from
+    message = "build.Dockerfile did not start with required ARG command (`ARG base_image`)"
+    return [Finding(where.line, where.column, Severity.ERROR, message)]
 
 
 def install_lines(install_command: str) -> list[str]:

@@ -7,24 +7,18 @@ io.buildpacks.rebasable label is. The engine applies the steps; nothing here run
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbext.cnb.dockerfile import (
-    BASE_IMAGE_FROM,
-    DockerfileKind,
-    Severity,
-    lint,
-    parse_instructions,
-)
+from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
 from cnbext.cnb.semver import module_version_warning
 from cnbext.errors import CnbextError
 
-RESERVED_ARGS = frozenset({"build_id", "user_id", "group_id"})
 REBASABLE_LABEL = "io.buildpacks.rebasable"
+# The history entry of every layer an extension adds (the lifecycle's layers.ExtensionLayerName).
+EXTENSION_LAYER_NAME = "Layer: '{created_by}', Created by extension: {extension_id}"
 
 
 class ExtensionError(CnbextError):
@@ -39,8 +33,9 @@ class ExtensionError(CnbextError):
 DETECT_ERROR = 21  # detect exited with neither 0 nor 100
 DETECT_PLAN_ERROR = 22  # the plan is malformed or has `requires`
 GENERATE_ERROR = 91  # generate exited non-zero
-GENERATE_OUTPUT_ERROR = 92  # extend-config.toml or context folders break the rules
-DOCKERFILE_ERROR = 100  # a Dockerfile breaks the extension Dockerfile rules
+# What generate wrote breaks the rules: extend-config.toml, context folders, or a Dockerfile
+# (the lifecycle checks Dockerfiles in its generate phase, and fails with 92 too).
+GENERATE_OUTPUT_ERROR = 92
 ROOT_USER_ERROR = 101  # the run image would run as root
 EXTENSION_BUILD_ERROR = 102  # building an extension's Dockerfile failed
 
@@ -57,6 +52,7 @@ class GeneratedOutput:
     run_args: dict[str, str] = field(default_factory=dict)
     build_context: Path | None = None  # None: the app dir
     run_context: Path | None = None
+    source: Path | None = None  # the folder the files were read from, for error messages
 
     def dockerfile(self, kind: DockerfileKind) -> str | None:
         return self.build_dockerfile if kind is DockerfileKind.BUILD else self.run_dockerfile
@@ -98,62 +94,6 @@ def parse_detect_plan(text: str, extension_id: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def read_generate_output(output_dir: Path, extension_id: str, version: str) -> GeneratedOutput:
-    """Dockerfiles, extend-config.toml args and context folders, checked against the spec."""
-
-    def text(name: str) -> str | None:
-        path = output_dir / name
-        return path.read_text() if path.is_file() else None
-
-    args: dict[str, dict[str, str]] = {"build": {}, "run": {}}
-    config_text = text("extend-config.toml")
-    if config_text is not None:
-        try:
-            config = tomllib.loads(config_text)
-        except tomllib.TOMLDecodeError as err:
-            raise ExtensionError(
-                f"extension {extension_id}: invalid extend-config.toml: {err}",
-                exit_code=GENERATE_OUTPUT_ERROR,
-            ) from None
-        for kind in ("build", "run"):
-            for arg in config.get(kind, {}).get("args", []):
-                name, value = str(arg.get("name", "")), str(arg.get("value", ""))
-                if name in RESERVED_ARGS:
-                    raise ExtensionError(
-                        f"extension {extension_id}: arg with name {name!r} is not allowed",
-                        exit_code=GENERATE_OUTPUT_ERROR,
-                        hint="build_id, user_id and group_id are set by the extender",
-                    )
-                if not name:
-                    raise ExtensionError(
-                        f"extension {extension_id}: every [[{kind}.args]] needs a name",
-                        exit_code=GENERATE_OUTPUT_ERROR,
-                    )
-                args[kind][name] = value
-    shared = output_dir / "context"
-    specific = {kind: output_dir / f"context.{kind}" for kind in ("build", "run")}
-    if shared.is_dir() and any(p.is_dir() for p in specific.values()):
-        raise ExtensionError(
-            f"extension {extension_id}: generate wrote both `context` and "
-            "`context.build`/`context.run`; use one or the other",
-            exit_code=GENERATE_OUTPUT_ERROR,
-        )
-    contexts = {
-        kind: specific[kind] if specific[kind].is_dir() else (shared if shared.is_dir() else None)
-        for kind in ("build", "run")
-    }
-    return GeneratedOutput(
-        extension_id=extension_id,
-        extension_version=version,
-        build_dockerfile=text("build.Dockerfile"),
-        run_dockerfile=text("run.Dockerfile"),
-        build_args=args["build"],
-        run_args=args["run"],
-        build_context=contexts["build"],
-        run_context=contexts["run"],
-    )
-
-
 @dataclass(frozen=True)
 class ExtenderStep:
     """One Dockerfile to apply: on the previous step's result, or on ``switch_to``."""
@@ -162,10 +102,14 @@ class ExtenderStep:
     extension_id: str
     extension_version: str
     dockerfile: str
-    args: dict[str, str]
+    args: dict[str, str]  # the extension's own (extend-config.toml); reserved names refused
     context: Path | None  # None: the app dir
     switch_to: str | None  # run.Dockerfile only: the image its FROM switches to
-    sets_rebasable: bool  # LABEL io.buildpacks.rebasable=true
+    extends: bool = True  # it has instructions after FROM (else it only switches)
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind.value}.Dockerfile of {self.extension_id}@{self.extension_version}"
 
 
 @dataclass(frozen=True)
@@ -179,27 +123,24 @@ class ExtenderPlan:
     def switched_to(self) -> str | None:
         return self.steps[0].switch_to if self.steps and self.steps[0].switch_to else None
 
-    @property
-    def rebasable(self) -> bool:
-        """True only if every applied run.Dockerfile says so (unset counts as false)."""
-        return bool(self.steps) and all(step.sets_rebasable for step in self.steps)
-
 
 def plan_extender(outputs: Sequence[GeneratedOutput], kind: DockerfileKind) -> ExtenderPlan:
-    """Lint and order one kind's Dockerfiles; for run, apply the run-image switch rule."""
+    """Check and order one kind's Dockerfiles; for run, apply the run-image switch rule.
+    Every broken rule of every Dockerfile is reported at once, at file:line:col."""
     steps: list[ExtenderStep] = []
     warnings: list[str] = []
     errors: list[str] = []
+    on_disk: list[str] = []
     for output in outputs:
         text = output.dockerfile(kind)
         if text is None:
             continue
         file = f"{output.extension_id}/{kind.value}.Dockerfile"
-        for finding in lint(text, kind):
-            if finding.severity is Severity.ERROR:
-                errors.append(finding.format(file))
-            else:
-                warnings.append(finding.format(file))
+        check = check_dockerfile(text, kind)
+        errors += [finding.format(file) for finding in check.errors]
+        warnings += [finding.format(file) for finding in check.warnings]
+        if check.errors and output.source is not None:
+            on_disk.append(f"{file} is {output.source / f'{kind.value}.Dockerfile'}")
         steps.append(
             ExtenderStep(
                 kind=kind,
@@ -208,14 +149,15 @@ def plan_extender(outputs: Sequence[GeneratedOutput], kind: DockerfileKind) -> E
                 dockerfile=text,
                 args=output.args(kind),
                 context=output.context(kind),
-                switch_to=_switch_target(text) if kind is DockerfileKind.RUN else None,
-                sets_rebasable=_sets_rebasable(text),
+                switch_to=check.switch_to,
+                extends=check.extends,
             )
         )
     if errors:
         raise ExtensionError(
-            "extension Dockerfiles break the image extension rules:\n" + "\n".join(errors),
-            exit_code=DOCKERFILE_ERROR,
+            f"failed to parse {kind.value}.Dockerfile: the image extension rules are broken:\n"
+            + "\n".join([*errors, *on_disk]),
+            exit_code=GENERATE_OUTPUT_ERROR,
         )
     ignored: tuple[str, ...] = ()
     switching = [i for i, step in enumerate(steps) if step.switch_to]
@@ -225,26 +167,6 @@ def plan_extender(outputs: Sequence[GeneratedOutput], kind: DockerfileKind) -> E
         ignored = tuple(step.extension_id for step in steps[:last])
         steps = steps[last:]
     return ExtenderPlan(kind, tuple(steps), ignored, tuple(warnings))
-
-
-def _switch_target(dockerfile: str) -> str | None:
-    for instruction in parse_instructions(dockerfile):
-        if instruction.keyword == "FROM":
-            words = [w for w in instruction.arguments.split() if not w.startswith("--")]
-            if words and not BASE_IMAGE_FROM.match(words[0]):
-                return words[0]
-            return None
-    return None
-
-
-_REBASABLE = re.compile(r"""io\.buildpacks\.rebasable\s*=\s*["']?true["']?(\s|$)""")
-
-
-def _sets_rebasable(dockerfile: str) -> bool:
-    return any(
-        instruction.keyword == "LABEL" and _REBASABLE.search(instruction.arguments + " ")
-        for instruction in parse_instructions(dockerfile)
-    )
 
 
 @dataclass(frozen=True)
@@ -282,3 +204,68 @@ class ExtensionPlans:
 def applied_extensions(plan: ExtenderPlan) -> list[dict[str, str]]:
     """What io.buildpacks.extend.metadata records about the extensions applied to an image."""
     return [{"id": s.extension_id, "version": s.extension_version} for s in plan.steps]
+
+
+# -- applying steps: what each Dockerfile gets and what its result means ------------------------
+
+
+def step_build_args(
+    step: ExtenderStep, *, build_id: str, user: str, base_image: str
+) -> dict[str, str]:
+    """The lifecycle's order: build_id, user_id and group_id (the User of the image the step
+    builds on: the previous result, or after a switch the switched-to image), the
+    extension's args, then base_image last so nothing can replace it."""
+    user_id, group_id = split_user(user)
+    return {
+        "build_id": build_id,
+        "user_id": user_id,
+        "group_id": group_id,
+        **step.args,
+        "base_image": base_image,
+    }
+
+
+def history_name(extension_id: str) -> str:
+    """The template (``{created_by}`` left in) for history entries an extension's step adds."""
+    return EXTENSION_LAYER_NAME.replace("{extension_id}", extension_id)
+
+
+def labels_before(step: ExtenderStep) -> dict[str, str]:
+    """Labels set on the image a step builds on. The extender spec resets the rebasable label
+    to false before each run.Dockerfile, so only a run.Dockerfile that sets it counts."""
+    return {REBASABLE_LABEL: "false"} if step.kind is DockerfileKind.RUN else {}
+
+
+def parse_bool(value: str | None) -> bool | None:
+    """Go's strconv.ParseBool, as the lifecycle reads the label; None when it is no bool."""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+def still_rebasable(rebasable: bool, labels: Sequence[Mapping[str, str]]) -> bool:
+    """After a run.Dockerfile: rebasable only if it was and every platform's result says so
+    (unset or unparsable counts as false)."""
+    return rebasable and all(parse_bool(each.get(REBASABLE_LABEL)) is True for each in labels)
+
+
+def user_warning(step: ExtenderStep, before: str, after: str) -> str | None:
+    if after != before and is_root_user(after):
+        return (
+            f"{step.title} changed the user from {before or 'empty'} to {after or 'empty'}; "
+            "it must not be the final user (a following Dockerfile must reset it)"
+        )
+    return None
+
+
+def check_final_user(kind: DockerfileKind, user: str) -> None:
+    """A run image must not end as root (the lifecycle's extender refuses it)."""
+    if kind is DockerfileKind.RUN and is_root_user(user):
+        raise ExtensionError(
+            f"the final user ID is 0 (root) after the run image extensions "
+            f"(User {user or 'empty'}); run images must not run as root",
+            exit_code=ROOT_USER_ERROR,
+            hint="end each run.Dockerfile with USER ${user_id}:${group_id}",
+        )

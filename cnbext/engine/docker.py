@@ -9,11 +9,9 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 import uuid
@@ -27,6 +25,14 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
+from cnbext.engine.extension_steps import (
+    BASE_CONTEXT,
+    INDEX_MEDIA_TYPES,
+    LayoutBuilder,
+    LayoutImage,
+    StepBuild,
+    read_layout,
+)
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -38,12 +44,6 @@ from cnbext.engine.models import (
 from cnbext.errors import BuildError, EngineError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
-INDEX_MEDIA_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 
@@ -163,9 +163,6 @@ class DockerEngine:
         """Labels of an image in the daemon, else of the one its registry serves."""
         return dict(self._image_config(reference, platform).get("Labels") or {})
 
-    def image_user(self, reference: str, *, platform: str | None = None) -> str:
-        return str(self._image_config(reference, platform).get("User") or "")
-
     def _image_config(self, reference: str, platform: str | None) -> dict[str, Any]:
         """The config section (User, Env, Labels, ...) of a local or a registry image."""
         if self.docker.image.exists(reference):
@@ -240,18 +237,28 @@ class DockerEngine:
         an export, so builds can run concurrently while pushes keep the publish order."""
         self._buildx(build, pull, output={"type": "cacheonly"})
 
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """``reference`` for every platform as an OCI layout (cnbext.engine.extension_steps)."""
+        return self._layouts.export(reference, platforms, dest, pull=pull)
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """One extension step into an OCI layout (cnbext.engine.extension_steps)."""
+        return self._layouts.build(step, dest)
+
+    @property
+    def _layouts(self) -> LayoutBuilder:
+        return LayoutBuilder(self.docker, self.reporter, self.network)
+
     def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> None:
         build_args = dict(build.build_args)
-        if build.extension_steps:
-            build_args["base_image"] = self._apply_extension_steps(build, pull)
-            # The base is now the last intermediate, which only the daemon holds: pulling it
-            # would ask docker.io for it (the real base was pulled by the first step).
-            pull = False
-        self._buildx_final(build, build_args, pull, outputs)
-
-    def _buildx_final(
-        self, build: ImageBuild, build_args: dict[str, str], pull: bool, outputs: dict[str, Any]
-    ) -> None:
+        contexts: dict[str, str] = {}
+        if build.base_context is not None:
+            # The extension steps' last result, an OCI layout: FROM ${base_image} builds on
+            # it, every platform on its own (nothing was loaded into the daemon).
+            build_args["base_image"] = BASE_CONTEXT
+            contexts[BASE_CONTEXT] = build.base_context
         with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
             context = _context_dir(tmp)
             _materialize_context(context, build)
@@ -261,6 +268,7 @@ class DockerEngine:
                 "platforms": list(build.platforms) or None,
                 "network": self.network,
                 "pull": pull,
+                "build_contexts": contexts,
                 # Attestation manifests turn the result into an index with "unknown/unknown"
                 # entries, which older lifecycles and pack mis-handle; builds stay plain images.
                 "provenance": False,
@@ -270,101 +278,6 @@ class DockerEngine:
             verb = "Building and pushing" if _pushes(options) else "Building"
             with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
                 self._run_build(context, options, build)
-
-    def _apply_extension_steps(self, build: ImageBuild, pull: bool) -> str:
-        """The extender: each extension Dockerfile on the previous result (the first on the
-        build's base, or on the image a run.Dockerfile switches to), kept in the daemon under
-        a cnbext-intermediate/ name. Returns the last result's name.
-
-        The intermediates are deliberately not removed: on the containerd image store, images
-        BuildKit loaded can reference layer blobs lazily, and removing the loaded
-        intermediates (which hold full copies) lets containerd collect blobs other images
-        still need ("failed to load cache key: ... not found" on the next build)."""
-        from cnbext.cnb.dockerfile import is_root_user, split_user
-        from cnbext.cnb.extender import EXTENSION_BUILD_ERROR, ROOT_USER_ERROR, ExtensionError
-
-        previous = build.base
-        run_id = uuid.uuid4().hex[:12]
-        for index, step in enumerate(build.extension_steps):
-            user_id, group_id = (
-                split_user(self.image_user(previous)) if not step.switch_to else ("", "")
-            )
-            args = {
-                "base_image": previous,
-                "build_id": build.extension_build_ids[index],
-                "user_id": user_id,
-                "group_id": group_id,
-                **step.args,
-            }
-            target = f"cnbext-intermediate/{run_id}:{index}"
-            with tempfile.TemporaryDirectory(prefix="cnbext-ext-") as tmp:
-                context = _context_dir(tmp)
-                source = step.context or build.app_dir
-                if source is not None:
-                    _copy_tree(source, context)
-                else:
-                    context.mkdir()
-                dockerfile = Path(tmp, "Dockerfile")
-                dockerfile.write_text(step.dockerfile)
-                label = f"{step.extension_id}@{step.extension_version}"
-                tail: deque[str] = deque(maxlen=25)
-                archive = Path(tmp, "image.tar")
-                base_history = self._history_length(step.switch_to or previous)
-                try:
-                    with self.reporter.step(f"Applying {step.kind.value}.Dockerfile of {label}"):
-                        lines = self.docker.buildx.build(
-                            context,
-                            file=dockerfile,
-                            build_args=args,
-                            output={"type": "oci", "dest": str(archive), "name": target},
-                            network=self.network,
-                            pull=pull and index == 0,
-                            provenance=False,
-                            stream_logs=True,
-                            progress="plain",
-                        )
-                        for line in cast(Iterator[str], lines):
-                            tail.append(str(line).rstrip("\n"))
-                            self.reporter.build_log(tail[-1])
-                        # As the lifecycle's extender does, every new history entry names the
-                        # extension that made it; then the result goes into the daemon.
-                        _name_history(archive, base_history, step.extension_id)
-                        self.docker.image.load(archive, quiet=True)
-                except DockerException as err:
-                    log = "\n".join(tail) or _last_lines(err, 25)
-                    raise ExtensionError(
-                        f"applying the {step.kind.value}.Dockerfile of {label} failed:\n{log}",
-                        exit_code=EXTENSION_BUILD_ERROR,
-                    ) from None
-            previous = target
-        user = self.image_user(previous)
-        applied_run = any(step.kind.value == "run" for step in build.extension_steps)
-        if applied_run and is_root_user(user):
-            raise ExtensionError(
-                f"the final user ID is 0 (root) after the run image extensions "
-                f"(User {user or 'empty'}); run images must not run as root",
-                exit_code=ROOT_USER_ERROR,
-                hint="end each run.Dockerfile with USER ${user_id}:${group_id}",
-            )
-        return previous
-
-    def _history_length(self, reference: str) -> int:
-        """How many history entries an image in the daemon has (python-on-whales has no
-        image history call yet; JSON keeps multi-line entries on one line each)."""
-        try:
-            output: str = run(
-                [
-                    *self.docker.client_config.docker_cmd,
-                    *("image", "history", "--no-trunc", "--format", "{{json .CreatedBy}}"),
-                    reference,
-                ],
-                return_stderr=False,
-            )
-        except DockerException as err:
-            raise ImageError(
-                f"cannot read the history of {reference}: {_last_lines(err)}"
-            ) from None
-        return len([line for line in output.splitlines() if line.strip()])
 
     @staticmethod
     def _check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
@@ -395,14 +308,16 @@ class DockerEngine:
                 _copy_tree(context_trees[path], context / path)
             _normalize_times(context)
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            archive = Path(tmp, "layers.tar")
+            layout = Path(tmp, "layout")
             try:
                 self.docker.buildx.build(
-                    context, output={"type": "oci", "dest": str(archive)}, progress=False
+                    context,
+                    output={"type": "oci", "tar": "false", "dest": str(layout)},
+                    progress=False,
                 )
             except DockerException as err:
                 raise BuildError(f"cannot build module layers: {_last_lines(err)}") from None
-            diff_ids = _oci_diff_ids(archive)
+            diff_ids = read_layout(layout).configs[0].diff_ids
         if len(diff_ids) != len(paths):
             raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
         return dict(zip(paths, diff_ids, strict=True))
@@ -595,71 +510,6 @@ def _normalize_times(root: Path) -> None:
         for name in [*dirnames, *filenames]:
             os.utime(Path(directory, name), (0, 0), follow_symlinks=False)
     os.utime(root, (0, 0))
-
-
-def _oci_diff_ids(archive: Path) -> list[str]:
-    """rootfs.diff_ids of the single image in an OCI layout tarball."""
-    with tarfile.open(archive) as oci:
-
-        def blob(digest: str) -> Any:
-            member = oci.extractfile("blobs/" + digest.replace(":", "/"))
-            if member is None:
-                raise BuildError(f"OCI export lacks blob {digest}")
-            return json.load(member)
-
-        index_file = oci.extractfile("index.json")
-        if index_file is None:
-            raise BuildError("OCI export lacks index.json")
-        descriptor = json.load(index_file)["manifests"][0]
-        while descriptor["mediaType"] in INDEX_MEDIA_TYPES:
-            descriptor = blob(descriptor["digest"])["manifests"][0]
-        manifest = blob(descriptor["digest"])
-        config = blob(manifest["config"]["digest"])
-    return list(config["rootfs"]["diff_ids"])
-
-
-def _name_history(archive: Path, keep: int, extension_id: str) -> None:
-    """Rewrite an OCI image archive so that each history entry after the first ``keep`` (the
-    base image's) reads ``Layer: '<created_by>', Created by extension: <id>``. The config
-    changes, so the config, manifest and index digests are recomputed; layers are untouched."""
-    with tempfile.TemporaryDirectory(prefix="cnbext-oci-") as tmp:
-        root = Path(tmp)
-        with tarfile.open(archive) as oci:
-            oci.extractall(root, filter="data")
-
-        def blob_path(digest: str) -> Path:
-            return root / "blobs" / digest.replace(":", "/")
-
-        def store(document: Any) -> tuple[str, int]:
-            data = json.dumps(document, separators=(",", ":")).encode()
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            blob_path(digest).write_bytes(data)
-            return digest, len(data)
-
-        def rewrite(descriptor: dict[str, Any]) -> None:
-            document = json.loads(blob_path(descriptor["digest"]).read_bytes())
-            if descriptor["mediaType"] in INDEX_MEDIA_TYPES:
-                for child in document.get("manifests", []):
-                    rewrite(child)
-            else:
-                config = json.loads(blob_path(document["config"]["digest"]).read_bytes())
-                for entry in config.get("history", [])[keep:]:
-                    created_by = entry.get("created_by", "")
-                    entry["created_by"] = (
-                        f"Layer: '{created_by}', Created by extension: {extension_id}"
-                    )
-                digest, size = store(config)
-                document["config"].update(digest=digest, size=size)
-            digest, size = store(document)
-            descriptor.update(digest=digest, size=size)
-
-        index = json.loads((root / "index.json").read_text())
-        for descriptor in index["manifests"]:
-            rewrite(descriptor)
-        (root / "index.json").write_text(json.dumps(index, separators=(",", ":")))
-        with tarfile.open(archive, "w") as oci:
-            for path in sorted(root.rglob("*")):
-                oci.add(path, arcname=str(path.relative_to(root)), recursive=False)
 
 
 def _match_pattern(path: str) -> str:

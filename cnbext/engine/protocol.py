@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -50,6 +51,16 @@ class Engine(Protocol):
 
     def run_phase(self, phase: PhaseRun) -> PhaseResult:
         """Run an extension's detect or generate in a container."""
+        ...
+
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """``reference`` for every platform, unchanged, as an OCI layout at ``dest``."""
+        ...
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """One Dockerfile on layouts named as contexts, into an OCI layout at ``dest``."""
         ...
 
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:

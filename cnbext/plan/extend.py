@@ -279,12 +279,13 @@ def apply_extension_plan(
     metadata: Mapping[str, Any],
 ) -> ImageBuild:
     """``build`` with the extensions' Dockerfiles of one kind applied first. For a run image
-    the result is rebasable only if every applied run.Dockerfile says so (and cnbext's own
-    packages, if any, are declared rebasable too)."""
+    the label says whether cnbext's own packages, if any, are declared rebasable; once the
+    steps are built, it stays "true" only if every applied run.Dockerfile's result says so
+    too (cnbext.client.extension_chain)."""
     labels = dict(build.labels)
     if plan.kind is DockerfileKind.RUN and plan.steps:
         ours = not build.packages or metadata.get("rebasable") is True
-        labels[REBASABLE] = "true" if plan.rebasable and ours else "false"
+        labels[REBASABLE] = "true" if ours else "false"
     return replace(
         build,
         labels=labels,

@@ -55,6 +55,9 @@ class ImageBuild:
     extension_steps: tuple[ExtenderStep, ...] = ()
     extension_build_ids: tuple[str, ...] = ()
     app_dir: Path | None = None  # the build context of steps whose extension gave none
+    # Set when the steps have been built (cnbext.client.extension_chain): the BuildKit named
+    # context (an OCI layout) holding their result, which `base_image` then names.
+    base_context: str | None = None
     # Several targets published as pack does: one build per platform (each with that
     # platform's own inputs), each pushed under its own first name (``names[0]``, which the
     # index then replaces, or NAME-os-arch when ``tag_platforms``: --append-image-name-suffix),
@@ -91,6 +94,7 @@ class ImageBuild:
                     "version": step.extension_version,
                     "kind": step.kind.value,
                     "switchTo": step.switch_to,
+                    "extends": step.extends,
                     "buildId": build_id,
                     "args": dict(step.args),
                     "dockerfile": step.dockerfile,

@@ -46,7 +46,7 @@ def test_json_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert document["exitCode"] == 3
     assert document["files"][0]["kind"] == "run.Dockerfile"
     assert document["problems"] == [
-        "run.Dockerfile:2:1: $: multi-stage Dockerfiles are not allowed: exactly one FROM"
+        "run.Dockerfile:2:1: $: run.Dockerfile is not permitted to use multistage build (a second FROM)"
     ]
 
 

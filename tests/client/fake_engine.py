@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -19,6 +20,7 @@ from cnbext.engine.models import (
 )
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
+from tests.fixtures.oci_layout import write_layout
 
 BUILDING = (
     "prebuild",
@@ -31,8 +33,8 @@ BUILDING = (
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # resolve, export, labels, layers, phase, prebuild, build, copy, push-platform,
-    # index, platforms, read
+    method: str  # resolve, export, labels, layers, phase, layout, step, prebuild, build, copy,
+    # push-platform, index, platforms, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -107,6 +109,24 @@ class FakeEngine:
     def run_phase(self, phase: PhaseRun) -> PhaseResult:
         self._record("phase", phase.command[0])
         return self.phase(phase)
+
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        """The image as a layout with its User and labels (and one history entry)."""
+        self._record("layout", reference)
+        image = self.images[reference]
+        spec = {"User": image.user, "Labels": dict(image.labels), "history": ["base"]}
+        return read_layout(write_layout(dest, {p: spec for p in platforms or ("linux/amd64",)}))
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        """A step that keeps its base's User and labels and adds one history entry."""
+        self._record("step", step.title)
+        base = next(iter(step.contexts.values()))
+        config = base.configs[0]
+        spec = {"User": config.user, "Labels": config.labels, "history": ["base", "RUN step"]}
+        platforms = step.platforms or ("linux/amd64",)
+        return read_layout(write_layout(dest, {p: spec for p in platforms}))
 
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
         self._record("prebuild", build.primary_name)

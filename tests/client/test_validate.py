@@ -105,12 +105,22 @@ def test_bad_cases_are_refused_as_the_commands_refuse_them(
 # --- kinds without a loader of their own ---------------------------------------------------
 
 BUILD_DOCKERFILE_CASES = {
-    "no ARG base_image": ("FROM ${base_image}\n", "build.Dockerfile:1:1: $: build.Dockerfile must"),
+    "no ARG base_image": (
+        "FROM ${base_image}\n",
+        "build.Dockerfile:1:1: $: build.Dockerfile did not start with required ARG command",
+    ),
     "two stages": (
         "ARG base_image\nFROM ${base_image}\nFROM other\n",
-        "build.Dockerfile:3:1: $: multi-stage Dockerfiles are not allowed",
+        "build.Dockerfile:3:1: $: build.Dockerfile is not permitted to use multistage build",
     ),
-    "no FROM": ("ARG base_image\n", "build.Dockerfile:1:1: $: no FROM instruction"),
+    "no FROM": (
+        "ARG base_image\n",
+        "build.Dockerfile:1:1: $: build.Dockerfile should have at least one stage",
+    ),
+    "FROM $base_image": (
+        "ARG base_image\nFROM $base_image\n",
+        "build.Dockerfile:2:6: $: build.Dockerfile did not contain required FROM ${base_image}",
+    ),
 }
 
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import (
     DETECT_PLAN_ERROR,
-    DOCKERFILE_ERROR,
     GENERATE_OUTPUT_ERROR,
+    ROOT_USER_ERROR,
+    ExtenderStep,
     ExtensionError,
     ExtensionPlans,
     GeneratedOutput,
     applied_extensions,
+    check_final_user,
+    history_name,
+    labels_before,
+    parse_bool,
     parse_detect_plan,
     plan_extender,
-    read_generate_output,
+    step_build_args,
+    still_rebasable,
 )
 
 EXTEND = "ARG base_image\nFROM ${base_image}\nRUN true\n"
@@ -49,43 +53,6 @@ def test_bad_plans(plan: str) -> None:
     assert caught.value.exit_code == DETECT_PLAN_ERROR
 
 
-def test_generate_output_args_and_contexts(tmp_path: Path) -> None:
-    (tmp_path / "run.Dockerfile").write_text(EXTEND)
-    (tmp_path / "extend-config.toml").write_text(
-        '[[run.args]]\nname = "greeting"\nvalue = "a=b"\n[[build.args]]\nname = "x"\nvalue = "1"\n'
-    )
-    (tmp_path / "context.run").mkdir()
-    result = read_generate_output(tmp_path, "ext/x", "1.0.0")
-    assert result.run_dockerfile == EXTEND
-    assert result.build_dockerfile is None
-    assert result.run_args == {"greeting": "a=b"}
-    assert result.build_args == {"x": "1"}
-    assert result.run_context == tmp_path / "context.run"
-    assert result.build_context is None  # the app dir
-
-
-def test_a_shared_context_serves_both_kinds(tmp_path: Path) -> None:
-    (tmp_path / "context").mkdir()
-    result = read_generate_output(tmp_path, "ext/x", "1.0.0")
-    assert result.build_context == result.run_context == tmp_path / "context"
-
-
-@pytest.mark.parametrize("name", ["build_id", "user_id", "group_id"])
-def test_reserved_arg_names(tmp_path: Path, name: str) -> None:
-    (tmp_path / "extend-config.toml").write_text(f'[[build.args]]\nname = "{name}"\nvalue = "1"\n')
-    with pytest.raises(ExtensionError, match=f"arg with name '{name}' is not allowed") as caught:
-        read_generate_output(tmp_path, "ext/x", "1.0.0")
-    assert caught.value.exit_code == GENERATE_OUTPUT_ERROR
-
-
-def test_context_and_a_specific_context_together(tmp_path: Path) -> None:
-    (tmp_path / "context").mkdir()
-    (tmp_path / "context.build").mkdir()
-    with pytest.raises(ExtensionError) as caught:
-        read_generate_output(tmp_path, "ext/x", "1.0.0")
-    assert caught.value.exit_code == GENERATE_OUTPUT_ERROR
-
-
 def test_steps_keep_order_per_kind() -> None:
     outputs = [
         output("a", build=EXTEND, run=EXTEND),
@@ -113,18 +80,6 @@ def test_the_last_run_image_switch_wins_and_earlier_run_dockerfiles_are_ignored(
     assert [s.extension_id for s in plan.steps] == ["d", "e"]
     assert plan.ignored == ("a", "b", "c")
     assert plan.switched_to == "third/run:2"
-    assert not plan.rebasable  # d does not set it
-
-
-def test_rebasable_only_when_every_applied_run_dockerfile_says_so() -> None:
-    assert plan_extender(
-        [output("a", run=REBASABLE), output("b", run=REBASABLE)], DockerfileKind.RUN
-    ).rebasable
-    assert not plan_extender(
-        [output("a", run=REBASABLE), output("b", run=EXTEND)], DockerfileKind.RUN
-    ).rebasable
-    quoted = 'ARG base_image\nFROM ${base_image}\nLABEL io.buildpacks.rebasable="true"\n'
-    assert plan_extender([output("a", run=quoted)], DockerfileKind.RUN).rebasable
 
 
 def test_build_dockerfiles_never_switch() -> None:
@@ -132,19 +87,74 @@ def test_build_dockerfiles_never_switch() -> None:
     assert plan.steps[0].switch_to is None
 
 
-def test_lint_errors_stop_everything_and_warnings_are_kept() -> None:
+def test_rule_errors_of_every_dockerfile_stop_everything_and_warnings_are_kept() -> None:
     with pytest.raises(ExtensionError) as caught:
         plan_extender(
             [output("a", build="FROM ${base_image}\n"), output("b", build=EXTEND + "FROM x\n")],
             DockerfileKind.BUILD,
         )
-    assert caught.value.exit_code == DOCKERFILE_ERROR
-    assert "a/build.Dockerfile:1: error: build.Dockerfile must begin with `ARG base_image`" in str(
-        caught.value
+    assert caught.value.exit_code == GENERATE_OUTPUT_ERROR
+    message = str(caught.value)
+    assert (
+        "a/build.Dockerfile:1:1: error: build.Dockerfile did not start with required ARG" in message
     )
-    assert "b/build.Dockerfile:4: error: multi-stage" in str(caught.value)
+    assert (
+        "b/build.Dockerfile:4:1: error: build.Dockerfile is not permitted to use multistage"
+        in message
+    )
     plan = plan_extender([output("a", build=EXTEND + "EXPOSE 80\n")], DockerfileKind.BUILD)
     assert plan.warnings == (
-        "a/build.Dockerfile:4: warning: EXPOSE is not an allowed instruction "
-        "(allowed: ADD, ARG, COPY, ENV, FROM, LABEL, RUN, SHELL, USER, WORKDIR); it may be ignored",
+        "a/build.Dockerfile:4:1: warning: command EXPOSE is not recommended in extension "
+        "Dockerfiles (recommended: ADD, ARG, COPY, ENV, FROM, LABEL, RUN, SHELL, USER, WORKDIR)",
     )
+
+
+def step(
+    kind: DockerfileKind = DockerfileKind.RUN, args: dict[str, str] | None = None
+) -> ExtenderStep:
+    return ExtenderStep(kind, "ext/x", "1.0.0", EXTEND, args or {}, None, None)
+
+
+def test_step_args_in_the_lifecycle_order_with_base_image_last() -> None:
+    args = step_build_args(
+        step(args={"greeting": "hi"}), build_id="b", user="1001:1000", base_image="base"
+    )
+    assert list(args.items()) == [
+        ("build_id", "b"),
+        ("user_id", "1001"),
+        ("group_id", "1000"),
+        ("greeting", "hi"),
+        ("base_image", "base"),
+    ]
+    assert step_build_args(step(), build_id="b", user="cnb", base_image="x")["group_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("true", True), ("True", True), ("1", True), ("t", True), ("TRUE", True),
+     ("false", False), ("0", False), ("F", False), (None, None), ("yes", None), ('"true"', None)],
+)  # fmt: skip
+def test_parse_bool_is_gos(value: str | None, parsed: bool | None) -> None:
+    assert parse_bool(value) is parsed
+
+
+def test_rebasable_needs_every_run_step_and_platform_to_say_so() -> None:
+    yes, no = {"io.buildpacks.rebasable": "1"}, {"io.buildpacks.rebasable": "false"}
+    assert still_rebasable(True, [yes, yes])
+    assert not still_rebasable(True, [yes, no])
+    assert not still_rebasable(True, [{}])
+    assert not still_rebasable(False, [yes])
+    assert labels_before(step()) == {"io.buildpacks.rebasable": "false"}
+    assert labels_before(step(DockerfileKind.BUILD)) == {}
+
+
+def test_history_name_and_final_user() -> None:
+    assert history_name("a/b").replace("{created_by}", "RUN x") == (
+        "Layer: 'RUN x', Created by extension: a/b"
+    )
+    check_final_user(DockerfileKind.RUN, "1000:1000")
+    check_final_user(DockerfileKind.BUILD, "root")
+    for user in ("0", "root", "", "0:0"):
+        with pytest.raises(ExtensionError) as caught:
+            check_final_user(DockerfileKind.RUN, user)
+        assert caught.value.exit_code == ROOT_USER_ERROR

@@ -76,6 +76,24 @@ class EngineEnv:
     def in_registry(self, reference: str) -> bool:
         return _in_registry(reference)
 
+    def image_list(self) -> set[str]:
+        """Every image in the daemon, dangling ones included: ``<id> <repository>:<tag>``."""
+        out = subprocess.run(
+            [
+                "docker",
+                "image",
+                "ls",
+                "-a",
+                "--no-trunc",
+                "--format",
+                "{{.ID}} {{.Repository}}:{{.Tag}}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return set(out.stdout.split("\n")) - {""}
+
     def run(self, reference: str, command: str) -> str:
         output = self.docker.run(reference, ["sh", "-c", command], remove=True)
         return str(output)

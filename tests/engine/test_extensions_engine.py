@@ -275,7 +275,65 @@ BAD = {
             )
         },
         92,
-        "arg with name 'user_id' is not allowed",
+        'test/bad/extend-config.toml:2:8: $.build.args[0].name: arg with name "user_id" is not allowed',
+    ),
+    "base_image in extend-config": (
+        {
+            "generate_script": generate_script(
+                ("extend-config.toml", '[[run.args]]\nname = "base_image"\nvalue = "x"\n'),
+                ("run.Dockerfile", "ARG base_image\nFROM ${base_image}\nRUN true\n"),
+            )
+        },
+        92,
+        'test/bad/extend-config.toml:2:8: $.run.args[0].name: arg with name "base_image" is not allowed',
+    ),
+    "integer value": (
+        {
+            "generate_script": generate_script(
+                ("extend-config.toml", '[[build.args]]\nname = "n"\nvalue = 1\n'),
+                ("build.Dockerfile", "ARG base_image\nFROM ${base_image}\n"),
+            )
+        },
+        92,
+        "test/bad/extend-config.toml:3:9: $.build.args[0].value: expected a string, found the number 1",
+    ),
+    "args as a string": (
+        {"generate_script": generate_script(("extend-config.toml", '[run]\nargs = "x"\n'))},
+        92,
+        'test/bad/extend-config.toml:2:8: $.run.args: expected an array, found the string "x"',
+    ),
+    "args as strings": (
+        {"generate_script": generate_script(("extend-config.toml", '[run]\nargs = ["x"]\n'))},
+        92,
+        'test/bad/extend-config.toml:2:9: $.run.args[0]: expected a table, found the string "x"',
+    ),
+    "FROM $base_image": (
+        {
+            "generate_script": generate_script(
+                ("build.Dockerfile", "ARG base_image\nFROM $base_image\nRUN true\n")
+            )
+        },
+        92,
+        "test/bad/build.Dockerfile:2:6: error: build.Dockerfile did not contain required "
+        "FROM ${base_image} command",
+    ),
+    "unbalanced brace": (
+        {
+            "generate_script": generate_script(
+                ("run.Dockerfile", "ARG base_image\nFROM ${base_image\nRUN true\n")
+            )
+        },
+        92,
+        "test/bad/run.Dockerfile:2:6: error: FROM ${base_image: write the base image exactly",
+    ),
+    "unknown instruction": (
+        {
+            "generate_script": generate_script(
+                ("build.Dockerfile", "ARG base_image\nFROM ${base_image}\nRUNN true\n")
+            )
+        },
+        92,
+        "test/bad/build.Dockerfile:3:1: error: unknown instruction: RUNN (did you mean RUN?)",
     ),
     "multi-stage Dockerfile": (
         {
@@ -286,8 +344,8 @@ BAD = {
                 ),
             )
         },
-        100,
-        "build.Dockerfile:3: error: multi-stage Dockerfiles are not allowed",
+        92,
+        "test/bad/build.Dockerfile:3:1: error: build.Dockerfile is not permitted to use multistage",
     ),
     "missing ARG base_image": (
         {
@@ -295,8 +353,8 @@ BAD = {
                 ("build.Dockerfile", "FROM ${base_image}\nUSER 1000\n")
             )
         },
-        100,
-        "build.Dockerfile:1: error: build.Dockerfile must begin with `ARG base_image`",
+        92,
+        "test/bad/build.Dockerfile:1:1: error: build.Dockerfile did not start with required ARG",
     ),
     "final run image user is root": (
         {
@@ -323,6 +381,7 @@ def test_bad_extensions_fail_with_their_exit_code_and_publish_nothing(
     bad = write_extension(tmp_path / "bad", "test/bad", "1.0.0", **script)  # type: ignore[arg-type]
     cnbext.write("extend-builder.toml", config(example_builder[0], bad))
     builder, run_image = engine.name("bad-builder"), engine.name("bad-run")
+    images_before = engine.image_list()
     result = cnbext(
         "extend-builder",
         builder,
@@ -334,8 +393,10 @@ def test_bad_extensions_fail_with_their_exit_code_and_publish_nothing(
     )
     assert result.returncode == code, result.stderr
     assert message in result.stderr
+    assert "internal error" not in result.stderr
     assert not engine.in_registry(builder)
     assert not engine.in_registry(run_image)
+    assert engine.image_list() == images_before  # nothing built into the daemon either
 
 
 def test_a_detect_that_hangs_is_stopped(

@@ -1,0 +1,130 @@
+"""Building an image's extension steps before the image itself, the extender's way.
+
+Each Dockerfile of the plan is built on the previous result (the first on the build's base, a
+switching run.Dockerfile on the image it switches to) for every platform at once, through OCI
+layouts in a scratch folder (cnbext.engine.extension_steps), so nothing enters the Docker
+daemon. The extender's rules are cnbext.cnb.extender's: which args a step gets (its user from
+the image it builds on), the rebasable reset before each run.Dockerfile, how new history
+entries are named, the refusal of a root run image. The engine only builds and rewrites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from cnbext.client.progress import Reporter
+from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.extender import (
+    EXTENSION_BUILD_ERROR,
+    REBASABLE_LABEL,
+    ExtenderStep,
+    ExtensionError,
+    check_final_user,
+    history_name,
+    labels_before,
+    step_build_args,
+    still_rebasable,
+    user_warning,
+)
+from cnbext.engine.extension_steps import (
+    BASE_CONTEXT,
+    LayoutImage,
+    StepBuild,
+    StepBuildError,
+    rewrite_layout,
+)
+from cnbext.engine.protocol import Engine
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+
+
+def build_plan_steps(engine: Engine, reporter: Reporter, plan: Plan, scratch: Path) -> Plan:
+    """``plan`` with every build's extension steps built under ``scratch``, which must
+    outlive applying the plan (the builds name layouts in it)."""
+    pull = plan.pull_policy is PullPolicy.ALWAYS
+    builds = tuple(
+        build_extension_steps(engine, reporter, build, scratch / str(index), pull=pull)
+        for index, build in enumerate(plan.builds)
+    )
+    return replace(plan, builds=builds)
+
+
+def build_extension_steps(
+    engine: Engine, reporter: Reporter, build: ImageBuild, scratch: Path, *, pull: bool
+) -> ImageBuild:
+    """``build`` with its extension steps built: its ``base_context`` names their result, and
+    a run image's rebasable label says what the built steps said. ``scratch`` must outlive
+    the build of the image itself."""
+    if not build.extension_steps:
+        return build
+    scratch.mkdir(parents=True, exist_ok=True)
+    current: LayoutImage | None = None
+    rebasable = True
+    for index, step in enumerate(build.extension_steps):
+        if current is None or step.switch_to:
+            source = step.switch_to or build.base
+            dest = scratch / f"{index}-base"
+            current = engine.export_layout(source, build.platforms, dest, pull=pull)
+        current = rewrite_layout(current, labels=labels_before(step))
+        if not step.extends:
+            continue  # it only switches the run image: nothing to build
+        result = _build_step(engine, build, step, index, current, scratch)
+        if step.kind is DockerfileKind.RUN:
+            rebasable = still_rebasable(rebasable, [c.labels for c in result.configs])
+        warning = user_warning(step, _user(current), _user(result))
+        if warning:
+            reporter.warn(warning)
+        current = rewrite_layout(
+            result,
+            keep_history={c.platform: c.history for c in current.configs},
+            history_template=history_name(step.extension_id),
+        )
+    assert current is not None
+    kind = build.extension_steps[0].kind
+    check_final_user(kind, _user(current))
+    labels = dict(build.labels)
+    if kind is DockerfileKind.RUN:
+        ours = labels.get(REBASABLE_LABEL) == "true"
+        labels[REBASABLE_LABEL] = "true" if ours and rebasable else "false"
+    return replace(
+        build,
+        base_context=current.context,
+        labels=labels,
+        result_labels={**build.result_labels, **labels},
+    )
+
+
+def _build_step(
+    engine: Engine,
+    build: ImageBuild,
+    step: ExtenderStep,
+    index: int,
+    base: LayoutImage,
+    scratch: Path,
+) -> LayoutImage:
+    # A switching Dockerfile's FROM names the image itself: the same layout answers for it.
+    names = [BASE_CONTEXT, *([step.switch_to] if step.switch_to else [])]
+    request = StepBuild(
+        title=f"applying the {step.title}",
+        dockerfile=step.dockerfile,
+        context=step.context or build.app_dir,
+        build_args=step_build_args(
+            step,
+            build_id=build.extension_build_ids[index],
+            user=_user(base),
+            base_image=BASE_CONTEXT,
+        ),
+        contexts=dict.fromkeys(names, base),
+        platforms=build.platforms,
+    )
+    try:
+        return engine.build_layout(request, scratch / str(index))
+    except StepBuildError as err:
+        raise ExtensionError(
+            f"applying the {step.title} failed:\n{err.log}", exit_code=EXTENSION_BUILD_ERROR
+        ) from None
+
+
+def _user(image: LayoutImage) -> str:
+    """The User every platform's config shares (the first platform's if they differ)."""
+    return image.configs[0].user if image.configs else ""

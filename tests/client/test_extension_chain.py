@@ -1,0 +1,151 @@
+"""The extender rules the client applies between chained steps, with a fake layout builder:
+what each step is given, the rebasable reset, history names, the root refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from cnbext.client.extension_chain import build_extension_steps
+from cnbext.client.progress import SilentReporter
+from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.extender import ROOT_USER_ERROR, ExtenderStep, ExtensionError
+from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
+from cnbext.plan.model import ImageBuild
+from tests.fixtures.oci_layout import configs, write_layout
+
+RUN = DockerfileKind.RUN
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+class FakeLayouts:
+    """Exports images with a User per name; a built step sets the User and labels it is told
+    to (by a ``# user=... label=...`` first line), adding one history entry."""
+
+    def __init__(self, users: dict[str, str], base_labels: dict[str, str] | None = None) -> None:
+        self.users = users
+        self.base_labels = base_labels or {}
+        self.exports: list[str] = []
+        self.builds: list[StepBuild] = []
+
+    def export_layout(
+        self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
+    ) -> LayoutImage:
+        self.exports.append(reference)
+        spec = {
+            "User": self.users[reference],
+            "Labels": dict(self.base_labels),
+            "history": ["base"],
+        }
+        return read_layout(write_layout(dest, {p: spec for p in platforms}))
+
+    def build_layout(self, step: StepBuild, dest: Path) -> LayoutImage:
+        self.builds.append(step)
+        directives = dict(w.split("=", 1) for w in step.dockerfile.splitlines()[0][2:].split())
+        base = next(iter(step.contexts.values()))
+        spec: dict[str, Any] = {}
+        for config in configs(base.path):
+            labels = dict(config["config"]["Labels"])
+            if "label" in directives:
+                labels["io.buildpacks.rebasable"] = directives["label"]
+            spec = {
+                "User": directives.get("user", config["config"]["User"]),
+                "Labels": labels,
+                "history": [h["created_by"] for h in config["history"]] + ["RUN step"],
+            }
+        return read_layout(write_layout(dest, {p: spec for p in step.platforms}))
+
+
+def step(ext: str, first_line: str, *, switch_to: str | None = None, extends: bool = True,
+         args: dict[str, str] | None = None) -> ExtenderStep:  # fmt: skip
+    return ExtenderStep(
+        RUN, ext, "1.0.0", f"{first_line}\nARG base_image\n", args or {}, None, switch_to, extends
+    )
+
+
+def image_build(*steps: ExtenderStep, rebasable: str = "true") -> ImageBuild:
+    return ImageBuild(
+        role="run image", base="run:1", dockerfile="", build_args={},
+        labels={"io.buildpacks.rebasable": rebasable}, result_labels={}, label_changes=(),
+        names=("out:1",), platforms=PLATFORMS, package_manager=None, packages=(), base_user="1001:1000",
+        extension_steps=steps, extension_build_ids=tuple(f"id-{i}" for i in range(len(steps))),
+    )  # fmt: skip
+
+
+def chain(layouts: FakeLayouts, build: ImageBuild, tmp_path: Path) -> ImageBuild:
+    engine = cast(Any, layouts)
+    return build_extension_steps(engine, SilentReporter(), build, tmp_path, pull=False)
+
+
+def test_args_user_history_and_rebasable_through_two_steps(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000"})
+    build = image_build(
+        step("a/one", "# user=root label=true", args={"greeting": "hi"}),
+        step("a/two", "# user=1001:1000 label=1"),
+    )
+    result = chain(layouts, build, tmp_path)
+    first, second = layouts.builds
+    assert list(first.build_args.items()) == [
+        ("build_id", "id-0"), ("user_id", "1001"), ("group_id", "1000"),
+        ("greeting", "hi"), ("base_image", "cnbext-base"),
+    ]  # fmt: skip
+    assert (second.build_args["user_id"], second.build_args["group_id"]) == ("root", "")
+    assert second.build_args["build_id"] == "id-1"
+    assert first.platforms == second.platforms == PLATFORMS
+    assert layouts.exports == ["run:1"]
+    assert result.labels["io.buildpacks.rebasable"] == "true"
+    assert result.base_context is not None
+    final = Path(result.base_context.removeprefix("oci-layout://").split("@")[0])
+    for config in configs(final):
+        assert [h["created_by"] for h in config["history"]] == [
+            "base",
+            "Layer: 'RUN step', Created by extension: a/one",
+            "Layer: 'RUN step', Created by extension: a/two",
+        ]
+
+
+def test_the_label_is_reset_before_each_run_step(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000"}, base_labels={"io.buildpacks.rebasable": "true"})
+    result = chain(layouts, image_build(step("a/silent", "# user=1001:1000")), tmp_path)
+    assert result.labels["io.buildpacks.rebasable"] == "false"
+
+
+def test_cnbexts_own_packages_can_keep_it_false(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000"})
+    build = image_build(step("a/yes", "# label=true"), rebasable="false")
+    assert chain(layouts, build, tmp_path).labels["io.buildpacks.rebasable"] == "false"
+
+
+def test_a_switch_builds_on_the_switched_to_image_with_its_user(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000", "other:2": "1234:1234"})
+    build = image_build(step("a/switch", "# label=true", switch_to="other:2"), step("a/after", "#"))
+    chain(layouts, build, tmp_path)
+    assert layouts.exports == ["other:2"]
+    switching = layouts.builds[0]
+    assert (switching.build_args["user_id"], switching.build_args["group_id"]) == ("1234", "1234")
+    assert set(switching.contexts) == {"cnbext-base", "other:2"}  # its FROM resolves to the copy
+    assert layouts.builds[1].build_args["user_id"] == "1234"
+
+
+def test_a_switch_with_nothing_after_its_from_is_not_built(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000", "other:2": "1234:1234"})
+    build = image_build(step("a/switch", "#", switch_to="other:2", extends=False))
+    result = chain(layouts, build, tmp_path)
+    assert layouts.builds == []
+    assert result.base_context is not None and "@sha256:" in result.base_context
+
+
+def test_a_run_image_left_as_root_is_refused(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000"})
+    with pytest.raises(ExtensionError) as caught:
+        chain(layouts, image_build(step("a/root", "# user=0")), tmp_path)
+    assert caught.value.exit_code == ROOT_USER_ERROR
+
+
+def test_no_steps_no_work(tmp_path: Path) -> None:
+    layouts = FakeLayouts({})
+    build = image_build()
+    assert chain(layouts, build, tmp_path) is build
