@@ -43,10 +43,25 @@ def build_plan_steps(engine: Engine, reporter: Reporter, plan: Plan, scratch: Pa
     outlive applying the plan (the builds name layouts in it)."""
     pull = plan.pull_policy is PullPolicy.ALWAYS
     builds = tuple(
-        build_extension_steps(engine, reporter, build, scratch / str(index), pull=pull)
+        _with_steps(engine, reporter, build, scratch / str(index), pull=pull)
         for index, build in enumerate(plan.builds)
     )
     return replace(plan, builds=builds)
+
+
+def _with_steps(
+    engine: Engine, reporter: Reporter, build: ImageBuild, scratch: Path, *, pull: bool
+) -> ImageBuild:
+    """A builder published per target is built and pushed as its ``per_platform`` builds, so
+    each of those gets its own steps (on its own platform's base); the joined build only
+    names them."""
+    if not build.per_platform:
+        return build_extension_steps(engine, reporter, build, scratch, pull=pull)
+    ones = tuple(
+        build_extension_steps(engine, reporter, one, scratch / f"platform-{index}", pull=pull)
+        for index, one in enumerate(build.per_platform)
+    )
+    return replace(build, per_platform=ones)
 
 
 def build_extension_steps(
