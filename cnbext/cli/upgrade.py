@@ -12,15 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from cnbext.cli.options import (
+    AppOption,
     BuildIdOption,
+    EnvOption,
     ExtensionOption,
     NetworkOption,
     OutputFormat,
     OutputOption,
     PublishOption,
     QuietOption,
+    RunFlags,
     VerboseOption,
-    flag_uri,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +82,8 @@ def upgrade(
         ),
     ] = None,
     network: NetworkOption = None,
+    env: EnvOption = None,
+    app_dir: AppOption = None,
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
@@ -92,16 +96,31 @@ def upgrade(
     def run() -> int:
         import cnbext
         from cnbext.cli.application import print_json, stdout_console
+        from cnbext.plan.model import PullPolicy
 
+        # Parsed as the other commands parse them (URI#sha256= pins, NAME=VALUE checks).
+        flags = RunFlags(
+            publish=publish,
+            pull_policy=PullPolicy.IF_NOT_PRESENT,
+            network=network,
+            platform=None,
+            build_id=build_id,
+            extension=extension,
+            env=env,
+            app=app_dir,
+            dry_run=False,
+        )
         options = cnbext.UpgradeOptions(
             names=tuple(names),
             check=check,
             publish=publish,
             rebase=rebase,
             build_id=build_id,
-            extensions=tuple(cnbext.ExtensionRequest(flag_uri(u)) for u in extension or ()),
+            extensions=flags.extension_requests(),
             config=config,
             network=network or None,
+            platform_env=flags.platform_env(),
+            app_dir=app_dir,
         )
         results = cnbext.upgrade(options, reporter=app.reporter)
         if output is OutputFormat.JSON:

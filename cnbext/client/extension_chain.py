@@ -52,12 +52,13 @@ def build_plan_steps(engine: Engine, reporter: Reporter, plan: Plan, scratch: Pa
 def _with_steps(
     engine: Engine, reporter: Reporter, build: ImageBuild, scratch: Path, *, pull: bool
 ) -> ImageBuild:
-    """A build joined from one build per platform is published from those alone: each gets
-    its own chain, on its own platform's base (the joined build itself is never built)."""
+    """A builder published per target is built and pushed as its ``per_platform`` builds, so
+    each of those gets its own steps (on its own platform's base); the joined build only
+    names them."""
     if not build.per_platform:
         return build_extension_steps(engine, reporter, build, scratch, pull=pull)
     ones = tuple(
-        build_extension_steps(engine, reporter, one, scratch / f"p{index}", pull=pull)
+        build_extension_steps(engine, reporter, one, scratch / f"platform-{index}", pull=pull)
         for index, one in enumerate(build.per_platform)
     )
     return replace(build, per_platform=ones)

@@ -116,6 +116,6 @@ def read_image(
         if cached is not None:
             reporter.build_log(f"facts of {reference} from the cache ({source.digest[:19]})")
             return cached
-    facts = engine.read_image(source, platform)
+    facts = engine.read_base(source, platform)
     fact_cache.store(source, platform, PROBE_PATHS, facts)
     return facts

@@ -13,16 +13,23 @@ from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
 from cnbext.cnb.provenance import PROVENANCE, read_provenance
-from cnbext.engine.images import ImageView, read_image
+from cnbext.engine.models import ImageView
+from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
 
 ORDER = "io.buildpacks.buildpack.order"
 ORDER_EXTENSIONS = "io.buildpacks.buildpack.order-extensions"
 
 
-def inspect_image(reference: str, registry: Registry | None = None) -> dict[str, Any]:
+def inspect_image(
+    reference: str, registry: Registry | None = None, *, engine: Engine | None = None
+) -> dict[str, Any]:
+    """What ``reference`` is (read through ``engine``, the Docker one by default) and its
+    live status (registry lookups)."""
+    from cnbext.client.usecase import reading_engine
+
     registry = registry or Registry()
-    view = read_image(reference, registry)
+    view = (engine or reading_engine()).read_image(reference)
     document: dict[str, Any] = {
         "reference": reference,
         "source": view.source,

@@ -8,7 +8,6 @@ daemon knows by a registry digest, so purely local images cause no network traff
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
+from cnbext.sources.download import file_sha256
 
 
 def with_origin(base: BaseImage, reference: str, registry: Registry | None = None) -> BaseImage:
@@ -56,15 +56,17 @@ def _same_repository(a: str, b: str) -> bool:
 def with_digests(
     requests: Sequence[ExtensionRequest], base_dir: Path, engine: Engine
 ) -> tuple[ExtensionRequest, ...]:
-    """``requests`` with the digest of each one's content where it can be had without a
-    download: a folder's staged-content digest, an archive's sha256, a docker:// image's
-    registry digest. URLs keep None (the download is what the uri names)."""
+    """``requests`` with the digest of each one's content: a folder's staged-content digest,
+    an archive's sha256, a docker:// image's registry digest, a download's sha256."""
     return tuple(
-        replace(r, digest=r.digest or source_digest(r.uri, base_dir, engine)) for r in requests
+        replace(r, digest=r.digest or source_digest(r.uri, base_dir, engine, r.sha256))
+        for r in requests
     )
 
 
-def source_digest(uri: str, base_dir: Path, engine: Engine) -> str | None:
+def source_digest(
+    uri: str, base_dir: Path, engine: Engine, sha256: str | None = None
+) -> str | None:
     from cnbext.errors import CnbextError
     from cnbext.sources.staging import tree_digest
     from cnbext.sources.uri import resolve_uri
@@ -75,15 +77,30 @@ def source_digest(uri: str, base_dir: Path, engine: Engine) -> str | None:
         return None  # planning reports the bad uri
     if resolved.scheme == "docker":
         return engine.registry_origin(resolved.location).digest
+    if resolved.scheme == "http":
+        return _download_digest(uri, sha256)
     if resolved.scheme != "path":
         return None
     path = Path(resolved.location)
     if path.is_dir():
         return tree_digest(path)
     if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-        return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{file_sha256(path)}"
     return None
+
+
+def _download_digest(url: str, sha256: str | None) -> str | None:
+    """The sha256 of the archive downloaded from ``url``. Gathering the extensions already
+    fetched it into the download cache (checked against ``sha256`` when pinned), so this is
+    a cache hit, not a second download."""
+    from cnbext.errors import CnbextError
+    from cnbext.sources.cache import cache_dir
+    from cnbext.sources.download import download_to_cache
+
+    try:
+        path = download_to_cache(
+            url, cache_dir(), error_type=CnbextError, hint="", subject=None, sha256=sha256
+        )
+    except CnbextError:
+        return None  # the extension's own fetch reports why
+    return f"sha256:{file_sha256(path)}"

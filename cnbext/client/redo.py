@@ -27,19 +27,21 @@ if TYPE_CHECKING:
 
 
 def redo(
-    name: str,
+    names: tuple[str, ...],
     provenance: Provenance,
     options: UpgradeOptions,
     extensions: tuple[ExtensionRequest, ...],
     reporter: Reporter,
 ) -> str:
-    """Redo ``provenance``'s command for ``name``; the new digest (or image id) of ``name``."""
+    """Redo ``provenance``'s command, saving to ``names`` (the first is the NAME upgraded, the
+    rest the other names the image was saved as); the new digest (or image id) of the first."""
+    name = names[0]
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
         if provenance.command == "extend":
-            result = _extend(name, provenance, options, extensions, work, reporter)
+            result = _extend(names, provenance, options, extensions, work, reporter)
         elif provenance.command in ("extend-builder", "create-builder"):
-            result = _builder(name, provenance, options, extensions, work, reporter)
+            result = _builder(names, provenance, options, extensions, work, reporter)
         else:
             raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
     for image in result.images:
@@ -54,7 +56,7 @@ def _pull_policy(provenance: Provenance) -> PullPolicy:
 
 
 def _extend(
-    name: str,
+    names: tuple[str, ...],
     provenance: Provenance,
     options: UpgradeOptions,
     extensions: tuple[ExtensionRequest, ...],
@@ -68,21 +70,23 @@ def _extend(
     document = {"extend": {"image": provenance.base.reference, "metadata": provenance.metadata}}
     path = work / "extend.toml"
     path.write_text(tomlkit.dumps(document))
-    config = load_extend_config(path, f"{name} (recorded extend.toml)")
+    config = load_extend_config(path, f"{names[0]} (recorded extend.toml)")
     extend_options = ExtendOptions(
-        names=(name,),
+        names=names,
         publish=options.publish,
         pull_policy=_pull_policy(provenance),
         network=options.network,
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
     return extend(config, extend_options, reporter=reporter)
 
 
 def _builder(
-    name: str,
+    names: tuple[str, ...],
     provenance: Provenance,
     options: UpgradeOptions,
     extensions: tuple[ExtensionRequest, ...],
@@ -94,7 +98,7 @@ def _builder(
     run = provenance.run_image
     extended_run = run is not None and (run.base is None or run.image != run.base.reference)
     builder_options = BuilderOptions(
-        names=(name,),
+        names=names,
         run_image=run.image if run is not None and extended_run else None,
         run_image_mirrors=run.mirrors if run is not None and extended_run else (),
         publish=options.publish,
@@ -103,6 +107,8 @@ def _builder(
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
     if provenance.command == "extend-builder":
         from cnbext.client.extend_builder import extend_builder
@@ -113,7 +119,7 @@ def _builder(
 
     if options.config is None:
         raise UsageError(
-            f"{name} was made by create-builder: give --config builder.toml to rebuild it"
+            f"{names[0]} was made by create-builder: give --config builder.toml to rebuild it"
         )
     return create_builder(options.config, builder_options, reporter=reporter)
 

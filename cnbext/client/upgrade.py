@@ -20,9 +20,9 @@ from cnbext.client.status import upgrade_reasons
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.images import read_image
+from cnbext.engine.protocol import Engine
 from cnbext.engine.registry import Registry
-from cnbext.errors import CnbextError, ImageError, UsageError
+from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
 
 UP_TO_DATE = "up to date"
 NEEDS_UPGRADE = "needs upgrade"
@@ -42,6 +42,8 @@ class UpgradeOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     config: Path | None = None  # builder.toml, for create-builder builders
     network: str | None = None
+    platform_env: dict[str, str] = field(default_factory=dict)  # --env: over the recorded one
+    app_dir: Path | None = None  # --app: instead of the recorded folder
 
 
 @dataclass
@@ -84,22 +86,58 @@ def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> lis
 
 
 def run_upgrade(
-    options: UpgradeOptions, reporter: Reporter, registry: Registry | None = None
+    options: UpgradeOptions,
+    reporter: Reporter,
+    registry: Registry | None = None,
+    engine: Engine | None = None,
 ) -> list[UpgradeResult]:
-    """Check every NAME concurrently; with anything to do (and not --check), upgrade those."""
-    from cnbext.client.usecase import normalize_names
+    """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
+    Images are read through ``engine`` (the Docker one by default)."""
+    from cnbext.client.usecase import normalize_names, reading_engine
 
     registry = registry or Registry()
+    reader = engine or reading_engine(reporter)
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
-    checked = _bounded([partial(_check, n, options, registry) for n in options.names], MAX_CHECKS)
+    checked = _bounded(
+        [partial(_check, n, options, registry, reader) for n in options.names], MAX_CHECKS
+    )
     if options.check:
         return [c.result for c in checked]
-    todo = [c for c in checked if c.result.state == NEEDS_UPGRADE]
-    upgrades = [partial(_upgrade, c, options, reporter, registry) for c in todo]
+    todo, covered = _split_covered([c for c in checked if c.result.state == NEEDS_UPGRADE])
+    upgrades = [partial(_upgrade, c, options, reporter, registry, reader) for c in todo]
     _bounded(upgrades, MAX_UPGRADES)
+    for follower, leader in covered:
+        done = leader.result
+        follower.result.state, follower.result.method = done.state, done.method
+        follower.result.after, follower.result.error = done.after, done.error
     return [c.result for c in checked]
+
+
+def _split_covered(
+    todo: Sequence[_Checked],
+) -> tuple[list[_Checked], list[tuple[_Checked, _Checked]]]:
+    """NAMEs that are other names of the same image as an earlier NAME are republished by
+    that one's upgrade (it saves every recorded name), not upgraded a second time."""
+    leaders: list[_Checked] = []
+    covered: list[tuple[_Checked, _Checked]] = []
+    for candidate in todo:
+        leader = next(
+            (
+                lead
+                for lead in leaders
+                if lead.provenance is not None
+                and candidate.result.before == lead.result.before
+                and candidate.result.name in saved_names(lead.result.name, lead.provenance)
+            ),
+            None,
+        )
+        if leader is None:
+            leaders.append(candidate)
+        else:
+            covered.append((candidate, leader))
+    return leaders, covered
 
 
 def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
@@ -109,9 +147,9 @@ def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
         return list(pool.map(lambda action: action(), actions))
 
 
-def _check(name: str, options: UpgradeOptions, registry: Registry) -> _Checked:
+def _check(name: str, options: UpgradeOptions, registry: Registry, engine: Engine) -> _Checked:
     try:
-        view = read_image(name, registry, daemon=not options.publish)
+        view = engine.read_image(name, daemon=not options.publish)
         provenance = read_provenance(view.labels)
     except CnbextError as err:
         return _Checked(UpgradeResult(name, FAILED, error=err), None, {})
@@ -143,12 +181,17 @@ def _check(name: str, options: UpgradeOptions, registry: Registry) -> _Checked:
 
 
 def _upgrade(
-    checked: _Checked, options: UpgradeOptions, reporter: Reporter, registry: Registry
+    checked: _Checked,
+    options: UpgradeOptions,
+    reporter: Reporter,
+    registry: Registry,
+    engine: Engine,
 ) -> None:
     result, provenance = checked.result, checked.provenance
     assert provenance is not None
     try:
         extensions = _extensions(result.name, provenance, options)
+        names = saved_names(result.name, provenance)
         if _rebasable(checked, options):
             from cnbext.client.rebase import RebaseImpossibleError, rebase
 
@@ -158,14 +201,65 @@ def _upgrade(
             except RebaseImpossibleError as err:
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
+                _copy_to(names, rebased.digest, engine)
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
         from cnbext.client.redo import redo
 
-        result.after = redo(result.name, provenance, options, extensions, reporter)
+        env, app_dir = replay_inputs(result.name, provenance, options)
+        redo_options = replace(options, platform_env=env, app_dir=app_dir)
+        result.after = redo(names, provenance, redo_options, extensions, reporter)
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
+
+
+def saved_names(name: str, provenance: Provenance) -> tuple[str, ...]:
+    """``name`` first (it is the one pushed), then the other names the image was saved as, so
+    an upgrade republishes all of them."""
+    from cnbext.client.usecase import normalize_names
+
+    others = normalize_names([n for n in provenance.names if n])
+    return (name, *(n for n in others if n != name))
+
+
+def _copy_to(names: Sequence[str], digest: str, engine: Engine) -> None:
+    """Copy a rebased ``names[0]`` to the other names by digest, each checked."""
+    from cnbext.cnb.imageref import parse_reference
+
+    repository = parse_reference(names[0]).repository
+    for name in names[1:]:
+        copied = engine.copy_by_digest(repository, digest, name)
+        if copied != digest:
+            raise PublishError(
+                f"{name} has digest {copied} after the copy, but {names[0]} has {digest}"
+            )
+
+
+def replay_inputs(
+    name: str, provenance: Provenance, options: UpgradeOptions
+) -> tuple[dict[str, str], Path | None]:
+    """The platform env and app folder the extensions saw, for a rebuild: the recorded ones,
+    --env / --app over them. A value recorded by name only (it looked secret) must be given
+    again, and a recorded app folder must still exist: errors naming them, before any build."""
+    env = {k: v for k, v in provenance.platform_env.items() if v is not None}
+    env.update(options.platform_env)
+    missing = sorted(k for k in provenance.platform_env if k not in env)
+    if missing:
+        raise UsageError(
+            f"{name}: the extensions were given {', '.join(missing)}, whose value is not "
+            "recorded (it looked secret); nothing was upgraded",
+            hint=" ".join(f"--env {k}=..." for k in missing),
+        )
+    if options.app_dir is not None or provenance.app is None:
+        return env, options.app_dir
+    if not Path(provenance.app).is_dir():
+        raise UsageError(
+            f"{name}: the extensions saw the app folder {provenance.app}, which no longer "
+            "exists; nothing was upgraded",
+            hint="give --app with where the application is now",
+        )
+    return env, Path(provenance.app)
 
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
@@ -198,5 +292,13 @@ def _extensions(
                 "which no longer exists; nothing was upgraded",
                 hint="give --extension with where the extension is now",
             )
-        requests.append(ExtensionRequest(record.uri, record.id, record.version))
+        requests.append(
+            ExtensionRequest(
+                record.uri,
+                record.id,
+                record.version,
+                metadata=dict(record.metadata),
+                sha256=record.sha256,
+            )
+        )
     return tuple(requests)

@@ -86,6 +86,14 @@ def docker_engine(
     return engine
 
 
+def reading_engine(reporter: Reporter | None = None) -> Engine:
+    """The Docker engine for reads that may not need the daemon at all (registry-only reads);
+    a read that does need it fails then with the daemon's error."""
+    from cnbext.engine.docker import DockerEngine
+
+    return DockerEngine(reporter if reporter is not None else SilentReporter())
+
+
 def normalize_names(names: Sequence[str]) -> tuple[str, ...]:
     """Output names, normalized; every bad one reported at once, before any work."""
     from cnbext.cnb.imageref import InvalidReferenceError, parse_reference

@@ -7,12 +7,14 @@ and cnbext's version; builders also name their run image, its base and its mirro
 commands compare the recorded digests with what the registry serves now (stale or current) and
 replay the recorded work. Extending an extended image keeps the earlier rounds in ``history``.
 
-Nothing secret goes in: uris lose user info, query and fragment (signed URLs carry tokens).
+Nothing secret goes in: uris lose user info, query and fragment (signed URLs carry tokens), and
+platform env values that look secret are recorded by name only.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +50,30 @@ class ExtensionRecord:
     id: str | None = None
     version: str | None = None
     digest: str | None = None  # of the extension's content, when cnbext computed one
+    metadata: dict[str, Any] = field(default_factory=dict)  # the request's, for generate's plan
+    sha256: str | None = None  # the request's pin, replayed so a redo gets the same archive
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "uri": self.uri, "digest": self.digest}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "uri": self.uri,
+            "digest": self.digest,
+            "metadata": self.metadata,
+            "sha256": self.sha256,
+        }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ExtensionRecord:
-        return cls(str(value["uri"]), value.get("id"), value.get("version"), value.get("digest"))
+        metadata = value.get("metadata")
+        return cls(
+            str(value["uri"]),
+            value.get("id"),
+            value.get("version"),
+            value.get("digest"),
+            dict(metadata) if isinstance(metadata, Mapping) else {},
+            value.get("sha256"),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,10 @@ class Provenance:
     run_image: RunImageRecord | None = None
     lifecycle: dict[str, Any] | None = None  # create-builder: how the lifecycle was chosen
     history: tuple[dict[str, Any], ...] = ()  # earlier rounds, oldest first
+    names: tuple[str, ...] = ()  # every name it was saved as (the first is pushed, the rest copied)
+    # --env given to the extensions; a secret-looking one keeps its name, its value is None.
+    platform_env: dict[str, str | None] = field(default_factory=dict)
+    app: str | None = None  # --app: the folder the extensions saw as CNB_APP_DIR
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -105,6 +128,7 @@ class Provenance:
             "tool": {"name": "cnbext", "version": self.tool_version},
             "command": self.command,
             "role": self.role,
+            "names": list(self.names),
             "base": self.base.to_dict(),
             "platforms": list(self.platforms),
             "metadata": self.metadata,
@@ -119,6 +143,8 @@ class Provenance:
             value["runImage"] = self.run_image.to_dict()
         if self.lifecycle is not None:
             value["lifecycle"] = self.lifecycle
+        value["platformEnv"] = self.platform_env
+        value["app"] = self.app
         value["history"] = list(self.history)
         return value
 
@@ -143,6 +169,12 @@ class Provenance:
             run_image=RunImageRecord.from_dict(run_image) if run_image else None,
             lifecycle=value.get("lifecycle"),
             history=tuple(value.get("history") or ()),
+            names=tuple(str(n) for n in value.get("names") or ()),
+            platform_env={
+                str(k): None if v is None else str(v)
+                for k, v in (value.get("platformEnv") or {}).items()
+            },
+            app=value.get("app"),
         )
 
 
@@ -168,6 +200,22 @@ def earlier_rounds(base_labels: Mapping[str, str]) -> tuple[dict[str, Any], ...]
     round_ = previous.to_dict()
     del round_["history"]
     return (*previous.history, round_)
+
+
+# Names of variables that usually hold credentials (as CI systems mask them).
+_SECRET_NAME = re.compile(
+    r"SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTH|PRIVATE|KEY", re.I
+)
+_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s]+@", re.I)
+
+
+def recorded_env(env: Mapping[str, str]) -> dict[str, str | None]:
+    """``env`` as the label keeps it: every name, but no value that looks secret (a secret-like
+    name, or a URL with user info), which an upgrade must be given again with --env."""
+    return {
+        name: None if _SECRET_NAME.search(name) or _URL_USERINFO.search(value) else value
+        for name, value in sorted(env.items())
+    }
 
 
 def safe_uri(uri: str) -> str:

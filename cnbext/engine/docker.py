@@ -38,6 +38,7 @@ from cnbext.engine.models import (
     BuiltImage,
     ImageOrigin,
     ImageSource,
+    ImageView,
     PhaseResult,
     PhaseRun,
 )
@@ -102,7 +103,7 @@ class DockerEngine:
             reference, pull_policy, platform, daemon=self.driver() == "docker"
         )
 
-    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+    def read_base(self, source: ImageSource, platform: str | None = None) -> BaseImage:
         """What planning needs from an image, read without running or pulling it."""
         from cnbext.cnb.package_managers import PROBE_PATHS
 
@@ -456,6 +457,12 @@ class DockerEngine:
         from cnbext.engine.registry import Registry, origin_of_reference
 
         return origin_of_reference(Registry(), reference)
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        from cnbext.engine.images import read_image
+        from cnbext.engine.registry import Registry
+
+        return read_image(reference, Registry(), self.docker if daemon else None)
 
 
 def _materialize_context(context: Path, build: ImageBuild) -> None:

@@ -1,40 +1,34 @@
 """Reading an image's config where it already is (the daemon or its registry), never pulling.
 
+The Docker side of :meth:`cnbext.engine.protocol.Engine.read_image`; client code reaches it
+only through an Engine.
+
 ``cnbext inspect`` and ``upgrade --check`` must leave the daemon as they found it, so a name
 the daemon does not hold is read from its registry's manifests and config blob.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.models import ImageView
 from cnbext.engine.registry import Manifest, NotFoundError, Registry
 from cnbext.errors import ImageError
 
-
-@dataclass(frozen=True)
-class ImageView:
-    reference: str
-    source: str  # "daemon" or "registry"
-    digest: str | None  # registry digest (index or manifest); the daemon's repo digest if any
-    platforms: tuple[str, ...]
-    labels: dict[str, str]
-    user: str
-    env: dict[str, str]
-    image_id: str | None = None  # daemon only
-    platform_digests: dict[str, str] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 
-def read_image(reference: str, registry: Registry, *, daemon: bool = True) -> ImageView:
+def read_image(reference: str, registry: Registry, docker: DockerClient | None = None) -> ImageView:
     """The registry's image, or the daemon's copy when it has one (and ``daemon``).
 
     A daemon copy that came from (or was pushed to) the reference's registry is only a cache
     that may be out of date: the registry is asked then, and the copy is used only when the
     registry no longer has the name. A daemon-only image causes no registry traffic.
+    Without ``docker`` only the registry is read.
     """
-    local = daemon_image(reference) if daemon else None
+    local = daemon_image(reference, docker) if docker is not None else None
     if local is not None and local.digest is None:
         return local
     try:
@@ -42,7 +36,11 @@ def read_image(reference: str, registry: Registry, *, daemon: bool = True) -> Im
     except NotFoundError:
         if local is not None:
             return local
-        where = "neither in the daemon nor in its registry" if daemon else "not in its registry"
+        where = (
+            "neither in the daemon nor in its registry"
+            if docker is not None
+            else "not in its registry"
+        )
         raise ImageError(f"{reference} is {where}") from None
     except ImageError:
         if local is not None:
@@ -70,11 +68,7 @@ def registry_view(reference: str, manifest: Manifest, registry: Registry) -> Ima
     )
 
 
-def daemon_image(reference: str) -> ImageView | None:
-    # Imported here: registry-only callers never load the Docker client.
-    from python_on_whales import DockerClient
-
-    docker = DockerClient()
+def daemon_image(reference: str, docker: DockerClient) -> ImageView | None:
     if not docker.image.exists(reference):
         return None
     image = docker.image.inspect(reference)

@@ -17,6 +17,21 @@ class ImageOrigin:
 
 
 @dataclass(frozen=True)
+class ImageView:
+    """An image as it is now, read where it already is (the daemon or its registry)."""
+
+    reference: str
+    source: str  # "daemon" or "registry"
+    digest: str | None  # registry digest (index or manifest); the daemon's repo digest if any
+    platforms: tuple[str, ...]
+    labels: dict[str, str]
+    user: str
+    env: dict[str, str]
+    image_id: str | None = None  # daemon only
+    platform_digests: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BaseImage:
     """Facts about a base image that planning needs, read without running it."""
 

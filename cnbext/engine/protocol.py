@@ -18,6 +18,7 @@ from cnbext.engine.models import (
     BuiltImage,
     ImageOrigin,
     ImageSource,
+    ImageView,
     PhaseResult,
     PhaseRun,
 )
@@ -36,7 +37,7 @@ class Engine(Protocol):
         always or there is none; else its registry) and its content digest. Pulls nothing."""
         ...
 
-    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+    def read_base(self, source: ImageSource, platform: str | None = None) -> BaseImage:
         """What planning needs from an image (config, os-release, package-manager binaries),
         read without running it and without pulling it into the daemon."""
         ...
@@ -108,4 +109,10 @@ class Engine(Protocol):
     def registry_origin(self, reference: str) -> ImageOrigin:
         """What ``reference``'s registry serves now: index and per-platform digests (digest
         None when it cannot be read). Reads the registry only; nothing is pulled."""
+        ...
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        """``reference`` where it already is, never pulled: the daemon's copy (``daemon``) when
+        it is not just a stale cache of the registry's, else its registry's manifests and
+        config. ImageError when neither has it."""
         ...

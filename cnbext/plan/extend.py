@@ -269,6 +269,9 @@ def _provenance(
             metadata.get("extensions"),
         ),
         build_id=options.build_id,
+        names=options.names,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
     )
 
 

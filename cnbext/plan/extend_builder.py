@@ -271,6 +271,9 @@ def _with_provenance(
             extensions=records,
             build_id=options.build_id,
             run_image=run_record,
+            names=options.names,
+            platform_env=options.platform_env,
+            app_dir=options.app_dir,
         ),
     )
     return builder, run_build

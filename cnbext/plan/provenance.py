@@ -18,6 +18,7 @@ from cnbext.cnb.provenance import (
     RunImageRecord,
     earlier_rounds,
     extension_records,
+    recorded_env,
 )
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage
@@ -48,7 +49,12 @@ def extensions_of(
     resolved = [(_absolute(r.uri, base_dir), r.id, r.version) for r in requests]
     records = extension_records(resolved, applied if isinstance(applied, list) else ())
     return tuple(
-        replace(record, digest=request.digest)
+        replace(
+            record,
+            digest=request.digest,
+            metadata=dict(request.metadata),
+            sha256=request.sha256,
+        )
         for record, request in zip(records, requests, strict=True)
     )
 
@@ -71,6 +77,9 @@ def image_provenance(
     build_id: str | None,
     run_image: RunImageRecord | None = None,
     lifecycle: dict[str, Any] | None = None,
+    names: Sequence[str] = (),
+    platform_env: Mapping[str, str] | None = None,
+    app_dir: Path | None = None,
 ) -> Provenance:
     return Provenance(
         command=command,
@@ -84,6 +93,9 @@ def image_provenance(
         run_image=run_image,
         lifecycle=lifecycle,
         history=earlier_rounds(base.labels),
+        names=tuple(names),
+        platform_env=recorded_env(platform_env or {}),
+        app=app_dir.resolve().as_posix() if app_dir is not None else None,
     )
 
 

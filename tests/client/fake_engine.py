@@ -15,6 +15,7 @@ from cnbext.engine.models import (
     BuiltImage,
     ImageOrigin,
     ImageSource,
+    ImageView,
     PhaseResult,
     PhaseRun,
 )
@@ -34,7 +35,7 @@ BUILDING = (
 @dataclass(frozen=True)
 class Call:
     method: str  # locate, resolve, export, labels, layers, phase, layout, step, prebuild,
-    # build, copy, push-platform, index, platforms
+    # build, copy, push-platform, index, platforms, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -46,6 +47,9 @@ def digest_of(name: str) -> str:
 @dataclass
 class FakeEngine:
     images: Mapping[str, BaseImage] = field(default_factory=dict)
+    # What read_image finds (inspect, upgrade): by reference, daemon copies and registry ones.
+    daemon_views: Mapping[str, ImageView] = field(default_factory=dict)
+    registry_views: Mapping[str, ImageView] = field(default_factory=dict)
     # (method, target) -> the error that call raises
     failures: dict[tuple[str, str], CnbextError] = field(default_factory=dict)
     # Copies to these names come back with a different digest (a registry that rewrote it).
@@ -92,7 +96,7 @@ class FakeEngine:
             raise ImageError(f"cannot read {reference}: not found")
         return ImageSource(reference, self.images[reference].image_id, in_daemon=False)
 
-    def read_image(self, source: ImageSource, platform: str | None = None) -> BaseImage:
+    def read_base(self, source: ImageSource, platform: str | None = None) -> BaseImage:
         self._record("resolve", source.reference)
         return self.images[source.reference]
 
@@ -153,6 +157,14 @@ class FakeEngine:
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)
         return digest_of(target) if target in self.wrong_digest else digest
+
+    def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
+        self._record("read", reference)
+        if daemon and reference in self.daemon_views:
+            return self.daemon_views[reference]
+        if reference in self.registry_views:
+            return self.registry_views[reference]
+        raise ImageError(f"{reference} is neither in the daemon nor in its registry")
 
     def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
         self._record("push-platform", build.primary_name, publish=True)

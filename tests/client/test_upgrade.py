@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cnbext.client.progress import SilentReporter
-from cnbext.client.upgrade import UpgradeOptions, _extensions, run_upgrade
-from cnbext.cnb.provenance import BaseRecord, ExtensionRecord, Provenance
+from cnbext.client.upgrade import (
+    UpgradeOptions,
+    UpgradeResult,
+    _Checked,
+    _extensions,
+    _split_covered,
+    replay_inputs,
+    run_upgrade,
+    saved_names,
+)
+from cnbext.cnb.provenance import PROVENANCE, BaseRecord, ExtensionRecord, Provenance
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
+from tests.client.fake_engine import FakeEngine
 
 
 def provenance(uri: str) -> Provenance:
@@ -43,3 +55,79 @@ def test_extension_flags_override_the_recorded_ones(tmp_path: Path) -> None:
 def test_rebase_takes_auto_or_never() -> None:
     with pytest.raises(UsageError, match="--rebase sometimes"):
         run_upgrade(UpgradeOptions(names=("x",), rebase="sometimes"), SilentReporter())
+
+
+def _view(name: str, labels: dict[str, str], source: str) -> ImageView:
+    return ImageView(name, source, None, ("linux/amd64",), labels, "", {})
+
+
+def test_images_are_read_through_the_engine_and_publish_reads_the_registry_only() -> None:
+    label = {PROVENANCE: provenance("docker://reg/ext:1").encode()}
+    name = "docker.io/reg/image:1"  # as upgrade normalizes it
+    engine = FakeEngine(
+        daemon_views={name: _view(name, {}, "daemon")},
+        registry_views={name: _view(name, label, "registry")},
+    )
+    options = UpgradeOptions(names=("reg/image:1",), check=True)
+    [local] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert local.state == "failed" and "no cnbext provenance" in str(local.error)
+    [published] = run_upgrade(replace(options, publish=True), SilentReporter(), engine=engine)
+    # The recorded base is not from a registry: nothing to compare, so nothing to do.
+    assert published.state == "up to date", published.error
+    assert [c.method for c in engine.calls] == ["read", "read"]
+    assert engine.made() == []
+
+
+def test_recorded_extension_metadata_and_pins_are_replayed(tmp_path: Path) -> None:
+    record = ExtensionRecord(
+        "docker://reg/ext:1", "example/curl", "1.0.0", None, {"tool": "2"}, "d" * 64
+    )
+    recorded = replace(provenance("/unused"), extensions=(record,))
+    (request,) = _extensions("x", recorded, UpgradeOptions(names=("x",)))
+    assert request == ExtensionRequest(
+        "docker://reg/ext:1", "example/curl", "1.0.0", metadata={"tool": "2"}, sha256="d" * 64
+    )
+
+
+def test_an_upgrade_saves_every_recorded_name_once() -> None:
+    recorded = replace(
+        provenance("/unused"), names=("reg/image:1", "reg/image:latest", "mirror/image:1")
+    )
+    names = saved_names("docker.io/reg/image:latest", recorded)
+    assert names == (
+        "docker.io/reg/image:latest",
+        "docker.io/reg/image:1",
+        "docker.io/mirror/image:1",
+    )
+
+
+def _checked(name: str, before: str, recorded: Provenance) -> _Checked:
+    return _Checked(UpgradeResult(name, "needs upgrade", before=before), recorded, {})
+
+
+def test_a_name_saved_by_another_names_upgrade_is_not_upgraded_twice() -> None:
+    recorded = replace(provenance("/unused"), names=("reg/image:1", "reg/image:latest"))
+    first = _checked("docker.io/reg/image:1", "sha256:1", recorded)
+    same = _checked("docker.io/reg/image:latest", "sha256:1", recorded)
+    other = _checked("docker.io/reg/image:latest", "sha256:2", recorded)  # another image now
+    leaders, covered = _split_covered([first, same, other])
+    assert leaders == [first, other]
+    assert covered == [(same, first)]
+
+
+def test_a_rebuild_replays_env_and_app_and_asks_again_for_secret_values(tmp_path: Path) -> None:
+    recorded = replace(
+        provenance("/unused"),
+        platform_env={"GREETING": "hi", "TOKEN": None},
+        app=str(tmp_path),
+    )
+    options = UpgradeOptions(names=("x",))
+    with pytest.raises(UsageError, match="given TOKEN, whose value is not recorded") as caught:
+        replay_inputs("x", recorded, options)
+    assert caught.value.hint == "--env TOKEN=..."
+    given = replace(options, platform_env={"TOKEN": "t", "GREETING": "hello"})
+    assert replay_inputs("x", recorded, given) == ({"GREETING": "hello", "TOKEN": "t"}, tmp_path)
+    gone = replace(recorded, app=str(tmp_path / "gone"))
+    with pytest.raises(UsageError, match=r"app folder .*gone, which no longer exists"):
+        replay_inputs("x", gone, given)
+    assert replay_inputs("x", gone, replace(given, app_dir=tmp_path))[1] == tmp_path

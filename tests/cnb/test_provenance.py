@@ -16,6 +16,7 @@ from cnbext.cnb.provenance import (
     earlier_rounds,
     extension_records,
     read_provenance,
+    recorded_env,
     safe_uri,
 )
 
@@ -76,3 +77,42 @@ def test_uris_lose_credentials_and_tokens() -> None:
         [("https://u:p@h/e.tgz", None, None)], [{"id": "example/e", "version": "2"}]
     )
     assert records == (ExtensionRecord("https://h/e.tgz", "example/e", "2"),)
+
+
+def test_extension_metadata_pins_and_names_read_back() -> None:
+    record = ExtensionRecord("/ext/curl", "example/curl", "1.0.0", DIGEST, {"a": [1]}, "b" * 64)
+    value = provenance(extensions=(record,), names=("reg/b:1", "reg/b:latest"))
+    document = json.loads(value.encode())
+    assert document["names"] == ["reg/b:1", "reg/b:latest"]
+    assert document["extensions"][0]["metadata"] == {"a": [1]}
+    assert read_provenance({PROVENANCE: value.encode()}) == value
+
+
+def test_labels_written_before_metadata_and_names_were_recorded_still_read() -> None:
+    document = json.loads(provenance().encode())
+    del document["names"]
+    for extension in document["extensions"]:
+        del extension["metadata"], extension["sha256"]
+    value = read_provenance({PROVENANCE: json.dumps(document)})
+    assert value is not None and value.names == ()
+    assert value.extensions[0].metadata == {} and value.extensions[0].sha256 is None
+
+
+def test_platform_env_keeps_names_but_not_secret_looking_values() -> None:
+    env = {
+        "MOTD_GREETING": "hello",
+        "GITHUB_TOKEN": "ghp_x",
+        "db_password": "pw",
+        "MIRROR": "https://user:pw@mirror.example.com/debian",
+        "API_KEY": "k",
+    }
+    assert recorded_env(env) == {
+        "API_KEY": None,
+        "GITHUB_TOKEN": None,
+        "MIRROR": None,
+        "MOTD_GREETING": "hello",
+        "db_password": None,
+    }
+    value = provenance(platform_env=recorded_env(env), app="/src/app")
+    assert read_provenance({PROVENANCE: value.encode()}) == value
+    assert "ghp_x" not in value.encode() and "pw" not in value.encode()

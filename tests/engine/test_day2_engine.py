@@ -366,3 +366,104 @@ def test_create_builder_builders_are_checked_and_recreated_with_their_config(
     document = inspect(builder_cli, builder)
     assert document["status"]["state"] == "up to date"
     assert document["provenance"]["runImage"]["base"]["digest"] == manifest(run_base)[0]
+
+
+def test_a_daemon_only_image_is_upgraded_in_the_daemon_under_all_its_names(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    base = engine.name("d2-lbase")
+    first, second = engine.name("d2-local"), engine.name("d2-local", tag="latest")
+    push_base(engine, base, tmp_path, "v1")
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\n'))
+    try:
+        cnbext("extend", first, second, "-c", "extend.toml", check=True)
+        document = inspect(cnbext, first)
+        assert document["source"] == "daemon"
+        assert document["provenance"]["names"] == [first, second]
+
+        push_base(engine, base, tmp_path, "v2")
+        v2_digest, _ = manifest(base)
+        code, images = upgrade(cnbext, "--check", second)
+        assert code == 100, images
+        code, images = upgrade(cnbext, first)  # no --publish: rebuilt into the daemon
+        assert code == 0, images
+        assert (images[0]["state"], images[0]["method"]) == ("upgraded", "rebuild")
+        assert engine.run(first, "cat /base-version").strip() == "v2"
+        ids = {engine.docker.image.inspect(n).id for n in (first, second)}
+        assert len(ids) == 1, "both names hold the upgraded image"
+        document = inspect(cnbext, second)
+        assert document["source"] == "daemon"
+        assert document["provenance"]["base"]["digest"] == v2_digest
+        assert document["status"]["state"] == "up to date"
+    finally:
+        engine.docker.image.remove([n for n in (first, second, base) if _exists(engine, n)])
+
+
+def _exists(engine: EngineEnv, name: str) -> bool:
+    return bool(engine.docker.image.exists(name))
+
+
+def test_every_published_name_follows_one_upgrade(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    base = engine.name("d2-nbase")
+    first, second = engine.name("d2-names"), engine.name("d2-names-alias")
+    push_base(engine, base, tmp_path, "v1")
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\nrebasable = true\n'))
+    cnbext("extend", first, second, "-c", "extend.toml", "--publish", check=True)
+    push_base(engine, base, tmp_path, "v2")
+    code, images = upgrade(cnbext, "--publish", second, first)
+    assert code == 0, images
+    assert [(i["state"], i["method"]) for i in images] == [("upgraded", "rebase")] * 2
+    digest, _ = manifest(first)
+    assert manifest(second)[0] == digest == images[0]["digestAfter"] == images[1]["digestAfter"]
+    assert run_fresh(first, "cat /base-version").strip() == "v2"
+    assert inspect(cnbext, first)["status"]["state"] == "up to date"
+
+
+def test_recorded_extension_inputs_are_replayed_and_a_gone_folder_publishes_nothing(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    extension = tmp_path / "ext" / "run-motd"
+    shutil.copytree(
+        Path(__file__).resolve().parents[2] / "builder-examples/extensions/run-motd", extension
+    )
+    base, name = engine.name("d2-ebase"), engine.name("d2-eimage")
+    push_base(engine, base, tmp_path, "v1", base=engine.run_image, user="1001:1000")
+    cnbext.write(
+        "extend.toml",
+        extend_toml(base, 'owner = "ops"\n')
+        + f'\n[[extend.extensions]]\nuri = "{extension}"\n'
+        + '[extend.extensions.metadata]\nflavour = "plain"\n',
+    )
+    cnbext(
+        "extend",
+        name,
+        *("-c", "extend.toml", "--publish"),
+        *("--env", "MOTD_GREETING=recorded greeting", "--env", "API_TOKEN=s3cret"),
+        check=True,
+    )
+    provenance = inspect(cnbext, name)["provenance"]
+    assert provenance["extensions"][0]["metadata"] == {"flavour": "plain"}
+    assert provenance["platformEnv"] == {"API_TOKEN": None, "MOTD_GREETING": "recorded greeting"}
+    assert "s3cret" not in json.dumps(provenance)
+
+    push_base(engine, base, tmp_path, "v2", base=engine.run_image, user="1001:1000")
+    before, _ = manifest(name)
+    moved = tmp_path / "moved" / "run-motd"
+    shutil.move(extension, moved)
+    result = cnbext("upgrade", "--publish", name)
+    assert result.returncode == 2, result.stderr
+    assert f"applied from {extension}, which no longer exists" in result.stderr
+    assert manifest(name)[0] == before, "nothing was published"
+    result = cnbext("upgrade", "--publish", name, "--extension", str(moved))
+    assert result.returncode == 2, result.stderr
+    assert "API_TOKEN" in result.stderr and "--env API_TOKEN=" in result.stderr
+    assert manifest(name)[0] == before, "nothing was published"
+
+    code, images = upgrade(
+        cnbext, "--publish", name, "--extension", str(moved), "--env", "API_TOKEN=again"
+    )
+    assert code == 0, images[0]["error"]
+    out = run_fresh(name, "cat /base-version /etc/motd").splitlines()
+    assert out[0] == "v2" and out[-1] == "recorded greeting"

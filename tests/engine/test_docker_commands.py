@@ -71,7 +71,7 @@ def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:
     source = engine.locate_image(RUN_NAME, PullPolicy.IF_NOT_PRESENT)
     # Not the daemon's copy: a kubernetes builder builds from the registry.
     assert source.digest == DIGEST and not source.in_daemon
-    facts = engine.read_image(source)
+    facts = engine.read_base(source)
     assert facts.user == "1001:1000"
     plan = cnbext.extend(
         extend_toml(tmp_path),

@@ -60,3 +60,29 @@ def test_extensions_are_recorded_with_absolute_paths_and_digests(tmp_path: Path)
     (record,) = provenance.extensions
     assert (record.uri, record.digest) == ("https://example.com/ext.tgz", DIGEST)
     assert "pw" not in build.labels[PROVENANCE] and "token" not in build.labels[PROVENANCE]
+
+
+def test_an_extensions_metadata_pin_and_every_name_are_recorded(tmp_path: Path) -> None:
+    request = ExtensionRequest(
+        "https://example.com/ext.tgz", metadata={"tool": {"version": "2"}}, sha256="c" * 64
+    )
+    names = ("localhost:5000/cnb/run:extended", "localhost:5000/cnb/run:latest")
+    options = replace(OPTIONS, names=names, extensions=(request,))
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
+    provenance = read_provenance(build.labels)
+    assert provenance is not None
+    (record,) = provenance.extensions
+    assert record.metadata == {"tool": {"version": "2"}}
+    assert record.sha256 == "c" * 64
+    assert provenance.names == names
+
+
+def test_the_extensions_env_and_app_folder_are_recorded(tmp_path: Path) -> None:
+    env = {"GREETING": "hi", "NPM_TOKEN": "secret"}
+    options = replace(OPTIONS, platform_env=env, app_dir=tmp_path)
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
+    provenance = read_provenance(build.labels)
+    assert provenance is not None
+    assert provenance.platform_env == {"GREETING": "hi", "NPM_TOKEN": None}
+    assert provenance.app == tmp_path.resolve().as_posix()
+    assert "secret" not in build.labels[PROVENANCE]
