@@ -12,10 +12,13 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, extend_toml
+from tests.fixtures.buildpacks import write_extension
 from tests.fixtures.docker_daemon import Daemon, second_daemon
 
 pytestmark = pytest.mark.engine
@@ -75,6 +78,18 @@ def build_records(daemon: Daemon) -> int:
     return len([line for line in listing.splitlines() if line.startswith("ID:")])
 
 
+def single_config(engine: EngineEnv, name: str) -> Any:
+    """A published image's config; for an index of one platform, that platform's."""
+    config: Any = engine.registry_config(name)
+    if "history" not in config:
+        (config,) = config.values()
+    return config
+
+
+def layers(engine: EngineEnv, name: str) -> list[str]:
+    return list(single_config(engine, name)["rootfs"]["diff_ids"])
+
+
 def published(cli: Cli, *args: str) -> list[dict[str, object]]:
     result = cli(*args, "--publish", "-o", "json", check=True)
     images: list[dict[str, object]] = json.loads(result.stdout)["images"]
@@ -104,7 +119,8 @@ def test_extend_publishes_through_a_context_and_the_global_flag(
     by_env, by_flag = engine.name("remote-ctx-env"), engine.name("remote-ctx-flag")
     published(cnbext.with_env(DOCKER_CONTEXT=context), "extend", by_env, "-c", "extend.toml")
     published(cnbext, "--context", context, "extend", by_flag, "-c", "extend.toml")
-    assert engine.registry_digest(by_env) == engine.registry_digest(by_flag)
+    # The same build both ways (the provenance label names each image, so digests differ).
+    assert layers(engine, by_env) == layers(engine, by_flag)
     assert image_names() == before
     assert gained_only(remote, remote_before, {by_env, by_flag}) == set()
     assert build_records(remote) > records
@@ -151,3 +167,28 @@ def test_builder_commands_publish_through_the_context(
     assert image_names() == before
     published_names = {builder, run, extended, extended_run}
     assert gained_only(remote, remote_before, published_names) == set()
+
+
+def test_extension_steps_build_through_the_context(
+    engine: EngineEnv, cnbext: Cli, remote: Daemon, context: str, tmp_path: Path
+) -> None:
+    # The base exported as an OCI layout and each step built on it go to the remote engine's
+    # BuildKit like every other build: the default daemon gains nothing.
+    ext = write_extension(tmp_path / "ext", "test/remote", "1.0.0", detect_script=None)
+    (ext / "generate").mkdir()
+    (ext / "generate" / "run.Dockerfile").write_text(
+        "ARG base_image\nFROM ${base_image}\nUSER root\n"
+        "RUN echo remote > /etc/cnbext-remote\n"
+        "ARG user_id\nARG group_id\nUSER ${user_id}:${group_id}\n"
+    )
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["jq"]\n'))
+    name = engine.name("remote-ext")
+    before, records, remote_before = image_names(), build_records(remote), remote_names(remote)
+    args = ("extend", name, "-c", "extend.toml", "--extension", str(ext))
+    (image,) = published(cnbext, "--context", context, *args)
+    assert engine.registry_digest(name) == image["digest"]
+    assert image_names() == before
+    assert gained_only(remote, remote_before, {name}) == set()
+    assert build_records(remote) > records
+    history = [str(entry.get("created_by", "")) for entry in single_config(engine, name)["history"]]
+    assert any("Created by extension: test/remote" in entry for entry in history), history
