@@ -8,10 +8,15 @@ from pathlib import Path
 
 from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
-from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
-from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
+from cnbext.client.usecase import (
+    Result,
+    normalize_builder_options,
+    plan_with_digests,
+    run_use_case,
+)
 from cnbext.config.builder import BuilderConfig, load_builder_config
+from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
 from cnbext.plan.builder_targets import (
     check_run_image_platforms,
@@ -53,18 +58,17 @@ def create_builder(
         checked: tuple[str, ...] = ()
         if options.publish and options.platforms:
             checked = _check_run_images(engine, reporter, loaded, options.platforms)
-        # The extensions' content digests, for the provenance label.
-        config = replace(
-            loaded,
-            extend_extensions=with_digests(loaded.extend_extensions, loaded.base_dir, engine),
-        )
-        requests = with_digests(options.extensions, Path.cwd(), engine)
-        planned = replace(options, extensions=requests)
-        if options.publish and len(options.platforms) > 1:
-            plan = _plan_per_platform(engine, reporter, loaded, config, planned, work_dir)
-        else:
+
+        def planner(digested: tuple[ExtensionRequest, ...], planned: BuilderOptions) -> Plan:
+            config = replace(loaded, extend_extensions=digested)
+            if options.publish and len(options.platforms) > 1:
+                return _plan_per_platform(engine, reporter, loaded, config, planned, work_dir)
             facts, inputs = _gather(engine, reporter, loaded, options, work_dir)
-            plan = plan_create_builder(config, planned, facts, inputs)
+            return plan_create_builder(config, planned, facts, inputs)
+
+        plan = plan_with_digests(
+            engine, options, loaded.extend_extensions, loaded.base_dir, planner
+        )
         return replace(plan, warnings=(*plan.warnings, *checked))
 
     return run_use_case(

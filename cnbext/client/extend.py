@@ -7,9 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.facts import gather_image_facts
-from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
-from cnbext.client.usecase import Result, normalize_names, run_use_case
+from cnbext.client.usecase import Result, normalize_names, plan_with_digests, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
@@ -42,12 +41,15 @@ def extend(
             base_dir=loaded.source_dir,
             work_dir=work_dir,
         )
-        # The extensions' content digests, for the provenance label.
-        config = replace(
-            loaded, extensions=with_digests(loaded.extensions, loaded.source_dir, engine)
+        return plan_with_digests(
+            engine,
+            options,
+            loaded.extensions,
+            loaded.source_dir,
+            lambda digested, planned: plan_extend(
+                replace(loaded, extensions=digested), planned, facts
+            ),
         )
-        requests = with_digests(options.extensions, Path.cwd(), engine)
-        return plan_extend(config, replace(options, extensions=requests), facts)
 
     return run_use_case(
         plan_with,

@@ -7,9 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.facts import gather_image_facts
-from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter
-from cnbext.client.usecase import Result, normalize_builder_options, run_use_case
+from cnbext.client.usecase import (
+    Result,
+    normalize_builder_options,
+    plan_with_digests,
+    run_use_case,
+)
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
 from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
@@ -52,12 +56,15 @@ def extend_builder(
             base_dir=loaded.source_dir,
             work_dir=work_dir,
         )
-        # The extensions' content digests, for the provenance label.
-        config = replace(
-            loaded, extensions=with_digests(loaded.extensions, loaded.source_dir, engine)
+        return plan_with_digests(
+            engine,
+            options,
+            loaded.extensions,
+            loaded.source_dir,
+            lambda digested, planned: plan_extend_builder(
+                replace(loaded, extensions=digested), planned, facts
+            ),
         )
-        requests = with_digests(options.extensions, Path.cwd(), engine)
-        return plan_extend_builder(config, replace(options, extensions=requests), facts)
 
     return run_use_case(
         plan_with,

@@ -11,14 +11,17 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cnbext.client.extension_chain import build_plan_steps
+from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter, SilentReporter
 from cnbext.client.publish import ImageResult, apply_plan
+from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
 from cnbext.errors import UsageError
 from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.extend import ExtendOptions
 from cnbext.plan.model import Plan
 
 
@@ -42,6 +45,7 @@ class Result:
 
 
 PlanWith = Callable[[Engine, Reporter, Path], Plan]
+Options = TypeVar("Options", ExtendOptions, BuilderOptions)
 
 
 def run_use_case(
@@ -69,6 +73,21 @@ def run_use_case(
         # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
         built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
         return Result(plan, apply_plan(engine, built))
+
+
+def plan_with_digests(
+    engine: Engine,
+    options: Options,
+    configured: Sequence[ExtensionRequest],
+    base_dir: Path,
+    planner: Callable[[tuple[ExtensionRequest, ...], Options], Plan],
+) -> Plan:
+    """``planner(configured, options)`` with each extension's content digest filled in, for
+    the provenance label: the config's ``configured`` ones resolved from ``base_dir``, the
+    requested ``options.extensions`` from the working folder."""
+    digested = with_digests(configured, base_dir, engine)
+    requests = with_digests(options.extensions, Path.cwd(), engine)
+    return planner(digested, replace(options, extensions=requests))
 
 
 def docker_engine(
