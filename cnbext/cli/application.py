@@ -38,10 +38,19 @@ class Application:
         self.reporter = ConsoleReporter(self.errors, verbose=verbose, quiet=quiet)
 
     def run(self, use_case: Callable[[], Result]) -> None:
-        """Run a use case of the public API and show its result; cnbext's errors become
-        messages and documented exit codes, Ctrl-C exits 130."""
-        try:
+        """Run a use case of the public API and show its result, as :meth:`run_guarded`."""
+
+        def show() -> int:
             self.show(use_case())
+            return 0
+
+        self.run_guarded(show)
+
+    def run_guarded(self, action: Callable[[], int]) -> None:
+        """Run ``action`` and exit with the code it returns (when not 0); cnbext's errors
+        become messages and documented exit codes, Ctrl-C exits 130."""
+        try:
+            code = action()
         except CnbextError as error:
             fail(error, self.errors, output=self.output)
         except KeyboardInterrupt:
@@ -57,6 +66,8 @@ class Application:
                 "[dim]hint:[/] re-run with --verbose for the traceback, and report it"
             )
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        if code:
+            raise typer.Exit(code)
 
     def show(self, result: Result) -> None:
         """The plan (a dry run) or the images made: a JSON document or rich text on stdout."""

@@ -39,7 +39,6 @@ def inspect(
     verbose: VerboseOption = False,
 ) -> None:
     from cnbext.cli.application import Application
-    from cnbext.cli.guard import run_guarded
 
     app = Application(output=output, verbose=verbose, quiet=False)
 
@@ -54,7 +53,7 @@ def inspect(
             render_inspect(document, stdout_console())
         return 0
 
-    run_guarded(app, run)
+    app.run_guarded(run)
 
 
 def render_inspect(document: dict[str, Any], console: Console) -> None:

@@ -89,7 +89,6 @@ def upgrade(
     quiet: QuietOption = False,
 ) -> None:
     from cnbext.cli.application import Application
-    from cnbext.cli.guard import run_guarded
 
     app = Application(output=output, verbose=verbose, quiet=quiet)
 
@@ -130,7 +129,7 @@ def upgrade(
             render_results(results, stdout_console())
         return exit_code(results, app.errors, check=check)
 
-    run_guarded(app, run)
+    app.run_guarded(run)
 
 
 def render_results(results: Sequence[object], console: Console) -> None:
