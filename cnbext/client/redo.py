@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import tomlkit
 
@@ -55,6 +55,47 @@ def _pull_policy(provenance: Provenance) -> PullPolicy:
     return PullPolicy.ALWAYS if provenance.base.digest else PullPolicy.IF_NOT_PRESENT
 
 
+class _Recorded(TypedDict):
+    """The options every redone command takes from the label and the upgrade's flags."""
+
+    names: tuple[str, ...]
+    publish: bool
+    pull_policy: PullPolicy
+    network: str | None
+    platforms: tuple[str, ...]
+    build_id: str | None
+    extensions: tuple[ExtensionRequest, ...]
+    platform_env: dict[str, str]
+    app_dir: Path | None
+
+
+def _recorded_options(
+    names: tuple[str, ...],
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+) -> _Recorded:
+    return _Recorded(
+        names=names,
+        publish=options.publish,
+        pull_policy=_pull_policy(provenance),
+        network=options.network,
+        platforms=provenance.platforms if options.publish else (),
+        build_id=options.build_id or provenance.build_id,
+        extensions=extensions,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
+    )
+
+
+def _write_config(work: Path, name: str, metadata: dict[str, Any], provenance: Provenance) -> Path:
+    """The config the recorded command read, rebuilt from the label as ``work/name``."""
+    document = {"extend": {"image": provenance.base.reference, "metadata": metadata}}
+    path = work / name
+    path.write_text(tomlkit.dumps(document))
+    return path
+
+
 def _extend(
     names: tuple[str, ...],
     provenance: Provenance,
@@ -67,21 +108,9 @@ def _extend(
     from cnbext.config.extend import load_extend_config
     from cnbext.plan.extend import ExtendOptions
 
-    document = {"extend": {"image": provenance.base.reference, "metadata": provenance.metadata}}
-    path = work / "extend.toml"
-    path.write_text(tomlkit.dumps(document))
+    path = _write_config(work, "extend.toml", provenance.metadata, provenance)
     config = load_extend_config(path, f"{names[0]} (recorded extend.toml)")
-    extend_options = ExtendOptions(
-        names=names,
-        publish=options.publish,
-        pull_policy=_pull_policy(provenance),
-        network=options.network,
-        platforms=provenance.platforms if options.publish else (),
-        build_id=options.build_id or provenance.build_id,
-        extensions=extensions,
-        platform_env=options.platform_env,
-        app_dir=options.app_dir,
-    )
+    extend_options = ExtendOptions(**_recorded_options(names, provenance, options, extensions))
     return extend(config, extend_options, reporter=reporter)
 
 
@@ -98,17 +127,9 @@ def _builder(
     run = provenance.run_image
     extended_run = run is not None and (run.base is None or run.image != run.base.reference)
     builder_options = BuilderOptions(
-        names=names,
         run_image=run.image if run is not None and extended_run else None,
         run_image_mirrors=run.mirrors if run is not None and extended_run else (),
-        publish=options.publish,
-        pull_policy=_pull_policy(provenance),
-        network=options.network,
-        platforms=provenance.platforms if options.publish else (),
-        build_id=options.build_id or provenance.build_id,
-        extensions=extensions,
-        platform_env=options.platform_env,
-        app_dir=options.app_dir,
+        **_recorded_options(names, provenance, options, extensions),
     )
     if provenance.command == "extend-builder":
         from cnbext.client.extend_builder import extend_builder
@@ -134,7 +155,5 @@ def _extend_builder_config(
         metadata["build"] = provenance.metadata
     if extended_run and provenance.run_image is not None:
         metadata["run"] = provenance.run_image.metadata
-    document = {"extend": {"image": provenance.base.reference, "metadata": metadata}}
-    path = work / "extend-builder.toml"
-    path.write_text(tomlkit.dumps(document))
+    path = _write_config(work, "extend-builder.toml", metadata, provenance)
     return load_extend_builder_config(path, "recorded extend-builder.toml")
