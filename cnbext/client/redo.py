@@ -38,10 +38,11 @@ def redo(
     name = names[0]
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
+        recorded = _recorded_options(names, provenance, options, extensions)
         if provenance.command == "extend":
-            result = _extend(names, provenance, options, extensions, work, reporter)
+            result = _extend(provenance, recorded, work, reporter)
         elif provenance.command in ("extend-builder", "create-builder"):
-            result = _builder(names, provenance, options, extensions, work, reporter)
+            result = _builder(provenance, recorded, options.config, work, reporter)
         else:
             raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
     for image in result.images:
@@ -96,29 +97,20 @@ def _write_config(work: Path, name: str, metadata: dict[str, Any], provenance: P
     return path
 
 
-def _extend(
-    names: tuple[str, ...],
-    provenance: Provenance,
-    options: UpgradeOptions,
-    extensions: tuple[ExtensionRequest, ...],
-    work: Path,
-    reporter: Reporter,
-) -> Result:
+def _extend(provenance: Provenance, recorded: _Recorded, work: Path, reporter: Reporter) -> Result:
     from cnbext.client.extend import extend
     from cnbext.config.extend import load_extend_config
     from cnbext.plan.extend import ExtendOptions
 
     path = _write_config(work, "extend.toml", provenance.metadata, provenance)
-    config = load_extend_config(path, f"{names[0]} (recorded extend.toml)")
-    extend_options = ExtendOptions(**_recorded_options(names, provenance, options, extensions))
-    return extend(config, extend_options, reporter=reporter)
+    config = load_extend_config(path, f"{recorded['names'][0]} (recorded extend.toml)")
+    return extend(config, ExtendOptions(**recorded), reporter=reporter)
 
 
 def _builder(
-    names: tuple[str, ...],
     provenance: Provenance,
-    options: UpgradeOptions,
-    extensions: tuple[ExtensionRequest, ...],
+    recorded: _Recorded,
+    builder_toml: Path | None,
     work: Path,
     reporter: Reporter,
 ) -> Result:
@@ -129,7 +121,7 @@ def _builder(
     builder_options = BuilderOptions(
         run_image=run.image if run is not None and extended_run else None,
         run_image_mirrors=run.mirrors if run is not None and extended_run else (),
-        **_recorded_options(names, provenance, options, extensions),
+        **recorded,
     )
     if provenance.command == "extend-builder":
         from cnbext.client.extend_builder import extend_builder
@@ -138,11 +130,12 @@ def _builder(
         return extend_builder(config, builder_options, reporter=reporter)
     from cnbext.client.create_builder import create_builder
 
-    if options.config is None:
+    if builder_toml is None:
         raise UsageError(
-            f"{names[0]} was made by create-builder: give --config builder.toml to rebuild it"
+            f"{recorded['names'][0]} was made by create-builder:"
+            " give --config builder.toml to rebuild it"
         )
-    return create_builder(options.config, builder_options, reporter=reporter)
+    return create_builder(builder_toml, builder_options, reporter=reporter)
 
 
 def _extend_builder_config(
