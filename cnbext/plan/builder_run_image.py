@@ -49,6 +49,23 @@ def check_run_image_flags(
         )
 
 
+def check_run_image_request(
+    *, run_image: str | None, run_steps: Sequence[Any], config_changes_run: bool, config_name: str
+) -> None:
+    """After generate: the extensions' run.Dockerfiles need --run-image to name their result,
+    and --run-image needs something (the config or a run.Dockerfile) to change the run image."""
+    if run_steps and run_image is None:
+        raise UsageError(
+            "extensions generated run.Dockerfiles for the run image: give --run-image NAME "
+            "for the extended run image"
+        )
+    if run_image is not None and not config_changes_run and not run_steps:
+        raise UsageError(
+            f"--run-image names the extended run image, but neither {config_name} nor any "
+            "extension (no run.Dockerfile was generated) changes the run image"
+        )
+
+
 def plan_extended_run_image(
     source: TomlSource,
     run_base: BaseImage,

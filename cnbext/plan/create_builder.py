@@ -50,7 +50,11 @@ from cnbext.plan.builder_modules import (
     resolve_modules,
 )
 from cnbext.plan.builder_provenance import create_builder_provenance
-from cnbext.plan.builder_run_image import check_run_image_flags, plan_extended_run_image
+from cnbext.plan.builder_run_image import (
+    check_run_image_flags,
+    check_run_image_request,
+    plan_extended_run_image,
+)
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
@@ -235,16 +239,12 @@ def _plan_run_images(
     """The run images the builder names, and the extended run image's build if any."""
     plans = facts.extensions
     run_steps = plans.run.steps if plans else ()
-    if run_steps and options.run_image is None:
-        raise UsageError(
-            "extensions generated run.Dockerfiles for the run image: give --run-image NAME "
-            "for the extended run image"
-        )
-    if options.run_image is not None and not config.extend_run and not run_steps:
-        raise UsageError(
-            "--run-image names the extended run image, but neither builder.toml nor any "
-            "extension (no run.Dockerfile was generated) changes the run image"
-        )
+    check_run_image_request(
+        run_image=options.run_image,
+        run_steps=run_steps,
+        config_changes_run=bool(config.extend_run),
+        config_name="builder.toml",
+    )
     run_images = [RunImage(r.image, r.mirrors) for r in config.run_images]
     if options.run_image is None:
         return run_images, None

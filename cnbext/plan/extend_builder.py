@@ -26,7 +26,11 @@ from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
-from cnbext.plan.builder_run_image import check_run_image_flags, plan_extended_run_image
+from cnbext.plan.builder_run_image import (
+    check_run_image_flags,
+    check_run_image_request,
+    plan_extended_run_image,
+)
 from cnbext.plan.create_builder import BuilderOptions
 from cnbext.plan.extend import (
     apply_extension_plan,
@@ -156,16 +160,12 @@ def _build_metadata(
     request is known to make sense with what the extensions generated."""
     build_steps = extensions.build.steps if extensions else ()
     run_steps = extensions.run.steps if extensions else ()
-    if run_steps and options.run_image is None:
-        raise UsageError(
-            "extensions generated run.Dockerfiles for the run image: give --run-image NAME "
-            "for the extended run image"
-        )
-    if options.run_image is not None and not config.run_metadata and not run_steps:
-        raise UsageError(
-            "--run-image names the extended run image, but neither extend-builder.toml nor "
-            "any extension (no run.Dockerfile was generated) changes the run image"
-        )
+    check_run_image_request(
+        run_image=options.run_image,
+        run_steps=run_steps,
+        config_changes_run=bool(config.run_metadata),
+        config_name="extend-builder.toml",
+    )
     build_metadata = dict(config.build_metadata)
     if build_steps and extensions:
         build_metadata["extensions"] = applied_extensions(extensions.build)
