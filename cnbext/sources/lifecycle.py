@@ -23,9 +23,10 @@ from typing import Any
 from cnbext.errors import CnbextError, ExitCode
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
-from cnbext.sources.download import download_to_cache, evict_on_error, verify_pin
-from cnbext.sources.safe_tree import ImageExporter, export_image_tree
-from cnbext.sources.uri import redact_url, resolve_uri
+from cnbext.sources.download import download_to_cache, evict_on_error
+from cnbext.sources.locate import Places, SourceTerms, locate
+from cnbext.sources.safe_tree import ImageExporter
+from cnbext.sources.uri import redact_url
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
 DEFAULT_DOWNLOAD_BASE_URL = "https://github.com/buildpacks/lifecycle/releases/download"
@@ -180,6 +181,15 @@ def fetch_lifecycle(
     return _read_lifecycle(root, origin=redact_url(url), arch=arch, expected_version=release)
 
 
+_TERMS = SourceTerms(
+    error_type=LifecycleError,
+    plural="lifecycles",
+    docker_hint="use the lifecycle release archive (.tgz) or a folder as [lifecycle] uri",
+    download_hint="for offline use, download it once and set [lifecycle] uri to its path",
+    export_prefix="lifecycle-image-",
+)
+
+
 def _root_from_uri(
     raw_uri: str,
     *,
@@ -190,42 +200,13 @@ def _root_from_uri(
     sha256: str | None,
 ) -> Path:
     uri = redact_url(raw_uri)
-    resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=LifecycleError)
-    verify_pin(uri, resolved.scheme, resolved.location, sha256, LifecycleError)
-    if resolved.scheme == "docker":
-        if exporter is None:
-            raise LifecycleError(
-                f"{uri}: docker:// lifecycles need an image engine, and none was given",
-                hint="use the lifecycle release archive (.tgz) or a folder as [lifecycle] uri",
-            )
-        tree = export_image_tree(
-            exporter,
-            resolved.location,
-            work_dir=work_dir,
-            prefix="lifecycle-image-",
-            source=uri,
-            error_type=LifecycleError,
-        )
-        return _image_root(tree / "cnb", uri)
-    if resolved.scheme == "http":
-        archive = download_to_cache(
-            raw_uri,
-            cache_dir,
-            error_type=LifecycleError,
-            hint="for offline use, download it once and set [lifecycle] uri to its path",
-            sha256=sha256,
-        )
-        with evict_on_error(archive, LifecycleError):
-            return _extract(archive, origin=uri, work_dir=work_dir)
-    path = Path(resolved.location)
-    if path.is_dir():
-        return path
-    if not path.is_file():
-        raise LifecycleError(
-            f"{uri}: {path} does not exist",
-            hint=f"relative paths are taken from the folder of the config file ({base_dir})",
-        )
-    return _extract(path, origin=uri, work_dir=work_dir)
+    places = Places(base_dir, work_dir, cache_dir, exporter)
+    with locate(raw_uri, _TERMS, places, sha256=sha256) as found:
+        if found.kind == "image":
+            return _image_root(found.path / "cnb", uri)
+        if found.kind == "folder":
+            return found.path
+        return _extract(found.path, origin=uri, work_dir=work_dir)
 
 
 def _image_root(cnb: Path, uri: str) -> Path:

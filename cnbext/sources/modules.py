@@ -29,11 +29,11 @@ from cnbext.sources.descriptor import (
     parse_descriptor,
     read_descriptor,
 )
-from cnbext.sources.download import download_to_cache, evict_on_error, verify_pin
 from cnbext.sources.limits import Budget
-from cnbext.sources.safe_tree import ImageExporter, export_image_tree
+from cnbext.sources.locate import Places, SourceTerms, locate
+from cnbext.sources.safe_tree import ImageExporter
 from cnbext.sources.staging import normalized_mode, stage_module, tree_digest
-from cnbext.sources.uri import redact_url, resolve_uri
+from cnbext.sources.uri import redact_url
 
 __all__ = [
     "BUILDPACKAGE_METADATA_LABEL",
@@ -93,44 +93,22 @@ def fetch_modules(
         )
     if uri.startswith("urn:"):
         raise ModuleError(f"{uri}: urn uris are not supported", hint="use a path, URL or docker://")
-    resolved = resolve_uri(raw_uri, base_dir=base_dir, error_type=ModuleError)
-    verify_pin(uri, resolved.scheme, resolved.location, sha256, ModuleError)
-    if resolved.scheme == "docker":
-        if image_exporter is None:
-            raise ModuleError(
-                f"{uri}: docker:// sources need an image engine, and none was given",
-                hint="use a path, archive or buildpackage (.cnb) of the module instead",
-            )
-        tree = export_image_tree(
-            image_exporter,
-            resolved.location,
-            work_dir=work_dir,
-            prefix="image-",
-            source=uri,
-            error_type=ModuleError,
-        )
-        return _collect_modules(tree, kind, origin=uri, main=None)
-    if resolved.scheme == "http":
-        path = download_to_cache(
-            raw_uri,
-            cache_dir,
-            error_type=ModuleError,
-            hint="for offline use, download it once and give a local path or file:// uri",
-            sha256=sha256,
-        )
-        with evict_on_error(path, ModuleError):
-            return _modules_from_file(path, uri, kind, work_dir)
-    path = Path(resolved.location)
-    if path.is_dir():
-        return [Module(load_descriptor(path, kind, origin=uri), path)]
-    if not path.exists():
-        raise ModuleError(
-            f"{uri}: {path} does not exist",
-            hint=f"relative paths are taken from the folder of the config file ({base_dir})",
-        )
-    if not path.is_file():
-        raise ModuleError(f"{uri}: {path} is neither a folder nor a file")
-    return _modules_from_file(path, uri, kind, work_dir)
+    places = Places(base_dir, work_dir, cache_dir, image_exporter)
+    with locate(raw_uri, _TERMS, places, sha256=sha256) as found:
+        if found.kind == "image":
+            return _collect_modules(found.path, kind, origin=uri, main=None)
+        if found.kind == "folder":
+            return [Module(load_descriptor(found.path, kind, origin=uri), found.path)]
+        return _modules_from_file(found.path, uri, kind, work_dir)
+
+
+_TERMS = SourceTerms(
+    error_type=ModuleError,
+    plural="sources",
+    docker_hint="use a path, archive or buildpackage (.cnb) of the module instead",
+    download_hint="for offline use, download it once and give a local path or file:// uri",
+    export_prefix="image-",
+)
 
 
 def _modules_from_file(path: Path, uri: str, kind: ModuleKind, work_dir: Path) -> list[Module]:
