@@ -30,7 +30,7 @@ from cnbext.cnb.extender import (
 from cnbext.config.extend_config import load_extend_config
 from cnbext.config.extension import load_extension_config
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage, PhaseRun
+from cnbext.engine.models import BaseImage, PhaseResult, PhaseRun
 from cnbext.engine.protocol import Engine
 from cnbext.errors import ConfigError
 from cnbext.sources.cache import cache_dir
@@ -139,12 +139,12 @@ def run_extensions(
         fetch_dir = run.work_dir / "fetch" / str(index)
         module = _fetch(engine, request, run.base_dir, fetch_dir, run.cache_dir)
         mounts = _mount(module, run, index, platform, app)
-        label = f"{module.descriptor.id}@{module.descriptor.version}"
-        outcome = _detect(engine, reporter, label, run, mounts, module)
+        running = _Running(engine, reporter, run, module, mounts)
+        outcome = _detect(running)
         if not outcome.passed:
-            reporter.info(f"extension {label} does not apply (detect failed); skipped")
+            reporter.info(f"extension {running.label} does not apply (detect failed); skipped")
             continue
-        outputs.append(_generate(engine, reporter, label, run, mounts, module, request, outcome))
+        outputs.append(_generate(running, request, outcome))
     return tuple(outputs)
 
 
@@ -185,18 +185,49 @@ def _phase(
     )
 
 
+@dataclass(frozen=True)
+class _Running:
+    """One extension's detect and generate: the engine and progress, the run, its files."""
+
+    engine: Engine
+    reporter: Reporter
+    run: ExtensionRun
+    module: Module
+    mounts: _Mounts
+
+    @property
+    def label(self) -> str:
+        return f"{self.module.descriptor.id}@{self.module.descriptor.version}"
+
+    def phase(
+        self,
+        phase: str,
+        env: dict[str, str],
+        *,
+        passing: tuple[int, ...],
+        exit_code: int,
+        codes: str = "",
+    ) -> PhaseResult:
+        """Run ``bin/<phase>``; a timeout or an exit code not ``passing`` is an error (its
+        message explains the exit ``codes``)."""
+        with self.reporter.step(f"Running {self.label} {phase}"):
+            command = f"{self.module.install_path}/bin/{phase}"
+            result = self.engine.run_phase(_phase(self.run, self.mounts, phase, command, env))
+        if result.timed_out or result.exit_code not in passing:
+            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
+            raise ExtensionError(
+                f"extension {self.label}: {phase} {why}{codes}\n{result.output.strip()}",
+                exit_code=exit_code,
+            )
+        return result
+
+
 def _generate(
-    engine: Engine,
-    reporter: Reporter,
-    label: str,
-    run: ExtensionRun,
-    mounts: _Mounts,
-    module: Module,
-    request: ExtensionRequest,
-    outcome: DetectOutcome,
+    running: _Running, request: ExtensionRequest, outcome: DetectOutcome
 ) -> GeneratedOutput:
     """generate with a Buildpack Plan of what detect provided; or its static output."""
-    out, staged = mounts.out, mounts.staged
+    module, label = running.module, running.label
+    out, staged = running.mounts.out, running.mounts.staged
     entries = [{"name": n, "metadata": dict(request.metadata)} for n in outcome.provides]
     write_plan(out / "plan" / "plan.toml", tomlkit.dumps({"entries": entries}))
     fresh_output_dir(out / "generate")
@@ -206,16 +237,7 @@ def _generate(
             "CNB_BP_PLAN_PATH": f"{OUT_DIR}/plan/plan.toml",
             "CNB_OUTPUT_DIR": f"{OUT_DIR}/generate",
         }
-        with reporter.step(f"Running {label} generate"):
-            result = engine.run_phase(
-                _phase(run, mounts, "generate", f"{module.install_path}/bin/generate", env)
-            )
-        if result.timed_out or result.exit_code != 0:
-            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
-            raise ExtensionError(
-                f"extension {label}: generate {why}\n{result.output.strip()}",
-                exit_code=GENERATE_ERROR,
-            )
+        running.phase("generate", env, passing=(0,), exit_code=GENERATE_ERROR)
     elif (staged / "generate").is_dir():
         copy_static_output(staged / "generate", out / "generate")
         source = module.root / "generate"  # the extension's own files, for error messages
@@ -224,35 +246,26 @@ def _generate(
     return read_generate_output(out / "generate", descriptor.id, descriptor.version, source=source)
 
 
-def _detect(
-    engine: Engine,
-    reporter: Reporter,
-    label: str,
-    run: ExtensionRun,
-    mounts: _Mounts,
-    module: Module,
-) -> DetectOutcome:
+def _detect(running: _Running) -> DetectOutcome:
     """0 passes, 100 does not apply, anything else is an error; a plan must not `require`."""
+    label, mounts = running.label, running.mounts
     staged = mounts.staged
     if (staged / "bin" / "detect").is_file():
         env = {"CNB_BUILD_PLAN_PATH": f"{OUT_DIR}/detect/plan.toml"}
-        with reporter.step(f"Running {label} detect"):
-            command = f"{module.install_path}/bin/detect"
-            result = engine.run_phase(_phase(run, mounts, "detect", command, env))
-        if result.timed_out or result.exit_code not in (0, 100):
-            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
-            raise ExtensionError(
-                f"extension {label}: detect {why} (0 = applies, 100 = does not apply, "
-                f"anything else is an error)\n{result.output.strip()}",
-                exit_code=DETECT_ERROR,
-            )
+        result = running.phase(
+            "detect",
+            env,
+            passing=(0, 100),
+            exit_code=DETECT_ERROR,
+            codes=" (0 = applies, 100 = does not apply, anything else is an error)",
+        )
         plan = mounts.out / "detect" / "plan.toml"
         passed = result.exit_code == 0
     else:
         plan = staged / "detect" / "plan.toml"  # static detect output; absent = passes
         passed = True
     text = read_output_file(plan, owner=label, exit_code=DETECT_PLAN_ERROR, root=plan.parents[1])
-    provides = parse_detect_plan(text, module.descriptor.id) if text is not None else ()
+    provides = parse_detect_plan(text, running.module.descriptor.id) if text is not None else ()
     return DetectOutcome(passed, provides)
 
 
