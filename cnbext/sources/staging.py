@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from cnbext.sources.archive import remove
 from cnbext.sources.descriptor import ModuleError
+from cnbext.sources.download import file_sha256
 
 if TYPE_CHECKING:
     from cnbext.sources.modules import Module
@@ -114,7 +115,7 @@ def tree_digest(root: Path) -> str:
         elif stat.S_ISDIR(status.st_mode):
             kind, content = b"d", ""
         else:
-            kind, content = b"f", _file_sha256(path)
+            kind, content = b"f", file_sha256(path)
         name = os.fsencode(relative)
         # Length-prefixed names: no two different trees can serialize to the same bytes.
         digest.update(
@@ -122,11 +123,3 @@ def tree_digest(root: Path) -> str:
             % (kind, normalized_mode(status.st_mode), len(name), name, content.encode())
         )
     return f"sha256:{digest.hexdigest()}"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
