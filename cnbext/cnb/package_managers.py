@@ -69,43 +69,37 @@ APK = PackageManager(
     install_template="apk add --no-cache {packages}",
 )
 _RPM_DISTROS = ("fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn")
-DNF = PackageManager(
-    name="dnf",
-    binaries=("/usr/bin/dnf",),
-    distros=_RPM_DISTROS,
-    spec_pattern=re.compile(_RPM_NAME),
-    spec_example="jq or jq-1.6",
-    install_template=(
-        "dnf install -y --setopt=install_weak_deps=False {packages}"
-        " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*"
-    ),
+
+
+def _rpm(
+    name: str, install_template: str, distros: tuple[str, ...] = _RPM_DISTROS
+) -> PackageManager:
+    """A front end of the RPM family: /usr/bin/NAME, RPM package names."""
+    return PackageManager(
+        name=name,
+        binaries=(f"/usr/bin/{name}",),
+        distros=distros,
+        spec_pattern=re.compile(_RPM_NAME),
+        spec_example="jq or jq-1.6",
+        install_template=install_template,
+    )
+
+
+DNF = _rpm(
+    "dnf",
+    "dnf install -y --setopt=install_weak_deps=False {packages}"
+    " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*",
 )
-MICRODNF = PackageManager(
-    name="microdnf",
-    binaries=("/usr/bin/microdnf",),
-    distros=_RPM_DISTROS,
-    spec_pattern=re.compile(_RPM_NAME),
-    spec_example="jq or jq-1.6",
-    install_template=(
-        "microdnf install -y --setopt=install_weak_deps=0 {packages}"
-        " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*"
-    ),
+MICRODNF = _rpm(
+    "microdnf",
+    "microdnf install -y --setopt=install_weak_deps=0 {packages}"
+    " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*",
 )
-YUM = PackageManager(
-    name="yum",
-    binaries=("/usr/bin/yum",),
-    distros=_RPM_DISTROS,
-    spec_pattern=re.compile(_RPM_NAME),
-    spec_example="jq or jq-1.6",
-    install_template="yum install -y {packages} && yum clean all && rm -rf /var/cache/yum",
-)
-TDNF = PackageManager(
-    name="tdnf",
-    binaries=("/usr/bin/tdnf",),
+YUM = _rpm("yum", "yum install -y {packages} && yum clean all && rm -rf /var/cache/yum")
+TDNF = _rpm(
+    "tdnf",
+    "tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf",
     distros=("photon", "mariner", "azurelinux"),
-    spec_pattern=re.compile(_RPM_NAME),
-    spec_example="jq or jq-1.6",
-    install_template="tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf",
 )
 ZYPPER = PackageManager(
     name="zypper",
