@@ -57,30 +57,36 @@ upgrade, 2 usage, 4 image unreadable or without provenance, 5 build failed, 6 pu
 CHECK_STALE = 100
 
 
+NamesArgument = Annotated[
+    list[str],
+    typer.Argument(help="Images cnbext made.", metavar="NAME...", show_default=False),
+]
+CheckOption = Annotated[
+    bool, typer.Option("--check", help="Change nothing; exit 100 when anything is stale.")
+]
+RebaseOption = Annotated[
+    str,
+    typer.Option(
+        "--rebase",
+        help="**auto**: rebase rebasable images whose base alone moved; **never**: rebuild.",
+    ),
+]
+BuilderTomlOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="builder.toml, to rebuild builders made by create-builder."
+    ),
+]
+
+
 def upgrade(
-    names: Annotated[
-        list[str],
-        typer.Argument(help="Images cnbext made.", metavar="NAME...", show_default=False),
-    ],
-    check: Annotated[
-        bool, typer.Option("--check", help="Change nothing; exit 100 when anything is stale.")
-    ] = False,
+    names: NamesArgument,
+    check: CheckOption = False,
     publish: PublishOption = False,
-    rebase: Annotated[
-        str,
-        typer.Option(
-            "--rebase",
-            help="**auto**: rebase rebasable images whose base alone moved; **never**: rebuild.",
-        ),
-    ] = "auto",
+    rebase: RebaseOption = "auto",
     build_id: BuildIdOption = None,
     extension: ExtensionOption = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="builder.toml, to rebuild builders made by create-builder."
-        ),
-    ] = None,
+    config: BuilderTomlOption = None,
     network: NetworkOption = None,
     env: EnvOption = None,
     app_dir: AppOption = None,
@@ -94,7 +100,6 @@ def upgrade(
 
     def run() -> int:
         import cnbext
-        from cnbext.cli.application import print_json, stdout_console
         from cnbext.plan.model import PullPolicy
 
         # Parsed as the other commands parse them (URI#sha256= pins, NAME=VALUE checks).
@@ -122,14 +127,23 @@ def upgrade(
             app_dir=app_dir,
         )
         results = cnbext.upgrade(options, reporter=app.reporter)
-        if output is OutputFormat.JSON:
-            images = [r.to_dict() for r in results]
-            print_json({"command": "upgrade", "check": check, "images": images})
-        elif not quiet:
-            render_results(results, stdout_console())
+        _show(results, output, quiet=quiet, check=check)
         return exit_code(results, app.errors, check=check)
 
     app.run_guarded(run)
+
+
+def _show(
+    results: Sequence[UpgradeResult], output: OutputFormat, *, quiet: bool, check: bool
+) -> None:
+    """The results as one JSON document, or a table (none with --quiet), on stdout."""
+    from cnbext.cli.application import print_json, stdout_console
+
+    if output is OutputFormat.JSON:
+        images = [r.to_dict() for r in results]
+        print_json({"command": "upgrade", "check": check, "images": images})
+    elif not quiet:
+        render_results(results, stdout_console())
 
 
 def render_results(results: Sequence[object], console: Console) -> None:
