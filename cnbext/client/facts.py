@@ -77,19 +77,8 @@ def gather_image_facts(
         run = resolve(run_image_of(base)) if extend_run or requests else None
     plans = None
     if requests and run is not None:
-        plans = extension_plans(
-            engine,
-            reporter,
-            ExtensionRun(
-                requests=requests,
-                build_image=base,
-                run_image=run,
-                platform_env=options.platform_env,
-                app_dir=options.app_dir,
-                base_dir=base_dir,
-                work_dir=work_dir / "extensions",
-            ),
-        )
+        running = _extension_run(options, requests, base, run, base_dir, work_dir)
+        plans = extension_plans(engine, reporter, running)
         if plans.run.switched_to and extend_run:
             # The run image is now the one the switch names: plan (labels, user, distro) on
             # top of it, not on the run image the builder named.
@@ -98,6 +87,26 @@ def gather_image_facts(
         assert run is not None
         return ImageFacts(base=run, run=None, extensions=plans)
     return ImageFacts(base=base, run=run if extend_run else None, extensions=plans)
+
+
+def _extension_run(
+    options: FactOptions,
+    requests: tuple[ExtensionRequest, ...],
+    build_image: BaseImage,
+    run_image: BaseImage,
+    base_dir: Path,
+    work_dir: Path,
+) -> ExtensionRun:
+    """The extensions run in ``build_image`` for ``run_image``, outputs under ``work_dir``."""
+    return ExtensionRun(
+        requests=requests,
+        build_image=build_image,
+        run_image=run_image,
+        platform_env=options.platform_env,
+        app_dir=options.app_dir,
+        base_dir=base_dir,
+        work_dir=work_dir / "extensions",
+    )
 
 
 def read_image(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cnbext.cnb.builder_layout import (
     BuildEnvFile,
@@ -56,6 +57,7 @@ from cnbext.plan.builder_run_image import (
     plan_extended_run_image,
 )
 from cnbext.plan.extend import (
+    PackageInstall,
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
@@ -313,6 +315,25 @@ def _module_layer_paths(
     return list(dict.fromkeys(paths))
 
 
+def _build_scope(
+    config: BuilderConfig, facts: ImageFacts
+) -> tuple[dict[str, Any], PackageInstall | None]:
+    """The builder's build-scope metadata (with the extensions applied to it) and the
+    packages it installs, if it has any."""
+    build_scope = dict(config.extend_build)
+    plans = facts.extensions
+    if plans and plans.build.steps:
+        build_scope["extensions"] = applied_extensions(plans.build)
+    if not build_scope:
+        return build_scope, None
+    install = plan_packages(
+        facts.base,
+        build_scope,
+        lambda i, why: scoped_package_problem(config.source, "build", i, why),
+    )
+    return build_scope, install
+
+
 def _builder_build(
     config: BuilderConfig,
     options: BuilderOptions,
@@ -325,16 +346,8 @@ def _builder_build(
     build_base = facts.base
     plans = facts.extensions
     labels = builder_labels(contents, build_base.labels)
-    build_scope = dict(config.extend_build)
-    if plans and plans.build.steps:
-        build_scope["extensions"] = applied_extensions(plans.build)
-    install = None
-    if build_scope:
-        install = plan_packages(
-            build_base,
-            build_scope,
-            lambda i, why: scoped_package_problem(config.source, "build", i, why),
-        )
+    build_scope, install = _build_scope(config, facts)
+    if install is not None:
         labels[EXTEND_METADATA] = install.labels[EXTEND_METADATA]
     labels.update(options.labels)
     module_paths = _module_layer_paths(build_base, inputs, modules, contents)
