@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cnbext.cnb.extender import ExtenderPlan, applied_extensions
+from cnbext.cnb.extender import applied_extensions
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.toml_source import TomlSource
-from cnbext.engine.models import BaseImage
-from cnbext.errors import UsageError
+from cnbext.errors import ImageError, UsageError
 from cnbext.plan.extend import apply_extension_plan, plan_image_build
 from cnbext.plan.model import ImageBuild
 
 if TYPE_CHECKING:
     from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.facts import ImageFacts
 
 
 def check_run_image_flags(
@@ -68,14 +68,17 @@ def check_run_image_request(
 
 def plan_extended_run_image(
     source: TomlSource,
-    run_base: BaseImage,
+    facts: ImageFacts,
     run_metadata: Mapping[str, Any],
     options: BuilderOptions,
-    run_plan: ExtenderPlan | None,
 ) -> ImageBuild:
-    """The run image of a builder command: extensions' run.Dockerfiles first, then the run
-    scope's packages, saved as --run-image and every --run-image-mirror."""
+    """The run image of a builder command (``facts.run``): extensions' run.Dockerfiles first,
+    then the run scope's packages, saved as --run-image and every --run-image-mirror."""
     assert options.run_image is not None
+    if facts.run is None:
+        raise ImageError("the run image was not read; it is needed to extend it")
+    run_base = facts.run
+    run_plan = facts.extensions.run if facts.extensions else None
     metadata = dict(run_metadata)
     if run_plan is not None and run_plan.steps:
         metadata["extensions"] = applied_extensions(run_plan)

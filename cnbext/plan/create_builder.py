@@ -33,7 +33,7 @@ from cnbext.config.builder import (
 )
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, ImageOrigin
-from cnbext.errors import ImageError, UsageError
+from cnbext.errors import UsageError
 from cnbext.plan.builder_image import (
     BUILDER_LABELS,
     BUILDPACK_LAYERS,
@@ -251,15 +251,7 @@ def _plan_run_images(
     if options.run_image is None:
         return run_images, None
     run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
-    if facts.run is None:
-        raise ImageError("the run image was not read; it is needed to extend it")
-    run_build = plan_extended_run_image(
-        config.source,
-        facts.run,
-        config.extend_run,
-        options,
-        plans.run if plans else None,
-    )
+    run_build = plan_extended_run_image(config.source, facts, config.extend_run, options)
     return run_images, run_build
 
 

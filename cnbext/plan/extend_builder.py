@@ -21,7 +21,7 @@ from cnbext.cnb.labels import (
     encode_json_label,
     label_changes,
 )
-from cnbext.cnb.provenance import RunImageRecord
+from cnbext.cnb.provenance import ExtensionRecord, RunImageRecord
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.engine.models import BaseImage
@@ -103,25 +103,8 @@ def plan_extend_builder(
     builder_base, extensions = facts.base, facts.extensions
     builder_facts = read_builder(builder_base)
     build_metadata = _build_metadata(config, options, extensions)
-    run_images = list(builder_facts.run_images)
-    run_build = None
-    files: dict[str, str] = {}
-    labels: dict[str, str] = {}
-    if options.run_image is not None:
-        if facts.run is None:
-            raise ImageError("the run image was not read; it is needed to extend it")
-        run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
-        labels[BUILDER_METADATA] = encode_json_label(
-            rewrite_run_image(builder_facts.metadata, run_images[0])
-        )
-        files = run_image_files(run_images)
-        run_build = plan_extended_run_image(
-            config.source,
-            facts.run,
-            config.run_metadata,
-            options,
-            extensions.run if extensions else None,
-        )
+    run_images, run_build, labels = _run_image(config, options, facts, builder_facts)
+    files = run_image_files(run_images) if options.run_image is not None else {}
     builder = _builder_build(config, options, builder_base, build_metadata, labels, files)
     if extensions and extensions.build.steps:
         builder = apply_extension_plan(
@@ -151,6 +134,27 @@ def plan_extend_builder(
             files=files,
         ),
     )
+
+
+def _run_image(
+    config: ExtendBuilderConfig,
+    options: BuilderOptions,
+    facts: ImageFacts,
+    builder_facts: BuilderFacts,
+) -> tuple[list[RunImage], ImageBuild | None, dict[str, str]]:
+    """The builder's run images; with --run-image, the extended one first, its build, and
+    the builder metadata label naming it."""
+    run_images = list(builder_facts.run_images)
+    if options.run_image is None:
+        return run_images, None, {}
+    run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
+    labels = {
+        BUILDER_METADATA: encode_json_label(
+            rewrite_run_image(builder_facts.metadata, run_images[0])
+        )
+    }
+    run_build = plan_extended_run_image(config.source, facts, config.run_metadata, options)
+    return run_images, run_build, labels
 
 
 def _build_metadata(
@@ -246,19 +250,7 @@ def _with_provenance(
             base_record(run_base, facts.run_image),
             dict(config.run_metadata),
         )
-        run_build = with_provenance(
-            run_build,
-            image_provenance(
-                command="extend-builder",
-                role="run image",
-                base=run_base,
-                given=facts.run_image,
-                platforms=options.platforms,
-                metadata=config.run_metadata,
-                extensions=records,
-                build_id=options.build_id,
-            ),
-        )
+        run_build = _run_image_provenance(config, options, run_build, run_base, facts, records)
     builder = with_provenance(
         builder,
         image_provenance(
@@ -277,3 +269,27 @@ def _with_provenance(
         ),
     )
     return builder, run_build
+
+
+def _run_image_provenance(
+    config: ExtendBuilderConfig,
+    options: BuilderOptions,
+    run_build: ImageBuild,
+    run_base: BaseImage,
+    facts: BuilderFacts,
+    records: tuple[ExtensionRecord, ...],
+) -> ImageBuild:
+    """The extended run image records its own base, so it can be checked on its own."""
+    return with_provenance(
+        run_build,
+        image_provenance(
+            command="extend-builder",
+            role="run image",
+            base=run_base,
+            given=facts.run_image,
+            platforms=options.platforms,
+            metadata=config.run_metadata,
+            extensions=records,
+            build_id=options.build_id,
+        ),
+    )
