@@ -73,11 +73,9 @@ def create_builder(
 
     return run_use_case(
         plan_with,
+        options,
         engine=engine,
         reporter=reporter,
-        network=options.network,
-        context=options.context,
-        builder=options.builder,
         dry_run=dry_run,
         work_prefix="cnbext-builder-",
     )

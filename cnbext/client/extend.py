@@ -6,13 +6,11 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from cnbext.client.facts import gather_image_facts
 from cnbext.client.progress import Reporter
-from cnbext.client.usecase import Result, normalize_names, plan_with_digests, run_use_case
+from cnbext.client.usecase import Result, image_config_planner, normalize_names, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
-from cnbext.plan.model import Plan
 
 
 def extend(
@@ -28,36 +26,14 @@ def extend(
     options = replace(options, names=normalize_names(options.names))
     check_options(options)
     loaded = config if isinstance(config, ExtendConfig) else _load(config)
-
-    def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
-        facts = gather_image_facts(
-            engine,
-            reporter,
-            options,
-            image=str(loaded.image),
-            run_image_of=None,
-            extend_run=False,
-            config_extensions=loaded.extensions,
-            base_dir=loaded.source_dir,
-            work_dir=work_dir,
-        )
-        return plan_with_digests(
-            engine,
-            options,
-            loaded.extensions,
-            loaded.source_dir,
-            lambda digested, planned: plan_extend(
-                replace(loaded, extensions=digested), planned, facts
-            ),
-        )
-
+    plan_with = image_config_planner(
+        loaded, options, plan_extend, run_image_of=None, extend_run=False
+    )
     return run_use_case(
         plan_with,
+        options,
         engine=engine,
         reporter=reporter,
-        network=options.network,
-        context=options.context,
-        builder=options.builder,
         dry_run=dry_run,
         work_prefix="cnbext-extend-",
     )

@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cnbext.client.extension_chain import build_plan_steps
+from cnbext.client.facts import gather_image_facts
 from cnbext.client.origin import with_digests
 from cnbext.client.progress import Reporter, SilentReporter
 from cnbext.client.publish import ImageResult, apply_plan
+from cnbext.config.extend import ExtendConfig
+from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
 from cnbext.errors import UsageError
 from cnbext.plan.create_builder import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
+from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import Plan
 
 
@@ -46,24 +51,26 @@ class Result:
 
 PlanWith = Callable[[Engine, Reporter, Path], Plan]
 Options = TypeVar("Options", ExtendOptions, BuilderOptions)
+ImageConfig = TypeVar("ImageConfig", ExtendConfig, ExtendBuilderConfig)
 
 
 def run_use_case(
     plan_with: PlanWith,
+    options: ExtendOptions | BuilderOptions,
     *,
     engine: Engine | None,
     reporter: Reporter | None,
-    network: str | None,
     dry_run: bool,
     work_prefix: str,
-    context: str | None = None,
-    builder: str | None = None,
 ) -> Result:
     """Plan with ``plan_with(engine, reporter, work_dir)``, then apply unless ``dry_run``.
-    Without an ``engine``, the Docker engine is used (and must answer)."""
+    Without an ``engine``, the Docker engine is used (and must answer), on the network,
+    docker context and buildx builder ``options`` name."""
     reporter = reporter if reporter is not None else SilentReporter()
     if engine is None:
-        engine = docker_engine(reporter, network, context=context, builder=builder)
+        engine = docker_engine(
+            reporter, options.network, context=options.context, builder=options.builder
+        )
     with tempfile.TemporaryDirectory(prefix=work_prefix) as work_dir:
         plan = plan_with(engine, reporter, Path(work_dir))
         if dry_run:
@@ -73,6 +80,40 @@ def run_use_case(
         # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
         built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
         return Result(plan, apply_plan(engine, built))
+
+
+def image_config_planner(
+    loaded: ImageConfig,
+    options: Options,
+    planner: Callable[[ImageConfig, Options, ImageFacts], Plan],
+    *,
+    run_image_of: Callable[[BaseImage], str] | None,
+    extend_run: bool,
+) -> PlanWith:
+    """The planning of a command whose config names one image (extend, extend-builder):
+    gather the facts of ``loaded.image``, then plan with the extensions' digests."""
+
+    def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
+        facts = gather_image_facts(
+            engine,
+            reporter,
+            options,
+            image=str(loaded.image),
+            run_image_of=run_image_of,
+            extend_run=extend_run,
+            config_extensions=loaded.extensions,
+            base_dir=loaded.source_dir,
+            work_dir=work_dir,
+        )
+        return plan_with_digests(
+            engine,
+            options,
+            loaded.extensions,
+            loaded.source_dir,
+            lambda digested, planned: planner(replace(loaded, extensions=digested), planned, facts),
+        )
+
+    return plan_with
 
 
 def plan_with_digests(
