@@ -23,7 +23,6 @@ from cnbext.cnb.extender import applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
     STACK_ID,
-    label_changes,
 )
 from cnbext.config.builder import (
     BuilderConfig,
@@ -61,6 +60,7 @@ from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
+    image_build,
     plan_packages,
 )
 from cnbext.plan.facts import ImageFacts
@@ -351,19 +351,15 @@ def _builder_build(
     )
     trees = {**inputs.lifecycle_trees, "workdirs": inputs.workdirs_tree}
     trees.update({path: inputs.module_trees[path] for path in module_paths})
-    builder = ImageBuild(
+    builder = image_build(
+        build_base,
+        install,
         role="builder",
-        base=build_base.reference,
         dockerfile=dockerfile,
         build_args=base_build_args(build_base, options.build_id),
         labels=labels,
-        result_labels={**build_base.labels, **labels},
-        label_changes=tuple(label_changes(build_base.labels, labels)),
         names=options.names,
         platforms=options.platforms,
-        package_manager=install.manager_name if install else None,
-        packages=install.packages if install else (),
-        base_user=build_base.user,
         context_files={f"files/{path}": text for path, text in cnb_files(contents).items()},
         context_trees=trees,
         expected_diff_ids=tuple(inputs.diff_ids[p] for p in module_paths),

@@ -177,19 +177,50 @@ def plan_image_build(
             description=f"install {', '.join(install.packages)} with {install.manager_name}",
             user_has_group=bool(build_args["group_id"]),
         )
+    return image_build(
+        base,
+        install,
+        role=role,
+        dockerfile=dockerfile,
+        build_args=build_args,
+        labels=install.labels,
+        names=names,
+        platforms=platforms,
+    )
+
+
+def image_build(
+    base: BaseImage,
+    install: PackageInstall | None,
+    *,
+    role: str,
+    dockerfile: str,
+    build_args: dict[str, str],
+    labels: dict[str, str],
+    names: Sequence[str],
+    platforms: Sequence[str],
+    context_files: Mapping[str, str] | None = None,
+    context_trees: Mapping[str, Path] | None = None,
+    expected_diff_ids: Sequence[str] = (),
+) -> ImageBuild:
+    """A build on ``base`` setting ``labels`` (the result keeps the base's others) and
+    installing what ``install`` chose, if anything."""
     return ImageBuild(
         role=role,
         base=base.reference,
         dockerfile=dockerfile,
         build_args=build_args,
-        labels=install.labels,
-        result_labels={**base.labels, **install.labels},
-        label_changes=tuple(label_changes(base.labels, install.labels)),
+        labels=labels,
+        result_labels={**base.labels, **labels},
+        label_changes=tuple(label_changes(base.labels, labels)),
         names=tuple(names),
         platforms=tuple(platforms),
-        package_manager=install.manager_name,
-        packages=install.packages,
+        package_manager=install.manager_name if install else None,
+        packages=install.packages if install else (),
         base_user=base.user,
+        context_files=dict(context_files or {}),
+        context_trees=dict(context_trees or {}),
+        expected_diff_ids=tuple(expected_diff_ids),
     )
 
 

@@ -19,7 +19,6 @@ from cnbext.cnb.labels import (
     BUILDER_METADATA,
     EXTEND_METADATA,
     encode_json_label,
-    label_changes,
 )
 from cnbext.cnb.provenance import ExtensionRecord, RunImageRecord
 from cnbext.config.builder import scoped_package_problem
@@ -36,6 +35,7 @@ from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
     check_publish_flags,
+    image_build,
     plan_packages,
 )
 from cnbext.plan.facts import ImageFacts
@@ -206,19 +206,15 @@ def _builder_build(
         lines.append("COPY --link files/ /")
     build_args = base_build_args(builder_base, options.build_id)
     lines += [*restore_user_lines(user_has_group=bool(build_args["group_id"])), ""]
-    return ImageBuild(
+    return image_build(
+        builder_base,
+        install,
         role="builder",
-        base=builder_base.reference,
         dockerfile="\n".join(lines),
         build_args=build_args,
         labels=labels,
-        result_labels={**builder_base.labels, **labels},
-        label_changes=tuple(label_changes(builder_base.labels, labels)),
         names=options.names,
         platforms=options.platforms,
-        package_manager=install.manager_name if install else None,
-        packages=install.packages if install else (),
-        base_user=builder_base.user,
         context_files={f"files/{path}": text for path, text in files.items()},
     )
 
