@@ -124,17 +124,6 @@ BUILD_DOCKERFILE_CASES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"), BUILD_DOCKERFILE_CASES.values(), ids=list(BUILD_DOCKERFILE_CASES)
-)
-def test_bad_build_dockerfiles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    report = reports_for(tmp_path, "build.Dockerfile", text)
-    assert any(line.startswith(expected) for line in lines(report.problems)), lines(report.problems)
-
-
 def test_dockerfile_warnings_are_separate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     report = reports_for(tmp_path, "run.Dockerfile", "FROM ${base_image}\nEXPOSE 8080\n")
@@ -159,14 +148,25 @@ EXTEND_CONFIG_CASES = {
 }
 
 
+BAD_FILE_CASES = {
+    **{
+        f"build.Dockerfile {k}": ("build.Dockerfile", *v) for k, v in BUILD_DOCKERFILE_CASES.items()
+    },
+    **{
+        f"extend-config.toml {k}": ("extend-config.toml", *v)
+        for k, v in EXTEND_CONFIG_CASES.items()
+    },
+}
+
+
 @pytest.mark.parametrize(
-    ("text", "expected"), EXTEND_CONFIG_CASES.values(), ids=list(EXTEND_CONFIG_CASES)
+    ("name", "text", "expected"), BAD_FILE_CASES.values(), ids=list(BAD_FILE_CASES)
 )
-def test_bad_extend_configs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+def test_bad_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, expected: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    report = reports_for(tmp_path, "extend-config.toml", text)
+    report = reports_for(tmp_path, name, text)
     assert any(line.startswith(expected) for line in lines(report.problems)), lines(report.problems)
 
 
