@@ -20,8 +20,7 @@ from cnbext.client.status import upgrade_reasons
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.protocol import Engine
-from cnbext.engine.registry import Registry
+from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
 
 UP_TO_DATE = "up to date"
@@ -88,15 +87,14 @@ def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> lis
 def run_upgrade(
     options: UpgradeOptions,
     reporter: Reporter,
-    registry: Registry | None = None,
     engine: Engine | None = None,
 ) -> list[UpgradeResult]:
     """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
     Images are read through ``engine`` (the Docker one by default)."""
     from cnbext.client.usecase import normalize_names, reading_engine
 
-    registry = registry or Registry()
     reader = engine or reading_engine(reporter)
+    registry = reader.registry()
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
@@ -147,7 +145,9 @@ def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
         return list(pool.map(lambda action: action(), actions))
 
 
-def _check(name: str, options: UpgradeOptions, registry: Registry, engine: Engine) -> _Checked:
+def _check(
+    name: str, options: UpgradeOptions, registry: RegistryAccess, engine: Engine
+) -> _Checked:
     try:
         view = engine.read_image(name, daemon=not options.publish)
         provenance = read_provenance(view.labels)
@@ -184,7 +184,7 @@ def _upgrade(
     checked: _Checked,
     options: UpgradeOptions,
     reporter: Reporter,
-    registry: Registry,
+    registry: RegistryAccess,
     engine: Engine,
 ) -> None:
     result, provenance = checked.result, checked.provenance

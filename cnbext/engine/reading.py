@@ -13,7 +13,7 @@ import json
 import platform as platform_module
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,6 +21,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
+from cnbext.engine.failures import last_lines
 from cnbext.engine.models import BaseImage, ImageSource
 from cnbext.errors import ImageError, PublishError
 from cnbext.plan.model import PullPolicy
@@ -35,11 +36,9 @@ class ImageReader:
         self,
         docker: DockerClient,
         builder: str | None,
-        last_lines: Callable[[DockerException], str],
     ) -> None:
         self.docker = docker
         self.builder = builder
-        self._last_lines = last_lines
 
     def locate(
         self, reference: str, pull_policy: PullPolicy, platform: str | None, *, daemon: bool
@@ -129,7 +128,7 @@ class ImageReader:
         try:
             output: str = run([*command, "--format", template, reference], return_stderr=False)
         except DockerException as err:
-            raise PublishError(f"cannot inspect {reference}: {self._last_lines(err)}") from None
+            raise PublishError(f"cannot inspect {reference}: {last_lines(err)}") from None
         return output
 
     def read_files(
@@ -164,7 +163,7 @@ class ImageReader:
                     progress=False,
                 )
             except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {self._last_lines(err)}") from None
+                raise ImageError(f"cannot read {reference}: {last_lines(err)}") from None
             found: dict[str, bytes] = {}
             for path in paths:
                 candidate = out / "found" / path.lstrip("/")
