@@ -9,7 +9,6 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,8 +33,8 @@ from cnbext.engine.models import (
     PhaseResult,
     PhaseRun,
 )
-from cnbext.engine.reading import ImageReader, context_dir, match_pattern
-from cnbext.errors import EngineError, ImageError, PublishError
+from cnbext.engine.reading import ImageReader
+from cnbext.errors import EngineError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 if TYPE_CHECKING:
@@ -254,25 +253,8 @@ class DockerEngine:
     def export_tree(
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
-        """Copy directories out of an image into ``dest`` (``dest/<path>``), never running it;
-        paths the image lacks are simply absent."""
-        lines = [f"FROM {reference} AS source", "FROM scratch"]
-        for path in paths:
-            lines.append(f"COPY --from=source {match_pattern(path)} {path.rstrip('/')}/")
-        with tempfile.TemporaryDirectory(prefix="cnbext-export-") as tmp:
-            context = context_dir(tmp)
-            context.mkdir()
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "local", "dest": str(dest)},
-                    platforms=[platform] if platform else None,
-                    builder=self.builder,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {last_lines(err)}") from None
+        """Copy directories out of an image into ``dest`` without running it."""
+        self.reader.export_tree(reference, paths, dest, platform=platform)
 
     # -- registries ---------------------------------------------------------------------------
 
