@@ -8,13 +8,13 @@ client paths as extend / extend-builder / create-builder, to the same name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cnbext.client.concurrency import concurrently
 from cnbext.client.progress import Reporter
 from cnbext.client.status import upgrade_reasons
 from cnbext.cnb.labels import REBASABLE
@@ -98,14 +98,14 @@ def run_upgrade(
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
-    checked = _bounded(
+    checked = concurrently(
         [partial(_check, n, options, registry, reader) for n in options.names], MAX_CHECKS
     )
     if options.check:
         return [c.result for c in checked]
     todo, covered = _split_covered([c for c in checked if c.result.state == NEEDS_UPGRADE])
     upgrades = [partial(_upgrade, c, options, reporter, registry, reader) for c in todo]
-    _bounded(upgrades, MAX_UPGRADES)
+    concurrently(upgrades, MAX_UPGRADES)
     for follower, leader in covered:
         done = leader.result
         follower.result.state, follower.result.method = done.state, done.method
@@ -136,13 +136,6 @@ def _split_covered(
         else:
             covered.append((candidate, leader))
     return leaders, covered
-
-
-def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
-    if not actions:
-        return []
-    with ThreadPoolExecutor(max_workers=min(limit, len(actions))) as pool:
-        return list(pool.map(lambda action: action(), actions))
 
 
 def _check(
