@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypedDict
 
 import tomlkit
 
+from cnbext.client.concurrency import concurrently
 from cnbext.client.progress import Reporter
 from cnbext.cnb.distro import parse_os_release
 from cnbext.cnb.extender import (
@@ -48,6 +50,9 @@ from cnbext.sources.uri import redact_url
 DEFAULT_TIMEOUT = 300.0  # seconds for each detect and generate
 TIMEOUT_ENV = "CNBEXT_EXTENSION_TIMEOUT"  # overrides it (seconds)
 DEFAULT_MEMORY_BYTES = 2 << 30  # per detect or generate container
+# Detects run at the same time (the lifecycle's detector runs a group's detects in
+# goroutines); at most this many containers, so their memory caps add up to a bounded total.
+MAX_DETECTS = 4
 MEMORY_ENV = "CNBEXT_EXTENSION_MEMORY"  # overrides it (bytes)
 DEFAULT_PIDS_LIMIT = 512  # processes and threads per container
 PIDS_ENV = "CNBEXT_EXTENSION_PIDS"  # overrides it
@@ -128,24 +133,33 @@ class _Mounts:
 def run_extensions(
     engine: Engine, reporter: Reporter, run: ExtensionRun
 ) -> tuple[GeneratedOutput, ...]:
-    """Detect, then generate, each extension in order; what the ones that apply generated."""
+    """Detect every extension (at the same time, as the lifecycle's detector does), then
+    generate, in order, for the ones that apply; what they generated."""
     platform = run.work_dir / "platform"
     (platform / "env").mkdir(parents=True, exist_ok=True)
     for name, value in run.platform_env.items():
         (platform / "env" / name).write_text(value)
     app = run.app_dir if run.app_dir is not None else _empty_dir(run.work_dir / "app")
+    runnings = [
+        _prepare(engine, reporter, run, index, platform, app) for index in range(len(run.requests))
+    ]
+    outcomes = concurrently([partial(_detect, r) for r in runnings], limit=MAX_DETECTS)
     outputs: list[GeneratedOutput] = []
-    for index, request in enumerate(run.requests):
-        fetch_dir = run.work_dir / "fetch" / str(index)
-        module = _fetch(engine, request, run.base_dir, fetch_dir, run.cache_dir)
-        mounts = _mount(module, run, index, platform, app)
-        running = _Running(engine, reporter, run, module, mounts)
-        outcome = _detect(running)
+    for running, request, outcome in zip(runnings, run.requests, outcomes, strict=True):
         if not outcome.passed:
             reporter.info(f"extension {running.label} does not apply (detect failed); skipped")
             continue
         outputs.append(_generate(running, request, outcome))
     return tuple(outputs)
+
+
+def _prepare(
+    engine: Engine, reporter: Reporter, run: ExtensionRun, index: int, platform: Path, app: Path
+) -> _Running:
+    """The ``index``th extension fetched, staged and given its folders."""
+    fetch_dir = run.work_dir / "fetch" / str(index)
+    module = _fetch(engine, run.requests[index], run.base_dir, fetch_dir, run.cache_dir)
+    return _Running(engine, reporter, run, module, _mount(module, run, index, platform, app))
 
 
 def extension_plans(engine: Engine, reporter: Reporter, run: ExtensionRun) -> ExtensionPlans:

@@ -66,7 +66,8 @@ def gather_image_facts(
 
     def resolve(reference: str) -> BaseImage:
         # With where it came from (the digests the provenance label records).
-        return with_origin(read_image(engine, reporter, reference, options, platform), reference)
+        base = read_image(engine, reporter, reference, options, platform)
+        return with_origin(base, reference, engine.registry())
 
     base = resolve(image)
     requests = (*config_extensions, *options.extensions)

@@ -14,22 +14,20 @@ from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
 from cnbext.cnb.provenance import PROVENANCE, read_provenance
 from cnbext.engine.models import ImageView
-from cnbext.engine.protocol import Engine
-from cnbext.engine.registry import Registry
+from cnbext.engine.protocol import Engine, RegistryAccess
 
 ORDER = "io.buildpacks.buildpack.order"
 ORDER_EXTENSIONS = "io.buildpacks.buildpack.order-extensions"
 
 
-def inspect_image(
-    reference: str, registry: Registry | None = None, *, engine: Engine | None = None
-) -> dict[str, Any]:
+def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, Any]:
     """What ``reference`` is (read through ``engine``, the Docker one by default) and its
     live status (registry lookups)."""
     from cnbext.client.usecase import reading_engine
 
-    registry = registry or Registry()
-    view = (engine or reading_engine()).read_image(reference)
+    engine = engine or reading_engine()
+    registry = engine.registry()
+    view = engine.read_image(reference)
     document: dict[str, Any] = {
         "reference": reference,
         "source": view.source,
@@ -74,7 +72,7 @@ def _json_label(view: ImageView, name: str) -> Any:
         return raw
 
 
-def _status(view: ImageView, registry: Registry) -> dict[str, Any]:
+def _status(view: ImageView, registry: RegistryAccess) -> dict[str, Any]:
     try:
         provenance = read_provenance(view.labels)
     except (ValueError, KeyError) as err:
@@ -97,7 +95,7 @@ def _status(view: ImageView, registry: Registry) -> dict[str, Any]:
     return status
 
 
-def builder_view(view: ImageView, registry: Registry) -> dict[str, Any]:
+def builder_view(view: ImageView, registry: RegistryAccess) -> dict[str, Any]:
     """What ``pack builder inspect`` shows, plus the run images' mirrors compared by digest."""
     metadata = _json_label(view, BUILDER_METADATA)
     if not isinstance(metadata, dict):

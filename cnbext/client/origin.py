@@ -15,18 +15,17 @@ from pathlib import Path
 from cnbext.cnb.imageref import parse_reference
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import BaseImage, ImageOrigin
-from cnbext.engine.protocol import Engine
-from cnbext.engine.registry import Registry
+from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import ImageError
 from cnbext.sources.download import file_sha256
 
 
-def with_origin(base: BaseImage, reference: str, registry: Registry | None = None) -> BaseImage:
+def with_origin(base: BaseImage, reference: str, registry: RegistryAccess) -> BaseImage:
     """``base`` with its origin: ``reference`` as the user gave it, and its digests."""
-    return replace(base, origin=origin_of(base, reference, registry or Registry()))
+    return replace(base, origin=origin_of(base, reference, registry))
 
 
-def origin_of(base: BaseImage, reference: str, registry: Registry) -> ImageOrigin:
+def origin_of(base: BaseImage, reference: str, registry: RegistryAccess) -> ImageOrigin:
     repository = parse_reference(base.reference).repository
     digest = next(
         (

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
+from cnbext.client.concurrency import concurrently
 from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.models import BuiltImage
 from cnbext.engine.protocol import Engine
@@ -72,7 +72,7 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
     pull = plan.pull_policy is PullPolicy.ALWAYS
     builds = [partial(engine.build, b, publish=plan.publish, pull=pull) for b in plan.builds]
     if not plan.publish:
-        built = _concurrently(builds)
+        built = concurrently(builds)
         return tuple(
             ImageResult(b.role, b.names, r.digest, r.labels, b.platforms, False)
             for b, r in zip(plan.builds, built, strict=True)
@@ -98,7 +98,7 @@ def _publish(
     if len(builds) > 1 and engine.pushes_by_digest():
         # Every image is built once and pushed under no name, all at once, so a failed build
         # publishes nothing; names are given afterwards, by digest.
-        pushed = _concurrently([partial(_push_unnamed, engine, b, pull) for b in builds])
+        pushed = concurrently([partial(_push_unnamed, engine, b, pull) for b in builds])
         return [_name(engine, b, r, pull, progress) for b, r in zip(builds, pushed, strict=True)]
     # The engine pushes by name (BuildKit's docker driver): the first image is built and
     # pushed while the others build into the cache; each of those is pushed (a cached solve
@@ -112,7 +112,7 @@ def _publish(
             for one in (b.per_platform or (b,))
         ],
     ]
-    first_result = _concurrently(actions)[0]
+    first_result = concurrently(actions)[0]
     assert first_result is not None
     results = [first_result]
     for build in later:
@@ -125,10 +125,10 @@ def _push_unnamed(engine: Engine, build: ImageBuild, pull: bool) -> tuple[BuiltI
     per-platform build whose images get their own names is only built into the cache: those
     names are pushed in plan order, as pack pushes them (a plain image, not a copy)."""
     if build.tag_platforms:
-        _concurrently([partial(engine.prebuild, one, pull=pull) for one in build.per_platform])
+        concurrently([partial(engine.prebuild, one, pull=pull) for one in build.per_platform])
         return ()
     return tuple(
-        _concurrently(
+        concurrently(
             [
                 partial(engine.build, one, publish=True, pull=pull, by_digest=True)
                 for one in (build.per_platform or (build,))
@@ -166,7 +166,7 @@ def _name(
             )
         progress.mark(name, copied)
 
-    _concurrently([partial(copy, name) for name in build.copies])
+    concurrently([partial(copy, name) for name in build.copies])
     return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
 
 
@@ -194,24 +194,6 @@ def _join_platforms(
         for one, digest in zip(build.per_platform, digests, strict=True)
     ]
     return engine.create_index(build.primary_name, sources)
-
-
-T = TypeVar("T")
-
-
-def _concurrently(actions: Sequence[Callable[[], T]]) -> list[T]:
-    """Run ``actions`` in threads (each drives its own engine calls); results in order.
-    The first failure is raised once every action has finished, so nothing keeps running."""
-    if len(actions) <= 1:
-        return [action() for action in actions]
-    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
-        futures = [pool.submit(action) for action in actions]
-        wait(futures)
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]
 
 
 def _with_progress(err: CnbextError, progress: _Progress) -> CnbextError:

@@ -15,7 +15,8 @@ from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.provenance import PROVENANCE, BaseRecord, Provenance
-from cnbext.engine.registry import Manifest, Registry
+from cnbext.engine.models import Manifest, digest_of, platform_of
+from cnbext.engine.protocol import RegistryAccess
 from cnbext.errors import CnbextError, PublishError
 
 
@@ -37,7 +38,7 @@ class _Parts:
     new: Manifest
 
 
-def rebase(name: str, provenance: Provenance, registry: Registry) -> Rebased:
+def rebase(name: str, provenance: Provenance, registry: RegistryAccess) -> Rebased:
     """Rebase ``name`` (in its registry) onto what its recorded base reference serves now."""
     record = provenance.base
     if record.digest is None:
@@ -70,7 +71,7 @@ def rebase(name: str, provenance: Provenance, registry: Registry) -> Rebased:
 
 
 def _rebase_one(
-    name: str, parts: _Parts, label: str, registry: Registry, *, tag: bool
+    name: str, parts: _Parts, label: str, registry: RegistryAccess, *, tag: bool
 ) -> tuple[str, int, int]:
     """One platform's manifest and config; returns (manifest digest, size, layers kept)."""
     ref = parse_reference(name)
@@ -111,15 +112,13 @@ def _rebase_one(
     raw = json.dumps(document, separators=(",", ":")).encode()
     media_type = parts.image.media_type
     target = (ref.tag or "latest") if tag else None
-    digest = registry.put_manifest(repository, target or _digest_of(raw), raw, media_type)
+    digest = registry.put_manifest(repository, target or digest_of(raw), raw, media_type)
     return digest, len(raw), len(top_layers)
 
 
 def _put_index(
-    name: str, index: Manifest, rebased: dict[str, tuple[str, int, int]], registry: Registry
+    name: str, index: Manifest, rebased: dict[str, tuple[str, int, int]], registry: RegistryAccess
 ) -> None:
-    from cnbext.engine.registry import platform_of
-
     document = dict(index.document)
     entries = []
     for entry in document.get("manifests", []):
@@ -138,7 +137,7 @@ def _verify(
     result: Manifest,
     before: dict[str, Manifest],
     new_bases: dict[str, Manifest],
-    registry: Registry,
+    registry: RegistryAccess,
 ) -> None:
     """Base layers are the new base's, the rest byte-identical to the image's own layers."""
     after = registry.platform_manifests(result)
@@ -156,11 +155,5 @@ def _verify(
             raise PublishError(f"the rebased {platform} config does not match its layers")
 
 
-def _config(registry: Registry, manifest: Manifest) -> dict[str, Any]:
+def _config(registry: RegistryAccess, manifest: Manifest) -> dict[str, Any]:
     return registry.json_blob(manifest.repository, manifest.document["config"]["digest"])
-
-
-def _digest_of(raw: bytes) -> str:
-    from cnbext.engine.registry import digest_of
-
-    return digest_of(raw)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnbext.cnb.provenance import BaseRecord, Provenance
-from cnbext.engine.registry import NotFoundError, Registry
+from cnbext.engine.models import NotFoundError
+from cnbext.engine.protocol import RegistryAccess
 from cnbext.errors import ImageError
 
 CURRENT = "current"
@@ -40,7 +41,7 @@ class BaseStatus:
         }
 
 
-def base_status(record: BaseRecord, registry: Registry) -> BaseStatus:
+def base_status(record: BaseRecord, registry: RegistryAccess) -> BaseStatus:
     reference = record.reference
     if record.digest is None:
         return BaseStatus(reference, None, None, UNKNOWN, "the base was not from a registry")
@@ -79,7 +80,7 @@ class NameStatus:
 
 
 def mirror_statuses(
-    image: str, mirrors: Sequence[str], registry: Registry
+    image: str, mirrors: Sequence[str], registry: RegistryAccess
 ) -> tuple[NameStatus, tuple[NameStatus, ...]]:
     """The run image's digest and each mirror's, compared with it."""
     run_digest = _digest(image, registry)
@@ -92,7 +93,7 @@ def mirror_statuses(
     return run, tuple(found)
 
 
-def _digest(reference: str, registry: Registry) -> str | None:
+def _digest(reference: str, registry: RegistryAccess) -> str | None:
     try:
         return registry.digest(reference)
     except ImageError:
@@ -101,7 +102,7 @@ def _digest(reference: str, registry: Registry) -> str | None:
 
 def upgrade_reasons(
     provenance: Provenance,
-    registry: Registry,
+    registry: RegistryAccess,
     *,
     build_id: str | None = None,
     default_lifecycle: str | None = None,

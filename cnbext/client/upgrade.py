@@ -8,20 +8,19 @@ client paths as extend / extend-builder / create-builder, to the same name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cnbext.client.concurrency import concurrently
 from cnbext.client.progress import Reporter
 from cnbext.client.status import upgrade_reasons
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.protocol import Engine
-from cnbext.engine.registry import Registry
+from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
 
 UP_TO_DATE = "up to date"
@@ -88,26 +87,25 @@ def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> lis
 def run_upgrade(
     options: UpgradeOptions,
     reporter: Reporter,
-    registry: Registry | None = None,
     engine: Engine | None = None,
 ) -> list[UpgradeResult]:
     """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
     Images are read through ``engine`` (the Docker one by default)."""
     from cnbext.client.usecase import normalize_names, reading_engine
 
-    registry = registry or Registry()
     reader = engine or reading_engine(reporter)
+    registry = reader.registry()
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
         raise UsageError(f"--rebase {options.rebase}: expected auto or never")
-    checked = _bounded(
+    checked = concurrently(
         [partial(_check, n, options, registry, reader) for n in options.names], MAX_CHECKS
     )
     if options.check:
         return [c.result for c in checked]
     todo, covered = _split_covered([c for c in checked if c.result.state == NEEDS_UPGRADE])
     upgrades = [partial(_upgrade, c, options, reporter, registry, reader) for c in todo]
-    _bounded(upgrades, MAX_UPGRADES)
+    concurrently(upgrades, MAX_UPGRADES)
     for follower, leader in covered:
         done = leader.result
         follower.result.state, follower.result.method = done.state, done.method
@@ -140,14 +138,9 @@ def _split_covered(
     return leaders, covered
 
 
-def _bounded(actions: Sequence[Callable[[], Any]], limit: int) -> list[Any]:
-    if not actions:
-        return []
-    with ThreadPoolExecutor(max_workers=min(limit, len(actions))) as pool:
-        return list(pool.map(lambda action: action(), actions))
-
-
-def _check(name: str, options: UpgradeOptions, registry: Registry, engine: Engine) -> _Checked:
+def _check(
+    name: str, options: UpgradeOptions, registry: RegistryAccess, engine: Engine
+) -> _Checked:
     try:
         view = engine.read_image(name, daemon=not options.publish)
         provenance = read_provenance(view.labels)
@@ -184,7 +177,7 @@ def _upgrade(
     checked: _Checked,
     options: UpgradeOptions,
     reporter: Reporter,
-    registry: Registry,
+    registry: RegistryAccess,
     engine: Engine,
 ) -> None:
     result, provenance = checked.result, checked.provenance

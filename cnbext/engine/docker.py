@@ -9,15 +9,10 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from python_on_whales import DockerClient
 from python_on_whales.client_config import ClientNotFoundError
@@ -25,14 +20,10 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from cnbext.client.progress import Reporter
-from cnbext.engine.extension_steps import (
-    BASE_CONTEXT,
-    INDEX_MEDIA_TYPES,
-    LayoutBuilder,
-    LayoutImage,
-    StepBuild,
-    read_layout,
-)
+from cnbext.engine.builds import BuildRunner, check_diff_ids, strip_tag
+from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
+from cnbext.engine.failures import last_lines
+from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import (
     BaseImage,
     BuiltImage,
@@ -42,9 +33,12 @@ from cnbext.engine.models import (
     PhaseResult,
     PhaseRun,
 )
-from cnbext.engine.reading import ImageReader, context_dir, match_pattern
-from cnbext.errors import BuildError, EngineError, ImageError, PublishError
+from cnbext.engine.reading import ImageReader
+from cnbext.errors import EngineError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
+
+if TYPE_CHECKING:
+    from cnbext.engine.registry import Registry
 
 
 class DockerEngine:
@@ -65,7 +59,10 @@ class DockerEngine:
         self.docker = client or DockerClient(context=context or None)
         self.builder = builder or None
         self._driver: str | None = None
-        self.reader = ImageReader(self.docker, self.builder, _last_lines)
+        self.reader = ImageReader(self.docker, self.builder)
+        self.builds = BuildRunner(self.docker, reporter, network, self.builder)
+        self.imagetools = ImageTools(self.docker, reporter, self.builder, self.reader)
+        self._registry: Registry | None = None
 
     # -- availability -------------------------------------------------------------------------
 
@@ -84,7 +81,7 @@ class DockerEngine:
             )
         except DockerException as err:
             raise EngineError(
-                "no Docker daemon answers: " + _last_lines(err),
+                "no Docker daemon answers: " + last_lines(err),
                 hint="start Docker (on a Debian machine as root: `make engine`)",
             ) from None
         except (FileNotFoundError, ClientNotFoundError):
@@ -189,7 +186,7 @@ class DockerEngine:
                 raise EngineError(
                     "docker buildx is not available", hint="install the docker-buildx plugin"
                 ) from None
-            raise EngineError(f"the buildx builder does not answer: {_last_lines(err)}") from None
+            raise EngineError(f"the buildx builder does not answer: {last_lines(err)}") from None
         fields = dict(
             (key.strip(), value.strip())
             for key, _, value in (line.partition(":") for line in output.splitlines())
@@ -209,22 +206,22 @@ class DockerEngine:
         :meth:`copy_by_digest` when the publish order allows); the pushed manifest's digest
         comes back. Else load it into the daemon under every name; its image id comes back."""
         if publish:
-            repository = _strip_tag(build.primary_name)
+            repository = strip_tag(build.primary_name)
             output = {"type": "image", "push": "true"}
             if by_digest:
                 # store=false: nothing is kept in the engine's image store as an unnamed image.
                 output |= {"name": repository, "push-by-digest": "true", "store": "false"}
             else:
                 output |= {"name": build.primary_name}
-            metadata = self._buildx(build, pull, output=output)
+            metadata = self.builds.run(build, pull, output=output)
             digest = str(metadata["containerimage.digest"])
             if build.expected_diff_ids:
-                self._check_diff_ids(build, self.registry_diff_ids(f"{repository}@{digest}"))
+                check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
             names = () if by_digest else build.names[:1]
             return BuiltImage(names, digest, dict(build.result_labels), published=not by_digest)
-        self._buildx(build, pull, load=True, tags=list(build.names))
+        self.builds.run(build, pull, load=True, tags=list(build.names))
         image = self.docker.image.inspect(build.primary_name)
-        self._check_diff_ids(build, [list(image.root_fs.layers or [])])
+        check_diff_ids(build, [list(image.root_fs.layers or [])])
         labels = dict((image.config.labels or {}) if image.config else {})
         return BuiltImage(build.names, image.id, labels, published=False)
 
@@ -232,7 +229,7 @@ class DockerEngine:
         """Build into BuildKit's cache only: a later :meth:`build` of the same plan is then a
         cached solve and an export (where the builder cannot push by digest, this is how
         builds overlap while pushes keep the publish order)."""
-        self._buildx(build, pull, output={"type": "cacheonly"})
+        self.builds.run(build, pull, output={"type": "cacheonly"})
 
     def export_layout(
         self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
@@ -249,140 +246,15 @@ class DockerEngine:
         # The same buildx builder as every other build (--builder, --context, DOCKER_HOST).
         return LayoutBuilder(self.docker, self.reporter, self.network, self.builder)
 
-    def _buildx(self, build: ImageBuild, pull: bool, **outputs: Any) -> dict[str, Any]:
-        """Run the build; BuildKit's metadata about the result (digests)."""
-        build_args = dict(build.build_args)
-        contexts: dict[str, str] = {}
-        if build.base_context is not None:
-            # The extension steps' last result, an OCI layout: FROM ${base_image} builds on
-            # it, every platform on its own (nothing was loaded into the daemon).
-            build_args["base_image"] = BASE_CONTEXT
-            contexts[BASE_CONTEXT] = build.base_context
-        with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
-            context = context_dir(tmp)
-            _materialize_context(context, build)
-            metadata_file = Path(tmp, "metadata.json")
-            options: dict[str, Any] = {
-                "builder": self.builder,
-                "metadata_file": metadata_file,
-                "build_args": build_args,
-                "labels": build.labels,
-                "platforms": list(build.platforms) or None,
-                "network": self.network,
-                "pull": pull,
-                "build_contexts": contexts,
-                # Attestation manifests turn the result into an index with "unknown/unknown"
-                # entries, which older lifecycles and pack mis-handle; builds stay plain images.
-                "provenance": False,
-                "sbom": False,
-                **outputs,
-            }
-            pushing = _pushes(outputs)
-            verb = "Building and pushing" if pushing else "Building"
-            with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
-                self._run_build(context, options, build, pushing=pushing)
-            metadata: dict[str, Any] = json.loads(metadata_file.read_text() or "{}")
-            return metadata
-
-    @staticmethod
-    def _check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
-        """Labels name layers by diffID (io.buildpacks.buildpack.layers): they must be real."""
-        for layers in per_platform:
-            missing = [d for d in build.expected_diff_ids if d not in layers]
-            if missing:
-                raise BuildError(
-                    f"the {build.role} {build.primary_name} lacks the module layers its labels "
-                    f"name: {', '.join(missing)}"
-                )
-
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
-        """The diffID each tree gets as a ``COPY --link`` layer, by context path.
-
-        A --link layer is computed against an empty filesystem, so it is the same on any base:
-        building the trees on scratch and reading the OCI config gives the diffIDs the real
-        image will have, before it is built (the builder's labels must name them).
-        """
-        if not context_trees:
-            return {}
-        paths = sorted(context_trees)
-        lines = ["FROM scratch", *(f"COPY --link {path}/ /" for path in paths)]
-        with tempfile.TemporaryDirectory(prefix="cnbext-layers-") as tmp:
-            context = context_dir(tmp)
-            context.mkdir()
-            for path in paths:
-                _copy_tree(context_trees[path], context / path)
-            _normalize_times(context)
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            layout = Path(tmp, "layout")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "oci", "tar": "false", "dest": str(layout)},
-                    builder=self.builder,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise BuildError(f"cannot build module layers: {_last_lines(err)}") from None
-            diff_ids = read_layout(layout).configs[0].diff_ids
-        if len(diff_ids) != len(paths):
-            raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
-        return dict(zip(paths, diff_ids, strict=True))
-
-    def registry_diff_ids(self, reference: str) -> list[list[str]]:
-        """The layer diffIDs of a published image, one list per platform."""
-        output = self._imagetools_format(reference, "{{json .Image}}")
-        config: Any = json.loads(output)
-        configs = list(config.values()) if "rootfs" not in config else [config]
-        return [list(c.get("rootfs", {}).get("diff_ids", [])) for c in configs]
+        """The diffID each tree gets as a ``COPY --link`` layer (cnbext.engine.builds)."""
+        return self.builds.layer_diff_ids(context_trees)
 
     def export_tree(
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
-        """Copy directories out of an image into ``dest`` (``dest/<path>``), never running it;
-        paths the image lacks are simply absent."""
-        lines = [f"FROM {reference} AS source", "FROM scratch"]
-        for path in paths:
-            lines.append(f"COPY --from=source {match_pattern(path)} {path.rstrip('/')}/")
-        with tempfile.TemporaryDirectory(prefix="cnbext-export-") as tmp:
-            context = context_dir(tmp)
-            context.mkdir()
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "local", "dest": str(dest)},
-                    platforms=[platform] if platform else None,
-                    builder=self.builder,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {_last_lines(err)}") from None
-
-    def _run_build(
-        self, context: Path, options: dict[str, Any], build: ImageBuild, *, pushing: bool
-    ) -> None:
-        # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
-        # straight to our stderr); keep the tail to explain a failure without --verbose.
-        tail: deque[str] = deque(maxlen=30)
-        try:
-            lines = self.docker.buildx.build(context, stream_logs=True, progress="plain", **options)
-            for line in cast(Iterator[str], lines):
-                text = str(line).rstrip("\n")
-                tail.append(text)
-                self.reporter.build_log(text)
-        except DockerException as err:
-            log = "\n".join(tail) or _last_lines(err, 25)
-            push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
-            if pushing and push_failure is not None:
-                reason = push_failure.split("failed to push ")[-1]
-                raise PublishError(
-                    f"cannot push {build.primary_name}: {reason}",
-                    hint=_push_hint(push_failure, build.primary_name),
-                ) from None
-            raise BuildError(
-                f"building the {build.role} {build.primary_name} failed:\n{log}",
-                hint="re-run with --verbose for the whole build log",
-            ) from None
+        """Copy directories out of an image into ``dest`` without running it."""
+        self.reader.export_tree(reference, paths, dest, platform=platform)
 
     # -- registries ---------------------------------------------------------------------------
 
@@ -391,126 +263,38 @@ class DockerEngine:
         manifest digest (from BuildKit's metadata), checked against the registry; its layers
         are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
         output = {"type": "image", "push": "true", "name": build.primary_name}
-        digest = str(self._buildx(build, pull, output=output)["containerimage.digest"])
-        if self.registry_digest(build.primary_name) != digest:
+        digest = str(self.builds.run(build, pull, output=output)["containerimage.digest"])
+        if self.imagetools.digest(build.primary_name) != digest:
             raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
-        self._check_diff_ids(
-            build, self.registry_diff_ids(f"{_strip_tag(build.primary_name)}@{digest}")
-        )
+        check_diff_ids(build, self.imagetools.diff_ids(f"{strip_tag(build.primary_name)}@{digest}"))
         return digest
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
-        """Join images (``repository@digest``) into one image index under ``target``,
-        registry-side (``imagetools create``: nothing is rebuilt or re-uploaded)."""
-        with self.reporter.step(f"Joining {len(sources)} images into the index {target}"):
-            try:
-                self.docker.buildx.imagetools.create(
-                    sources=list(sources), tags=[target], builder=self.builder
-                )
-            except DockerException as err:
-                raise PublishError(f"cannot publish {target}: {_last_lines(err)}") from None
-        return self.registry_digest(target)
-
-    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
-        """The platforms a registry serves for ``reference`` (an index's entries, or a single
-        image's own); None when the registry cannot be read for it."""
-        try:
-            descriptor = self._registry_descriptor(reference)
-            if descriptor.get("mediaType") in INDEX_MEDIA_TYPES:
-                entries = [m.get("platform") or {} for m in descriptor.get("manifests", [])]
-            else:
-                entries = [json.loads(self._imagetools_format(reference, "{{json .Image}}"))]
-        except (PublishError, json.JSONDecodeError):
-            return None
-        return tuple(
-            "/".join(p for p in (e.get("os"), e.get("architecture"), e.get("variant")) if p)
-            for e in entries
-            if e.get("os") not in (None, "unknown")
-        )
-
-    def registry_digest(self, reference: str) -> str:
-        """The manifest (or index) digest a registry serves for ``reference``."""
-        return str(self._registry_descriptor(reference)["digest"])
-
-    def _registry_descriptor(self, reference: str) -> dict[str, Any]:
-        descriptor: dict[str, Any] = json.loads(
-            self._imagetools_format(reference, "{{json .Manifest}}")
-        )
-        return descriptor
-
-    def _imagetools_format(self, reference: str, template: str) -> str:
-        return self.reader.imagetools_format(reference, template)
+        """Join images into one index under ``target``, registry-side (``imagetools``)."""
+        return self.imagetools.create_index(target, sources)
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
-        source = f"{source_repository}@{digest}"
-        with self.reporter.step(f"Copying {source} to {target}"):
-            try:
-                self.docker.buildx.imagetools.create(
-                    sources=[source], tags=[target], builder=self.builder
-                )
-            except DockerException as err:
-                raise PublishError(f"cannot copy to {target}: {_last_lines(err)}") from None
-        return self.registry_digest(target)
+        return self.imagetools.copy_by_digest(source_repository, digest, target)
+
+    def image_platforms(self, reference: str) -> tuple[str, ...] | None:
+        return self.imagetools.platforms(reference)
+
+    def registry(self) -> Registry:
+        """The registries' API with the user's docker login credentials (one client, so its
+        tokens are shared by every call of a run)."""
+        if self._registry is None:
+            from cnbext.engine.registry import Registry
+
+            self._registry = Registry()
+        return self._registry
 
     def registry_origin(self, reference: str) -> ImageOrigin:
-        from cnbext.engine.registry import Registry, origin_of_reference
+        from cnbext.engine.registry import origin_of_reference
 
-        return origin_of_reference(Registry(), reference)
+        return origin_of_reference(self.registry(), reference)
 
     def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
         from cnbext.engine.images import read_image
-        from cnbext.engine.registry import Registry
 
-        return read_image(reference, Registry(), self.docker if daemon else None)
-
-
-def _materialize_context(context: Path, build: ImageBuild) -> None:
-    """The build context: Dockerfile, staged trees and generated files, all with mtime 0 so
-    the same inputs always give the same layers."""
-    context.mkdir()
-    for path, tree in build.context_trees.items():
-        _copy_tree(tree, context / path)
-    for path, text in build.context_files.items():
-        target = context / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        target.chmod(0o644)
-    _normalize_times(context)
-    (context / "Dockerfile").write_text(build.dockerfile)
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-
-
-def _normalize_times(root: Path) -> None:
-    for directory, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            os.utime(Path(directory, name), (0, 0), follow_symlinks=False)
-    os.utime(root, (0, 0))
-
-
-def _pushes(options: Mapping[str, Any]) -> bool:
-    """Whether a build pushes: ``push=True``, or an image output with ``push=true``."""
-    output = options.get("output") or {}
-    return bool(options.get("push")) or output.get("push") == "true"
-
-
-def _strip_tag(reference: str) -> str:
-    """``host:5000/a/b:tag`` -> ``host:5000/a/b`` (a ':' after the last '/' starts the tag)."""
-    head, slash, tail = reference.rpartition("/")
-    return f"{head}{slash}{tail.split(':', 1)[0]}"
-
-
-def _push_hint(failure: str, reference: str) -> str | None:
-    if "401" in failure or "unauthorized" in failure.lower() or "denied" in failure.lower():
-        registry = reference.split("/", 1)[0]
-        return f"log in first: docker login {registry}"
-    return None
-
-
-def _last_lines(err: DockerException, count: int = 6) -> str:
-    text = (err.stderr or err.stdout or str(err) or "").strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[-count:]) if lines else "unknown error"
+        return read_image(reference, self.registry(), self.docker if daemon else None)

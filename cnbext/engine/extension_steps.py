@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from cnbext.client.progress import Reporter
+from cnbext.engine.models import INDEX_TYPES
 from cnbext.errors import BuildError
 
 if TYPE_CHECKING:
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
     # model and rewrites, and must not pay for importing the Docker client.
     from python_on_whales import DockerClient
 
-INDEX_MEDIA_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
 # The named context the last step is given under: the `base_image` build arg names it.
 BASE_CONTEXT = "cnbext-base"
 # The Dockerfile that copies an image, unchanged, into a layout.
@@ -246,7 +241,7 @@ class _Layout:
 
     def manifests(self, descriptor: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Image manifest descriptors under ``descriptor``, in index order."""
-        if descriptor["mediaType"] in INDEX_MEDIA_TYPES:
+        if descriptor["mediaType"] in INDEX_TYPES:
             for child in self.blob(descriptor["digest"]).get("manifests", []):
                 yield from self.manifests(child)
         else:
@@ -260,7 +255,7 @@ class _Layout:
     def rewrite(self, descriptor: dict[str, Any], edit: Any) -> None:
         """Apply ``edit`` to every config under ``descriptor``, re-storing what changes."""
         document = self.blob(descriptor["digest"])
-        if descriptor["mediaType"] in INDEX_MEDIA_TYPES:
+        if descriptor["mediaType"] in INDEX_TYPES:
             for child in document.get("manifests", []):
                 self.rewrite(child, edit)
         else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.models import ImageView
-from cnbext.engine.registry import Manifest, NotFoundError, Registry
+from cnbext.engine.models import ImageView, Manifest, NotFoundError
+from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
 
 if TYPE_CHECKING:

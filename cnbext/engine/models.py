@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from cnbext.errors import ImageError
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,49 @@ class PhaseResult:
     exit_code: int | None  # None when it was killed for taking too long
     output: str  # the last lines of its output
     timed_out: bool
+
+
+# -- registries ----------------------------------------------------------------------------
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+MANIFEST_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    }
+)
+
+
+class NotFoundError(ImageError):
+    """The registry answered 404 for a manifest or blob."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    repository: str  # domain/path
+    digest: str
+    media_type: str
+    raw: bytes
+    document: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def platform_of(entry: dict[str, Any]) -> str:
+    """``os/arch[/variant]`` of an index entry."""
+    platform = entry.get("platform") or {}
+    parts = [platform.get("os", ""), platform.get("architecture", "")]
+    if platform.get("variant"):
+        parts.append(platform["variant"])
+    return "/".join(parts)

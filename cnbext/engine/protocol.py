@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import (
@@ -19,10 +19,39 @@ from cnbext.engine.models import (
     ImageOrigin,
     ImageSource,
     ImageView,
+    Manifest,
     PhaseResult,
     PhaseRun,
 )
 from cnbext.plan.model import ImageBuild, PullPolicy
+
+
+class RegistryAccess(Protocol):
+    """A registry's distribution API, spoken directly with the user's docker login
+    credentials: what day-2 work (staleness checks, rebase) reads and writes without pulling.
+    Raises ``NotFoundError`` (cnbext.engine.models) for what the registry does not have."""
+
+    def manifest(self, reference: str) -> Manifest: ...
+
+    def digest(self, reference: str) -> str | None:
+        """The digest served for ``reference``; None when the registry does not have it."""
+        ...
+
+    def platform_manifests(self, manifest: Manifest) -> dict[str, Manifest]:
+        """Each platform's manifest, by os/arch[/variant] (a single manifest: its own)."""
+        ...
+
+    def json_blob(self, repository: str, digest: str) -> dict[str, Any]: ...
+
+    def ensure_blob(self, repository: str, digest: str, source_repository: str) -> None:
+        """Make ``repository`` hold the blob, mounting it from ``source_repository``."""
+        ...
+
+    def put_blob(self, repository: str, data: bytes) -> str: ...
+
+    def put_manifest(self, repository: str, target: str, raw: bytes, media_type: str) -> str:
+        """Upload a manifest under ``target`` (a tag or its digest); its digest."""
+        ...
 
 
 class Engine(Protocol):
@@ -115,4 +144,8 @@ class Engine(Protocol):
         """``reference`` where it already is, never pulled: the daemon's copy (``daemon``) when
         it is not just a stale cache of the registry's, else its registry's manifests and
         config. ImageError when neither has it."""
+        ...
+
+    def registry(self) -> RegistryAccess:
+        """The registries' API, for reads and registry-side writes no build is needed for."""
         ...

@@ -13,7 +13,7 @@ import json
 import platform as platform_module
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,6 +21,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
+from cnbext.engine.failures import last_lines
 from cnbext.engine.models import BaseImage, ImageSource
 from cnbext.errors import ImageError, PublishError
 from cnbext.plan.model import PullPolicy
@@ -35,11 +36,9 @@ class ImageReader:
         self,
         docker: DockerClient,
         builder: str | None,
-        last_lines: Callable[[DockerException], str],
     ) -> None:
         self.docker = docker
         self.builder = builder
-        self._last_lines = last_lines
 
     def locate(
         self, reference: str, pull_policy: PullPolicy, platform: str | None, *, daemon: bool
@@ -129,7 +128,7 @@ class ImageReader:
         try:
             output: str = run([*command, "--format", template, reference], return_stderr=False)
         except DockerException as err:
-            raise PublishError(f"cannot inspect {reference}: {self._last_lines(err)}") from None
+            raise PublishError(f"cannot inspect {reference}: {last_lines(err)}") from None
         return output
 
     def read_files(
@@ -151,26 +150,43 @@ class ImageReader:
             sources = " ".join(match_pattern(f"{directory}/{name}") for name in names)
             lines.append(f"COPY --from=source {sources} /found{directory}/")
         with tempfile.TemporaryDirectory(prefix="cnbext-read-") as tmp:
-            context = context_dir(tmp)
-            context.mkdir()
-            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             out = Path(tmp, "out")
-            try:
-                self.docker.buildx.build(
-                    context,
-                    output={"type": "local", "dest": str(out)},
-                    platforms=[platform] if platform else None,
-                    builder=self.builder,
-                    progress=False,
-                )
-            except DockerException as err:
-                raise ImageError(f"cannot read {reference}: {self._last_lines(err)}") from None
+            self.copy_out(reference, lines, out, platform)
             found: dict[str, bytes] = {}
             for path in paths:
                 candidate = out / "found" / path.lstrip("/")
                 if candidate.is_file():
                     found[path] = candidate.read_bytes()
             return found
+
+    def export_tree(
+        self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
+    ) -> None:
+        """Copy directories out of an image into ``dest`` (``dest/<path>``), never running it;
+        paths the image lacks are simply absent."""
+        lines = [f"FROM {reference} AS source", "FROM scratch"]
+        for path in paths:
+            lines.append(f"COPY --from=source {match_pattern(path)} {path.rstrip('/')}/")
+        self.copy_out(reference, lines, dest, platform)
+
+    def copy_out(
+        self, reference: str, lines: Sequence[str], dest: Path, platform: str | None
+    ) -> None:
+        """Run a ``FROM scratch`` Dockerfile that copies from ``reference`` into ``dest``."""
+        with tempfile.TemporaryDirectory(prefix="cnbext-copy-out-") as tmp:
+            context = context_dir(tmp)
+            context.mkdir()
+            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            try:
+                self.docker.buildx.build(
+                    context,
+                    output={"type": "local", "dest": str(dest)},
+                    platforms=[platform] if platform else None,
+                    builder=self.builder,
+                    progress=False,
+                )
+            except DockerException as err:
+                raise ImageError(f"cannot read {reference}: {last_lines(err)}") from None
 
 
 def context_dir(tmp: str) -> Path:

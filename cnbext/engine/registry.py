@@ -11,7 +11,6 @@ Loopback registries are spoken to over plain HTTP (the daemon trusts them the sa
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -20,59 +19,24 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.models import ImageOrigin
+from cnbext.engine.models import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    ImageOrigin,
+    Manifest,
+    NotFoundError,
+    digest_of,
+    platform_of,
+)
 from cnbext.errors import ImageError
 
-INDEX_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
-MANIFEST_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    }
-)
 ACCEPT = ", ".join(sorted(INDEX_TYPES | MANIFEST_TYPES))
 TIMEOUT = 30.0
 LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$")
-
-
-class NotFoundError(ImageError):
-    """The registry answered 404 for a manifest or blob."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    repository: str  # domain/path
-    digest: str
-    media_type: str
-    raw: bytes
-    document: dict[str, Any]
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def platform_of(entry: dict[str, Any]) -> str:
-    """``os/arch[/variant]`` of an index entry."""
-    platform = entry.get("platform") or {}
-    parts = [platform.get("os", ""), platform.get("architecture", "")]
-    if platform.get("variant"):
-        parts.append(platform["variant"])
-    return "/".join(parts)
 
 
 class Registry:

@@ -21,6 +21,7 @@ from cnbext.engine.models import (
 )
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.model import ImageBuild, PullPolicy
+from tests.client.fake_registry import FakeRegistry
 from tests.fixtures.oci_layout import write_layout
 
 BUILDING = (
@@ -65,6 +66,8 @@ class FakeEngine:
     calls: list[Call] = field(default_factory=list)
     # The platforms a registry serves per reference (image_platforms); absent: unreadable.
     platforms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # What registry() answers: tags and their digests (empty: nothing is in any registry).
+    tags: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -150,6 +153,9 @@ class FakeEngine:
         names = () if by_digest else build.names[:1] if publish else build.names
         labels = dict(build.result_labels)
         return BuiltImage(names, digest_of(build.primary_name), labels, publish and not by_digest)
+
+    def registry(self) -> FakeRegistry:
+        return self.tags
 
     def registry_origin(self, reference: str) -> ImageOrigin:
         return ImageOrigin(reference, None)  # no registry here: the origin is unknown

@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from cnbext.client.status import base_status, mirror_statuses, upgrade_reasons
 from cnbext.cnb.provenance import BaseRecord, Provenance, RunImageRecord
-from cnbext.engine.registry import NotFoundError
+from tests.client.fake_registry import FakeManifest, FakeRegistry
 
 OLD, NEW, AMD, ARM, ARM2 = (f"sha256:{c * 64}" for c in "abcde")
-
-
-@dataclass
-class FakeManifest:
-    digest: str
-    platforms: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class FakeRegistry:
-    tags: dict[str, FakeManifest]
-
-    def manifest(self, reference: str) -> FakeManifest:
-        if reference not in self.tags:
-            raise NotFoundError(f"{reference} is not in its registry")
-        return self.tags[reference]
-
-    def platform_manifests(self, manifest: FakeManifest) -> dict[str, FakeManifest]:
-        return {p: FakeManifest(d) for p, d in manifest.platforms.items()}
-
-    def digest(self, reference: str) -> str | None:
-        found = self.tags.get(reference)
-        return found.digest if found else None
 
 
 def test_a_moved_base_is_stale_and_an_unmoved_one_current() -> None:

@@ -23,6 +23,7 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
 from tests.client.fake_engine import FakeEngine
+from tests.client.fake_registry import FakeManifest, FakeRegistry
 
 
 def provenance(uri: str) -> Provenance:
@@ -131,3 +132,20 @@ def test_a_rebuild_replays_env_and_app_and_asks_again_for_secret_values(tmp_path
     with pytest.raises(UsageError, match=r"app folder .*gone, which no longer exists"):
         replay_inputs("x", gone, given)
     assert replay_inputs("x", gone, replace(given, app_dir=tmp_path))[1] == tmp_path
+
+
+def test_a_moved_base_is_found_through_the_engines_registry() -> None:
+    old, new = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    recorded = replace(provenance("/unused"), base=BaseRecord("reg/base:1", old), extensions=())
+    name = "docker.io/reg/image:1"
+    engine = FakeEngine(
+        registry_views={name: _view(name, {PROVENANCE: recorded.encode()}, "registry")},
+        tags=FakeRegistry({"reg/base:1": FakeManifest(new)}),
+    )
+    options = UpgradeOptions(names=("reg/image:1",), check=True, publish=True)
+    [result] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert result.state == "needs upgrade", result.error
+    assert result.reasons == ["base reg/base:1 moved"]
+    engine.tags.tags["reg/base:1"] = FakeManifest(old)
+    [result] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons

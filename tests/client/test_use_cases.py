@@ -134,3 +134,24 @@ def test_extension_output_needs_a_run_image_name(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="give --run-image NAME"):
         cnbext.extend_builder(extend_builder_toml(tmp_path), options, engine=engine)
     assert engine.made() == []
+
+
+def test_detects_run_at_the_same_time_and_generates_in_order(tmp_path: Path) -> None:
+    # Like the lifecycle's detector, every extension's detect is under way at once (the
+    # barrier fails the test when they run one after another); generate keeps the order.
+    ids = ("ex/one", "ex/two", "ex/three")
+    requests = tuple(
+        cnbext.ExtensionRequest(
+            str(write_extension(tmp_path / f"ext{i}", ext, "1.0.0", generate_script="#!/bin/sh\n"))
+        )
+        for i, ext in enumerate(ids)
+    )
+    detects = {
+        ("phase", f"/cnb/extensions/{ext.replace('/', '_')}/1.0.0/bin/detect") for ext in ids
+    }
+    engine = FakeEngine(IMAGES, phase=generating({"run.Dockerfile": INSTALL}), together=detects)
+    options = cnbext.ExtendOptions(names=(OUT,), extensions=requests)
+    result = cnbext.extend(extend_toml(tmp_path), options, dry_run=True, engine=engine)
+    generates = [c.target for c in engine.calls if c.target.endswith("/bin/generate")]
+    assert generates == [f"/cnb/extensions/{e.replace('/', '_')}/1.0.0/bin/generate" for e in ids]
+    assert len(result.plan.builds[0].extension_steps) == 3

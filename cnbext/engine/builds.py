@@ -1,0 +1,184 @@
+"""Running one plan build with buildx: its context on disk, its log, BuildKit's metadata.
+
+The context is materialized with every mtime at 0, so the same inputs always give the same
+layers; the log is streamed to the reporter and its tail kept to explain a failure; the
+metadata file carries the digest BuildKit pushed. Module layers (``COPY --link`` trees) get
+their diffIDs from a scratch build before the real one, and are checked after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from cnbext.client.progress import Reporter
+from cnbext.engine.extension_steps import BASE_CONTEXT, read_layout
+from cnbext.engine.failures import last_lines, push_hint
+from cnbext.engine.reading import context_dir
+from cnbext.errors import BuildError, PublishError
+from cnbext.plan.model import ImageBuild
+
+
+class BuildRunner:
+    """Runs builds on one buildx builder, with the engine's client, network and reporter."""
+
+    def __init__(
+        self, docker: DockerClient, reporter: Reporter, network: str | None, builder: str | None
+    ) -> None:
+        self.docker = docker
+        self.reporter = reporter
+        self.network = network
+        self.builder = builder
+
+    def run(self, build: ImageBuild, pull: bool, **outputs: Any) -> dict[str, Any]:
+        """Run the build with ``outputs`` (buildx's output/load/tags); BuildKit's metadata
+        about the result (digests)."""
+        build_args = dict(build.build_args)
+        contexts: dict[str, str] = {}
+        if build.base_context is not None:
+            # The extension steps' last result, an OCI layout: FROM ${base_image} builds on
+            # it, every platform on its own (nothing was loaded into the daemon).
+            build_args["base_image"] = BASE_CONTEXT
+            contexts[BASE_CONTEXT] = build.base_context
+        with tempfile.TemporaryDirectory(prefix="cnbext-build-") as tmp:
+            context = context_dir(tmp)
+            _materialize_context(context, build)
+            metadata_file = Path(tmp, "metadata.json")
+            options: dict[str, Any] = {
+                "builder": self.builder,
+                "metadata_file": metadata_file,
+                "build_args": build_args,
+                "labels": build.labels,
+                "platforms": list(build.platforms) or None,
+                "network": self.network,
+                "pull": pull,
+                "build_contexts": contexts,
+                # Attestation manifests turn the result into an index with "unknown/unknown"
+                # entries, which older lifecycles and pack mis-handle; builds stay plain images.
+                "provenance": False,
+                "sbom": False,
+                **outputs,
+            }
+            pushing = _pushes(outputs)
+            verb = "Building and pushing" if pushing else "Building"
+            with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
+                self._stream(context, options, build, pushing=pushing)
+            metadata: dict[str, Any] = json.loads(metadata_file.read_text() or "{}")
+            return metadata
+
+    def _stream(
+        self, context: Path, options: dict[str, Any], build: ImageBuild, *, pushing: bool
+    ) -> None:
+        # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
+        # straight to our stderr); keep the tail to explain a failure without --verbose.
+        tail: deque[str] = deque(maxlen=30)
+        try:
+            lines = self.docker.buildx.build(context, stream_logs=True, progress="plain", **options)
+            for line in cast(Iterator[str], lines):
+                text = str(line).rstrip("\n")
+                tail.append(text)
+                self.reporter.build_log(text)
+        except DockerException as err:
+            log = "\n".join(tail) or last_lines(err, 25)
+            push_failure = next((t for t in reversed(tail) if "failed to push" in t), None)
+            if pushing and push_failure is not None:
+                reason = push_failure.split("failed to push ")[-1]
+                raise PublishError(
+                    f"cannot push {build.primary_name}: {reason}",
+                    hint=push_hint(push_failure, build.primary_name),
+                ) from None
+            raise BuildError(
+                f"building the {build.role} {build.primary_name} failed:\n{log}",
+                hint="re-run with --verbose for the whole build log",
+            ) from None
+
+    def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
+        """The diffID each tree gets as a ``COPY --link`` layer, by context path.
+
+        A --link layer is computed against an empty filesystem, so it is the same on any base:
+        building the trees on scratch and reading the OCI config gives the diffIDs the real
+        image will have, before it is built (the builder's labels must name them).
+        """
+        if not context_trees:
+            return {}
+        paths = sorted(context_trees)
+        lines = ["FROM scratch", *(f"COPY --link {path}/ /" for path in paths)]
+        with tempfile.TemporaryDirectory(prefix="cnbext-layers-") as tmp:
+            context = context_dir(tmp)
+            context.mkdir()
+            for path in paths:
+                _copy_tree(context_trees[path], context / path)
+            _normalize_times(context)
+            (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            layout = Path(tmp, "layout")
+            try:
+                self.docker.buildx.build(
+                    context,
+                    output={"type": "oci", "tar": "false", "dest": str(layout)},
+                    builder=self.builder,
+                    progress=False,
+                )
+            except DockerException as err:
+                raise BuildError(f"cannot build module layers: {last_lines(err)}") from None
+            diff_ids = read_layout(layout).configs[0].diff_ids
+        if len(diff_ids) != len(paths):
+            raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
+        return dict(zip(paths, diff_ids, strict=True))
+
+
+def check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
+    """Labels name layers by diffID (io.buildpacks.buildpack.layers): they must be real."""
+    for layers in per_platform:
+        missing = [d for d in build.expected_diff_ids if d not in layers]
+        if missing:
+            raise BuildError(
+                f"the {build.role} {build.primary_name} lacks the module layers its labels "
+                f"name: {', '.join(missing)}"
+            )
+
+
+def strip_tag(reference: str) -> str:
+    """``host:5000/a/b:tag`` -> ``host:5000/a/b`` (a ':' after the last '/' starts the tag)."""
+    head, slash, tail = reference.rpartition("/")
+    return f"{head}{slash}{tail.split(':', 1)[0]}"
+
+
+def _materialize_context(context: Path, build: ImageBuild) -> None:
+    """The build context: Dockerfile, staged trees and generated files, all with mtime 0 so
+    the same inputs always give the same layers."""
+    context.mkdir()
+    for path, tree in build.context_trees.items():
+        _copy_tree(tree, context / path)
+    for path, text in build.context_files.items():
+        target = context / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        target.chmod(0o644)
+    _normalize_times(context)
+    (context / "Dockerfile").write_text(build.dockerfile)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+
+
+def _normalize_times(root: Path) -> None:
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            os.utime(Path(directory, name), (0, 0), follow_symlinks=False)
+    os.utime(root, (0, 0))
+
+
+def _pushes(options: Mapping[str, Any]) -> bool:
+    """Whether a build pushes: ``push=True``, or an image output with ``push=true``."""
+    output = options.get("output") or {}
+    return bool(options.get("push")) or output.get("push") == "true"
