@@ -16,23 +16,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from cnbext.version import __version__
 
 if TYPE_CHECKING:
     from cnbext.client.create_builder import create_builder
     from cnbext.client.extend import extend
     from cnbext.client.extend_builder import extend_builder
     from cnbext.client.inspect import inspect_image
-    from cnbext.client.progress import Reporter, SilentReporter
     from cnbext.client.publish import ImageResult
-    from cnbext.client.upgrade import UpgradeOptions, UpgradeResult, upgrade
+    from cnbext.client.upgrade import upgrade
+    from cnbext.client.upgrade_model import UpgradeOptions, UpgradeResult
     from cnbext.client.usecase import Result
     from cnbext.config.extension_request import ExtensionRequest
     from cnbext.engine.protocol import Engine
     from cnbext.errors import CnbextError, ConfigError, ExitCode
-    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.extend import ExtendOptions
     from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+    from cnbext.progress import Reporter, SilentReporter
 
 # Public name -> the module that defines it.
 _API = {
@@ -41,18 +42,18 @@ _API = {
     "create_builder": "cnbext.client.create_builder",
     "inspect_image": "cnbext.client.inspect",
     "upgrade": "cnbext.client.upgrade",
-    "UpgradeOptions": "cnbext.client.upgrade",
-    "UpgradeResult": "cnbext.client.upgrade",
+    "UpgradeOptions": "cnbext.client.upgrade_model",
+    "UpgradeResult": "cnbext.client.upgrade_model",
     "ExtendOptions": "cnbext.plan.extend",
-    "BuilderOptions": "cnbext.plan.create_builder",
+    "BuilderOptions": "cnbext.plan.builder_options",
     "ExtensionRequest": "cnbext.config.extension_request",
     "PullPolicy": "cnbext.plan.model",
     "Plan": "cnbext.plan.model",
     "ImageBuild": "cnbext.plan.model",
     "Result": "cnbext.client.usecase",
     "ImageResult": "cnbext.client.publish",
-    "Reporter": "cnbext.client.progress",
-    "SilentReporter": "cnbext.client.progress",
+    "Reporter": "cnbext.progress",
+    "SilentReporter": "cnbext.progress",
     "Engine": "cnbext.engine.protocol",
     "CnbextError": "cnbext.errors",
     "ConfigError": "cnbext.errors",

@@ -95,3 +95,23 @@ class EngineError(CnbextError):
     """No Docker daemon or no buildx to talk to."""
 
     exit_code = ExitCode.ENGINE
+
+
+class ExtensionError(CnbextError):
+    """An extension failed or broke a rule; exit codes follow the spec's tables."""
+
+    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code  # type: ignore[assignment]
+
+
+# Image extensions' exit codes (docs/exit-codes.md), after the lifecycle's detector,
+# generator and extender.
+DETECT_ERROR = 21  # detect exited with neither 0 nor 100
+DETECT_PLAN_ERROR = 22  # the plan is malformed or has `requires`
+GENERATE_ERROR = 91  # generate exited non-zero
+# What generate wrote breaks the rules: extend-config.toml, context folders, or a Dockerfile
+# (the lifecycle checks Dockerfiles in its generate phase, and fails with 92 too).
+GENERATE_OUTPUT_ERROR = 92
+ROOT_USER_ERROR = 101  # the run image would run as root
+EXTENSION_BUILD_ERROR = 102  # building an extension's Dockerfile failed

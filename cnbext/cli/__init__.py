@@ -16,7 +16,7 @@ from collections.abc import MutableMapping
 
 import typer
 
-from cnbext import __version__
+from cnbext.version import __version__
 
 app = typer.Typer(
     name="cnbext",

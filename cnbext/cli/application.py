@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.status import Status
 
-from cnbext.cli.options import OutputFormat
+from cnbext.cli.output_format import OutputFormat
 from cnbext.cli.text import escape
 from cnbext.errors import CnbextError, ConfigError, ExitCode
 

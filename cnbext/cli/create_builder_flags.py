@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.builder_options import BuilderOptions
 
 TargetOption = Annotated[
     list[str] | None,

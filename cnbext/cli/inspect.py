@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cnbext.cli.options import OutputFormat, OutputOption, VerboseOption
+from cnbext.cli.options import OutputOption, VerboseOption
+from cnbext.cli.output_format import OutputFormat
 
 HELP = """Show what an image is and whether it is still current.
 

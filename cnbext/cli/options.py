@@ -12,23 +12,18 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cnbext.cli.output_format import OutputFormat
 from cnbext.plan.model import PullPolicy
 
 if TYPE_CHECKING:
     from cnbext.config.extension_request import ExtensionRequest
-    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.extend import ExtendOptions
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
 
 
 OutputOption = Annotated[
@@ -206,7 +201,7 @@ class RunFlags:
         *,
         experimental: bool = False,
     ) -> BuilderOptions:
-        from cnbext.plan.create_builder import BuilderOptions
+        from cnbext.plan.builder_options import BuilderOptions
 
         return BuilderOptions(
             names=(name,),

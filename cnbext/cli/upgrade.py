@@ -17,16 +17,16 @@ from cnbext.cli.options import (
     EnvOption,
     ExtensionOption,
     NetworkOption,
-    OutputFormat,
     OutputOption,
     PublishOption,
     QuietOption,
     RunFlags,
     VerboseOption,
 )
+from cnbext.cli.output_format import OutputFormat
 
 if TYPE_CHECKING:
-    from cnbext.client.upgrade import UpgradeResult
+    from cnbext.client.upgrade_model import UpgradeResult
 
 HELP = """Upgrade images cnbext made when their base moved: rebase or redo the recorded work.
 
@@ -147,7 +147,7 @@ def _show(
 
 
 def render_results(results: Sequence[object], console: Console) -> None:
-    from cnbext.client.upgrade import UpgradeResult
+    from cnbext.client.upgrade_model import UpgradeResult
 
     table = Table(box=None, header_style="bold")
     # Names and reasons wrap rather than being cut: CI logs are read for them.
@@ -177,7 +177,7 @@ def render_results(results: Sequence[object], console: Console) -> None:
 def exit_code(results: Sequence[UpgradeResult], errors: Console, *, check: bool) -> int:
     """Each failure's message (after the summary); the first failure's code, else 100 when
     --check found something to upgrade, else 0."""
-    from cnbext.client.upgrade import NEEDS_UPGRADE
+    from cnbext.client.upgrade_model import NEEDS_UPGRADE
 
     failed = [r.error for r in results if r.error is not None]
     for error in failed:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cnbext.cli.options import OutputFormat, OutputOption, VerboseOption
+from cnbext.cli.options import OutputOption, VerboseOption
+from cnbext.cli.output_format import OutputFormat
 
 HELP = """Check config files and extension or buildpack folders without Docker or a network.
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import tomlkit
 
-from cnbext.client.progress import Reporter
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.config.targets import target_platforms
 from cnbext.engine.protocol import Engine
 from cnbext.errors import UsageError
 from cnbext.plan.builder_modules import module_label
-from cnbext.plan.create_builder import BuilderInputs, BuilderOptions, FetchedModule
+from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
+from cnbext.plan.create_builder import FetchedModule
 from cnbext.plan.facts import ImageFacts
+from cnbext.progress import Reporter
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
 from cnbext.sources.modules import fetch_modules, stage_module

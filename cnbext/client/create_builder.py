@@ -8,7 +8,6 @@ from pathlib import Path
 
 from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
-from cnbext.client.progress import Reporter
 from cnbext.client.usecase import (
     Result,
     normalize_builder_options,
@@ -18,19 +17,16 @@ from cnbext.client.usecase import (
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
+from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
 from cnbext.plan.builder_targets import (
     check_run_image_platforms,
     join_platform_builds,
     run_image_references,
 )
-from cnbext.plan.create_builder import (
-    BuilderInputs,
-    BuilderOptions,
-    check_options,
-    plan_create_builder,
-)
+from cnbext.plan.create_builder import check_options, plan_create_builder
 from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import Plan
+from cnbext.progress import Reporter
 
 
 def create_builder(

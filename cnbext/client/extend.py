@@ -6,11 +6,11 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from cnbext.client.progress import Reporter
 from cnbext.client.usecase import Result, image_config_planner, normalize_names, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
+from cnbext.progress import Reporter
 
 
 def extend(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cnbext.client.progress import Reporter
 from cnbext.client.usecase import (
     Result,
     image_config_planner,
@@ -13,10 +12,11 @@ from cnbext.client.usecase import (
     run_use_case,
 )
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
-from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
-from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend_builder import check_options, plan_extend_builder, read_builder
+from cnbext.plan.facts import BaseImage
+from cnbext.progress import Reporter
 
 
 def extend_builder(

@@ -13,13 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import (
-    EXTENSION_BUILD_ERROR,
     REBASABLE_LABEL,
     ExtenderStep,
-    ExtensionError,
     check_final_user,
     history_name,
     labels_before,
@@ -35,7 +32,9 @@ from cnbext.engine.extension_steps import (
     rewrite_layout,
 )
 from cnbext.engine.protocol import Engine
+from cnbext.errors import EXTENSION_BUILD_ERROR, ExtensionError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.progress import Reporter
 
 
 def build_plan_steps(engine: Engine, reporter: Reporter, plan: Plan, scratch: Path) -> Plan:

@@ -17,24 +17,23 @@ from typing import TypedDict
 import tomlkit
 
 from cnbext.client.concurrency import concurrently
-from cnbext.client.progress import Reporter
 from cnbext.cnb.distro import parse_os_release
-from cnbext.cnb.extender import (
+from cnbext.cnb.extender import ExtensionPlans, GeneratedOutput, parse_detect_plan
+from cnbext.config.extend_config import load_extend_config
+from cnbext.config.extension import load_extension_config
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import PhaseResult, PhaseRun
+from cnbext.engine.protocol import Engine
+from cnbext.errors import (
     DETECT_ERROR,
     DETECT_PLAN_ERROR,
     GENERATE_ERROR,
     GENERATE_OUTPUT_ERROR,
+    ConfigError,
     ExtensionError,
-    ExtensionPlans,
-    GeneratedOutput,
-    parse_detect_plan,
 )
-from cnbext.config.extend_config import load_extend_config
-from cnbext.config.extension import load_extension_config
-from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage, PhaseResult, PhaseRun
-from cnbext.engine.protocol import Engine
-from cnbext.errors import ConfigError
+from cnbext.plan.facts import BaseImage
+from cnbext.progress import Reporter
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.extension_output import (
     check_generate_output,

@@ -17,7 +17,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from cnbext.engine.models import BaseImage, ImageSource
+from cnbext.engine.models import ImageSource
+from cnbext.plan.facts import BaseImage
 from cnbext.sources.cache import cache_dir
 
 FORMAT = 2  # bump when BaseImage or what the engine probes changes

@@ -14,15 +14,14 @@ from typing import Protocol
 from cnbext.client import fact_cache
 from cnbext.client.extensions import ExtensionRun, extension_plans
 from cnbext.client.origin import with_origin
-from cnbext.client.progress import Reporter
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.package_managers import PROBE_PATHS
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
 from cnbext.plan.extend import extension_kind
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import PullPolicy
+from cnbext.progress import Reporter
 
 
 class FactOptions(Protocol):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import ImageError
+from cnbext.plan.facts import BaseImage, ImageOrigin
 from cnbext.sources.download import file_sha256
 
 

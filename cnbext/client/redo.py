@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import tomlkit
 
-from cnbext.client.progress import Reporter
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import UsageError
 from cnbext.plan.model import PullPolicy
+from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
-    from cnbext.client.upgrade import UpgradeOptions
+    from cnbext.client.upgrade_model import UpgradeOptions
     from cnbext.client.usecase import Result
     from cnbext.config.extend_builder import ExtendBuilderConfig
 
@@ -114,7 +114,7 @@ def _builder(
     work: Path,
     reporter: Reporter,
 ) -> Result:
-    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.builder_options import BuilderOptions
 
     run = provenance.run_image
     extended_run = run is not None and (run.base is None or run.image != run.base.reference)

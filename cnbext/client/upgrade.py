@@ -9,64 +9,29 @@ client paths as extend / extend-builder / create-builder, to the same name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from cnbext.client.concurrency import concurrently
-from cnbext.client.progress import Reporter
 from cnbext.client.status import upgrade_reasons
+from cnbext.client.upgrade_model import (
+    FAILED,
+    NEEDS_UPGRADE,
+    UP_TO_DATE,
+    UPGRADED,
+    UpgradeOptions,
+    UpgradeResult,
+)
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
+from cnbext.progress import Reporter
 
-UP_TO_DATE = "up to date"
-NEEDS_UPGRADE = "needs upgrade"
-UPGRADED = "upgraded"
-FAILED = "failed"
 MAX_CHECKS = 8  # registry lookups are light
 MAX_UPGRADES = 2  # builds share the machine's cores
-
-
-@dataclass(frozen=True)
-class UpgradeOptions:
-    names: tuple[str, ...]
-    check: bool = False
-    publish: bool = False
-    rebase: str = "auto"  # auto | never
-    build_id: str | None = None
-    extensions: tuple[ExtensionRequest, ...] = ()
-    config: Path | None = None  # builder.toml, for create-builder builders
-    network: str | None = None
-    platform_env: dict[str, str] = field(default_factory=dict)  # --env: over the recorded one
-    app_dir: Path | None = None  # --app: instead of the recorded folder
-
-
-@dataclass
-class UpgradeResult:
-    name: str
-    state: str
-    kind: str = ""
-    reasons: list[str] = field(default_factory=list)
-    method: str | None = None  # rebase or rebuild
-    before: str | None = None
-    after: str | None = None
-    error: CnbextError | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "state": self.state,
-            "kind": self.kind,
-            "reasons": self.reasons,
-            "method": self.method,
-            "digestBefore": self.before,
-            "digestAfter": self.after,
-            "error": self.error.message if self.error else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -79,7 +44,7 @@ class _Checked:
 def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> list[UpgradeResult]:
     """Check every NAME (``options.check``: only that), then upgrade the stale ones by rebase
     or rebuild; one result per NAME, failures included (never raised for one NAME)."""
-    from cnbext.client.progress import SilentReporter
+    from cnbext.progress import SilentReporter
 
     return run_upgrade(options, reporter or SilentReporter())
 

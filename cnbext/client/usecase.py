@@ -16,18 +16,17 @@ from typing import Any, TypeVar
 from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.facts import gather_image_facts
 from cnbext.client.origin import with_digests
-from cnbext.client.progress import Reporter, SilentReporter
 from cnbext.client.publish import ImageResult, apply_plan
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage
 from cnbext.engine.protocol import Engine
 from cnbext.errors import UsageError
-from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import Plan
+from cnbext.progress import Reporter, SilentReporter
 
 
 @dataclass(frozen=True)

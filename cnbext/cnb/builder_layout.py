@@ -14,9 +14,9 @@ from typing import Any
 
 import tomlkit
 
-from cnbext import __version__
 from cnbext.sources.lifecycle import Lifecycle
 from cnbext.sources.modules import Module
+from cnbext.version import __version__
 
 
 @dataclass(frozen=True)

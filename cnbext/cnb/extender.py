@@ -14,30 +14,16 @@ from pathlib import Path
 
 from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
 from cnbext.cnb.semver import module_version_warning
-from cnbext.errors import CnbextError
+from cnbext.errors import (
+    DETECT_PLAN_ERROR,
+    GENERATE_OUTPUT_ERROR,
+    ROOT_USER_ERROR,
+    ExtensionError,
+)
 
 REBASABLE_LABEL = "io.buildpacks.rebasable"
 # The history entry of every layer an extension adds (the lifecycle's layers.ExtensionLayerName).
 EXTENSION_LAYER_NAME = "Layer: '{created_by}', Created by extension: {extension_id}"
-
-
-class ExtensionError(CnbextError):
-    """An extension failed or broke a rule; exit codes follow the spec's tables."""
-
-    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.exit_code = exit_code  # type: ignore[assignment]
-
-
-# Exit codes (docs/exit-codes.md), after the lifecycle's detector / generator / extender.
-DETECT_ERROR = 21  # detect exited with neither 0 nor 100
-DETECT_PLAN_ERROR = 22  # the plan is malformed or has `requires`
-GENERATE_ERROR = 91  # generate exited non-zero
-# What generate wrote breaks the rules: extend-config.toml, context folders, or a Dockerfile
-# (the lifecycle checks Dockerfiles in its generate phase, and fails with 92 too).
-GENERATE_OUTPUT_ERROR = 92
-ROOT_USER_ERROR = 101  # the run image would run as root
-EXTENSION_BUILD_ERROR = 102  # building an extension's Dockerfile failed
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 implements it with BuildKit (docker buildx); `models` holds the plain data both speak. Import
 :mod:`cnbext.engine.docker` only where an engine is really used, so ``import cnbext``,
 ``cnbext --help`` and config validation never pay for importing the Docker client. May import:
-`cnbext.errors`, `cnbext.plan.model` (what it builds), `cnbext.client.progress` (the Reporter
-protocol); engine code knows Docker mechanics, not CNB rules.
+`cnbext.errors`, `cnbext.progress` (the Reporter protocol), `cnbext.plan.model` (what it
+builds) and `cnbext.plan.facts` (the base-image facts it reads into), `cnbext.cnb.imageref`
+(references); engine code knows Docker mechanics, not CNB rules. Nothing below it (plan,
+config, cnb, sources) imports the engine.
 """

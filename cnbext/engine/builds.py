@@ -20,12 +20,12 @@ from typing import Any, cast
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from cnbext.client.progress import Reporter
 from cnbext.engine.extension_steps import BASE_CONTEXT, read_layout
 from cnbext.engine.failures import last_lines, push_hint
 from cnbext.engine.reading import context_dir
 from cnbext.errors import BuildError, PublishError
 from cnbext.plan.model import ImageBuild
+from cnbext.progress import Reporter
 
 
 class BuildRunner:

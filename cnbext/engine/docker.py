@@ -19,23 +19,16 @@ from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from cnbext.client.progress import Reporter
 from cnbext.engine.builds import BuildRunner, check_diff_ids, strip_tag
 from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
-from cnbext.engine.models import (
-    BaseImage,
-    BuiltImage,
-    ImageOrigin,
-    ImageSource,
-    ImageView,
-    PhaseResult,
-    PhaseRun,
-)
+from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.engine.reading import ImageReader
 from cnbext.errors import EngineError, PublishError
+from cnbext.plan.facts import BaseImage, ImageOrigin
 from cnbext.plan.model import ImageBuild, PullPolicy
+from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
     from cnbext.engine.registry import Registry

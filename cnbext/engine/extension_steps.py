@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from cnbext.client.progress import Reporter
 from cnbext.engine.models import INDEX_TYPES
 from cnbext.errors import BuildError
+from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
     # Only the Docker engine builds layouts; the client imports this module for the layout

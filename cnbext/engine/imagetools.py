@@ -11,11 +11,11 @@ from typing import Any
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from cnbext.client.progress import Reporter
 from cnbext.engine.failures import last_lines
 from cnbext.engine.models import INDEX_TYPES
 from cnbext.engine.reading import ImageReader
 from cnbext.errors import PublishError
+from cnbext.progress import Reporter
 
 
 class ImageTools:

@@ -1,4 +1,7 @@
-"""What the engine reports about images: plain data, no Docker client behind it."""
+"""What the engine reports about images: plain data, no Docker client behind it.
+
+The base-image facts planning reads (`BaseImage`, `ImageOrigin`) are the plan's own models,
+in cnbext.plan.facts: the engine fills them in, and the plan never imports the engine."""
 
 from __future__ import annotations
 
@@ -8,16 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.errors import ImageError
-
-
-@dataclass(frozen=True)
-class ImageOrigin:
-    """Where a base image came from: the reference as given and the registry digests of the
-    image that was used (index or manifest, and each platform's manifest)."""
-
-    reference: str
-    digest: str | None  # None: the image is not from a registry (built or loaded locally)
-    platforms: dict[str, str] = field(default_factory=dict)  # os/arch -> manifest digest
 
 
 @dataclass(frozen=True)
@@ -33,23 +26,6 @@ class ImageView:
     env: dict[str, str]
     image_id: str | None = None  # daemon only
     platform_digests: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BaseImage:
-    """Facts about a base image that planning needs, read without running it."""
-
-    reference: str  # as resolved (normalized)
-    image_id: str
-    user: str
-    labels: dict[str, str]
-    env: dict[str, str]
-    os: str
-    architecture: str
-    os_release: str | None  # text of /etc/os-release (or /usr/lib/os-release), None if absent
-    binaries: frozenset[str] = field(default_factory=frozenset)  # probed package-manager paths
-    repo_digests: tuple[str, ...] = ()  # repository@digest the daemon knows it by
-    origin: ImageOrigin | None = None  # gathered by the client for provenance
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
-from cnbext.engine.models import (
-    BaseImage,
-    BuiltImage,
-    ImageOrigin,
-    ImageSource,
-    ImageView,
-    Manifest,
-    PhaseResult,
-    PhaseRun,
-)
+from cnbext.engine.models import BuiltImage, ImageSource, ImageView, Manifest, PhaseResult, PhaseRun
+from cnbext.plan.facts import BaseImage, ImageOrigin
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 

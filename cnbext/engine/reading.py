@@ -22,8 +22,9 @@ from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
 from cnbext.engine.failures import last_lines
-from cnbext.engine.models import BaseImage, ImageSource
+from cnbext.engine.models import ImageSource
 from cnbext.errors import ImageError, PublishError
+from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import PullPolicy
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")

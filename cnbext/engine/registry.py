@@ -26,13 +26,13 @@ from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.models import (
     INDEX_TYPES,
     MANIFEST_TYPES,
-    ImageOrigin,
     Manifest,
     NotFoundError,
     digest_of,
     platform_of,
 )
 from cnbext.errors import ImageError
+from cnbext.plan.facts import ImageOrigin
 
 ACCEPT = ", ".join(sorted(INDEX_TYPES | MANIFEST_TYPES))
 TIMEOUT = 30.0

@@ -21,8 +21,8 @@ from cnbext.cnb.builder_layout import (
 from cnbext.cnb.dockerfile import install_lines, is_root_user, restore_user_lines
 from cnbext.cnb.labels import BUILDER_METADATA, STACK_ID, encode_json_label, parse_json_label
 from cnbext.config.builder import BuilderConfig, ConfigPath
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError
+from cnbext.plan.facts import BaseImage
 
 BUILDPACK_LAYERS = "io.buildpacks.buildpack.layers"
 EXTENSION_LAYERS = "io.buildpacks.extension.layers"

@@ -10,7 +10,7 @@ from cnbext.plan.provenance import base_record, extensions_of, image_provenance,
 
 if TYPE_CHECKING:
     from cnbext.config.builder import BuilderConfig
-    from cnbext.plan.create_builder import BuilderInputs, BuilderOptions
+    from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
     from cnbext.plan.facts import ImageFacts
 
 

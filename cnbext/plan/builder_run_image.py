@@ -17,7 +17,7 @@ from cnbext.plan.extend import apply_extension_plan, plan_image_build
 from cnbext.plan.model import ImageBuild
 
 if TYPE_CHECKING:
-    from cnbext.plan.create_builder import BuilderOptions
+    from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.facts import ImageFacts
 
 

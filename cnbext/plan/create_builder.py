@@ -7,9 +7,7 @@ pack's checks and messages, located in builder.toml.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from cnbext.cnb.builder_layout import (
@@ -26,12 +24,9 @@ from cnbext.cnb.labels import (
 )
 from cnbext.config.builder import (
     BuilderConfig,
-    TargetEntry,
     has_run_table,
     scoped_package_problem,
 )
-from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage, ImageOrigin
 from cnbext.errors import UsageError
 from cnbext.plan.builder_image import (
     BUILDER_LABELS,
@@ -49,6 +44,7 @@ from cnbext.plan.builder_modules import (
     module_label,
     resolve_modules,
 )
+from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
 from cnbext.plan.builder_provenance import create_builder_provenance
 from cnbext.plan.builder_run_image import (
     check_run_image_flags,
@@ -63,74 +59,18 @@ from cnbext.plan.extend import (
     image_build,
     plan_packages,
 )
-from cnbext.plan.facts import ImageFacts
-from cnbext.plan.model import CreatedBuilderDetails, ImageBuild, Plan, PullPolicy
+from cnbext.plan.facts import BaseImage, ImageFacts
+from cnbext.plan.model import CreatedBuilderDetails, ImageBuild, Plan
 from cnbext.sources.lifecycle import Lifecycle
 
 __all__ = [
     "EXTENSIONS_PLATFORM_API",
-    "BuilderInputs",
-    "BuilderOptions",
     "FetchedModule",
     "check_options",
     "check_run_image_flags",
     "plan_create_builder",
     "plan_extended_run_image",
 ]
-
-
-@dataclass(frozen=True)
-class BuilderOptions:
-    """The flags of the builder commands (create-builder, extend-builder)."""
-
-    names: tuple[str, ...]  # the builder's name, then --tag names; normalized by the client
-    run_image: str | None = None
-    run_image_mirrors: tuple[str, ...] = ()
-    publish: bool = False
-    pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
-    network: str | None = None
-    platforms: tuple[str, ...] = ()
-    build_id: str | None = None
-    # Image extensions to apply ahead of time (--extension), their platform env (--env) and
-    # the app folder detect and generate see (--app; default: an empty folder).
-    extensions: tuple[ExtensionRequest, ...] = ()
-    platform_env: dict[str, str] = field(default_factory=dict)
-    app_dir: Path | None = None
-    # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
-    # supports them only as an experimental feature (pack: `experimental = true`).
-    experimental: bool = False
-    # create-builder's pack flags: --label KEY=VALUE on the builder, --flatten groups of
-    # "id@version" put in one layer each (the extra --tag names are in `names`).
-    labels: dict[str, str] = field(default_factory=dict)
-    flatten: tuple[tuple[str, ...], ...] = ()
-    # --target (and --platform) of create-builder: they replace [[targets]]; the client turns
-    # the targets into `platforms` (cnbext.client.builder_inputs.select_platforms).
-    targets: tuple[TargetEntry, ...] = ()
-    append_image_name_suffix: bool = False
-    # Engine: a docker context and a buildx builder (None: the docker CLI's defaults), and
-    # whether image facts may come from the fact cache.
-    context: str | None = None
-    builder: str | None = None
-    fact_cache: bool = True
-
-
-@dataclass(frozen=True)
-class BuilderInputs:
-    """What the client fetched and staged for a builder, besides the image facts."""
-
-    buildpacks: tuple[FetchedModule, ...]
-    extensions: tuple[FetchedModule, ...]
-    lifecycles: Mapping[str, Lifecycle]  # by target architecture (amd64, arm64)
-    lifecycle_trees: Mapping[str, Path]  # context path -> staged lifecycle, per architecture
-    module_trees: Mapping[str, Path]  # context path -> staged module
-    workdirs_tree: Path  # empty workspace/ and layers/ folders, chowned to the CNB user
-    diff_ids: Mapping[str, str]  # context path -> layer diffID
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-    # --flatten: a module's context path -> the context path of the one layer of its group.
-    flattened: Mapping[str, str] = field(default_factory=dict)
-    # Where the run image the builder names came from, when it is not extended (so not
-    # read): what its registry serves, for the provenance label.
-    run_origin: ImageOrigin | None = None
 
 
 def check_options(options: BuilderOptions, config: BuilderConfig) -> None:

@@ -27,9 +27,8 @@ from cnbext.cnb.package_managers import PackageManager, UnsupportedDistroError, 
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
 from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 

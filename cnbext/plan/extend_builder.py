@@ -23,14 +23,13 @@ from cnbext.cnb.labels import (
 from cnbext.cnb.provenance import ExtensionRecord, RunImageRecord
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ImageError, UsageError
+from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.builder_run_image import (
     check_run_image_flags,
     check_run_image_request,
     plan_extended_run_image,
 )
-from cnbext.plan.create_builder import BuilderOptions
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
@@ -38,7 +37,7 @@ from cnbext.plan.extend import (
     image_build,
     plan_packages,
 )
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import ExtendedBuilderDetails, ImageBuild, Plan
 from cnbext.plan.provenance import base_record, extensions_of, image_provenance, with_provenance
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cnbext import __version__
 from cnbext.cnb.labels import LabelChange
 from cnbext.cnb.provenance import (
     PROVENANCE,
@@ -21,8 +20,9 @@ from cnbext.cnb.provenance import (
     recorded_env,
 )
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import BaseImage
+from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild
+from cnbext.version import __version__
 
 
 def base_record(base: BaseImage, given: str) -> BaseRecord:

@@ -2,5 +2,6 @@
 
 Buildpacks, extensions and lifecycles are fetched from folders, archives, URLs and images and
 staged into cnbext's own temp folders. Everything read here comes from strangers. May import:
-`cnbext.errors`, `cnbext.cnb`; the engine only through the `Engine` protocol passed in.
+`cnbext.errors` only (the ground floor with `cnbext.progress` and `cnbext.version`); an
+engine only through callables passed in.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from cnbext.errors import CnbextError, ExitCode
@@ -214,3 +214,17 @@ def _parse_tables(
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+@dataclass(frozen=True)
+class Module:
+    descriptor: ModuleDescriptor
+    root: Path  # a local folder holding the module's files, descriptor at its root
+
+    @property
+    def install_path(self) -> PurePosixPath:
+        """Where the lifecycle looks for it: ``/cnb/buildpacks/<id, / as _>/<version>``."""
+        folder = self.descriptor.id.replace("/", "_")
+        return PurePosixPath("/cnb", INSTALL_DIRS[self.descriptor.kind], folder) / (
+            self.descriptor.version
+        )

@@ -16,7 +16,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from cnbext.cnb.extender import GENERATE_OUTPUT_ERROR, ExtensionError
+from cnbext.errors import GENERATE_OUTPUT_ERROR, ExtensionError
 from cnbext.sources.archive import RefusedError, SafeWriter, remove
 from cnbext.sources.limits import Budget
 from cnbext.sources.safe_tree import tree_entries

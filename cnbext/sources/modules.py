@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tarfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar, plain_name
@@ -20,6 +19,7 @@ from cnbext.sources.buildpackage import BUILDPACKAGE_METADATA_LABEL, extract_ima
 from cnbext.sources.descriptor import (
     DESCRIPTOR_NAMES,
     INSTALL_DIRS,
+    Module,
     ModuleDescriptor,
     ModuleError,
     ModuleKind,
@@ -53,20 +53,6 @@ __all__ = [
     "stage_module",
     "tree_digest",
 ]
-
-
-@dataclass(frozen=True)
-class Module:
-    descriptor: ModuleDescriptor
-    root: Path  # a local folder holding the module's files, descriptor at its root
-
-    @property
-    def install_path(self) -> PurePosixPath:
-        """Where the lifecycle looks for it: ``/cnb/buildpacks/<id, / as _>/<version>``."""
-        folder = self.descriptor.id.replace("/", "_")
-        return PurePosixPath("/cnb", INSTALL_DIRS[self.descriptor.kind], folder) / (
-            self.descriptor.version
-        )
 
 
 def fetch_modules(

@@ -21,7 +21,7 @@ from cnbext.sources.descriptor import ModuleError
 from cnbext.sources.download import file_sha256
 
 if TYPE_CHECKING:
-    from cnbext.sources.modules import Module
+    from cnbext.sources.descriptor import Module
 
 
 def stage_module(module: Module, dest_root: Path) -> Path:

@@ -10,16 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
-from cnbext.engine.models import (
-    BaseImage,
-    BuiltImage,
-    ImageOrigin,
-    ImageSource,
-    ImageView,
-    PhaseResult,
-    PhaseRun,
-)
+from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
+from cnbext.plan.facts import BaseImage, ImageOrigin
 from cnbext.plan.model import ImageBuild, PullPolicy
 from tests.client.fake_registry import FakeRegistry
 from tests.fixtures.oci_layout import write_layout

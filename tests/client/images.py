@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from cnbext.engine.models import BaseImage
+from cnbext.plan.facts import BaseImage
 
 BUILDER_NAME = "localhost:5000/b/builder:1"
 RUN_NAME = "localhost:5000/stack/run:1"

@@ -10,11 +10,12 @@ from typing import Any, cast
 import pytest
 
 from cnbext.client.extension_chain import build_extension_steps, build_plan_steps
-from cnbext.client.progress import SilentReporter
 from cnbext.cnb.dockerfile import DockerfileKind
-from cnbext.cnb.extender import ROOT_USER_ERROR, ExtenderStep, ExtensionError
+from cnbext.cnb.extender import ExtenderStep
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
+from cnbext.errors import ROOT_USER_ERROR, ExtensionError
 from cnbext.plan.model import ImageBuild
+from cnbext.progress import SilentReporter
 from tests.fixtures.oci_layout import configs, write_layout
 
 RUN = DockerfileKind.RUN

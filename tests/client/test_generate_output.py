@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnbext.client.extensions import read_generate_output
-from cnbext.cnb.extender import GENERATE_OUTPUT_ERROR, ExtensionError
+from cnbext.errors import GENERATE_OUTPUT_ERROR, ExtensionError
 
 EXTEND = "ARG base_image\nFROM ${base_image}\nRUN true\n"
 

@@ -12,7 +12,7 @@ from cnbext.client.builder_inputs import select_platforms
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.config.targets import parse_target
 from cnbext.errors import UsageError
-from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.builder_options import BuilderOptions
 
 HOST = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 OTHER = "arm64" if HOST == "amd64" else "amd64"

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.client.progress import SilentReporter
 from cnbext.client.upgrade import (
-    UpgradeOptions,
-    UpgradeResult,
     _Checked,
     _extensions,
     _split_covered,
@@ -18,10 +15,12 @@ from cnbext.client.upgrade import (
     run_upgrade,
     saved_names,
 )
+from cnbext.client.upgrade_model import UpgradeOptions, UpgradeResult
 from cnbext.cnb.provenance import PROVENANCE, BaseRecord, ExtensionRecord, Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
+from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine
 from tests.client.fake_registry import FakeManifest, FakeRegistry
 

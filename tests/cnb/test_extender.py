@@ -6,11 +6,7 @@ import pytest
 
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import (
-    DETECT_PLAN_ERROR,
-    GENERATE_OUTPUT_ERROR,
-    ROOT_USER_ERROR,
     ExtenderStep,
-    ExtensionError,
     ExtensionPlans,
     GeneratedOutput,
     applied_extensions,
@@ -23,6 +19,7 @@ from cnbext.cnb.extender import (
     step_build_args,
     still_rebasable,
 )
+from cnbext.errors import DETECT_PLAN_ERROR, GENERATE_OUTPUT_ERROR, ROOT_USER_ERROR, ExtensionError
 
 EXTEND = "ARG base_image\nFROM ${base_image}\nRUN true\n"
 REBASABLE = "ARG base_image\nFROM ${base_image}\nLABEL io.buildpacks.rebasable=true\n"

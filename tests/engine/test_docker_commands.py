@@ -11,10 +11,10 @@ from pathlib import Path
 from python_on_whales import DockerClient
 
 import cnbext
-from cnbext.client.progress import SilentReporter
 from cnbext.engine.docker import DockerEngine
 from cnbext.engine.extension_steps import BASE_CONTEXT, StepBuild
 from cnbext.plan.model import PullPolicy
+from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN_NAME, extend_toml
 

@@ -11,16 +11,10 @@ from pathlib import Path
 import pytest
 
 from cnbext.config.builder import BuilderConfig, load_builder_config
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
-from cnbext.plan.create_builder import (
-    BuilderInputs,
-    BuilderOptions,
-    FetchedModule,
-    check_options,
-    plan_create_builder,
-)
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
+from cnbext.plan.create_builder import FetchedModule, check_options, plan_create_builder
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import PullPolicy
 from cnbext.sources.lifecycle import ApiSet, Lifecycle
 from cnbext.sources.modules import Module, ModuleDescriptor, OrderRef

@@ -11,10 +11,9 @@ import pytest
 from cnbext.cnb.dockerfile import DockerfileKind, lint
 from cnbext.cnb.labels import EXTEND_METADATA, REBASABLE
 from cnbext.config.extend import ExtendConfig, load_extend_config
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import PullPolicy
 
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'

@@ -12,11 +12,10 @@ import pytest
 
 from cnbext.cnb.builder_layout import RunImage, rewrite_run_image, run_images_of
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
-from cnbext.engine.models import BaseImage
 from cnbext.errors import ConfigError, ImageError, UsageError
-from cnbext.plan.create_builder import BuilderOptions
+from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend_builder import check_options, plan_extend_builder, read_builder
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import PullPolicy
 
 METADATA = {

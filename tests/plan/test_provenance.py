@@ -8,9 +8,8 @@ from pathlib import Path
 
 from cnbext.cnb.provenance import PROVENANCE, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import ImageOrigin
 from cnbext.plan.extend import plan_extend
-from cnbext.plan.facts import ImageFacts
+from cnbext.plan.facts import ImageFacts, ImageOrigin
 from tests.plan.test_extend import OPTIONS, RUN_IMAGE, config
 
 DIGEST, AMD = "sha256:" + "a" * 64, "sha256:" + "b" * 64

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.cnb.extender import GENERATE_OUTPUT_ERROR, ExtensionError
+from cnbext.errors import GENERATE_OUTPUT_ERROR, ExtensionError
 from cnbext.sources.extension_output import (
     check_generate_output,
     copy_static_output,
