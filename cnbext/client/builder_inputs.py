@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tomlkit
 
+from cnbext.client.origin import registry_origin
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.config.targets import target_platforms
 from cnbext.engine.protocol import Engine
@@ -71,7 +72,9 @@ def gather_builder_inputs(
         workdirs_tree=workdirs,
         diff_ids=diff_ids,
         flattened=flattened,
-        run_origin=None if facts.run else engine.registry_origin(config.run_images[0].image),
+        run_origin=None
+        if facts.run
+        else registry_origin(engine.registry(), config.run_images[0].image),
     )
 
 

@@ -38,11 +38,26 @@ def origin_of(base: BaseImage, reference: str, registry: RegistryAccess) -> Imag
     if digest is None:
         return ImageOrigin(reference, None)
     try:
-        manifest = registry.manifest(f"{repository}@{digest}")
-        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
+        _, platforms = _served(registry, f"{repository}@{digest}")
     except ImageError:
         platforms = {}  # the registry no longer serves it (or is unreachable): digest only
     return ImageOrigin(reference, digest, platforms)
+
+
+def registry_origin(registry: RegistryAccess, reference: str) -> ImageOrigin:
+    """What ``reference``'s registry serves now: index and per-platform digests (digest None
+    when it cannot be read). Reads the registry only; nothing is pulled."""
+    try:
+        digest, platforms = _served(registry, reference)
+    except ImageError:
+        return ImageOrigin(reference, None)
+    return ImageOrigin(reference, digest, platforms)
+
+
+def _served(registry: RegistryAccess, reference: str) -> tuple[str, dict[str, str]]:
+    """The digest a registry serves for ``reference`` and each platform's manifest digest."""
+    manifest = registry.manifest(reference)
+    return manifest.digest, {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
 
 
 def _same_repository(a: str, b: str) -> bool:
@@ -75,7 +90,7 @@ def source_digest(
     except CnbextError:
         return None  # planning reports the bad uri
     if resolved.scheme == "docker":
-        return engine.registry_origin(resolved.location).digest
+        return registry_origin(engine.registry(), resolved.location).digest
     if resolved.scheme == "http":
         return _download_digest(uri, sha256)
     if resolved.scheme != "path":

@@ -26,7 +26,7 @@ from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.engine.reading import ImageReader
 from cnbext.errors import EngineError, PublishError
-from cnbext.plan.facts import BaseImage, ImageOrigin
+from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
 from cnbext.progress import Reporter
 
@@ -281,11 +281,6 @@ class DockerEngine:
 
             self._registry = Registry()
         return self._registry
-
-    def registry_origin(self, reference: str) -> ImageOrigin:
-        from cnbext.engine.registry import origin_of_reference
-
-        return origin_of_reference(self.registry(), reference)
 
     def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:
         from cnbext.engine.images import read_image

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, Manifest, PhaseResult, PhaseRun
-from cnbext.plan.facts import BaseImage, ImageOrigin
+from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
 
 
@@ -125,11 +125,6 @@ class Engine(Protocol):
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
         it cannot be read there."""
-        ...
-
-    def registry_origin(self, reference: str) -> ImageOrigin:
-        """What ``reference``'s registry serves now: index and per-platform digests (digest
-        None when it cannot be read). Reads the registry only; nothing is pulled."""
         ...
 
     def read_image(self, reference: str, *, daemon: bool = True) -> ImageView:

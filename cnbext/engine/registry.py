@@ -32,7 +32,6 @@ from cnbext.engine.models import (
     platform_of,
 )
 from cnbext.errors import ImageError
-from cnbext.plan.facts import ImageOrigin
 
 ACCEPT = ", ".join(sorted(INDEX_TYPES | MANIFEST_TYPES))
 TIMEOUT = 30.0
@@ -300,13 +299,3 @@ def _from_helper(helper: str, host: str) -> tuple[str | None, str]:
 
 def _lower(headers: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-
-
-def origin_of_reference(registry: Registry, reference: str) -> ImageOrigin:
-    """What the registry serves for ``reference`` now; digest None when it cannot be read."""
-    try:
-        manifest = registry.manifest(reference)
-        platforms = {p: m.digest for p, m in registry.platform_manifests(manifest).items()}
-    except ImageError:
-        return ImageOrigin(reference, None)
-    return ImageOrigin(reference, manifest.digest, platforms)

@@ -12,7 +12,7 @@ from pathlib import Path
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
-from cnbext.plan.facts import BaseImage, ImageOrigin
+from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
 from tests.client.fake_registry import FakeRegistry
 from tests.fixtures.oci_layout import write_layout
@@ -149,9 +149,6 @@ class FakeEngine:
 
     def registry(self) -> FakeRegistry:
         return self.tags
-
-    def registry_origin(self, reference: str) -> ImageOrigin:
-        return ImageOrigin(reference, None)  # no registry here: the origin is unknown
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)

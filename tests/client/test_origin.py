@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.client.origin import with_digests
+from cnbext.client.origin import registry_origin, with_digests
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.plan.facts import ImageOrigin
 from tests.client.fake_engine import FakeEngine
+from tests.client.fake_registry import FakeManifest, FakeRegistry
 from tests.fixtures.buildpacks import make_buildpack_archive, write_buildpack
 from tests.fixtures.http_server import send_bytes, serve_routes
 
@@ -44,3 +46,15 @@ def test_a_download_that_fails_records_no_digest(
         wrong = ExtensionRequest(f"{server.base_url}/ext.tgz", sha256="0" * 64)
         [request] = with_digests([wrong], tmp_path, FakeEngine())
     assert request.digest is None
+
+
+def test_a_docker_extension_records_what_its_registry_serves() -> None:
+    index, amd = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    tags = FakeRegistry({"reg/ext:1": FakeManifest(index, {"linux/amd64": amd})})
+    assert registry_origin(tags, "reg/ext:1") == ImageOrigin(
+        "reg/ext:1", index, {"linux/amd64": amd}
+    )
+    assert registry_origin(tags, "reg/gone:1") == ImageOrigin("reg/gone:1", None)
+    engine = FakeEngine(tags=tags)
+    (request,) = with_digests([ExtensionRequest("docker://reg/ext:1")], Path.cwd(), engine)
+    assert request.digest == index
