@@ -5,6 +5,7 @@ import is written (module level, inside a function, or for type checking only)."
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,21 @@ def _floor(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
+def _imported(path: Path) -> Iterator[tuple[str, str | None]]:
+    """Every absolute import in ``path``, wherever it is written: (module, name taken from it)."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            yield from ((node.module, alias.name) for alias in node.names)
         elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {name for name in found if name == "cnbext" or name.startswith("cnbext.")}
+            yield from ((alias.name, None) for alias in node.names)
+
+
+def _imports(path: Path) -> set[str]:
+    return {
+        module
+        for module, _ in _imported(path)
+        if module == "cnbext" or module.startswith("cnbext.")
+    }
 
 
 def _modules() -> list[Path]:
@@ -67,15 +75,11 @@ def _name(path: Path) -> str:
 
 def _edges(path: Path, known: set[str]) -> set[str]:
     """The modules ``path`` imports (``from cnbext.a import b`` names module a.b when it is one)."""
-    targets: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                targets.add(sub if sub in known else node.module)
-        elif isinstance(node, ast.Import):
-            targets.update(alias.name for alias in node.names)
-    return {t for t in targets if t in known}
+    targets = {
+        f"{module}.{name}" if f"{module}.{name}" in known else module
+        for module, name in _imported(path)
+    }
+    return targets & known
 
 
 def test_no_two_modules_import_each_other() -> None:
