@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.models import ImageView, Manifest, NotFoundError
+from cnbext.engine.models import ImageView, Manifest, NotFoundError, env_dict
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
 
@@ -63,7 +63,7 @@ def registry_view(reference: str, manifest: Manifest, registry: Registry) -> Ima
         platforms=tuple(per_platform),
         labels=dict(section.get("Labels") or {}),
         user=str(section.get("User") or ""),
-        env=_env(section.get("Env")),
+        env=env_dict(section.get("Env")),
         platform_digests={p: m.digest for p, m in per_platform.items()},
     )
 
@@ -89,14 +89,6 @@ def daemon_image(reference: str, docker: DockerClient) -> ImageView | None:
         platforms=(f"{image.os or 'linux'}/{image.architecture}",),
         labels=dict((config.labels or {}) if config else {}),
         user=(config.user or "") if config else "",
-        env=_env(config.env if config else None),
+        env=env_dict(config.env if config else None),
         image_id=image.id,
     )
-
-
-def _env(entries: Any) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for entry in entries or ():
-        name, _, value = str(entry).partition("=")
-        env[name] = value
-    return env

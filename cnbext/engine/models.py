@@ -6,6 +6,7 @@ in cnbext.plan.facts: the engine fills them in, and the plan never imports the e
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,16 @@ class PhaseResult:
     exit_code: int | None  # None when it was killed for taking too long
     output: str  # the last lines of its output
     timed_out: bool
+
+
+def env_dict(env: Iterable[object] | None) -> dict[str, str]:
+    """An image config's ``Env`` list as a mapping."""
+    # Split on the first '=' only: values may contain '=' (the spec's note on env files).
+    result: dict[str, str] = {}
+    for entry in env or ():
+        name, _, value = str(entry).partition("=")
+        result[name] = value
+    return result
 
 
 # -- registries ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
 from cnbext.engine.failures import last_lines
-from cnbext.engine.models import ImageSource
+from cnbext.engine.models import ImageSource, env_dict
 from cnbext.errors import ImageError, PublishError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import PullPolicy
@@ -84,7 +84,7 @@ class ImageReader:
             image_id=str(config.get("id") or source.digest),
             user=str(section.get("User") or ""),
             labels=dict(section.get("Labels") or {}),
-            env=_env_dict(section.get("Env")),
+            env=env_dict(section.get("Env")),
             os=str(config.get("os") or "linux"),
             architecture=str(config.get("architecture") or ""),
             os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
@@ -216,12 +216,3 @@ def _by_digest(reference: str, digest: str) -> str:
     name = reference.split("@", 1)[0]
     head, slash, tail = name.rpartition("/")
     return f"{head}{slash}{tail.split(':', 1)[0]}@{digest}"
-
-
-def _env_dict(env: Sequence[str] | None) -> dict[str, str]:
-    # Split on the first '=' only: values may contain '=' (the spec's note on env files).
-    result: dict[str, str] = {}
-    for entry in env or ():
-        name, _, value = entry.partition("=")
-        result[name] = value
-    return result
