@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from python_on_whales import DockerClient
 from python_on_whales.client_config import ClientNotFoundError
@@ -102,20 +102,7 @@ class DockerEngine:
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         """Labels of an image in the daemon, else of the one its registry serves."""
-        return dict(self._image_config(reference, platform).get("Labels") or {})
-
-    def _image_config(self, reference: str, platform: str | None) -> dict[str, Any]:
-        """The config section (User, Env, Labels, ...) of a local or a registry image."""
-        if self.docker.image.exists(reference):
-            image = self.docker.image.inspect(reference)
-            config = image.config
-            return {
-                "User": (config.user if config else "") or "",
-                "Labels": dict((config.labels or {}) if config else {}),
-            }
-        document = self.reader.registry_config(reference, platform)
-        section: dict[str, Any] = document.get("config", {})
-        return section
+        return dict(self.reader.config_section(reference, platform).get("Labels") or {})
 
     # -- running extension phases ---------------------------------------------------------------
 

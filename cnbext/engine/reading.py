@@ -110,6 +110,15 @@ class ImageReader:
             },
         }
 
+    def config_section(self, reference: str, platform: str | None) -> dict[str, Any]:
+        """The config section (User, Env, Labels) of the daemon's image, else of the one its
+        registry serves."""
+        if self.docker.image.exists(reference):
+            section: dict[str, Any] = self._daemon_config(reference)["config"]
+        else:
+            section = self.registry_config(reference, platform).get("config", {})
+        return section
+
     def registry_config(self, reference: str, platform: str | None) -> dict[str, Any]:
         """The OCI image config a registry serves for ``reference`` (the ``platform`` entry
         of an index; without one, this machine's platform, else the first)."""
