@@ -60,7 +60,7 @@ class FakeEngine:
     # The platforms a registry serves per reference (image_platforms); absent: unreadable.
     platforms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What registry() answers: tags and their digests (empty: nothing is in any registry).
-    tags: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
+    served: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -148,7 +148,7 @@ class FakeEngine:
         return BuiltImage(names, digest_of(build.primary_name), labels, publish and not by_digest)
 
     def registry(self) -> FakeRegistry:
-        return self.tags
+        return self.served
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         self._record("copy", target)

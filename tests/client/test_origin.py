@@ -55,6 +55,6 @@ def test_a_docker_extension_records_what_its_registry_serves() -> None:
         "reg/ext:1", index, {"linux/amd64": amd}
     )
     assert registry_origin(tags, "reg/gone:1") == ImageOrigin("reg/gone:1", None)
-    engine = FakeEngine(tags=tags)
+    engine = FakeEngine(served=tags)
     (request,) = with_digests([ExtensionRequest("docker://reg/ext:1")], Path.cwd(), engine)
     assert request.digest == index

@@ -139,12 +139,12 @@ def test_a_moved_base_is_found_through_the_engines_registry() -> None:
     name = "docker.io/reg/image:1"
     engine = FakeEngine(
         registry_views={name: _view(name, {PROVENANCE: recorded.encode()}, "registry")},
-        tags=FakeRegistry({"reg/base:1": FakeManifest(new)}),
+        served=FakeRegistry({"reg/base:1": FakeManifest(new)}),
     )
     options = UpgradeOptions(names=("reg/image:1",), check=True, publish=True)
     [result] = run_upgrade(options, SilentReporter(), engine=engine)
     assert result.state == "needs upgrade", result.error
     assert result.reasons == ["base reg/base:1 moved"]
-    engine.tags.tags["reg/base:1"] = FakeManifest(old)
+    engine.served.tags["reg/base:1"] = FakeManifest(old)
     [result] = run_upgrade(options, SilentReporter(), engine=engine)
     assert result.state == "up to date", result.reasons
