@@ -96,6 +96,12 @@ def create_builder(
             flatten=flatten or [],
             append_image_name_suffix=append_image_name_suffix,
         )
-        return cnbext.create_builder(config, options, dry_run=flags.dry_run, reporter=app.reporter)
+        return cnbext.create_builder(
+            config,
+            options,
+            dry_run=flags.dry_run,
+            reporter=app.reporter,
+            settings=flags.engine_settings(),
+        )
 
     app.run(use_case)

@@ -66,6 +66,10 @@ def extend(
 ) -> None:
     app.run(
         lambda: cnbext.extend(
-            config, flags.extend_options(names), dry_run=flags.dry_run, reporter=app.reporter
+            config,
+            flags.extend_options(names),
+            dry_run=flags.dry_run,
+            reporter=app.reporter,
+            settings=flags.engine_settings(),
         )
     )

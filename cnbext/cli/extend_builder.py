@@ -75,5 +75,6 @@ def extend_builder(
             flags.builder_options(name, run_image, run_image_mirror),
             dry_run=flags.dry_run,
             reporter=app.reporter,
+            settings=flags.engine_settings(),
         )
     )

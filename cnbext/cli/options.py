@@ -22,6 +22,7 @@ from cnbext.plan.model import PullPolicy
 
 if TYPE_CHECKING:
     from cnbext.config.extension_request import ExtensionRequest
+    from cnbext.engine.settings import EngineSettings
     from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.extend import ExtendOptions
 
@@ -216,16 +217,24 @@ class RunFlags:
         return {
             "publish": self.publish,
             "pull_policy": self.pull_policy,
-            "network": self.network or None,
             "platforms": tuple(self.platform or ()),
             "build_id": self.build_id,
             "extensions": self.extension_requests(),
             "platform_env": self.platform_env(),
             "app_dir": self.app,
-            "context": self.context or None,
-            "builder": self.builder or None,
-            "fact_cache": not self.no_fact_cache,
         }
+
+    def engine_settings(self) -> EngineSettings:
+        """Where the work runs (--network, --context, --builder, --no-fact-cache): given to
+        the engine, never recorded in an image."""
+        from cnbext.engine.settings import EngineSettings
+
+        return EngineSettings(
+            network=self.network or None,
+            context=self.context or None,
+            builder=self.builder or None,
+            fact_cache=not self.no_fact_cache,
+        )
 
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
         """--extension flags as requests, paths made absolute (see flag_uri); a

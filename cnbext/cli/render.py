@@ -19,8 +19,7 @@ from cnbext.plan.model import ImageBuild, Plan
 def render_plan(plan: Plan, console: Console) -> None:
     console.print(f"[bold]Plan for cnbext {plan.command}[/] (dry run: nothing is built)")
     mode = "publish to registries" if plan.publish else "load into the Docker daemon"
-    network = plan.network or "default"
-    console.print(f"  {mode}; pull policy {plan.pull_policy.value}; network {network}")
+    console.print(f"  {mode}; pull policy {plan.pull_policy.value}")
     for build in plan.builds:
         console.print(_build_panel(build))
     files = plan.details.files if plan.details is not None else {}

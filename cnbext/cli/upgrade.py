@@ -122,11 +122,10 @@ def upgrade(
             build_id=build_id,
             extensions=flags.extension_requests(),
             config=config,
-            network=network or None,
             platform_env=flags.platform_env(),
             app_dir=app_dir,
         )
-        results = cnbext.upgrade(options, reporter=app.reporter)
+        results = cnbext.upgrade(options, reporter=app.reporter, settings=flags.engine_settings())
         _show(results, output, quiet=quiet, check=check)
         return exit_code(results, app.errors, check=check)
 

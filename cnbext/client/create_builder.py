@@ -17,6 +17,7 @@ from cnbext.client.usecase import (
 from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
+from cnbext.engine.settings import EngineSettings
 from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
 from cnbext.plan.builder_targets import (
     check_run_image_platforms,
@@ -26,6 +27,7 @@ from cnbext.plan.builder_targets import (
 from cnbext.plan.create_builder import check_options, plan_create_builder
 from cnbext.plan.facts import ImageFacts
 from cnbext.plan.model import Plan
+from cnbext.plan.request import record_request
 from cnbext.progress import Reporter
 
 
@@ -36,6 +38,7 @@ def create_builder(
     dry_run: bool = False,
     reporter: Reporter | None = None,
     engine: Engine | None = None,
+    settings: EngineSettings | None = None,
 ) -> Result:
     """Create the builder a builder.toml describes (a path, or one already loaded) as
     ``options.names[0]``; with ``options.run_image``, extend its run image too and publish
@@ -46,6 +49,7 @@ def create_builder(
         if isinstance(config, BuilderConfig)
         else load_builder_config(Path(config), os.fspath(config))
     )
+    request = record_request("create-builder", options, loaded.source.data(), loaded.base_dir)
     # The targets (options.targets, else [[targets]]) decide the platforms, as pack decides.
     options = replace(options, platforms=select_platforms(loaded, options))
     check_options(options, loaded)
@@ -69,8 +73,9 @@ def create_builder(
 
     return run_use_case(
         plan_with,
-        options,
+        request,
         engine=engine,
+        settings=settings,
         reporter=reporter,
         dry_run=dry_run,
         work_prefix="cnbext-builder-",

@@ -9,7 +9,9 @@ from pathlib import Path
 from cnbext.client.usecase import Result, image_config_planner, normalize_names, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
+from cnbext.engine.settings import EngineSettings
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
+from cnbext.plan.request import record_request
 from cnbext.progress import Reporter
 
 
@@ -20,19 +22,23 @@ def extend(
     dry_run: bool = False,
     reporter: Reporter | None = None,
     engine: Engine | None = None,
+    settings: EngineSettings | None = None,
 ) -> Result:
     """Extend ``[extend] image`` of an extend.toml (a path, or one already loaded) and save it
-    under ``options.names``; with ``dry_run``, only read the image and return the plan."""
+    under ``options.names``; with ``dry_run``, only read the image and return the plan. The
+    work runs on ``engine``, else on the Docker engine ``settings`` name."""
     options = replace(options, names=normalize_names(options.names))
     check_options(options)
     loaded = config if isinstance(config, ExtendConfig) else _load(config)
     plan_with = image_config_planner(
         loaded, options, plan_extend, run_image_of=None, extend_run=False
     )
+    request = record_request("extend", options, loaded.source.data(), loaded.source_dir)
     return run_use_case(
         plan_with,
-        options,
+        request,
         engine=engine,
+        settings=settings,
         reporter=reporter,
         dry_run=dry_run,
         work_prefix="cnbext-extend-",

@@ -13,9 +13,11 @@ from cnbext.client.usecase import (
 )
 from cnbext.config.extend_builder import ExtendBuilderConfig, load_extend_builder_config
 from cnbext.engine.protocol import Engine
+from cnbext.engine.settings import EngineSettings
 from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend_builder import check_options, plan_extend_builder, read_builder
 from cnbext.plan.facts import BaseImage
+from cnbext.plan.request import record_request
 from cnbext.progress import Reporter
 
 
@@ -26,6 +28,7 @@ def extend_builder(
     dry_run: bool = False,
     reporter: Reporter | None = None,
     engine: Engine | None = None,
+    settings: EngineSettings | None = None,
 ) -> Result:
     """Extend the builder an extend-builder.toml names (a path, or one already loaded) and
     save it as ``options.names[0]``; with ``options.run_image``, extend its run image too and
@@ -37,6 +40,7 @@ def extend_builder(
         else load_extend_builder_config(Path(config), os.fspath(config))
     )
     check_options(options, loaded)
+    request = record_request("extend-builder", options, loaded.source.data(), loaded.source_dir)
 
     def run_image_of(builder: BaseImage) -> str:
         return read_builder(builder).run_image
@@ -50,8 +54,9 @@ def extend_builder(
     )
     return run_use_case(
         plan_with,
-        options,
+        request,
         engine=engine,
+        settings=settings,
         reporter=reporter,
         dry_run=dry_run,
         work_prefix="cnbext-extend-builder-",

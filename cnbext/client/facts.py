@@ -37,8 +37,6 @@ class FactOptions(Protocol):
     def platform_env(self) -> dict[str, str]: ...
     @property
     def app_dir(self) -> Path | None: ...
-    @property
-    def fact_cache(self) -> bool: ...
 
 
 def gather_image_facts(
@@ -119,7 +117,7 @@ def read_image(
     """An image's facts: from the fact cache when its content digest was read before, else
     read by the engine (and kept). Locating costs one metadata lookup; reading, a build."""
     source = engine.locate_image(reference, options.pull_policy, platform)
-    use_cache = options.fact_cache and fact_cache.enabled()
+    use_cache = engine.settings.fact_cache and fact_cache.enabled()
     if use_cache:
         cached = fact_cache.load(source, platform, PROBE_PATHS)
         if cached is not None:

@@ -1,9 +1,11 @@
 """Redoing the work a provenance label records, through the ordinary client paths.
 
-The recorded base reference (as the user gave it), metadata, extensions, platforms and build id
-policy become the config and options of the command that made the image; its result is saved
-under the same name. For create-builder builders the builder.toml is the user's (--config):
-modules and lifecycle are not recorded well enough to be fetched again without it.
+A label of format 2 holds the request whole (cnbext.plan.request): its options are replayed
+field by field, with the upgrade's own (names, publish, pull policy, build id, extensions, env,
+app) over them, and its config document is written out again and read as the command reads
+its config, so the redo is the original command. A create-builder builder may be given a new
+builder.toml (--config) instead of the recorded one. A label of format 1 recorded less: the
+config is rebuilt from its base and metadata, and a warning names what it cannot replay.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import tomlkit
 
+from cnbext.client.replay import replay
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import UsageError
@@ -24,6 +27,19 @@ if TYPE_CHECKING:
     from cnbext.client.upgrade_model import UpgradeOptions
     from cnbext.client.usecase import Result
     from cnbext.config.extend_builder import ExtendBuilderConfig
+    from cnbext.engine.protocol import Engine
+
+
+# What a format-1 label does not record, so an upgrade of such an image cannot replay it.
+FORMAT_1_UNRECORDED = (
+    "--target",
+    "--label",
+    "--tag",
+    "--flatten",
+    "--append-image-name-suffix",
+    "--experimental",
+)
+_COMMANDS = ("extend", "extend-builder", "create-builder")
 
 
 def redo(
@@ -32,19 +48,29 @@ def redo(
     options: UpgradeOptions,
     extensions: tuple[ExtensionRequest, ...],
     reporter: Reporter,
+    engine: Engine | None = None,
 ) -> str:
-    """Redo ``provenance``'s command, saving to ``names`` (the first is the NAME upgraded, the
-    rest the other names the image was saved as); the new digest (or image id) of the first."""
+    """Redo ``provenance``'s command on ``engine``, saving to ``names`` (the first is the NAME
+    upgraded, the rest the other names the image was saved as); the new digest (or image id)
+    of the first."""
     name = names[0]
+    if provenance.command not in _COMMANDS:
+        raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
-        recorded = _recorded_options(names, provenance, options, extensions)
-        if provenance.command == "extend":
-            result = _extend(provenance, recorded, work, reporter)
-        elif provenance.command in ("extend-builder", "create-builder"):
-            result = _builder(provenance, recorded, options.config, work, reporter)
+        if provenance.request is not None:
+            result = replay(names, provenance, options, extensions, work, reporter, engine)
         else:
-            raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
+            reporter.warn(
+                f"{name} was recorded by an older cnbext (provenance format 1), which did not "
+                f"record {', '.join(FORMAT_1_UNRECORDED)}: the upgrade leaves them out; make it "
+                "again with this cnbext to record them"
+            )
+            recorded = _recorded_options(names, provenance, options, extensions)
+            if provenance.command == "extend":
+                result = _extend(provenance, recorded, work, reporter, engine)
+            else:
+                result = _builder(provenance, recorded, options.config, work, reporter, engine)
     for image in result.images:
         if name in image.names:
             return image.digest
@@ -62,7 +88,6 @@ class _Recorded(TypedDict):
     names: tuple[str, ...]
     publish: bool
     pull_policy: PullPolicy
-    network: str | None
     platforms: tuple[str, ...]
     build_id: str | None
     extensions: tuple[ExtensionRequest, ...]
@@ -80,7 +105,6 @@ def _recorded_options(
         names=names,
         publish=options.publish,
         pull_policy=_pull_policy(provenance),
-        network=options.network,
         platforms=provenance.platforms if options.publish else (),
         build_id=options.build_id or provenance.build_id,
         extensions=extensions,
@@ -97,14 +121,20 @@ def _write_config(work: Path, name: str, metadata: dict[str, Any], provenance: P
     return path
 
 
-def _extend(provenance: Provenance, recorded: _Recorded, work: Path, reporter: Reporter) -> Result:
+def _extend(
+    provenance: Provenance,
+    recorded: _Recorded,
+    work: Path,
+    reporter: Reporter,
+    engine: Engine | None,
+) -> Result:
     from cnbext.client.extend import extend
     from cnbext.config.extend import load_extend_config
     from cnbext.plan.extend import ExtendOptions
 
     path = _write_config(work, "extend.toml", provenance.metadata, provenance)
     config = load_extend_config(path, f"{recorded['names'][0]} (recorded extend.toml)")
-    return extend(config, ExtendOptions(**recorded), reporter=reporter)
+    return extend(config, ExtendOptions(**recorded), reporter=reporter, engine=engine)
 
 
 def _builder(
@@ -113,6 +143,7 @@ def _builder(
     builder_toml: Path | None,
     work: Path,
     reporter: Reporter,
+    engine: Engine | None,
 ) -> Result:
     from cnbext.plan.builder_options import BuilderOptions
 
@@ -127,7 +158,7 @@ def _builder(
         from cnbext.client.extend_builder import extend_builder
 
         config = _extend_builder_config(provenance, extended_run, work)
-        return extend_builder(config, builder_options, reporter=reporter)
+        return extend_builder(config, builder_options, reporter=reporter, engine=engine)
     from cnbext.client.create_builder import create_builder
 
     if builder_toml is None:
@@ -135,7 +166,7 @@ def _builder(
             f"{recorded['names'][0]} was made by create-builder:"
             " give --config builder.toml to rebuild it"
         )
-    return create_builder(builder_toml, builder_options, reporter=reporter)
+    return create_builder(builder_toml, builder_options, reporter=reporter, engine=engine)
 
 
 def _extend_builder_config(

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
+from cnbext.client.publish import ImageResult
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
     FAILED,
@@ -23,10 +24,13 @@ from cnbext.client.upgrade_model import (
     UpgradeOptions,
     UpgradeResult,
 )
+from cnbext.client.usecase import keep_names
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
+from cnbext.engine.settings import EngineSettings
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
 from cnbext.progress import Reporter
 
@@ -39,26 +43,36 @@ class _Checked:
     result: UpgradeResult
     provenance: Provenance | None
     labels: dict[str, str]
+    names: tuple[str, ...] = ()  # every name the image was saved under, the NAME first
+    names_known: bool = True  # False: a published image with no record of its names
 
 
-def upgrade(options: UpgradeOptions, *, reporter: Reporter | None = None) -> list[UpgradeResult]:
+def upgrade(
+    options: UpgradeOptions,
+    *,
+    reporter: Reporter | None = None,
+    settings: EngineSettings | None = None,
+) -> list[UpgradeResult]:
     """Check every NAME (``options.check``: only that), then upgrade the stale ones by rebase
-    or rebuild; one result per NAME, failures included (never raised for one NAME)."""
+    or rebuild on the Docker engine ``settings`` name; one result per NAME, failures included
+    (never raised for one NAME)."""
     from cnbext.progress import SilentReporter
 
-    return run_upgrade(options, reporter or SilentReporter())
+    return run_upgrade(options, reporter or SilentReporter(), settings=settings)
 
 
 def run_upgrade(
     options: UpgradeOptions,
     reporter: Reporter,
     engine: Engine | None = None,
+    settings: EngineSettings | None = None,
 ) -> list[UpgradeResult]:
     """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
-    Images are read through ``engine`` (the Docker one by default)."""
+    Images are read and rebuilt through ``engine`` (the Docker one ``settings`` name by
+    default)."""
     from cnbext.client.usecase import normalize_names, reading_engine
 
-    reader = engine or reading_engine(reporter)
+    reader = engine or reading_engine(reporter, settings)
     registry = reader.registry()
     options = replace(options, names=normalize_names(options.names))
     if options.rebase not in ("auto", "never"):
@@ -92,7 +106,7 @@ def _split_covered(
                 for lead in leaders
                 if lead.provenance is not None
                 and candidate.result.before == lead.result.before
-                and candidate.result.name in saved_names(lead.result.name, lead.provenance)
+                and candidate.result.name in lead.names
             ),
             None,
         )
@@ -135,7 +149,8 @@ def _check(
         reasons=reasons,
         before=view.digest or view.image_id,
     )
-    return _Checked(result, provenance, view.labels)
+    names = saved_names(name, provenance, view, registry)
+    return _Checked(result, provenance, view.labels, names or (name,), names is not None)
 
 
 def _upgrade(
@@ -149,7 +164,12 @@ def _upgrade(
     assert provenance is not None
     try:
         extensions = _extensions(result.name, provenance, options)
-        names = saved_names(result.name, provenance)
+        names = checked.names
+        if not checked.names_known:
+            reporter.warn(
+                f"{result.name}: no record of the other names it was saved under is kept "
+                f"beside it; only {result.name} is republished"
+            )
         if _rebasable(checked, options):
             from cnbext.client.rebase import RebaseImpossibleError, rebase
 
@@ -160,25 +180,44 @@ def _upgrade(
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
                 _copy_to(names, rebased.digest, engine)
+                keep_names(engine, reporter, [_rebased(names, rebased.digest)])
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
         from cnbext.client.redo import redo
 
         env, app_dir = replay_inputs(result.name, provenance, options)
         redo_options = replace(options, platform_env=env, app_dir=app_dir)
-        result.after = redo(names, provenance, redo_options, extensions, reporter)
+        result.after = redo(names, provenance, redo_options, extensions, reporter, engine)
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
 
 
-def saved_names(name: str, provenance: Provenance) -> tuple[str, ...]:
+def saved_names(
+    name: str, provenance: Provenance, view: ImageView, registry: RegistryAccess
+) -> tuple[str, ...] | None:
     """``name`` first (it is the one pushed), then the other names the image was saved as, so
-    an upgrade republishes all of them."""
+    an upgrade republishes all of them: the daemon's tags of the image, the record kept beside
+    a published one (cnbext.client.names), or what a format-1 label listed. None when a
+    published image has no record."""
+    from cnbext.client.names import recorded_names
     from cnbext.client.usecase import normalize_names
 
-    others = normalize_names([n for n in provenance.names if n])
-    return (name, *(n for n in others if n != name))
+    others: Sequence[str] | None
+    if provenance.format_version == 1:
+        others = provenance.names
+    elif view.source == "daemon":
+        others = view.tags
+    else:
+        others = recorded_names(registry, name, view.digest) if view.digest else None
+    if others is None:
+        return None
+    normalized = normalize_names([n for n in others if n and "<none>" not in n])
+    return (name, *(n for n in normalized if n != name))
+
+
+def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:
+    return ImageResult("image", names, digest, {}, (), True)
 
 
 def _copy_to(names: Sequence[str], digest: str, engine: Engine) -> None:

@@ -25,8 +25,8 @@ class UpgradeOptions:
     rebase: str = "auto"  # auto | never
     build_id: str | None = None
     extensions: tuple[ExtensionRequest, ...] = ()
-    config: Path | None = None  # builder.toml, for create-builder builders
-    network: str | None = None
+    # A builder.toml to rebuild a create-builder builder from instead of the recorded one.
+    config: Path | None = None
     platform_env: dict[str, str] = field(default_factory=dict)  # --env: over the recorded one
     app_dir: Path | None = None  # --app: instead of the recorded folder
 

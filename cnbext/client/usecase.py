@@ -8,7 +8,7 @@ failure and Ctrl-C) and then either returns the plan (dry run) or applies it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,11 +21,13 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
+from cnbext.engine.settings import EngineSettings
 from cnbext.errors import UsageError
 from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
 from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import Plan
+from cnbext.plan.provenance import with_request
 from cnbext.progress import Reporter, SilentReporter
 
 
@@ -55,30 +57,49 @@ ImageConfig = TypeVar("ImageConfig", ExtendConfig, ExtendBuilderConfig)
 
 def run_use_case(
     plan_with: PlanWith,
-    options: ExtendOptions | BuilderOptions,
+    request: Mapping[str, Any],
     *,
     engine: Engine | None,
+    settings: EngineSettings | None,
     reporter: Reporter | None,
     dry_run: bool,
     work_prefix: str,
 ) -> Result:
-    """Plan with ``plan_with(engine, reporter, work_dir)``, then apply unless ``dry_run``.
-    Without an ``engine``, the Docker engine is used (and must answer), on the network,
-    docker context and buildx builder ``options`` name."""
+    """Plan with ``plan_with(engine, reporter, work_dir)``, record ``request``
+    (cnbext.plan.request) in every image's provenance, then apply unless ``dry_run``. Without
+    an ``engine``, the Docker engine ``settings`` name is used (and must answer)."""
     reporter = reporter if reporter is not None else SilentReporter()
     if engine is None:
-        engine = docker_engine(
-            reporter, options.network, context=options.context, builder=options.builder
-        )
+        engine = docker_engine(reporter, settings)
     with tempfile.TemporaryDirectory(prefix=work_prefix) as work_dir:
-        plan = plan_with(engine, reporter, Path(work_dir))
+        plan = with_request(plan_with(engine, reporter, Path(work_dir)), request)
         if dry_run:
             return Result(plan, dry_run=True)
         for warning in plan.warnings:
             reporter.warn(warning)
         # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
         built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
-        return Result(plan, apply_plan(engine, built))
+        images = apply_plan(engine, built)
+        if plan.publish:
+            keep_names(engine, reporter, images)
+        return Result(plan, images)
+
+
+def keep_names(engine: Engine, reporter: Reporter, images: Sequence[ImageResult]) -> None:
+    """Record beside each published image every name it was saved under (for upgrade)."""
+    from cnbext.client.names import record_names
+    from cnbext.errors import CnbextError
+
+    registry = engine.registry()
+    for image in images:
+        try:
+            record_names(registry, image.names, image.digest)
+        except CnbextError as err:
+            # The images are out there and correct; only a later upgrade's list is affected.
+            reporter.warn(
+                f"{image.names[0]}: cannot record its names beside it ({err.message}); "
+                "`cnbext upgrade` will republish only the names it is given"
+            )
 
 
 def image_config_planner(
@@ -130,27 +151,24 @@ def plan_with_digests(
     return planner(digested, replace(options, extensions=requests))
 
 
-def docker_engine(
-    reporter: Reporter,
-    network: str | None,
-    *,
-    context: str | None = None,
-    builder: str | None = None,
-) -> Engine:
+def docker_engine(reporter: Reporter, settings: EngineSettings | None = None) -> Engine:
+    """The Docker engine ``settings`` name; it must answer."""
     # Imported here so that nothing that never reaches Docker imports its client.
     from cnbext.engine.docker import DockerEngine
 
-    engine = DockerEngine(reporter, network=network, context=context, builder=builder)
+    engine = DockerEngine(reporter, settings)
     engine.ensure_available()
     return engine
 
 
-def reading_engine(reporter: Reporter | None = None) -> Engine:
+def reading_engine(
+    reporter: Reporter | None = None, settings: EngineSettings | None = None
+) -> Engine:
     """The Docker engine for reads that may not need the daemon at all (registry-only reads);
     a read that does need it fails then with the daemon's error."""
     from cnbext.engine.docker import DockerEngine
 
-    return DockerEngine(reporter if reporter is not None else SilentReporter())
+    return DockerEngine(reporter if reporter is not None else SilentReporter(), settings)
 
 
 def normalize_names(names: Sequence[str]) -> tuple[str, ...]:

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROVENANCE = "io.cnbext.provenance"
-FORMAT_VERSION = 1
+# 2: the request is recorded whole (``request``) and the names are not (they are not part of
+# the image). 1 is still read: its upgrade warns about what it did not record.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -117,18 +120,22 @@ class Provenance:
     run_image: RunImageRecord | None = None
     lifecycle: dict[str, Any] | None = None  # create-builder: how the lifecycle was chosen
     history: tuple[dict[str, Any], ...] = ()  # earlier rounds, oldest first
-    names: tuple[str, ...] = ()  # every name it was saved as (the first is pushed, the rest copied)
+    # Format 1 only: every name it was saved as. Format 2 keeps names out of the image.
+    names: tuple[str, ...] = ()
     # --env given to the extensions; a secret-looking one keeps its name, its value is None.
     platform_env: dict[str, str | None] = field(default_factory=dict)
     app: str | None = None  # --app: the folder the extensions saw as CNB_APP_DIR
+    # The request whole (cnbext.plan.request): {"options": ..., "config": ...}; None in
+    # format 1, which recorded only the fields above.
+    request: dict[str, Any] | None = None
+    format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {
-            "version": FORMAT_VERSION,
+            "version": self.format_version,
             "tool": {"name": "cnbext", "version": self.tool_version},
             "command": self.command,
             "role": self.role,
-            "names": list(self.names),
             "base": self.base.to_dict(),
             "platforms": list(self.platforms),
             "metadata": self.metadata,
@@ -146,6 +153,10 @@ class Provenance:
         value["platformEnv"] = self.platform_env
         value["app"] = self.app
         value["history"] = list(self.history)
+        if self.format_version == 1:
+            value["names"] = list(self.names)
+        if self.request is not None:
+            value["request"] = self.request
         return value
 
     def encode(self) -> str:
@@ -153,8 +164,10 @@ class Provenance:
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> Provenance:
-        if value.get("version") != FORMAT_VERSION:
-            raise ValueError(f"provenance format {value.get('version')!r} is not supported")
+        version = value.get("version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"provenance format {version!r} is not supported")
+        request = value.get("request")
         build_id = value.get("buildId") or {}
         run_image = value.get("runImage")
         return cls(
@@ -175,6 +188,8 @@ class Provenance:
                 for k, v in (value.get("platformEnv") or {}).items()
             },
             app=value.get("app"),
+            request=dict(request) if isinstance(request, Mapping) else None,
+            format_version=int(version),
         )
 
 
@@ -199,6 +214,7 @@ def earlier_rounds(base_labels: Mapping[str, str]) -> tuple[dict[str, Any], ...]
         return ()
     round_ = previous.to_dict()
     del round_["history"]
+    round_.pop("request", None)  # the request that made the base is the base's business
     return (*previous.history, round_)
 
 

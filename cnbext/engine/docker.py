@@ -25,6 +25,7 @@ from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.engine.reading import ImageReader
+from cnbext.engine.settings import EngineSettings
 from cnbext.errors import EngineError, PublishError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
@@ -38,19 +39,20 @@ class DockerEngine:
     def __init__(
         self,
         reporter: Reporter,
+        settings: EngineSettings | None = None,
         *,
-        network: str | None = None,
         client: DockerClient | None = None,
-        context: str | None = None,
-        builder: str | None = None,
     ) -> None:
-        """``context``: a docker context (else $DOCKER_CONTEXT / $DOCKER_HOST / the current
-        one, as the docker CLI picks); ``builder``: a buildx builder of any driver (else
-        $BUILDX_BUILDER, else the context's default). Every engine call goes through them."""
+        """``settings.context``: a docker context (else $DOCKER_CONTEXT / $DOCKER_HOST / the
+        current one, as the docker CLI picks); ``settings.builder``: a buildx builder of any
+        driver (else $BUILDX_BUILDER, else the context's default). Every engine call goes
+        through them."""
+        settings = settings or EngineSettings()
+        self.settings = settings
         self.reporter = reporter
-        self.network = network
-        self.docker = client or DockerClient(context=context or None)
-        self.builder = builder or None
+        self.network = network = settings.network
+        self.docker = client or DockerClient(context=settings.context or None)
+        self.builder = settings.builder or None
         self._driver: str | None = None
         self.reader = ImageReader(self.docker, self.builder)
         self.builds = BuildRunner(self.docker, reporter, network, self.builder)

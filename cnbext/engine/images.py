@@ -91,4 +91,5 @@ def daemon_image(reference: str, docker: DockerClient) -> ImageView | None:
         user=(config.user or "") if config else "",
         env=env_dict(config.env if config else None),
         image_id=image.id,
+        tags=tuple(image.repo_tags or ()),
     )

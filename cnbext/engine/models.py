@@ -27,6 +27,7 @@ class ImageView:
     env: dict[str, str]
     image_id: str | None = None  # daemon only
     platform_digests: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # daemon only: every name the daemon holds the image under
 
 
 @dataclass(frozen=True)

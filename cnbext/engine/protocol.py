@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, Manifest, PhaseResult, PhaseRun
+from cnbext.engine.settings import EngineSettings
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
 
@@ -47,6 +48,11 @@ class RegistryAccess(Protocol):
 
 
 class Engine(Protocol):
+    @property
+    def settings(self) -> EngineSettings:
+        """What the engine was made with (network, context, builder, fact cache)."""
+        ...
+
     def ensure_available(self) -> None:
         """Raise EngineError when there is no engine to talk to."""
         ...

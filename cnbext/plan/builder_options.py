@@ -25,7 +25,6 @@ class BuilderOptions:
     run_image_mirrors: tuple[str, ...] = ()
     publish: bool = False
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
-    network: str | None = None
     platforms: tuple[str, ...] = ()
     build_id: str | None = None
     # Image extensions to apply ahead of time (--extension), their platform env (--env) and
@@ -44,11 +43,6 @@ class BuilderOptions:
     # the targets into `platforms` (cnbext.client.builder_inputs.select_platforms).
     targets: tuple[TargetEntry, ...] = ()
     append_image_name_suffix: bool = False
-    # Engine: a docker context and a buildx builder (None: the docker CLI's defaults), and
-    # whether image facts may come from the fact cache.
-    context: str | None = None
-    builder: str | None = None
-    fact_cache: bool = True
 
 
 @dataclass(frozen=True)

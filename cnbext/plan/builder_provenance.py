@@ -59,7 +59,6 @@ def create_builder_provenance(
             build_id=options.build_id,
             run_image=run_record,
             lifecycle=_lifecycle_record(config, inputs),
-            names=options.names,
             platform_env=options.platform_env,
             app_dir=options.app_dir,
         ),

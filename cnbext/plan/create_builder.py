@@ -133,7 +133,6 @@ def plan_create_builder(
         builds=builds,
         publish=options.publish,
         pull_policy=options.pull_policy,
-        network=options.network,
         warnings=(
             *(str(w) for w in config.warnings),
             *inputs.warnings,

@@ -40,17 +40,11 @@ class ExtendOptions:
     names: tuple[str, ...]  # output names; normalized by the client
     publish: bool = False
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
-    network: str | None = None
     platforms: tuple[str, ...] = ()
     build_id: str | None = None
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
-    # Engine: a docker context and a buildx builder (None: the docker CLI's defaults), and
-    # whether image facts may come from the fact cache.
-    context: str | None = None
-    builder: str | None = None
-    fact_cache: bool = True
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -278,7 +272,6 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         builds=(build,),
         publish=options.publish,
         pull_policy=options.pull_policy,
-        network=options.network,
         warnings=(*(str(w) for w in config.warnings), *warnings),
     )
 
@@ -299,7 +292,6 @@ def _provenance(
             metadata.get("extensions"),
         ),
         build_id=options.build_id,
-        names=options.names,
         platform_env=options.platform_env,
         app_dir=options.app_dir,
     )

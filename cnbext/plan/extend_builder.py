@@ -121,7 +121,6 @@ def plan_extend_builder(
         builds=(run_build, builder) if run_build is not None else (builder,),
         publish=options.publish,
         pull_policy=options.pull_policy,
-        network=options.network,
         warnings=(
             *(str(w) for w in config.warnings),
             *(extensions.warnings if extensions else ()),
@@ -258,7 +257,6 @@ def _with_provenance(
             extensions=records,
             build_id=options.build_id,
             run_image=run_record,
-            names=options.names,
             platform_env=options.platform_env,
             app_dir=options.app_dir,
         ),

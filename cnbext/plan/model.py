@@ -176,7 +176,6 @@ class Plan:
     builds: tuple[ImageBuild, ...]
     publish: bool
     pull_policy: PullPolicy
-    network: str | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     details: BuilderDetails | None = None  # what the builder commands add, for --dry-run
 
@@ -206,7 +205,6 @@ class Plan:
             "command": self.command,
             "publish": self.publish,
             "pullPolicy": self.pull_policy.value,
-            "network": self.network,
             "steps": self.steps(),
             "images": [b.to_dict() for b in self.builds],
             "warnings": list(self.warnings),

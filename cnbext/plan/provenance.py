@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -21,7 +22,7 @@ from cnbext.cnb.provenance import (
 )
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.plan.facts import BaseImage
-from cnbext.plan.model import ImageBuild
+from cnbext.plan.model import ImageBuild, Plan
 from cnbext.version import __version__
 
 
@@ -77,7 +78,6 @@ def image_provenance(
     build_id: str | None,
     run_image: RunImageRecord | None = None,
     lifecycle: dict[str, Any] | None = None,
-    names: Sequence[str] = (),
     platform_env: Mapping[str, str] | None = None,
     app_dir: Path | None = None,
 ) -> Provenance:
@@ -93,10 +93,23 @@ def image_provenance(
         run_image=run_image,
         lifecycle=lifecycle,
         history=earlier_rounds(base.labels),
-        names=tuple(names),
         platform_env=recorded_env(platform_env or {}),
         app=app_dir.resolve().as_posix() if app_dir is not None else None,
     )
+
+
+def with_request(plan: Plan, request: Mapping[str, Any]) -> Plan:
+    """``plan`` with ``request`` recorded in the provenance label of every image it makes
+    (each platform's image of a multi-target builder too)."""
+
+    def recorded(build: ImageBuild) -> ImageBuild:
+        if PROVENANCE not in build.labels:
+            return build
+        provenance = Provenance.from_dict(json.loads(build.labels[PROVENANCE]))
+        build = with_provenance(build, replace(provenance, request=dict(request)))
+        return replace(build, per_platform=tuple(recorded(b) for b in build.per_platform))
+
+    return replace(plan, builds=tuple(recorded(b) for b in plan.builds))
 
 
 def with_provenance(build: ImageBuild, provenance: Provenance) -> ImageBuild:

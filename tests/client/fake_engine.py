@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.settings import EngineSettings
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
@@ -61,6 +62,7 @@ class FakeEngine:
     platforms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What registry() answers: tags and their digests (empty: nothing is in any registry).
     served: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
+    settings: EngineSettings = field(default_factory=EngineSettings)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()

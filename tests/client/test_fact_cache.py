@@ -11,6 +11,7 @@ import pytest
 import cnbext
 from cnbext.client import fact_cache
 from cnbext.engine.models import ImageSource
+from cnbext.engine.settings import EngineSettings
 from tests.client.fake_engine import Call, FakeEngine
 from tests.client.images import IMAGES, RUN, RUN_NAME, extend_toml
 
@@ -54,9 +55,9 @@ def test_another_platform_is_a_miss(tmp_path: Path) -> None:
     assert fact_cache.load(source, "linux/amd64", ("/usr/bin/apk",)) is None
 
 
-def test_the_option_bypasses_the_cache(tmp_path: Path) -> None:
-    second = FakeEngine(IMAGES)
-    plan_twice(tmp_path, FakeEngine(IMAGES), second, fact_cache=False)
+def test_the_engine_setting_bypasses_the_cache(tmp_path: Path) -> None:
+    second = FakeEngine(IMAGES, settings=EngineSettings(fact_cache=False))
+    plan_twice(tmp_path, FakeEngine(IMAGES), second)
     assert Call("resolve", RUN_NAME) in second.calls
 
 

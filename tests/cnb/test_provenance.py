@@ -79,23 +79,28 @@ def test_uris_lose_credentials_and_tokens() -> None:
     assert records == (ExtensionRecord("https://h/e.tgz", "example/e", "2"),)
 
 
-def test_extension_metadata_pins_and_names_read_back() -> None:
+def test_extension_metadata_pins_and_the_request_read_back_and_names_are_not_written() -> None:
     record = ExtensionRecord("/ext/curl", "example/curl", "1.0.0", DIGEST, {"a": [1]}, "b" * 64)
-    value = provenance(extensions=(record,), names=("reg/b:1", "reg/b:latest"))
+    request = {"command": "extend", "options": {"labels": {"a": "b"}}, "config": {}}
+    value = provenance(extensions=(record,), request=request)
     document = json.loads(value.encode())
-    assert document["names"] == ["reg/b:1", "reg/b:latest"]
+    assert document["version"] == 2 and "names" not in document
+    assert document["request"] == request
     assert document["extensions"][0]["metadata"] == {"a": [1]}
     assert read_provenance({PROVENANCE: value.encode()}) == value
 
 
-def test_labels_written_before_metadata_and_names_were_recorded_still_read() -> None:
+def test_a_format_1_label_still_reads_with_its_names() -> None:
     document = json.loads(provenance().encode())
-    del document["names"]
+    document["version"] = 1
+    document["names"] = ["reg/b:1", "reg/b:latest"]
     for extension in document["extensions"]:
         del extension["metadata"], extension["sha256"]
     value = read_provenance({PROVENANCE: json.dumps(document)})
-    assert value is not None and value.names == ()
+    assert value is not None and value.format_version == 1 and value.request is None
+    assert value.names == ("reg/b:1", "reg/b:latest")
     assert value.extensions[0].metadata == {} and value.extensions[0].sha256 is None
+    assert json.loads(value.encode())["names"] == ["reg/b:1", "reg/b:latest"]
 
 
 def test_platform_env_keeps_names_but_not_secret_looking_values() -> None:

@@ -13,6 +13,7 @@ from python_on_whales import DockerClient
 import cnbext
 from cnbext.engine.docker import DockerEngine
 from cnbext.engine.extension_steps import BASE_CONTEXT, StepBuild
+from cnbext.engine.settings import EngineSettings
 from cnbext.plan.model import PullPolicy
 from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine
@@ -61,7 +62,8 @@ def engine_with_stand_in(tmp_path: Path) -> tuple[DockerEngine, Path]:
     docker.write_text(STAND_IN)
     docker.chmod(0o755)
     client = DockerClient(context="far", client_call=[str(docker)])
-    return DockerEngine(SilentReporter(), client=client, builder="k8s"), tmp_path / "docker.log"
+    engine = DockerEngine(SilentReporter(), EngineSettings(builder="k8s"), client=client)
+    return engine, tmp_path / "docker.log"
 
 
 def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:

@@ -49,7 +49,6 @@ OPTIONS = BuilderOptions(
     run_image_mirrors=(),
     publish=False,
     pull_policy=PullPolicy.IF_NOT_PRESENT,
-    network=None,
     platforms=(),
     build_id=None,
 )

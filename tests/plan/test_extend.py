@@ -35,7 +35,6 @@ OPTIONS = ExtendOptions(
     names=("localhost:5000/cnb/run:extended",),
     publish=False,
     pull_policy=PullPolicy.IF_NOT_PRESENT,
-    network="host",
     platforms=(),
     build_id=None,
 )

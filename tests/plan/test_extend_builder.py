@@ -55,7 +55,6 @@ OPTIONS = BuilderOptions(
     run_image_mirrors=("localhost:5001/stack/run:2",),
     publish=False,
     pull_policy=PullPolicy.IF_NOT_PRESENT,
-    network=None,
     platforms=(),
     build_id=None,
 )

@@ -1,0 +1,103 @@
+"""Replaying a recorded request (provenance format 2) through the command that made it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
+
+from cnbext.cnb.provenance import Provenance
+from cnbext.config.extension_request import ExtensionRequest
+from cnbext.errors import ImageError
+from cnbext.plan.model import PullPolicy
+from cnbext.plan.request import replay_options, unknown_options
+from cnbext.progress import Reporter
+
+if TYPE_CHECKING:
+    from cnbext.client.upgrade_model import UpgradeOptions
+    from cnbext.client.usecase import Result
+    from cnbext.engine.protocol import Engine
+
+# The file each command reads its config from, as the recorded document is written again.
+_CONFIG_FILES = {
+    "extend": "extend.toml",
+    "extend-builder": "extend-builder.toml",
+    "create-builder": "builder.toml",
+}
+
+
+def replay(
+    names: tuple[str, ...],
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+    work: Path,
+    reporter: Reporter,
+    engine: Engine | None,
+) -> Result:
+    """The recorded request again, saved to ``names``, with the upgrade's own choices over it:
+    publish, pull policy (always, where the base is from a registry: it moved), build id,
+    extensions (the recorded ones, or --extension's), env and app folder."""
+    assert provenance.request is not None
+    request = provenance.request
+    command = str(request.get("command") or provenance.command)
+    recorded: dict[str, Any] = dict(request.get("options") or {})
+    overrides: dict[str, Any] = {
+        "names": names,
+        "publish": options.publish,
+        "pull_policy": PullPolicy.ALWAYS if provenance.base.digest else PullPolicy.IF_NOT_PRESENT,
+        "extensions": extensions,
+        "platform_env": options.platform_env,
+        "app_dir": options.app_dir,
+    }
+    if options.build_id is not None:
+        overrides["build_id"] = options.build_id
+    if not options.publish and len(recorded.get("platforms") or ()) > 1:
+        overrides["platforms"] = ()  # the daemon holds one platform per name
+    config = _config(names[0], command, request, options, work)
+    if command == "extend":
+        from cnbext.client.extend import extend
+        from cnbext.plan.extend import ExtendOptions
+
+        _warn_unknown(reporter, names[0], ExtendOptions, recorded)
+        return extend(
+            config,
+            replay_options(ExtendOptions, recorded, **overrides),
+            reporter=reporter,
+            engine=engine,
+        )
+    from cnbext.plan.builder_options import BuilderOptions
+
+    _warn_unknown(reporter, names[0], BuilderOptions, recorded)
+    builder_options = replay_options(BuilderOptions, recorded, **overrides)
+    if command == "extend-builder":
+        from cnbext.client.extend_builder import extend_builder
+
+        return extend_builder(config, builder_options, reporter=reporter, engine=engine)
+    from cnbext.client.create_builder import create_builder
+
+    return create_builder(config, builder_options, reporter=reporter, engine=engine)
+
+
+def _config(
+    name: str, command: str, request: dict[str, Any], options: UpgradeOptions, work: Path
+) -> Path:
+    """The config to redo with: --config for a create-builder builder, else the recorded
+    document written out again (its relative uris were recorded resolved)."""
+    if command == "create-builder" and options.config is not None:
+        return options.config
+    if command not in _CONFIG_FILES or not isinstance(request.get("config"), dict):
+        raise ImageError(f"{name}: its provenance records no {command} config to redo")
+    path = work / _CONFIG_FILES[command]
+    path.write_text(tomlkit.dumps(request["config"]))
+    return path
+
+
+def _warn_unknown(reporter: Reporter, name: str, model: type[Any], recorded: Any) -> None:
+    unknown = unknown_options(model, recorded)
+    if unknown:
+        reporter.warn(
+            f"{name} was made by a newer cnbext, which recorded options this one does not "
+            f"know ({', '.join(unknown)}): the upgrade leaves them out"
+        )
