@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cnbext.client.usecase import Result
     from cnbext.config.extension_request import ExtensionRequest
     from cnbext.engine.protocol import Engine
+    from cnbext.engine.settings import EngineSettings
     from cnbext.errors import CnbextError, ConfigError, ExitCode
     from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.extend import ExtendOptions
@@ -55,6 +56,7 @@ _API = {
     "Reporter": "cnbext.progress",
     "SilentReporter": "cnbext.progress",
     "Engine": "cnbext.engine.protocol",
+    "EngineSettings": "cnbext.engine.settings",
     "CnbextError": "cnbext.errors",
     "ConfigError": "cnbext.errors",
     "ExitCode": "cnbext.errors",
@@ -65,6 +67,7 @@ __all__ = [
     "CnbextError",
     "ConfigError",
     "Engine",
+    "EngineSettings",
     "ExitCode",
     "ExtendOptions",
     "ExtensionRequest",

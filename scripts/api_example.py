@@ -47,8 +47,9 @@ class PrintReporter:
 def main(registry: str) -> None:
     tag = uuid.uuid4().hex[:8]
     reporter = PrintReporter()
-    # Builds that run commands need a network; the local engine has no bridge network.
-    network = os.environ.get("CNBEXT_NETWORK")
+    # Builds that run commands need a network; the local engine has no bridge network. Where
+    # the work runs is the engine's business, not the request's: it is never recorded.
+    settings = cnbext.EngineSettings(network=os.environ.get("CNBEXT_NETWORK"))
 
     created = cnbext.create_builder(
         EXAMPLES / "builder.toml",
@@ -56,9 +57,9 @@ def main(registry: str) -> None:
             names=(f"{registry}/api-example/builder:{tag}",),
             run_image=f"{registry}/api-example/run:{tag}",
             publish=True,
-            network=network,
         ),
         reporter=reporter,
+        settings=settings,
     )
     run_image, builder = created.images  # the run image is published first
     print(f"created {builder.names[0]}@{builder.digest} (run image {run_image.names[0]})")
@@ -74,9 +75,9 @@ def main(registry: str) -> None:
             cnbext.BuilderOptions(
                 names=(f"{registry}/api-example/builder:{tag}-less",),
                 publish=True,
-                network=network,
             ),
             reporter=reporter,
+            settings=settings,
         )
     (result,) = extended.images
     metadata = json.loads(result.labels["io.buildpacks.extend.metadata"])

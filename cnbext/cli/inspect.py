@@ -75,6 +75,9 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
         facts.add_row("made by", escape(_made_by(provenance)))
         for index, round_ in enumerate(provenance.get("history") or (), start=1):
             facts.add_row(f"round {index}", escape(_made_by(round_)))
+        facts.add_row("saved as", escape(", ".join(document.get("names") or ())))
+        for name, value in _asked(document.get("request"), provenance):
+            facts.add_row(name, escape(value))
     status = document["status"]
     facts.add_row("status", escape(status["state"]))
     for key, title in (("base", "base"), ("runImageBase", "run image base")):
@@ -86,6 +89,22 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
     builder = document.get("builder")
     if isinstance(builder, dict):
         render_builder(builder, console)
+
+
+def _asked(request: Any, provenance: dict[str, Any]) -> list[tuple[str, str]]:
+    """The request's options that were given (empty and false ones left out), then each
+    extension with how it was identified; a format-1 label says it recorded less."""
+    if not isinstance(request, dict):
+        return [("request", "not recorded (provenance format 1)")]
+    rows = [
+        (f"  {name.replace('_', '-')}", json.dumps(value))
+        for name, value in sorted((request.get("options") or {}).items())
+        if value not in (None, False, [], {}, "")
+    ]
+    for extension in provenance.get("extensions") or ():
+        pin = extension.get("digest") or extension.get("sha256") or "(no digest)"
+        rows.append(("  extension", f"{extension.get('id') or extension.get('uri')} {pin}"))
+    return [("request", str(request.get("command", ""))), *rows]
 
 
 def _made_by(provenance: dict[str, Any]) -> str:

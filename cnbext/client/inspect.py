@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cnbext.client.names import saved_names
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
-from cnbext.cnb.provenance import PROVENANCE, read_provenance
+from cnbext.cnb.provenance import PROVENANCE, Provenance, read_provenance
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
 
@@ -28,6 +29,7 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
     engine = engine or reading_engine()
     registry = engine.registry()
     view = engine.read_image(reference)
+    provenance = _provenance(view)
     document: dict[str, Any] = {
         "reference": reference,
         "source": view.source,
@@ -39,11 +41,23 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         "rebasable": view.labels.get(REBASABLE),
         "extendMetadata": _json_label(view, EXTEND_METADATA),
         "provenance": _json_label(view, PROVENANCE),
+        # Where it was saved (kept beside the image, not in it) and what was asked for.
+        "names": list(saved_names(reference, provenance, view, registry) or (reference,))
+        if provenance is not None
+        else [reference],
+        "request": provenance.request if provenance is not None else None,
     }
     document["status"] = _status(view, registry)
     if BUILDER_METADATA in view.labels:
         document["builder"] = builder_view(view, registry)
     return document
+
+
+def _provenance(view: ImageView) -> Provenance | None:
+    try:
+        return read_provenance(view.labels)
+    except (ValueError, KeyError):
+        return None
 
 
 def kind_of(view: ImageView) -> str:

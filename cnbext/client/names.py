@@ -14,6 +14,8 @@ import json
 from collections.abc import Sequence
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.provenance import Provenance
+from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import RegistryAccess
 from cnbext.errors import CnbextError
 
@@ -70,3 +72,32 @@ def recorded_names(registry: RegistryAccess, name: str, digest: str) -> tuple[st
     except json.JSONDecodeError:
         return None
     return tuple(str(n) for n in names) if isinstance(names, list) else None
+
+
+def saved_names(
+    name: str, provenance: Provenance, view: ImageView, registry: RegistryAccess
+) -> tuple[str, ...] | None:
+    """``name`` first (it is the one pushed), then the other names the image was saved as, so
+    an upgrade republishes all of them: the daemon's tags of the image, the record kept beside
+    a published one (cnbext.client.names), or what a format-1 label listed. None when a
+    published image has no record."""
+    others: Sequence[str] | None
+    if provenance.format_version == 1:
+        others = provenance.names
+    elif view.source == "daemon":
+        others = view.tags
+    else:
+        others = recorded_names(registry, name, view.digest) if view.digest else None
+    if others is None:
+        return None
+    normalized = [_normalized(n) for n in others if n and "<none>" not in n]
+    return (name, *(n for n in normalized if n != name))
+
+
+def _normalized(name: str) -> str:
+    from cnbext.cnb.imageref import InvalidReferenceError
+
+    try:
+        return str(parse_reference(name))
+    except InvalidReferenceError:
+        return name  # recorded by hand or by a foreign tool: kept as it is, refused when used

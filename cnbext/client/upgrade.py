@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
+from cnbext.client.names import saved_names
 from cnbext.client.publish import ImageResult
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
@@ -28,7 +29,6 @@ from cnbext.client.usecase import keep_names
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
-from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
@@ -191,29 +191,6 @@ def _upgrade(
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
-
-
-def saved_names(
-    name: str, provenance: Provenance, view: ImageView, registry: RegistryAccess
-) -> tuple[str, ...] | None:
-    """``name`` first (it is the one pushed), then the other names the image was saved as, so
-    an upgrade republishes all of them: the daemon's tags of the image, the record kept beside
-    a published one (cnbext.client.names), or what a format-1 label listed. None when a
-    published image has no record."""
-    from cnbext.client.names import recorded_names
-    from cnbext.client.usecase import normalize_names
-
-    others: Sequence[str] | None
-    if provenance.format_version == 1:
-        others = provenance.names
-    elif view.source == "daemon":
-        others = view.tags
-    else:
-        others = recorded_names(registry, name, view.digest) if view.digest else None
-    if others is None:
-        return None
-    normalized = normalize_names([n for n in others if n and "<none>" not in n])
-    return (name, *(n for n in normalized if n != name))
 
 
 def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:

@@ -86,12 +86,13 @@ def _expect(raw: Any, kind: Any, annotation: Any) -> None:
         raise ValueError(f"{raw!r} is not a {annotation}")
 
 
-def decode_model(model: type[Model], raw: Mapping[str, Any]) -> Model:
-    """A model from the fields ``raw`` has (the others keep their defaults)."""
+def decode_model(model: type[Model], raw: Mapping[str, Any], **given: Any) -> Model:
+    """A model from the fields ``raw`` has and those ``given`` as they are (the others keep
+    their defaults)."""
     hints = typing.get_type_hints(model)
     known = {f.name for f in dataclasses.fields(model)}  # type: ignore[arg-type]
     values = {name: decode(hints[name], raw[name]) for name in known if name in raw}
-    return model(**values)
+    return model(**{**values, **given})
 
 
 def record_options(options: Any) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def replay_options(model: type[Model], recorded: Mapping[str, Any], **overrides:
     raw = dict(recorded)
     if isinstance(raw.get("platform_env"), Mapping):
         raw["platform_env"] = {k: v for k, v in raw["platform_env"].items() if v is not None}
-    return dataclasses.replace(decode_model(model, raw), **overrides)  # type: ignore[type-var]
+    return decode_model(model, raw, **overrides)
 
 
 def unknown_options(model: type[Any], recorded: Mapping[str, Any]) -> list[str]:

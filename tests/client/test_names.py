@@ -6,8 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from cnbext.client.names import ANNOTATION, ARTIFACT_TYPE, names_tag, record_names, recorded_names
-from cnbext.client.upgrade import saved_names
+from cnbext.client.names import (
+    ANNOTATION,
+    ARTIFACT_TYPE,
+    names_tag,
+    record_names,
+    recorded_names,
+    saved_names,
+)
 from cnbext.cnb.provenance import BaseRecord, Provenance
 from cnbext.engine.models import ImageView, Manifest, digest_of
 from tests.client.fake_registry import FakeRegistry
