@@ -93,8 +93,16 @@ install_tool_packages() {
 
 start_background() {
   # start_background NAME LOGFILE CMD... : detached, pid recorded so `down` stops only ours.
+  # The daemon gets none of our other file descriptors: one holding a lock that was taken
+  # around `engine.sh up` (flock) would keep that lock for as long as the daemon runs.
   local name=$1 logfile=$2; shift 2
-  setsid nohup "$@" >"$logfile" 2>&1 </dev/null &
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid nohup "$@" >"$logfile" 2>&1 </dev/null
+  ) &
   echo $! >"$STATE_DIR/$name.pid"
 }
 

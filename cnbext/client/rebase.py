@@ -38,8 +38,12 @@ class _Parts:
     new: Manifest
 
 
-def rebase(name: str, provenance: Provenance, registry: RegistryAccess) -> Rebased:
-    """Rebase ``name`` (in its registry) onto what its recorded base reference serves now."""
+def rebase(
+    name: str, provenance: Provenance, registry: RegistryAccess, *, same_config: bool = False
+) -> Rebased:
+    """Rebase ``name`` (in its registry) onto what its recorded base reference serves now.
+    With ``same_config`` (builders: their labels describe the layers they add to the base),
+    only where the base's config (labels, env, user...) is unchanged."""
     record = provenance.base
     if record.digest is None:
         raise RebaseImpossibleError("the recorded base has no registry digest")
@@ -60,6 +64,10 @@ def rebase(name: str, provenance: Provenance, registry: RegistryAccess) -> Rebas
         if platform not in old_platforms or platform not in new_platforms:
             raise RebaseImpossibleError(f"the old or new base has no {platform} image")
         parts = _Parts(manifest, old_platforms[platform], new_platforms[platform])
+        if same_config and _config(registry, parts.old).get("config") != _config(
+            registry, parts.new
+        ).get("config"):
+            raise RebaseImpossibleError(f"the base's {platform} config changed, not only its files")
         digest, size, kept = _rebase_one(name, parts, label, registry, tag=not image.is_index)
         rebased[platform] = (digest, size, kept)
         reused += kept

@@ -175,7 +175,8 @@ def _upgrade(
 
             try:
                 with reporter.step(f"Rebasing {result.name}"):
-                    rebased = rebase(result.name, provenance, registry)
+                    builder = provenance.role == "builder"
+                    rebased = rebase(result.name, provenance, registry, same_config=builder)
             except RebaseImpossibleError as err:
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
@@ -237,16 +238,24 @@ def replay_inputs(
 
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
-    """Rebase only a published plain image marked rebasable whose base alone moved."""
+    """Rebase only a published image whose base alone moved, and only where its own layers
+    stay right on the new base: an extended image marked rebasable, or a builder none of whose
+    own changes touched the build image's files (no packages, no image extensions)."""
     provenance = checked.provenance
     assert provenance is not None
-    return (
+    if not (
         options.rebase == "auto"
         and options.publish
-        and provenance.command == "extend"
-        and checked.labels.get(REBASABLE) == "true"
-        and all(r.startswith("base ") for r in checked.result.reasons)
         and not options.extensions
+        and all(r.startswith("base ") for r in checked.result.reasons)
+    ):
+        return False
+    if provenance.command == "extend":
+        return checked.labels.get(REBASABLE) == "true"
+    return (
+        provenance.role == "builder"
+        and not provenance.metadata.get("packages")
+        and not provenance.extensions
     )
 
 

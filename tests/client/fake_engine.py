@@ -63,6 +63,8 @@ class FakeEngine:
     # What registry() answers: tags and their digests (empty: nothing is in any registry).
     served: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
     settings: EngineSettings = field(default_factory=EngineSettings)
+    # Every build asked for, by its first name (the last one wins).
+    built: dict[str, ImageBuild] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -144,6 +146,7 @@ class FakeEngine:
     ) -> BuiltImage:
         assert not by_digest or self.by_digest, "pushed by digest on an engine that cannot"
         self._record("build", build.primary_name, publish=publish)
+        self.built[build.primary_name] = build
         # by_digest: pushed under no name yet (the client names it by copying).
         names = () if by_digest else build.names[:1] if publish else build.names
         labels = dict(build.result_labels)

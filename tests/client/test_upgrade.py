@@ -10,6 +10,7 @@ import pytest
 from cnbext.client.upgrade import (
     _Checked,
     _extensions,
+    _rebasable,
     _split_covered,
     replay_inputs,
     run_upgrade,
@@ -137,3 +138,38 @@ def test_a_moved_base_is_found_through_the_engines_registry() -> None:
     engine.served.tags["reg/base:1"] = FakeManifest(old)
     [result] = run_upgrade(options, SilentReporter(), engine=engine)
     assert result.state == "up to date", result.reasons
+
+
+@pytest.mark.parametrize(
+    ("changes", "labels", "rebasable"),
+    [
+        ({}, {"io.buildpacks.rebasable": "true"}, True),
+        ({}, {"io.buildpacks.rebasable": "false"}, False),
+        ({"command": "create-builder", "role": "builder"}, {}, True),
+        ({"command": "extend-builder", "role": "builder"}, {}, True),
+        (
+            {"command": "create-builder", "role": "builder", "metadata": {"packages": ["jq"]}},
+            {},
+            False,
+        ),
+        ({"command": "create-builder", "role": "run image"}, {}, False),
+    ],
+)
+def test_what_is_rebased_registry_side(
+    changes: dict[str, object], labels: dict[str, str], rebasable: bool
+) -> None:
+    recorded = replace(provenance("/unused"), extensions=(), **changes)  # type: ignore[arg-type]
+    checked = _Checked(
+        UpgradeResult("x", "needs upgrade", reasons=["base reg/base:1 moved"]), recorded, labels
+    )
+    options = UpgradeOptions(names=("x",), publish=True)
+    assert _rebasable(checked, options) is rebasable
+    # Never without --publish, with --rebase never, or when more than the base moved.
+    assert not _rebasable(checked, replace(options, publish=False))
+    assert not _rebasable(checked, replace(options, rebase="never"))
+    other = replace(checked, result=UpgradeResult("x", "needs upgrade", reasons=["lifecycle 0.21"]))
+    assert not _rebasable(other, options)
+    if recorded.role == "builder":
+        # A builder's image extensions may write other build.Dockerfiles on the new base.
+        extended = replace(recorded, extensions=provenance("/e").extensions)
+        assert not _rebasable(replace(checked, provenance=extended), options)
