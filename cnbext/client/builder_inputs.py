@@ -13,10 +13,12 @@ import platform as host_platform
 import shutil
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 
 from cnbext.client.origin import registry_origin
+from cnbext.cnb.labels import BUILDER_METADATA
 from cnbext.config.builder import BuilderConfig, ModuleEntry
 from cnbext.config.targets import target_platforms
 from cnbext.engine.protocol import Engine
@@ -202,17 +204,16 @@ LIFECYCLE_APIS_LABEL = "io.buildpacks.lifecycle.apis"
 
 
 def _export_lifecycle(engine: Engine, platform: str, image: str, dest: Path) -> None:
-    """A lifecycle image's /cnb/lifecycle, plus a lifecycle.toml made from its labels: the
-    buildpacksio/lifecycle images record version and APIs only there."""
+    """A lifecycle image's (or a builder's) /cnb/lifecycle, plus a lifecycle.toml made from its
+    labels: the buildpacksio/lifecycle images record version and APIs only in their labels,
+    a builder in its io.buildpacks.builder.metadata."""
     engine.export_tree(image, ["/cnb/lifecycle"], dest, platform=platform)
-    labels = engine.image_labels(image, platform=platform)
-    version = labels.get(LIFECYCLE_VERSION_LABEL)
-    if version is None or (dest / "cnb" / "lifecycle" / "lifecycle.toml").exists():
+    if (dest / "cnb" / "lifecycle" / "lifecycle.toml").exists():
         return
-    try:
-        apis = json.loads(labels.get(LIFECYCLE_APIS_LABEL, "{}"))
-    except json.JSONDecodeError:
-        apis = {}
+    labels = engine.image_labels(image, platform=platform)
+    version, apis = _labelled_lifecycle(labels)
+    if version is None:
+        return
     descriptor = {
         "apis": {
             kind: {
@@ -224,6 +225,22 @@ def _export_lifecycle(engine: Engine, platform: str, image: str, dest: Path) -> 
         "lifecycle": {"version": version},
     }
     (dest / "cnb" / "lifecycle.toml").write_text(tomlkit.dumps(descriptor))
+
+
+def _labelled_lifecycle(labels: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
+    """(version, apis) of the lifecycle an image's labels describe; (None, {}) if none do."""
+    try:
+        if LIFECYCLE_VERSION_LABEL in labels:
+            apis = json.loads(labels.get(LIFECYCLE_APIS_LABEL, "{}"))
+            return labels[LIFECYCLE_VERSION_LABEL], apis if isinstance(apis, dict) else {}
+        metadata = json.loads(labels.get(BUILDER_METADATA, "{}"))
+    except json.JSONDecodeError:
+        return None, {}
+    lifecycle = metadata.get("lifecycle") if isinstance(metadata, dict) else None
+    if not isinstance(lifecycle, dict) or not isinstance(lifecycle.get("version"), str):
+        return None, {}
+    apis = lifecycle.get("apis")
+    return lifecycle["version"], apis if isinstance(apis, dict) else {}
 
 
 def _architectures(platforms: tuple[str, ...], base_architecture: str) -> list[str]:

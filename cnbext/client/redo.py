@@ -49,17 +49,18 @@ def redo(
     extensions: tuple[ExtensionRequest, ...],
     reporter: Reporter,
     engine: Engine | None = None,
+    current: str | None = None,
 ) -> str:
     """Redo ``provenance``'s command on ``engine``, saving to ``names`` (the first is the NAME
     upgraded, the rest the other names the image was saved as); the new digest (or image id)
-    of the first."""
+    of the first. ``current`` names the image being upgraded (``repository@digest``)."""
     name = names[0]
     if provenance.command not in _COMMANDS:
         raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
         if provenance.request is not None:
-            result = replay(names, provenance, options, extensions, work, reporter, engine)
+            result = replay(names, provenance, options, extensions, work, reporter, engine, current)
         else:
             reporter.warn(
                 f"{name} was recorded by an older cnbext (provenance format 1), which did not "

@@ -10,6 +10,7 @@ import tomlkit
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import ImageError
+from cnbext.plan.builder_sources import from_builder
 from cnbext.plan.model import PullPolicy
 from cnbext.plan.request import replay_options, unknown_options
 from cnbext.progress import Reporter
@@ -35,10 +36,13 @@ def replay(
     work: Path,
     reporter: Reporter,
     engine: Engine | None,
+    current: str | None = None,
 ) -> Result:
     """The recorded request again, saved to ``names``, with the upgrade's own choices over it:
     publish, pull policy (always, where the base is from a registry: it moved), build id,
-    extensions (the recorded ones, or --extension's), env and app folder."""
+    extensions (the recorded ones, or --extension's), env and app folder. ``current``: the
+    image being upgraded as ``repository@digest``, where a builder's gone sources are taken
+    from."""
     assert provenance.request is not None
     request = provenance.request
     command = str(request.get("command") or provenance.command)
@@ -55,7 +59,7 @@ def replay(
         overrides["build_id"] = options.build_id
     if not options.publish and len(recorded.get("platforms") or ()) > 1:
         overrides["platforms"] = ()  # the daemon holds one platform per name
-    config = _config(names[0], command, request, options, work)
+    config = _config(names[0], command, request, options, work, current, reporter)
     if command == "extend":
         from cnbext.client.extend import extend
         from cnbext.plan.extend import ExtendOptions
@@ -81,16 +85,31 @@ def replay(
 
 
 def _config(
-    name: str, command: str, request: dict[str, Any], options: UpgradeOptions, work: Path
+    name: str,
+    command: str,
+    request: dict[str, Any],
+    options: UpgradeOptions,
+    work: Path,
+    current: str | None,
+    reporter: Reporter,
 ) -> Path:
     """The config to redo with: --config for a create-builder builder, else the recorded
-    document written out again (its relative uris were recorded resolved)."""
+    document written out again (its relative uris were recorded resolved), with sources that
+    are gone taken from the builder being upgraded."""
     if command == "create-builder" and options.config is not None:
         return options.config
-    if command not in _CONFIG_FILES or not isinstance(request.get("config"), dict):
+    document = request.get("config")
+    if command not in _CONFIG_FILES or not isinstance(document, dict):
         raise ImageError(f"{name}: its provenance records no {command} config to redo")
+    if command == "create-builder" and current is not None:
+        document, replaced = from_builder(document, current, lambda p: Path(p).exists())
+        if replaced:
+            reporter.info(
+                f"{name}: {' and '.join(replaced)} taken from the builder itself ({current}): "
+                "the recorded sources are gone"
+            )
     path = work / _CONFIG_FILES[command]
-    path.write_text(tomlkit.dumps(request["config"]))
+    path.write_text(tomlkit.dumps(document))
     return path
 
 

@@ -45,6 +45,7 @@ class _Checked:
     labels: dict[str, str]
     names: tuple[str, ...] = ()  # every name the image was saved under, the NAME first
     names_known: bool = True  # False: a published image with no record of its names
+    current: str = ""  # the image as it is now: repository@digest in a registry, else its name
 
 
 def upgrade(
@@ -150,7 +151,12 @@ def _check(
         before=view.digest or view.image_id,
     )
     names = saved_names(name, provenance, view, registry)
-    return _Checked(result, provenance, view.labels, names or (name,), names is not None)
+    current = name
+    if view.source == "registry" and view.digest:
+        from cnbext.cnb.imageref import parse_reference
+
+        current = f"{parse_reference(name).repository}@{view.digest}"
+    return _Checked(result, provenance, view.labels, names or (name,), names is not None, current)
 
 
 def _upgrade(
@@ -188,7 +194,8 @@ def _upgrade(
 
         env, app_dir = replay_inputs(result.name, provenance, options)
         redo_options = replace(options, platform_env=env, app_dir=app_dir)
-        result.after = redo(names, provenance, redo_options, extensions, reporter, engine)
+        current = checked.current or result.name
+        result.after = redo(names, provenance, redo_options, extensions, reporter, engine, current)
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
