@@ -158,7 +158,7 @@ def test_a_redirect_does_not_carry_the_password_to_another_host(tmp_path, archiv
     def moved(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(302)
         # Another host name for this machine: the credentials were for 127.0.0.1 only.
-        handler.send_header("Location", f"http://localhost:{handler.server.server_address[1]}/x")
+        handler.send_header("Location", f"http://localhost:{handler.connection.getsockname()[1]}/x")
         handler.end_headers()
 
     def target(handler: BaseHTTPRequestHandler) -> None:
