@@ -41,7 +41,7 @@ def run(
     *extensions: Path,
     run_image: str | None = None,
     extra: tuple[str, ...] = (),
-):
+) -> subprocess.CompletedProcess[str]:
     cnbext.write("extend-builder.toml", config(builder, *extensions))
     args = ["extend-builder", builder + "-x", "-e", "extend-builder.toml", *extra]
     if run_image is not None:
