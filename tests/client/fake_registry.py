@@ -9,18 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any, Never
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.models import (
-    INDEX_TYPES,
-    MANIFEST_TYPES,
-    Manifest,
-    NotFoundError,
-    platform_of,
-)
+from cnbext.engine.models import Manifest, NotFoundError, platform_of
 from cnbext.engine.protocol import RegistryAccess
 from cnbext.errors import ImageError
-
-INDEX = min(INDEX_TYPES)
-IMAGE = min(MANIFEST_TYPES)
+from tests.fixtures.oci_registry import OCI_INDEX as INDEX
+from tests.fixtures.oci_registry import OCI_MANIFEST as IMAGE
 
 
 @dataclass
