@@ -51,7 +51,7 @@ demo: engine install stack
 lint: install
 	$(BIN)/ruff check cnbext tests scripts
 	$(BIN)/ruff format --check cnbext tests scripts
-	$(BIN)/mypy --strict cnbext
+	$(BIN)/mypy --strict cnbext tests
 
 unit: install
 	$(BIN)/pytest -m "not engine" -q

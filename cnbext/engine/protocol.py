@@ -48,10 +48,8 @@ class RegistryAccess(Protocol):
 
 
 class Engine(Protocol):
-    @property
-    def settings(self) -> EngineSettings:
-        """What the engine was made with (network, context, builder, fact cache)."""
-        ...
+    # What the engine was made with (network, context, builder, fact cache).
+    settings: EngineSettings
 
     def ensure_available(self) -> None:
         """Raise EngineError when there is no engine to talk to."""

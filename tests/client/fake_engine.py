@@ -1,5 +1,8 @@
 """An Engine for unit tests: it records every call, answers from hand-made facts and can be
-told to fail at a given step. Engine tests never use it; they run the real Docker engine."""
+told to fail at a given step. Engine tests never use it; they run the real Docker engine.
+
+It subclasses the ``Engine`` protocol, so mypy checks every method against the protocol's
+signature and refuses to instantiate it while one is missing: the fake cannot drift."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
 from cnbext.plan.facts import BaseImage
@@ -40,7 +44,7 @@ def digest_of(name: str) -> str:
 
 
 @dataclass
-class FakeEngine:
+class FakeEngine(Engine):
     images: Mapping[str, BaseImage] = field(default_factory=dict)
     # What read_image finds (inspect, upgrade): by reference, daemon copies and registry ones.
     daemon_views: Mapping[str, ImageView] = field(default_factory=dict)

@@ -163,7 +163,7 @@ def test_each_platforms_build_of_a_joined_builder_gets_its_own_chain(tmp_path: P
     whole = image_build(step("a/one", "# user=1001:1000"))
     ones = tuple(replace(whole, platforms=(p,)) for p in PLATFORMS)
     joined_build = replace(whole, per_platform=ones)
-    plan = Plan("create-builder", (joined_build,), True, PullPolicy.IF_NOT_PRESENT, None)
+    plan = Plan("create-builder", (joined_build,), True, PullPolicy.IF_NOT_PRESENT)
     engine = cast(Any, layouts)
     (joined,) = build_plan_steps(engine, SilentReporter(), plan, tmp_path).builds
     assert [b.platforms for b in layouts.builds] == [(p,) for p in PLATFORMS]

@@ -211,12 +211,12 @@ def test_per_platform_builders_are_pushed_then_joined_into_one_index(
     engine.calls.clear()
     images = apply_plan(engine, plan)
     repository = BUILDER_OUT.rsplit(":", 1)[0]
-    digests = [f"{repository}@{platform_digest(one)}" for one in ones]
+    sources = [f"{repository}@{platform_digest(one)}" for one in ones]
     published = [c for c in engine.made() if c.method != "prebuild"]
     assert published[4:] == [
         Call("push-platform", ones[0].primary_name, publish=True),
         Call("push-platform", ones[1].primary_name, publish=True),
-        Call("index", f"{BUILDER_OUT}<-{','.join(digests)}", publish=True),
+        Call("index", f"{BUILDER_OUT}<-{','.join(sources)}", publish=True),
         Call("copy", TAG),
     ]
     # Each platform's build went into the cache while the run image was pushed.

@@ -12,10 +12,10 @@ OLD, NEW, AMD, ARM, ARM2 = (f"sha256:{c * 64}" for c in "abcde")
 def test_a_moved_base_is_stale_and_an_unmoved_one_current() -> None:
     record = BaseRecord("reg/base:1", OLD, {"linux/amd64": AMD})
     moved = FakeRegistry({"reg/base:1": FakeManifest(NEW, {"linux/amd64": ARM})})
-    status = base_status(record, moved)  # type: ignore[arg-type]
+    status = base_status(record, moved)
     assert (status.state, status.moved_platforms) == ("stale", ("linux/amd64",))
     same = FakeRegistry({"reg/base:1": FakeManifest(OLD)})
-    assert base_status(record, same).state == "current"  # type: ignore[arg-type]
+    assert base_status(record, same).state == "current"
 
 
 def test_a_platform_added_to_the_base_index_is_not_a_move() -> None:
@@ -23,13 +23,13 @@ def test_a_platform_added_to_the_base_index_is_not_a_move() -> None:
     grown = FakeRegistry(
         {"reg/base:1": FakeManifest(NEW, {"linux/amd64": AMD, "linux/arm64": ARM2})}
     )
-    assert base_status(record, grown).state == "current"  # type: ignore[arg-type]
+    assert base_status(record, grown).state == "current"
 
 
 def test_unknown_when_not_from_a_registry_or_gone() -> None:
     registry = FakeRegistry({})
-    assert base_status(BaseRecord("local/base"), registry).state == "unknown"  # type: ignore[arg-type]
-    gone = base_status(BaseRecord("reg/base:1", OLD), registry)  # type: ignore[arg-type]
+    assert base_status(BaseRecord("local/base"), registry).state == "unknown"
+    gone = base_status(BaseRecord("reg/base:1", OLD), registry)
     assert (gone.state, gone.why) == ("unknown", "reg/base:1 is gone")
 
 
@@ -37,7 +37,7 @@ def test_mirrors_are_equal_different_or_missing() -> None:
     registry = FakeRegistry(
         {"run:1": FakeManifest(OLD), "m1:1": FakeManifest(OLD), "m2:1": FakeManifest(NEW)}
     )
-    run, mirrors = mirror_statuses("run:1", ["m1:1", "m2:1", "m3:1"], registry)  # type: ignore[arg-type]
+    run, mirrors = mirror_statuses("run:1", ["m1:1", "m2:1", "m3:1"], registry)
     assert run.state == "present"
     assert [m.state for m in mirrors] == ["equal", "different", "missing"]
 
@@ -58,7 +58,7 @@ def test_reasons_name_the_run_base_the_build_id_and_a_new_default_lifecycle() ->
         provenance,
         registry,
         build_id="b2",
-        default_lifecycle="0.21.0",  # type: ignore[arg-type]
+        default_lifecycle="0.21.0",
     )
     assert reasons == [
         "run image base reg/run:1 moved",
@@ -66,4 +66,4 @@ def test_reasons_name_the_run_base_the_build_id_and_a_new_default_lifecycle() ->
         "lifecycle 0.20.0 -> 0.21.0 (default)",
     ]
     registry.tags["reg/run:1"] = FakeManifest(OLD)
-    assert upgrade_reasons(provenance, registry, default_lifecycle="0.20.0") == []  # type: ignore[arg-type]
+    assert upgrade_reasons(provenance, registry, default_lifecycle="0.20.0") == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cnbext.cnb.distro import Distro, parse_os_release
@@ -250,7 +252,7 @@ UBUNTU_CODENAME=jammy
         ),
     ],
 )
-def test_real_os_release_files(text, expected):
+def test_real_os_release_files(text: str, expected: Distro) -> None:
     assert parse_os_release(text) == expected
 
 
@@ -264,7 +266,7 @@ def test_real_os_release_files(text, expected):
         (LINUX_MINT_21, ("linuxmint", "ubuntu", "debian")),
     ],
 )
-def test_candidates_are_id_then_id_like_in_order(text, candidates):
+def test_candidates_are_id_then_id_like_in_order(text: str, candidates: tuple[str, ...]) -> None:
     assert parse_os_release(text).candidates == candidates
 
 
@@ -291,7 +293,7 @@ def test_candidates_are_id_then_id_like_in_order(text, candidates):
         pytest.param('   PRETTY_NAME="Indented"   ', "Indented", id="surrounding-whitespace"),
     ],
 )
-def test_value_quoting(line, pretty_name):
+def test_value_quoting(line: str, pretty_name: str) -> None:
     assert parse_os_release(f"ID=debian\n{line}\n").pretty_name == pretty_name
 
 
@@ -302,11 +304,11 @@ def test_value_quoting(line, pretty_name):
         ('PRETTY_NAME="tick \\`x\\`"', "tick `x`"),
     ],
 )
-def test_dollar_and_backtick_escapes_are_unescaped(line, pretty_name):
+def test_dollar_and_backtick_escapes_are_unescaped(line: str, pretty_name: str) -> None:
     assert parse_os_release(f"ID=debian\n{line}\n").pretty_name == pretty_name
 
 
-def test_comments_and_blank_lines_are_ignored():
+def test_comments_and_blank_lines_are_ignored() -> None:
     text = """
 # This is a comment
   # indented comment: ID=alpine
@@ -319,17 +321,17 @@ VERSION_ID="12"
     assert parse_os_release(text) == Distro("debian", (), "12", "")
 
 
-def test_lines_without_equals_are_ignored():
+def test_lines_without_equals_are_ignored() -> None:
     assert parse_os_release("garbage line\nID=alpine\nanother one\n").id == "alpine"
 
 
-def test_missing_id_defaults_to_linux():
+def test_missing_id_defaults_to_linux() -> None:
     distro = parse_os_release('NAME="Custom"\nVERSION_ID=1\n')
     assert distro.id == "linux"
     assert distro.candidates == ("linux",)
 
 
-def test_empty_text_gives_the_defaults():
+def test_empty_text_gives_the_defaults() -> None:
     assert parse_os_release("") == Distro("linux", (), "", "")
 
 
@@ -340,7 +342,9 @@ def test_empty_text_gives_the_defaults():
         ("ID=Ubuntu\nID_LIKE=DEBIAN", "ubuntu", ("debian",)),
     ],
 )
-def test_id_and_id_like_are_lowercased(text, expected_id, expected_like):
+def test_id_and_id_like_are_lowercased(
+    text: str, expected_id: str, expected_like: tuple[str, ...]
+) -> None:
     distro = parse_os_release(text)
     assert (distro.id, distro.id_like) == (expected_id, expected_like)
 
@@ -353,25 +357,25 @@ def test_id_and_id_like_are_lowercased(text, expected_id, expected_like):
         ('""', ()),
     ],
 )
-def test_id_like_is_split_on_any_whitespace(value, expected):
+def test_id_like_is_split_on_any_whitespace(value: str, expected: tuple[Any, ...]) -> None:
     assert parse_os_release(f"ID=x\nID_LIKE={value}\n").id_like == expected
 
 
-def test_pretty_name_falls_back_to_name():
+def test_pretty_name_falls_back_to_name() -> None:
     assert parse_os_release('ID=x\nNAME="Some OS"\n').pretty_name == "Some OS"
 
 
-def test_pretty_name_is_preferred_over_name():
+def test_pretty_name_is_preferred_over_name() -> None:
     assert parse_os_release('ID=x\nNAME="Short"\nPRETTY_NAME="Long Name"\n').pretty_name == (
         "Long Name"
     )
 
 
-def test_later_assignment_wins():
+def test_later_assignment_wins() -> None:
     assert parse_os_release("ID=debian\nID=ubuntu\n").id == "ubuntu"
 
 
-def test_crlf_line_endings():
+def test_crlf_line_endings() -> None:
     assert parse_os_release('ID="alpine"\r\nVERSION_ID=3.19.1\r\n') == Distro(
         "alpine", (), "3.19.1", ""
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -44,7 +46,9 @@ from cnbext.cnb.labels import (
         pytest.param({"a": {"b": 1}}, {}, {"a": {"b": 1}}, id="empty-new"),
     ],
 )
-def test_merge_tables_recursively(old, new, expected):
+def test_merge_tables_recursively(
+    old: dict[str, Any], new: dict[str, Any], expected: dict[str, Any]
+) -> None:
     assert merge_metadata(old, new) == expected
 
 
@@ -76,12 +80,15 @@ def test_merge_tables_recursively(old, new, expected):
     ],
 )
 def test_packages_lists_are_an_ordered_union_at_any_depth(
-    wrap, old_packages, new_packages, expected
-):
+    wrap: Callable[[list[Any]], dict[str, Any]],
+    old_packages: list[Any],
+    new_packages: list[Any],
+    expected: list[Any],
+) -> None:
     assert merge_metadata(wrap(old_packages), wrap(new_packages)) == wrap(expected)
 
 
-def test_run_and_build_packages_are_merged_independently():
+def test_run_and_build_packages_are_merged_independently() -> None:
     old = {"build": {"packages": ["gcc"]}, "run": {"packages": ["jq"]}}
     new = {"run": {"packages": ["curl", "jq"]}}
     assert merge_metadata(old, new) == {
@@ -119,11 +126,13 @@ def test_run_and_build_packages_are_merged_independently():
         ),
     ],
 )
-def test_other_values_are_replaced_by_the_new_value(old, new, expected):
+def test_other_values_are_replaced_by_the_new_value(
+    old: dict[str, Any], new: dict[str, Any], expected: dict[str, Any]
+) -> None:
     assert merge_metadata(old, new) == expected
 
 
-def test_merge_does_not_mutate_its_inputs():
+def test_merge_does_not_mutate_its_inputs() -> None:
     old = {
         "packages": ["jq", "curl"],
         "run": {"packages": ["a"], "tags": ["x"], "deep": {"k": 1}},
@@ -147,7 +156,7 @@ def test_merge_does_not_mutate_its_inputs():
     assert merged["run"] is not old["run"]
 
 
-def test_merge_returns_a_plain_dict_in_old_then_new_key_order():
+def test_merge_returns_a_plain_dict_in_old_then_new_key_order() -> None:
     merged = merge_metadata({"b": 1, "a": 2}, {"c": 3, "a": 4})
     assert type(merged) is dict
     assert list(merged) == ["b", "a", "c"]
@@ -156,19 +165,19 @@ def test_merge_returns_a_plain_dict_in_old_then_new_key_order():
 # --- encode_json_label / parse_json_label --------------------------------------------------------
 
 
-def test_encode_is_compact_and_key_sorted():
+def test_encode_is_compact_and_key_sorted() -> None:
     value = {"b": 1, "a": {"z": [1, 2], "y": "s"}}
     assert encode_json_label(value) == '{"a":{"y":"s","z":[1,2]},"b":1}'
 
 
-def test_encode_is_independent_of_insertion_order():
+def test_encode_is_independent_of_insertion_order() -> None:
     one = {"packages": ["jq"], "rebasable": True, "run": {"b": 2, "a": 1}}
     other = {"run": {"a": 1, "b": 2}, "rebasable": True, "packages": ["jq"]}
     assert list(one) != list(other)
     assert encode_json_label(one) == encode_json_label(other)
 
 
-def test_encode_does_not_reorder_lists():
+def test_encode_does_not_reorder_lists() -> None:
     assert encode_json_label({"packages": ["z", "a"]}) == '{"packages":["z","a"]}'
 
 
@@ -180,7 +189,7 @@ def test_encode_does_not_reorder_lists():
         {"run": {"packages": ["jq"]}, "owner": "tëam ✓", "n": 1.5, "none": None},
     ],
 )
-def test_encoded_label_parses_back_to_the_same_value(value):
+def test_encoded_label_parses_back_to_the_same_value(value: dict[str, Any]) -> None:
     labels = {EXTEND_METADATA: encode_json_label(value)}
     assert parse_json_label(labels, EXTEND_METADATA) == value
 
@@ -193,28 +202,28 @@ def test_encoded_label_parses_back_to_the_same_value(value):
         pytest.param({EXTEND_METADATA: ""}, id="empty-string"),
     ],
 )
-def test_parse_absent_or_empty_label_is_none(labels):
+def test_parse_absent_or_empty_label_is_none(labels: dict[str, str]) -> None:
     assert parse_json_label(labels, EXTEND_METADATA) is None
 
 
-def test_parse_object_label():
+def test_parse_object_label() -> None:
     labels = {EXTEND_METADATA: '{"packages": ["jq"], "rebasable": true}'}
     assert parse_json_label(labels, EXTEND_METADATA) == {"packages": ["jq"], "rebasable": True}
 
 
 @pytest.mark.parametrize("raw", ["[]", '["jq"]', '"text"', "1", "true", "null"])
-def test_parse_non_object_json_is_a_value_error_naming_the_label(raw):
+def test_parse_non_object_json_is_a_value_error_naming_the_label(raw: str) -> None:
     with pytest.raises(ValueError, match=EXTEND_METADATA.replace(".", r"\.")):
         parse_json_label({EXTEND_METADATA: raw}, EXTEND_METADATA)
 
 
 @pytest.mark.parametrize("raw", ["{", "not json", "{'a': 1}", " "])
-def test_parse_malformed_json_is_a_value_error(raw):
+def test_parse_malformed_json_is_a_value_error(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_json_label({EXTEND_METADATA: raw}, EXTEND_METADATA)
 
 
-def test_malformed_json_error_is_still_a_json_decode_error():
+def test_malformed_json_error_is_still_a_json_decode_error() -> None:
     with pytest.raises(json.JSONDecodeError):
         parse_json_label({EXTEND_METADATA: "{"}, EXTEND_METADATA)
 
@@ -222,7 +231,7 @@ def test_malformed_json_error_is_still_a_json_decode_error():
 # --- label_changes ------------------------------------------------------------------------------
 
 
-def test_label_changes_are_sorted_with_old_none_when_unset():
+def test_label_changes_are_sorted_with_old_none_when_unset() -> None:
     base = {"b": "1", "unrelated": "x"}
     new = {"c": "3", "a": "new-a", "b": "2"}
     assert label_changes(base, new) == [
@@ -232,12 +241,12 @@ def test_label_changes_are_sorted_with_old_none_when_unset():
     ]
 
 
-def test_label_changes_only_lists_new_labels():
+def test_label_changes_only_lists_new_labels() -> None:
     changes = label_changes({"kept": "x", "b": "1"}, {"b": "1"})
     assert [c.name for c in changes] == ["b"]
 
 
-def test_label_changes_of_nothing_is_empty():
+def test_label_changes_of_nothing_is_empty() -> None:
     assert label_changes({"a": "1"}, {}) == []
 
 
@@ -251,11 +260,11 @@ def test_label_changes_of_nothing_is_empty():
         (None, "", True),
     ],
 )
-def test_label_change_changed(old, new, changed):
+def test_label_change_changed(old: str | None, new: str, changed: bool) -> None:
     assert LabelChange("name", old, new).changed is changed
 
 
-def test_unchanged_label_is_reported_with_both_values():
+def test_unchanged_label_is_reported_with_both_values() -> None:
     (change,) = label_changes(
         {"io.buildpacks.rebasable": "true"}, {"io.buildpacks.rebasable": "true"}
     )

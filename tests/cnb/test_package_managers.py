@@ -84,7 +84,9 @@ def present(*paths: str) -> frozenset[str]:
         pytest.param(SLES, present("/usr/bin/zypper"), ZYPPER, id="sles"),
     ],
 )
-def test_choose_manager_for_real_distros(distro, binaries, expected):
+def test_choose_manager_for_real_distros(
+    distro: Distro, binaries: frozenset[str], expected: PackageManager
+) -> None:
     assert choose_manager(distro, binaries) is expected
 
 
@@ -102,7 +104,9 @@ def test_choose_manager_for_real_distros(distro, binaries, expected):
         pytest.param(present(YUM_BIN), YUM, id="yum-only"),
     ],
 )
-def test_rpm_family_prefers_dnf_then_microdnf_then_yum(distro, binaries, expected):
+def test_rpm_family_prefers_dnf_then_microdnf_then_yum(
+    distro: Distro, binaries: frozenset[str], expected: PackageManager
+) -> None:
     assert choose_manager(distro, binaries) is expected
 
 
@@ -115,7 +119,9 @@ def test_rpm_family_prefers_dnf_then_microdnf_then_yum(distro, binaries, expecte
         pytest.param(present("/usr/bin/rpm"), id="rpm-alone"),
     ],
 )
-def test_rpm_family_without_a_front_end_is_unsupported(distro, binaries):
+def test_rpm_family_without_a_front_end_is_unsupported(
+    distro: Distro, binaries: frozenset[str]
+) -> None:
     with pytest.raises(UnsupportedDistroError) as caught:
         choose_manager(distro, binaries)
     message = str(caught.value)
@@ -123,7 +129,7 @@ def test_rpm_family_without_a_front_end_is_unsupported(distro, binaries):
     assert distro.pretty_name in message
 
 
-def test_rpm_error_falls_back_to_id_without_pretty_name():
+def test_rpm_error_falls_back_to_id_without_pretty_name() -> None:
     with pytest.raises(UnsupportedDistroError, match=r"^rhel has none of dnf/microdnf/yum"):
         choose_manager(Distro("rhel", (), "9", ""), present())
 
@@ -137,7 +143,9 @@ def test_rpm_error_falls_back_to_id_without_pretty_name():
         pytest.param(SLES, ZYPPER, id="sles"),
     ],
 )
-def test_single_manager_families_need_no_probe_hit(distro, expected):
+def test_single_manager_families_need_no_probe_hit(
+    distro: Distro, expected: PackageManager
+) -> None:
     assert choose_manager(distro, present()) is expected
 
 
@@ -177,11 +185,13 @@ def test_single_manager_families_need_no_probe_hit(distro, expected):
         ),
     ],
 )
-def test_derivatives_are_served_through_id_like(distro, binaries, expected):
+def test_derivatives_are_served_through_id_like(
+    distro: Distro, binaries: frozenset[str], expected: PackageManager
+) -> None:
     assert choose_manager(distro, binaries) is expected
 
 
-def test_choose_manager_from_a_parsed_os_release():
+def test_choose_manager_from_a_parsed_os_release() -> None:
     distro = parse_os_release('ID="rhel"\nID_LIKE="fedora"\nPRETTY_NAME="Red Hat Enterprise"\n')
     assert choose_manager(distro, present(MICRODNF_BIN)) is MICRODNF
 
@@ -195,7 +205,7 @@ def test_choose_manager_from_a_parsed_os_release():
         pytest.param(Distro("wolfi", (), "20230201", "Wolfi"), id="wolfi"),
     ],
 )
-def test_unknown_distro_error_lists_every_supported_distro_and_the_id(distro):
+def test_unknown_distro_error_lists_every_supported_distro_and_the_id(distro: Distro) -> None:
     with pytest.raises(UnsupportedDistroError) as caught:
         choose_manager(distro, frozenset(PROBE_PATHS))
     message = str(caught.value)
@@ -206,18 +216,18 @@ def test_unknown_distro_error_lists_every_supported_distro_and_the_id(distro):
     assert listed.split(", ") == supported_distros()
 
 
-def test_unknown_distro_error_mentions_id_like():
+def test_unknown_distro_error_mentions_id_like() -> None:
     distro = Distro("manjaro", ("arch",), "", "Manjaro Linux")
     with pytest.raises(UnsupportedDistroError, match=r"ID='manjaro', ID_LIKE='arch'"):
         choose_manager(distro, present())
 
 
-def test_unknown_distro_error_falls_back_to_id_without_pretty_name():
+def test_unknown_distro_error_falls_back_to_id_without_pretty_name() -> None:
     with pytest.raises(UnsupportedDistroError, match=r"cannot install packages into gentoo "):
         choose_manager(Distro("gentoo", (), "", ""), present())
 
 
-def test_supported_distros_is_sorted_unique_and_complete():
+def test_supported_distros_is_sorted_unique_and_complete() -> None:
     distros = supported_distros()
     assert distros == sorted(set(distros))
     for manager in ALL_MANAGERS:
@@ -314,14 +324,14 @@ INVALID_SPECS = [
 @pytest.mark.parametrize(
     ("manager", "spec"), VALID_SPECS, ids=[f"{m.name}:{s}" for m, s in VALID_SPECS]
 )
-def test_valid_package_specs(manager, spec):
+def test_valid_package_specs(manager: PackageManager, spec: str) -> None:
     assert manager.check_package(spec) is None
 
 
 @pytest.mark.parametrize(
     ("manager", "spec"), INVALID_SPECS, ids=[f"{m.name}:{s!r}" for m, s in INVALID_SPECS]
 )
-def test_invalid_package_specs_explain_themselves(manager, spec):
+def test_invalid_package_specs_explain_themselves(manager: PackageManager, spec: str) -> None:
     problem = manager.check_package(spec)
     assert problem is not None
     assert repr(spec) in problem
@@ -330,7 +340,7 @@ def test_invalid_package_specs_explain_themselves(manager, spec):
 
 
 @pytest.mark.parametrize("manager", ALL_MANAGERS, ids=lambda m: m.name)
-def test_every_managers_spec_examples_are_valid(manager):
+def test_every_managers_spec_examples_are_valid(manager: PackageManager) -> None:
     for example in manager.spec_example.split(" or "):
         assert manager.check_package(example) is None
 
@@ -355,14 +365,14 @@ def packages_for(manager: PackageManager) -> list[str]:
 
 
 @pytest.mark.parametrize("manager", ALL_MANAGERS, ids=lambda m: m.name)
-def test_install_command_contains_every_package_in_order(manager):
+def test_install_command_contains_every_package_in_order(manager: PackageManager) -> None:
     packages = packages_for(manager)
     command = manager.install_command(packages)
     assert " ".join(packages) in command
 
 
 @pytest.mark.parametrize("manager", ALL_MANAGERS, ids=lambda m: m.name)
-def test_install_command_leaves_valid_specs_unquoted(manager):
+def test_install_command_leaves_valid_specs_unquoted(manager: PackageManager) -> None:
     packages = packages_for(manager)
     command = manager.install_command(packages)
     assert "'" not in command
@@ -373,20 +383,20 @@ def test_install_command_leaves_valid_specs_unquoted(manager):
         assert package in words
 
 
-def test_apk_tilde_pin_survives_shell_word_splitting():
+def test_apk_tilde_pin_survives_shell_word_splitting() -> None:
     # "~" is quoted by shlex, which is harmless: the shell still sees exactly one word.
     command = APK.install_command(["jq~1.7"])
     assert "jq~1.7" in shlex.split(command)
 
 
-def test_install_command_quotes_anything_unusual():
+def test_install_command_quotes_anything_unusual() -> None:
     # Specs are validated first, but quoting keeps an unvalidated one a single inert word.
     command = APT.install_command(["jq; reboot"])
     assert "'jq; reboot'" in command
     assert "jq; reboot" in shlex.split(command)
 
 
-def test_install_command_of_no_packages_keeps_the_template_shape():
+def test_install_command_of_no_packages_keeps_the_template_shape() -> None:
     command = APT.install_command([])
     assert "{packages}" not in command
     assert "apt-get install -y --no-install-recommends" in command
@@ -405,7 +415,9 @@ def test_install_command_of_no_packages_keeps_the_template_shape():
     ],
     ids=lambda value: value.name if isinstance(value, PackageManager) else None,
 )
-def test_install_command_is_non_interactive_and_skips_recommends(manager, install):
+def test_install_command_is_non_interactive_and_skips_recommends(
+    manager: PackageManager, install: str
+) -> None:
     assert install in manager.install_command(["jq"])
 
 
@@ -423,12 +435,12 @@ def test_install_command_is_non_interactive_and_skips_recommends(manager, instal
     ],
     ids=lambda value: value.name if isinstance(value, PackageManager) else None,
 )
-def test_install_command_cleans_caches(manager, cleanup):
+def test_install_command_cleans_caches(manager: PackageManager, cleanup: str) -> None:
     assert cleanup in manager.install_command(["jq"])
 
 
 @pytest.mark.parametrize("manager", [m for m in ALL_MANAGERS if m is not APK], ids=lambda m: m.name)
-def test_cleanup_runs_only_after_the_install_succeeds(manager):
+def test_cleanup_runs_only_after_the_install_succeeds(manager: PackageManager) -> None:
     command = manager.install_command(["jq"])
     install, _, rest = command.partition(" jq")
     assert "clean" not in install
@@ -436,14 +448,14 @@ def test_cleanup_runs_only_after_the_install_succeeds(manager):
     assert "clean" in rest
 
 
-def test_apt_updates_lists_before_installing_noninteractively():
+def test_apt_updates_lists_before_installing_noninteractively() -> None:
     command = APT.install_command(["jq"])
     assert command.startswith("export DEBIAN_FRONTEND=noninteractive && apt-get update && ")
     assert command.index("apt-get update") < command.index("apt-get install")
 
 
 @pytest.mark.parametrize("manager", ALL_MANAGERS, ids=lambda m: m.name)
-def test_install_command_chains_only_with_and(manager):
+def test_install_command_chains_only_with_and(manager: PackageManager) -> None:
     # The Dockerfile splits the command on " && " for readability; no ";" or "||" may hide a
     # failure.
     command = manager.install_command(["jq"])
@@ -456,25 +468,25 @@ def test_install_command_chains_only_with_and(manager):
 
 
 @pytest.mark.parametrize("manager", ALL_MANAGERS, ids=lambda m: m.name)
-def test_probe_paths_cover_every_managers_binaries(manager):
+def test_probe_paths_cover_every_managers_binaries(manager: PackageManager) -> None:
     assert manager.binaries
     for binary in manager.binaries:
         assert binary in PROBE_PATHS
 
 
-def test_probe_paths_are_unique_absolute_and_nothing_extra():
+def test_probe_paths_are_unique_absolute_and_nothing_extra() -> None:
     assert len(PROBE_PATHS) == len(set(PROBE_PATHS))
     assert all(path.startswith("/") for path in PROBE_PATHS)
     assert set(PROBE_PATHS) == {b for m in ALL_MANAGERS for b in m.binaries}
 
 
-def test_every_probed_binary_selects_its_own_manager_in_the_rpm_family():
+def test_every_probed_binary_selects_its_own_manager_in_the_rpm_family() -> None:
     for manager in RPM_FAMILY:
         for binary in manager.binaries:
             assert choose_manager(UBI, present(binary)) is manager
 
 
-def test_manager_names_are_unique():
+def test_manager_names_are_unique() -> None:
     names = [m.name for m in ALL_MANAGERS]
     assert len(names) == len(set(names))
     assert set(names) == set(PACKAGES_PER_MANAGER)

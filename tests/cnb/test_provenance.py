@@ -35,7 +35,7 @@ def provenance(**changes: object) -> Provenance:
         build_id="fixed-1",
         run_image=RunImageRecord("reg/run:x", ("mirror/run:x",), BaseRecord("reg/run:1"), {}),
     )
-    return Provenance(**{**value.__dict__, **changes})  # type: ignore[arg-type]
+    return Provenance(**{**value.__dict__, **changes})
 
 
 def test_the_label_is_versioned_json_that_reads_back_the_same() -> None:

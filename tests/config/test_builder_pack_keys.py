@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.config.builder import OrderEntry, TargetEntry, load_builder_config
+from cnbext.config.builder import BuilderConfig, OrderEntry, TargetEntry, load_builder_config
 from cnbext.errors import ConfigError
 
 BASE = '[build]\nimage = "build"\n[[run.images]]\nimage = "run"\n'
@@ -25,7 +25,7 @@ uri = "https://example.com/LICENSE"
 """
 
 
-def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def load(tmp_path: Path, text: str) -> BuilderConfig:
     path = tmp_path / "builder.toml"
     path.write_text(text)
     return load_builder_config(path, "builder.toml")

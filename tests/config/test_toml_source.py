@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,9 @@ def pos(line: int, column: int) -> SourcePosition:
         pytest.param(["extend", "layers", 0, "name"], pos(15, 8), pos(15, 1), id="first-aot-entry"),
     ],
 )
-def test_positions_of_keys_and_values(source, path, value_at, key_at):
+def test_positions_of_keys_and_values(
+    source: TomlSource, path: list[str | int], value_at: SourcePosition, key_at: SourcePosition
+) -> None:
     assert source.locate(path) == value_at
     assert source.locate(path, key=True) == key_at
 
@@ -69,11 +72,13 @@ def test_positions_of_keys_and_values(source, path, value_at, key_at):
     ("index", "expected"),
     [(0, pos(7, 3)), (1, pos(8, 3)), (2, pos(9, 3))],
 )
-def test_position_of_a_value_in_a_multi_line_array(source, index, expected):
+def test_position_of_a_value_in_a_multi_line_array(
+    source: TomlSource, index: int, expected: SourcePosition
+) -> None:
     assert source.locate(["extend", "packages", index]) == expected
 
 
-def test_position_of_a_nested_inline_table_value(source):
+def test_position_of_a_nested_inline_table_value(source: TomlSource) -> None:
     # inline = { run = { user = "cnb" }, n = 1 }
     #          ^10     ^18 ^20    ^27          ^40
     assert source.locate(["extend", "inline"]) == pos(11, 10)
@@ -83,7 +88,7 @@ def test_position_of_a_nested_inline_table_value(source):
     assert source.locate(["extend", "inline", "n"]) == pos(11, 40)
 
 
-def test_position_of_a_dotted_key_value(source):
+def test_position_of_a_dotted_key_value(source: TomlSource) -> None:
     # dotted.key = "v"
     assert source.locate(["extend", "dotted", "key"]) == pos(12, 14)
 
@@ -98,7 +103,9 @@ def test_position_of_a_dotted_key_value(source):
         pytest.param(["extend", "layers", 1], pos(17, 1), id="second-aot-entry"),
     ],
 )
-def test_tables_are_located_at_their_header(source, path, expected):
+def test_tables_are_located_at_their_header(
+    source: TomlSource, path: list[str | int], expected: SourcePosition
+) -> None:
     assert source.locate(path) == expected
 
 
@@ -117,7 +124,9 @@ def test_tables_are_located_at_their_header(source, path, expected):
         pytest.param(["extend", "layers", 5, "name"], pos(14, 1), id="missing-aot-entry"),
     ],
 )
-def test_missing_path_falls_back_to_the_deepest_located_ancestor(source, path, expected):
+def test_missing_path_falls_back_to_the_deepest_located_ancestor(
+    source: TomlSource, path: list[str | int], expected: SourcePosition
+) -> None:
     assert source.locate(path) == expected
 
 
@@ -130,12 +139,12 @@ def test_missing_path_falls_back_to_the_deepest_located_ancestor(source, path, e
         pytest.param([0], id="index-into-the-document"),
     ],
 )
-def test_document_root_falls_back_to_1_1(source, path):
+def test_document_root_falls_back_to_1_1(source: TomlSource, path: list[str | int]) -> None:
     assert source.locate(path) == pos(1, 1)
     assert source.locate(path, key=True) == pos(1, 1)
 
 
-def test_empty_document_locates_everything_at_1_1():
+def test_empty_document_locates_everything_at_1_1() -> None:
     empty = TomlSource.parse("", "empty.toml")
     assert empty.data() == {}
     assert empty.locate(["extend", "image"]) == pos(1, 1)
@@ -144,7 +153,7 @@ def test_empty_document_locates_everything_at_1_1():
 OUT_OF_ORDER = '[a.x]\nk = 1\n\n[b]\nz = 2\n\n[a.y]\nk = "second"\n'
 
 
-def test_out_of_order_tables_first_part_and_other_tables_are_located():
+def test_out_of_order_tables_first_part_and_other_tables_are_located() -> None:
     source = TomlSource.parse(OUT_OF_ORDER, "t.toml")
     assert source.data() == {"a": {"x": {"k": 1}, "y": {"k": "second"}}, "b": {"z": 2}}
     assert source.locate(["a", "x", "k"]) == pos(2, 5)
@@ -152,13 +161,13 @@ def test_out_of_order_tables_first_part_and_other_tables_are_located():
     assert source.locate(["b"]) == pos(4, 1)
 
 
-def test_out_of_order_tables_second_part_is_located():
+def test_out_of_order_tables_second_part_is_located() -> None:
     source = TomlSource.parse(OUT_OF_ORDER, "t.toml")
     assert source.locate(["a", "y"]) == pos(7, 1)
     assert source.locate(["a", "y", "k"]) == pos(8, 5)
 
 
-def test_columns_count_characters_not_bytes():
+def test_columns_count_characters_not_bytes() -> None:
     source = TomlSource.parse('"név" = "ü"\nt = { a = "é", b = 1 }\n', "t.toml")
     assert source.locate(["név"]) == pos(1, 9)
     assert source.locate(["t", "b"]) == pos(2, 20)
@@ -168,14 +177,14 @@ def test_columns_count_characters_not_bytes():
     ("offset", "expected"),
     [(0, pos(1, 1)), (5, pos(1, 6)), (14, pos(2, 1)), (DOCUMENT.index("[extend]"), pos(4, 1))],
 )
-def test_position_of_offset(source, offset, expected):
+def test_position_of_offset(source: TomlSource, offset: int, expected: SourcePosition) -> None:
     assert source.position_of_offset(offset) == expected
 
 
 # --- problem ------------------------------------------------------------------------------------
 
 
-def test_problem_carries_file_position_and_json_path(source):
+def test_problem_carries_file_position_and_json_path(source: TomlSource) -> None:
     problem = source.problem(["extend", "packages", 1], "not a valid apt package")
     assert problem == ConfigProblem(
         "extend.toml", pos(8, 3), "$.extend.packages[1]", "not a valid apt package"
@@ -183,13 +192,13 @@ def test_problem_carries_file_position_and_json_path(source):
     assert str(problem) == "extend.toml:8:3: $.extend.packages[1]: not a valid apt package"
 
 
-def test_problem_at_a_key(source):
+def test_problem_at_a_key(source: TomlSource) -> None:
     problem = source.problem(["extend", "image"], "unknown key", key=True)
     assert problem.position == pos(5, 1)
     assert problem.path == "$.extend.image"
 
 
-def test_problem_at_the_document_root_has_no_path(source):
+def test_problem_at_the_document_root_has_no_path(source: TomlSource) -> None:
     problem = source.problem([], "missing [extend] table")
     assert problem.path == ""
     assert str(problem) == "extend.toml:1:1: missing [extend] table"
@@ -210,7 +219,7 @@ def test_problem_at_the_document_root_has_no_path(source):
         pytest.param("ok = true\n\n\nnot toml at all\n", 4, id="bare-words"),
     ],
 )
-def test_syntax_errors_raise_config_error_with_one_located_problem(text, line):
+def test_syntax_errors_raise_config_error_with_one_located_problem(text: str, line: int) -> None:
     with pytest.raises(ConfigError) as caught:
         TomlSource.parse(text, "bad.toml")
     (problem,) = caught.value.problems
@@ -232,7 +241,9 @@ def test_syntax_errors_raise_config_error_with_one_located_problem(text, line):
         pytest.param("[x]\na.b = 1\n\n[x.a.b]\nc = 2\n", 4, 5, id="table-redefines-dotted"),
     ],
 )
-def test_semantic_errors_are_config_errors_at_the_offending_table(text, first_line, last_line):
+def test_semantic_errors_are_config_errors_at_the_offending_table(
+    text: str, first_line: int, last_line: int
+) -> None:
     # tomlkit raises these without a position; they must still be one located ConfigProblem,
     # somewhere in the table that redefines the key (not at 1:1, not after it).
     with pytest.raises(ConfigError) as caught:
@@ -244,13 +255,13 @@ def test_semantic_errors_are_config_errors_at_the_offending_table(text, first_li
     assert problem.position.column >= 1
 
 
-def test_syntax_error_column():
+def test_syntax_error_column() -> None:
     with pytest.raises(ConfigError) as caught:
         TomlSource.parse("a = 1\nb = \n", "bad.toml")
     assert caught.value.problems[0].position == pos(2, 4)
 
 
-def test_syntax_error_message_names_the_file():
+def test_syntax_error_message_names_the_file() -> None:
     with pytest.raises(ConfigError, match=r"^bad\.toml: 1 problem; nothing was built$"):
         TomlSource.parse("[x\n", "bad.toml")
 
@@ -258,7 +269,7 @@ def test_syntax_error_message_names_the_file():
 # --- read ---------------------------------------------------------------------------------------
 
 
-def test_read_a_file(tmp_path):
+def test_read_a_file(tmp_path: Path) -> None:
     path = tmp_path / "extend.toml"
     path.write_text('[extend]\nimage = "x"\n', encoding="utf-8")
     source = TomlSource.read(path, "extend.toml")
@@ -266,7 +277,7 @@ def test_read_a_file(tmp_path):
     assert source.locate(["extend", "image"]) == pos(2, 9)
 
 
-def test_read_a_missing_file_is_a_config_error_at_1_1(tmp_path):
+def test_read_a_missing_file_is_a_config_error_at_1_1(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
     with pytest.raises(ConfigError) as caught:
         TomlSource.read(path)
@@ -274,7 +285,7 @@ def test_read_a_missing_file_is_a_config_error_at_1_1(tmp_path):
     assert problem == ConfigProblem(str(path), pos(1, 1), "", "file not found")
 
 
-def test_read_a_non_utf8_file_is_a_config_error(tmp_path):
+def test_read_a_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes('a = "caf\u00e9"\n'.encode("latin-1"))
     with pytest.raises(ConfigError) as caught:
@@ -306,14 +317,14 @@ def test_read_a_non_utf8_file_is_a_config_error(tmp_path):
         (["a/b"], '$["a/b"]'),
     ],
 )
-def test_json_path(path, expected):
+def test_json_path(path: list[str | int], expected: str) -> None:
     assert json_path(path) == expected
 
 
 # --- data ---------------------------------------------------------------------------------------
 
 
-def test_data_values(source):
+def test_data_values(source: TomlSource) -> None:
     data = source.data()
     assert data == {
         "title": "example",
@@ -328,7 +339,7 @@ def test_data_values(source):
     }
 
 
-def test_data_is_plain_python_types(source):
+def test_data_is_plain_python_types(source: TomlSource) -> None:
     data = source.data()
     extend = data["extend"]
     assert type(data) is dict
@@ -367,20 +378,22 @@ def test_data_is_plain_python_types(source):
         ("1979-05-27", datetime.date, datetime.date(1979, 5, 27)),
     ],
 )
-def test_data_scalar_and_nested_types(toml_value, expected_type, expected):
+def test_data_scalar_and_nested_types(
+    toml_value: str, expected_type: type, expected: SourcePosition
+) -> None:
     value = TomlSource.parse(f"v = {toml_value}\n", "t.toml").data()["v"]
     assert type(value) is expected_type
     assert value == expected
 
 
-def test_data_nested_containers_are_plain():
+def test_data_nested_containers_are_plain() -> None:
     value = TomlSource.parse("v = [{ x = ['y'] }]\n", "t.toml").data()["v"]
     assert type(value[0]) is dict
     assert type(value[0]["x"]) is list
     assert type(value[0]["x"][0]) is str
 
 
-def test_data_is_a_fresh_copy():
+def test_data_is_a_fresh_copy() -> None:
     source = TomlSource.parse('packages = ["jq"]\n', "t.toml")
     first = source.data()
     first["packages"].append("curl")

@@ -63,14 +63,14 @@ class EngineEnv:
         )
         return str(json.loads(out.stdout)["digest"])
 
-    def registry_config(self, reference: str) -> dict[str, object]:
+    def registry_config(self, reference: str) -> dict[str, Any]:
         out = subprocess.run(
             ["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Image}}", reference],
             capture_output=True,
             text=True,
             check=True,
         )
-        config: dict[str, object] = json.loads(out.stdout)
+        config: dict[str, Any] = json.loads(out.stdout)
         return config
 
     def in_registry(self, reference: str) -> bool:

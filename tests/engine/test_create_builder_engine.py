@@ -58,7 +58,7 @@ def test_each_module_layer_diff_id_is_a_real_layer_of_the_builder(
     builder, _ = example_builder
     layers = label_json(engine, builder, "io.buildpacks.buildpack.layers")
     assert isinstance(layers, dict)
-    image_layers = engine.docker.image.inspect(builder).root_fs.layers
+    image_layers = engine.docker.image.inspect(builder).root_fs.layers or []
     for module_id in ("examples/hello", "examples/jq-report"):
         entry = layers[module_id]["0.0.1"]
         assert entry["api"] == "0.10"
@@ -356,7 +356,7 @@ def test_modules_the_base_already_has_are_not_added_again(
     builder_cli("create-builder", name, "-c", "builder.toml", check=True)
     layers = label_json(engine, name, "io.buildpacks.buildpack.layers")
     assert layers == label_json(engine, base, "io.buildpacks.buildpack.layers")
-    image_layers = engine.docker.image.inspect(name).root_fs.layers
+    image_layers = engine.docker.image.inspect(name).root_fs.layers or []
     assert isinstance(layers, dict)
     for versions in layers.values():
         diff_id = versions["0.0.1"]["layerDiffID"]
@@ -379,7 +379,7 @@ def test_extensions_are_packaged_for_build_time(
     name = engine.name("with-extensions")
     builder_cli("create-builder", name, "-c", "builder.toml", check=True)
     layers = label_json(engine, name, "io.buildpacks.extension.layers")
-    image_layers = engine.docker.image.inspect(name).root_fs.layers
+    image_layers = engine.docker.image.inspect(name).root_fs.layers or []
     assert set(layers) == {"examples/curl", "examples/run-motd"}
     for versions in layers.values():
         assert versions["0.0.1"]["layerDiffID"] in image_layers
@@ -481,5 +481,5 @@ def test_extend_extensions_are_applied_ahead_of_time_by_create_builder(
     assert metadata["images"][0]["image"] == run_image
     # Module layers are still the ones the label names.
     layers = label_json(engine, builder, "io.buildpacks.buildpack.layers")
-    image_layers = engine.docker.image.inspect(builder).root_fs.layers
+    image_layers = engine.docker.image.inspect(builder).root_fs.layers or []
     assert layers["examples/hello"]["0.0.1"]["layerDiffID"] in image_layers

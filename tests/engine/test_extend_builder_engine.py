@@ -112,7 +112,8 @@ def test_user_env_layers_and_stack_ids_are_kept(
     assert after.config.env == before.config.env
     assert str(after.config.working_dir) == "/layers"
     # The builder's own layers (modules, lifecycle) are all still there, in order.
-    assert after.root_fs.layers[: len(before.root_fs.layers)] == before.root_fs.layers
+    own = before.root_fs.layers or []
+    assert (after.root_fs.layers or [])[: len(own)] == own
     assert (
         engine.labels(extended["builder"])["io.buildpacks.stack.id"]
         == (engine.labels(extended["run"])["io.buildpacks.stack.id"])

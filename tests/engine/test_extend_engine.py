@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from python_on_whales import DockerClient
+from python_on_whales import DockerClient, Image
 
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 
@@ -109,6 +109,7 @@ def test_publish_pushes_the_first_name_and_copies_the_rest_by_digest(
     # Progress went to stderr, the result alone to stdout.
     assert "Copying" in result.stderr
     pulled = engine.docker.image.pull(mirror, quiet=True)
+    assert isinstance(pulled, Image)
     assert "jq-" in engine.run(pulled.id, "jq --version")
 
 

@@ -88,7 +88,7 @@ def test_two_platform_publish_runs_each_platforms_binaries_and_reruns_identicall
         assert out[3].startswith("jq-")
         assert out[4:] == ["FROM", "here", "on,", "just", "text"]
     configs = engine.registry_config(name)
-    for config in configs.values():  # type: ignore[union-attr]
+    for config in configs.values():
         entries = [h.get("created_by", "") for h in config["history"]]
         assert any(e.endswith("Created by extension: test/arch") for e in entries)
     again = cnbext(*args, "--build-id", "1", "-o", "json")

@@ -41,7 +41,7 @@ def run(
     *extensions: Path,
     run_image: str | None = None,
     extra: tuple[str, ...] = (),
-):
+) -> subprocess.CompletedProcess[str]:
     cnbext.write("extend-builder.toml", config(builder, *extensions))
     args = ["extend-builder", builder + "-x", "-e", "extend-builder.toml", *extra]
     if run_image is not None:
@@ -378,7 +378,7 @@ def test_bad_extensions_fail_with_their_exit_code_and_publish_nothing(
     code: int,
     message: str,
 ) -> None:
-    bad = write_extension(tmp_path / "bad", "test/bad", "1.0.0", **script)  # type: ignore[arg-type]
+    bad = write_extension(tmp_path / "bad", "test/bad", "1.0.0", **script)
     cnbext.write("extend-builder.toml", config(example_builder[0], bad))
     builder, run_image = engine.name("bad-builder"), engine.name("bad-run")
     images_before = engine.image_list()

@@ -8,6 +8,7 @@ sentinel files beside $TMPDIR (which the attacks aim at) must keep their content
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.engine.test_extensions_engine import generate_script
 from tests.fixtures.buildpacks import write_extension
 from tests.fixtures.malicious import (
     DESCRIPTOR,
+    Member,
     Sentinels,
     archive_corpus,
     package_corpus,
@@ -60,14 +62,26 @@ def refused(
 
 
 @pytest.mark.parametrize(("members", "why"), ARCHIVES.values(), ids=ARCHIVES.keys())
-def test_hostile_archives_are_refused(engine, hostile, tmp_path, members, why):
+def test_hostile_archives_are_refused(
+    engine: EngineEnv,
+    hostile: tuple[Cli, Sentinels],
+    tmp_path: Path,
+    members: list[Member],
+    why: str,
+) -> None:
     cli, sentinels = hostile
     archive = write_tgz(tmp_path / "evil.tgz", members)
     refused(engine, cli, sentinels, str(archive), 3, why)
 
 
 @pytest.mark.parametrize(("layers", "why"), PACKAGES.values(), ids=PACKAGES.keys())
-def test_hostile_buildpackages_are_refused(engine, hostile, tmp_path, layers, why):
+def test_hostile_buildpackages_are_refused(
+    engine: EngineEnv,
+    hostile: tuple[Cli, Sentinels],
+    tmp_path: Path,
+    layers: list[list[Member]] | None,
+    why: str,
+) -> None:
     cli, sentinels = hostile
     package = write_cnb(tmp_path / "evil.cnb", layers)
     refused(engine, cli, sentinels, str(package), 3, why)
@@ -89,7 +103,9 @@ def _push_image(engine: EngineEnv, context: Path, label: str) -> str:
     return image
 
 
-def test_an_image_whose_buildpack_links_to_a_host_file_is_refused(engine, hostile, tmp_path):
+def test_an_image_whose_buildpack_links_to_a_host_file_is_refused(
+    engine: EngineEnv, hostile: tuple[Cli, Sentinels], tmp_path: Path
+) -> None:
     cli, sentinels = hostile
     context = tmp_path / "image"
     module = context / "cnb" / "buildpacks" / "evil" / "1.0.0"
@@ -165,8 +181,14 @@ EXTENSION_ATTACKS = {
     ("script", "code", "message"), EXTENSION_ATTACKS.values(), ids=EXTENSION_ATTACKS.keys()
 )
 def test_extension_outputs_are_never_followed(
-    engine, example_builder, hostile, tmp_path, script, code, message
-):
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    hostile: tuple[Cli, Sentinels],
+    tmp_path: Path,
+    script: Callable[[Path], dict[str, str]],
+    code: int,
+    message: str,
+) -> None:
     cli, sentinels = hostile
     evil = write_extension(tmp_path / "evil", "test/evil", "1.0.0", **script(sentinels.root))
     result, name, run_image = extend_builder(engine, cli, example_builder[0], evil)
@@ -179,8 +201,11 @@ def test_extension_outputs_are_never_followed(
 
 
 def test_a_plan_planted_by_detect_is_not_written_through(
-    engine, example_builder, hostile, tmp_path
-):
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    hostile: tuple[Cli, Sentinels],
+    tmp_path: Path,
+) -> None:
     """Detect tries to leave a link where cnbext writes generate's plan: it cannot write
     there, and generate reads the plan cnbext wrote."""
     cli, sentinels = hostile
@@ -204,8 +229,11 @@ def test_a_plan_planted_by_detect_is_not_written_through(
 
 
 def test_a_static_generate_folder_with_absolute_links_is_refused(
-    engine, example_builder, hostile, tmp_path
-):
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    hostile: tuple[Cli, Sentinels],
+    tmp_path: Path,
+) -> None:
     cli, sentinels = hostile
     context = tmp_path / "ext-image"
     root = context / "cnb" / "extensions" / "test_static" / "1.0.0"
@@ -225,8 +253,8 @@ def test_a_static_generate_folder_with_absolute_links_is_refused(
 
 
 def test_extension_containers_get_memory_pids_and_time_limits(
-    engine, example_builder, cnbext, tmp_path
-):
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
     probe = (
         "p=$(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max)\n"
         "m=$(cat /sys/fs/cgroup/memory.max 2>/dev/null "
@@ -248,8 +276,8 @@ def test_extension_containers_get_memory_pids_and_time_limits(
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0"])
 def test_a_timeout_that_would_disable_itself_is_refused(
-    engine, example_builder, cnbext, tmp_path, value
-):
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path, value: str
+) -> None:
     ext = write_extension(tmp_path / "ext", "test/ext", "1.0.0")
     cnbext.write("extend-builder.toml", extend_builder_config(example_builder[0], ext))
     cnbext.env["CNBEXT_EXTENSION_TIMEOUT"] = value

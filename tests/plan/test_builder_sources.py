@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cnbext.plan.builder_sources import from_builder
 
 BUILDER = "localhost:5000/b/builder@sha256:" + "a" * 64
-DOCUMENT = {
+DOCUMENT: dict[str, Any] = {
     "buildpacks": [{"uri": "/gone/hello"}, {"uri": "/here/jq-report"}],
     "extensions": [{"uri": "/here/curl"}],
     "lifecycle": {"uri": "/gone/lifecycle.tgz"},

@@ -7,6 +7,7 @@ import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from cnbext.plan.extend_builder import check_options, plan_extend_builder, read_
 from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import PullPolicy
 
-METADATA = {
+METADATA: dict[str, Any] = {
     "description": "a builder",
     "buildpacks": [{"id": "ex/a", "version": "1.0.0"}],
     "images": [
@@ -159,7 +160,10 @@ def test_a_bad_package_is_located_in_its_scope(tmp_path: Path) -> None:
 
 
 def test_legacy_stack_run_image_with_null_mirrors() -> None:
-    legacy = {"stack": {"runImage": {"image": "r/run:1", "mirrors": None}}, "other": 1}
+    legacy: dict[str, Any] = {
+        "stack": {"runImage": {"image": "r/run:1", "mirrors": None}},
+        "other": 1,
+    }
     assert run_images_of(legacy) == [RunImage("r/run:1", ())]
     rewritten = rewrite_run_image(legacy, RunImage("r/run:2", ("m/run:2",)))
     assert rewritten == {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,9 @@ def fetch(uri: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("members", "why"), ARCHIVES.values(), ids=ARCHIVES.keys())
-def test_hostile_archives_are_refused(tmp_path, sentinels, members, why):
+def test_hostile_archives_are_refused(
+    tmp_path: Path, sentinels: Sentinels, members: list[Member], why: str
+) -> None:
     archive = write_tgz(tmp_path / "src" / "evil.tgz", members)
 
     with pytest.raises(ModuleError) as caught:
@@ -56,7 +59,9 @@ def test_hostile_archives_are_refused(tmp_path, sentinels, members, why):
 
 
 @pytest.mark.parametrize(("layers", "why"), PACKAGES.values(), ids=PACKAGES.keys())
-def test_hostile_buildpackages_are_refused(tmp_path, sentinels, layers, why):
+def test_hostile_buildpackages_are_refused(
+    tmp_path: Path, sentinels: Sentinels, layers: list[list[Member]] | None, why: str
+) -> None:
     package = write_cnb(tmp_path / "src" / "evil.cnb", layers)
 
     with pytest.raises(ModuleError) as caught:
@@ -66,7 +71,7 @@ def test_hostile_buildpackages_are_refused(tmp_path, sentinels, layers, why):
     sentinels.assert_untouched()
 
 
-def test_the_chain_would_have_reached_the_sentinels(tmp_path, sentinels):
+def test_the_chain_would_have_reached_the_sentinels(tmp_path: Path, sentinels: Sentinels) -> None:
     """Proof that the corpus aims right: resolved as the OS would, the chain's last link is the
     folder holding the sentinels."""
     work = tmp_path / "tmp" / "cnbext-builder-x" / "fetch" / "buildpacks-0" / "buildpack-y"
@@ -79,14 +84,14 @@ def test_the_chain_would_have_reached_the_sentinels(tmp_path, sentinels):
     assert (work / "u5" / "sentinel" / "victim").resolve() == sentinels.root / "victim"
 
 
-def test_entry_cap_is_an_environment_knob(tmp_path, monkeypatch):
+def test_entry_cap_is_an_environment_knob(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNBEXT_MAX_ARCHIVE_ENTRIES", "20")
     archive = write_tgz(tmp_path / "many.tgz", [Member(f"f{i}", data=b"x") for i in range(30)])
     with pytest.raises(ModuleError, match=r"more than 20 entries \(raise CNBEXT_MAX"):
         fetch(archive, tmp_path)
 
 
-def test_folder_modes_are_fixed_without_following_links(tmp_path):
+def test_folder_modes_are_fixed_without_following_links(tmp_path: Path) -> None:
     writer = SafeWriter(tmp_path / "dest")
     data = tar_bytes(
         [Member("d", "dir", mode=0o700), Member("d/f", data=b"x"), Member("e", "dir", mode=0o750)]
@@ -107,7 +112,7 @@ def test_folder_modes_are_fixed_without_following_links(tmp_path):
 # --- trees exported from images -------------------------------------------------------------
 
 
-def test_exported_tree_keeps_inside_links_and_hard_links(tmp_path):
+def test_exported_tree_keeps_inside_links_and_hard_links(tmp_path: Path) -> None:
     tree = tmp_path / "export"
     (tree / "bin").mkdir(parents=True)
     (tree / "bin" / "run").write_text("#!/bin/sh\n")
@@ -130,7 +135,9 @@ def test_exported_tree_keeps_inside_links_and_hard_links(tmp_path):
     ],
     ids=["absolute-link", "relative-escape", "fifo", "setuid"],
 )
-def test_exported_trees_go_through_the_archive_checks(tmp_path, sentinels, plant, why):
+def test_exported_trees_go_through_the_archive_checks(
+    tmp_path: Path, sentinels: Sentinels, plant: Callable[[Path, Path], object], why: str
+) -> None:
     tree = tmp_path / "export"
     tree.mkdir()
     plant(tree, sentinels.root)
@@ -145,7 +152,9 @@ def test_exported_trees_go_through_the_archive_checks(tmp_path, sentinels, plant
     sentinels.assert_untouched()
 
 
-def test_exported_hard_links_count_toward_the_byte_cap(tmp_path, monkeypatch):
+def test_exported_hard_links_count_toward_the_byte_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tree = tmp_path / "export"
     tree.mkdir()
     (tree / "big").write_bytes(b"\0" * 1000)

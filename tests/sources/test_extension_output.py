@@ -31,7 +31,7 @@ def out(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", ["build.Dockerfile", "run.Dockerfile", "extend-config.toml"])
-def test_symlinked_output_files_are_refused(out, sentinels, name):
+def test_symlinked_output_files_are_refused(out: Path, sentinels: Sentinels, name: str) -> None:
     (out / name).symlink_to(sentinels.root / "victim")
     with pytest.raises(ExtensionError) as caught:
         check_generate_output(out, "test/evil@1")
@@ -41,7 +41,9 @@ def test_symlinked_output_files_are_refused(out, sentinels, name):
 
 
 @pytest.mark.parametrize("name", ["context", "context.build", "context.run"])
-def test_a_context_that_is_a_link_to_a_host_folder_is_refused(out, sentinels, name):
+def test_a_context_that_is_a_link_to_a_host_folder_is_refused(
+    out: Path, sentinels: Sentinels, name: str
+) -> None:
     (out / name).symlink_to(sentinels.root / "victim-dir")
     with pytest.raises(ExtensionError, match=f"{name} is a symlink"):
         check_generate_output(out, "test/evil@1")
@@ -55,7 +57,7 @@ def test_a_context_that_is_a_link_to_a_host_folder_is_refused(out, sentinels, na
         ("sub/../..", "leads outside"),
     ],
 )
-def test_links_in_a_context_must_stay_inside_it(out, link, why):
+def test_links_in_a_context_must_stay_inside_it(out: Path, link: str, why: str) -> None:
     (out / "context" / "sub").mkdir(parents=True)
     (out / "context" / "x").symlink_to(link)
     with pytest.raises(ExtensionError) as caught:
@@ -64,7 +66,7 @@ def test_links_in_a_context_must_stay_inside_it(out, link, why):
     assert why in caught.value.message
 
 
-def test_links_inside_a_context_are_fine(out):
+def test_links_inside_a_context_are_fine(out: Path) -> None:
     (out / "context" / "sub").mkdir(parents=True)
     (out / "context" / "sub" / "f").write_text("x")
     (out / "context" / "x").symlink_to("sub/f")
@@ -72,19 +74,19 @@ def test_links_inside_a_context_are_fine(out):
     check_generate_output(out, "test/ok@1")
 
 
-def test_a_symlinked_output_folder_is_refused(tmp_path, sentinels):
+def test_a_symlinked_output_folder_is_refused(tmp_path: Path, sentinels: Sentinels) -> None:
     (tmp_path / "generate").symlink_to(sentinels.root / "victim-dir")
     with pytest.raises(ExtensionError, match="its output folder is a symlink"):
         check_generate_output(tmp_path / "generate", "test/evil@1")
 
 
-def test_a_plan_in_a_symlinked_folder_is_refused(tmp_path, sentinels):
+def test_a_plan_in_a_symlinked_folder_is_refused(tmp_path: Path, sentinels: Sentinels) -> None:
     (tmp_path / "detect").symlink_to(sentinels.root)
     with pytest.raises(ExtensionError, match="detect is a symlink"):
         read_output_file(tmp_path / "detect" / "victim", owner="e", exit_code=22, root=tmp_path)
 
 
-def test_writing_the_plan_replaces_a_planted_link(tmp_path, sentinels):
+def test_writing_the_plan_replaces_a_planted_link(tmp_path: Path, sentinels: Sentinels) -> None:
     (tmp_path / "plan.toml").symlink_to(sentinels.root / "victim")
     write_plan(tmp_path / "plan.toml", "[[entries]]\n")
     assert not (tmp_path / "plan.toml").is_symlink()
@@ -92,7 +94,9 @@ def test_writing_the_plan_replaces_a_planted_link(tmp_path, sentinels):
     sentinels.assert_untouched()
 
 
-def test_a_planted_output_folder_link_is_replaced_before_the_static_copy(tmp_path, sentinels):
+def test_a_planted_output_folder_link_is_replaced_before_the_static_copy(
+    tmp_path: Path, sentinels: Sentinels
+) -> None:
     (tmp_path / "generate").symlink_to(sentinels.root / "victim-dir")
     static = tmp_path / "static"
     (static / "context").mkdir(parents=True)
@@ -107,7 +111,7 @@ def test_a_planted_output_folder_link_is_replaced_before_the_static_copy(tmp_pat
     sentinels.assert_untouched()
 
 
-def test_a_context_is_capped_like_an_archive(out, monkeypatch):
+def test_a_context_is_capped_like_an_archive(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (out / "context").mkdir()
     for index in range(5):
         (out / "context" / f"f{index}").write_text("x")
@@ -116,7 +120,7 @@ def test_a_context_is_capped_like_an_archive(out, monkeypatch):
         check_generate_output(out, "test/big@1")
 
 
-def test_special_files_in_a_context_are_refused(out):
+def test_special_files_in_a_context_are_refused(out: Path) -> None:
     (out / "context").mkdir()
     os.mkfifo(out / "context" / "pipe")
     with pytest.raises(ExtensionError, match="context/pipe: a device, fifo or socket"):

@@ -11,6 +11,7 @@ import io
 import socket
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def fetch(
     version: str | None = None,
     uri: str | None = None,
     arch: str = "amd64",
-    **options,
+    **options: Any,
 ) -> Lifecycle:
     return fetch_lifecycle(
         version=version,
@@ -74,7 +75,7 @@ def assert_fixture_lifecycle(lifecycle: Lifecycle, version: str = "0.21.0") -> N
 # --- sources ----------------------------------------------------------------------------------
 
 
-def test_archive_from_an_absolute_path(dirs):
+def test_archive_from_an_absolute_path(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"])
 
     lifecycle = fetch(dirs, uri=str(archive))
@@ -85,7 +86,7 @@ def test_archive_from_an_absolute_path(dirs):
     assert (lifecycle.root / "lifecycle" / "launcher").stat().st_mode & 0o777 == 0o755
 
 
-def test_archive_from_a_path_relative_to_the_config(dirs):
+def test_archive_from_a_path_relative_to_the_config(dirs: dict[str, Path]) -> None:
     make_lifecycle_archive(dirs["config"] / "vendor")
 
     lifecycle = fetch(dirs, uri="vendor/lifecycle-v0.21.0+linux.x86-64.tgz")
@@ -93,13 +94,13 @@ def test_archive_from_a_path_relative_to_the_config(dirs):
     assert_fixture_lifecycle(lifecycle)
 
 
-def test_archive_from_file_url(dirs):
+def test_archive_from_file_url(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"])
 
     assert_fixture_lifecycle(fetch(dirs, uri=archive.as_uri()))
 
 
-def test_directory(dirs):
+def test_directory(dirs: dict[str, Path]) -> None:
     root = write_lifecycle_tree(dirs["src"] / "lifecycle-0.21.0")
 
     lifecycle = fetch(dirs, uri=str(root))
@@ -108,7 +109,7 @@ def test_directory(dirs):
     assert lifecycle.root == root  # used in place
 
 
-def test_uncompressed_tar_with_a_top_folder(dirs):
+def test_uncompressed_tar_with_a_top_folder(dirs: dict[str, Path]) -> None:
     root = write_lifecycle_tree(dirs["src"] / "out" / "linux-amd64")
     archive = dirs["src"] / "lifecycle.tar"
     with tarfile.open(archive, "w") as tar:
@@ -120,7 +121,7 @@ def test_uncompressed_tar_with_a_top_folder(dirs):
     assert lifecycle.root.name == "linux-amd64"
 
 
-def test_release_layout_with_symlinked_phases(dirs):
+def test_release_layout_with_symlinked_phases(dirs: dict[str, Path]) -> None:
     # Real releases ship one `lifecycle` binary; the phases are relative links to it.
     archive = dirs["src"] / "linked.tgz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -144,7 +145,7 @@ def test_release_layout_with_symlinked_phases(dirs):
     ).resolve()
 
 
-def test_download_from_a_base_url_override_is_cached(dirs):
+def test_download_from_a_base_url_override_is_cached(dirs: dict[str, Path]) -> None:
     make_lifecycle_archive(dirs["src"] / "v0.21.0")
 
     with serve_directory(dirs["src"]) as server:
@@ -160,7 +161,7 @@ def test_download_from_a_base_url_override_is_cached(dirs):
     }
 
 
-def test_download_for_arm64_with_an_explicit_version(dirs):
+def test_download_for_arm64_with_an_explicit_version(dirs: dict[str, Path]) -> None:
     make_lifecycle_archive(dirs["src"] / "v0.20.5", version="0.20.5", arch="arm64")
 
     with serve_directory(dirs["src"]) as server:
@@ -173,7 +174,7 @@ def test_download_for_arm64_with_an_explicit_version(dirs):
     }
 
 
-def test_uri_over_http_is_cached(dirs):
+def test_uri_over_http_is_cached(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"])
 
     with serve_directory(dirs["src"]) as server:
@@ -185,7 +186,7 @@ def test_uri_over_http_is_cached(dirs):
     assert server.hits["/lifecycle-v0.21.0+linux.x86-64.tgz"] == 1
 
 
-def test_404_suggests_a_uri_or_a_mirror(dirs):
+def test_404_suggests_a_uri_or_a_mirror(dirs: dict[str, Path]) -> None:
     with serve_directory(dirs["src"]) as server, pytest.raises(LifecycleError) as caught:
         fetch(dirs, version="0.99.0", download_base_url=server.base_url)
 
@@ -200,7 +201,7 @@ def test_404_suggests_a_uri_or_a_mirror(dirs):
     assert server.base_url in hint
 
 
-def test_connection_refused_suggests_a_uri_or_a_mirror(dirs):
+def test_connection_refused_suggests_a_uri_or_a_mirror(dirs: dict[str, Path]) -> None:
     base = closed_port_url()
 
     with pytest.raises(LifecycleError) as caught:
@@ -214,7 +215,7 @@ def test_connection_refused_suggests_a_uri_or_a_mirror(dirs):
     assert not list(dirs["cache"].rglob("*.tgz"))
 
 
-def test_docker_image_with_lifecycle_toml(dirs):
+def test_docker_image_with_lifecycle_toml(dirs: dict[str, Path]) -> None:
     seen: list[str] = []
 
     def exporter(image: str, dest: Path) -> None:
@@ -232,7 +233,7 @@ def test_docker_image_with_lifecycle_toml(dirs):
     assert lifecycle.root.name == "cnb"
 
 
-def test_docker_image_without_lifecycle_toml_says_so(dirs):
+def test_docker_image_without_lifecycle_toml_says_so(dirs: dict[str, Path]) -> None:
     def exporter(image: str, dest: Path) -> None:
         (dest / "cnb" / "lifecycle").mkdir(parents=True)
 
@@ -245,36 +246,36 @@ def test_docker_image_without_lifecycle_toml_says_so(dirs):
     assert "[lifecycle] uri" in (caught.value.hint or "")
 
 
-def test_docker_without_exporter(dirs):
+def test_docker_without_exporter(dirs: dict[str, Path]) -> None:
     with pytest.raises(LifecycleError, match=r"docker:// lifecycles need an image engine"):
         fetch(dirs, uri="docker://buildpacksio/lifecycle:0.21.0")
 
 
-def test_version_and_uri_together_are_refused(dirs):
+def test_version_and_uri_together_are_refused(dirs: dict[str, Path]) -> None:
     with pytest.raises(
         LifecycleError, match=r"^'lifecycle' can only declare 'version' or 'uri', not both$"
     ):
         fetch(dirs, version="0.21.0", uri="x.tgz")
 
 
-def test_missing_path(dirs):
+def test_missing_path(dirs: dict[str, Path]) -> None:
     with pytest.raises(LifecycleError) as caught:
         fetch(dirs, uri="nope.tgz")
 
     assert caught.value.message == f"nope.tgz: {dirs['config'] / 'nope.tgz'} does not exist"
 
 
-def test_default_version_and_url():
+def test_default_version_and_url() -> None:
     assert DEFAULT_LIFECYCLE_VERSION == "0.21.0"
     assert DEFAULT_DOWNLOAD_BASE_URL == "https://github.com/buildpacks/lifecycle/releases/download"
 
 
-def test_invalid_version_is_refused_before_any_download(dirs):
+def test_invalid_version_is_refused_before_any_download(dirs: dict[str, Path]) -> None:
     with pytest.raises(LifecycleError, match=r"lifecycle version 'latest' is not a valid semver"):
         fetch(dirs, version="latest", download_base_url=closed_port_url())
 
 
-def test_downloaded_archive_of_another_version_is_refused(dirs):
+def test_downloaded_archive_of_another_version_is_refused(dirs: dict[str, Path]) -> None:
     make_lifecycle_archive(dirs["src"] / "staging", version="0.20.0")
     target = dirs["src"] / "v0.21.0"
     target.mkdir()
@@ -294,7 +295,7 @@ def test_downloaded_archive_of_another_version_is_refused(dirs):
 # --- lifecycle.toml ---------------------------------------------------------------------------
 
 
-def test_modern_form_with_deprecated_apis(dirs):
+def test_modern_form_with_deprecated_apis(dirs: dict[str, Path]) -> None:
     text = lifecycle_toml(
         "0.21.0",
         ("0.12", "0.13", "0.14"),
@@ -312,7 +313,7 @@ def test_modern_form_with_deprecated_apis(dirs):
     )
 
 
-def test_old_form(dirs):
+def test_old_form(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(
         dirs["src"],
         version="0.6.1",
@@ -354,7 +355,7 @@ def test_old_form(dirs):
     ],
     ids=["no-apis", "no-platform", "bad-api", "bad-old-api", "no-version", "bad-version"],
 )
-def test_invalid_descriptor(dirs, text, problem):
+def test_invalid_descriptor(dirs: dict[str, Path], text: str, problem: str) -> None:
     root = write_lifecycle_tree(dirs["src"] / "lc", descriptor=text)
 
     with pytest.raises(LifecycleError) as caught:
@@ -364,14 +365,14 @@ def test_invalid_descriptor(dirs, text, problem):
     assert problem in caught.value.message
 
 
-def test_malformed_toml(dirs):
+def test_malformed_toml(dirs: dict[str, Path]) -> None:
     root = write_lifecycle_tree(dirs["src"] / "lc", descriptor="[apis\n")
 
     with pytest.raises(LifecycleError, match=r"lifecycle\.toml is not valid TOML: .*line 1"):
         fetch(dirs, uri=str(root))
 
 
-def test_corrupt_archive(dirs):
+def test_corrupt_archive(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "lifecycle.tgz").write_bytes(b"this is no archive")
 
     with pytest.raises(
@@ -384,7 +385,7 @@ def test_corrupt_archive(dirs):
     )
 
 
-def test_folder_without_lifecycle_toml(dirs):
+def test_folder_without_lifecycle_toml(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "bin").mkdir()
 
     with pytest.raises(
@@ -394,7 +395,7 @@ def test_folder_without_lifecycle_toml(dirs):
         fetch(dirs, uri=str(dirs["src"] / "bin"))
 
 
-def test_missing_binaries_are_named(dirs):
+def test_missing_binaries_are_named(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"], omit_binaries=("exporter", "launcher", "creator"))
 
     with pytest.raises(LifecycleError) as caught:
@@ -407,7 +408,7 @@ def test_missing_binaries_are_named(dirs):
     )
 
 
-def test_binary_for_another_architecture_is_refused(dirs):
+def test_binary_for_another_architecture_is_refused(dirs: dict[str, Path]) -> None:
     root = write_lifecycle_tree(dirs["src"] / "lc")
     # An ELF header for little-endian aarch64 (e_machine 0xB7 at offset 18).
     elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x02\x00" + b"\xb7\x00" + b"\x00" * 40
@@ -432,11 +433,11 @@ def test_binary_for_another_architecture_is_refused(dirs):
         ("0.20.0-rc.1", "aarch64", "lifecycle-v0.20.0-rc.1+linux.arm64.tgz"),
     ],
 )
-def test_archive_names(version, arch, name):
+def test_archive_names(version: str, arch: str, name: str) -> None:
     assert lifecycle_archive_name(version, arch) == name
 
 
-def test_unknown_architecture():
+def test_unknown_architecture() -> None:
     with pytest.raises(
         LifecycleError, match=r"no lifecycle release exists for the architecture 'riscv64'"
     ) as caught:
@@ -470,7 +471,7 @@ def lifecycle_with(buildpack: ApiSet, platform: ApiSet = MODERN_PLATFORM_SET) ->
         ("1", False),
     ],
 )
-def test_supports_buildpack_api_in_0x_is_exact(api, expected):
+def test_supports_buildpack_api_in_0x_is_exact(api: str, expected: bool) -> None:
     lifecycle = lifecycle_with(ApiSet(deprecated=("0.2",), supported=MODERN_BUILDPACK))
 
     assert lifecycle.supports_buildpack_api(api) is expected
@@ -480,18 +481,18 @@ def test_supports_buildpack_api_in_0x_is_exact(api, expected):
     ("api", "expected"),
     [("1.0", True), ("1", True), ("1.2", True), ("1.3", False), ("2.0", False), ("0.2", False)],
 )
-def test_supports_buildpack_api_from_1_0_takes_older_minors(api, expected):
+def test_supports_buildpack_api_from_1_0_takes_older_minors(api: str, expected: bool) -> None:
     lifecycle = lifecycle_with(ApiSet(deprecated=(), supported=("0.11", "1.2")))
 
     assert lifecycle.supports_buildpack_api(api) is expected
 
 
-def test_invalid_api_argument_is_a_programming_error():
+def test_invalid_api_argument_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="not an API version"):
         lifecycle_with(ApiSet((), ("0.10",))).supports_buildpack_api("latest")
 
 
-def test_platform_api_at_least(dirs):
+def test_platform_api_at_least(dirs: dict[str, Path]) -> None:
     modern = fetch(dirs, uri=str(make_lifecycle_archive(dirs["src"])))
     older = lifecycle_with(ApiSet((), ("0.10",)), ApiSet(("0.3",), ("0.9", "0.12")))
 
@@ -502,7 +503,7 @@ def test_platform_api_at_least(dirs):
     assert lifecycle_with(ApiSet((), ("0.10",)), ApiSet((), ("1.0",))).platform_api_at_least("0.13")
 
 
-def test_a_published_checksum_that_does_not_match_is_refused(dirs):
+def test_a_published_checksum_that_does_not_match_is_refused(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"] / "v0.21.0")
     Path(f"{archive}.sha256").write_text(f"{'0' * 64}  {archive.name}\n")
 
@@ -513,7 +514,7 @@ def test_a_published_checksum_that_does_not_match_is_refused(dirs):
     assert not any(p.is_file() for p in dirs["cache"].rglob("*"))
 
 
-def test_a_pinned_sha256_wins_over_the_published_one(dirs):
+def test_a_pinned_sha256_wins_over_the_published_one(dirs: dict[str, Path]) -> None:
     archive = make_lifecycle_archive(dirs["src"] / "v0.21.0", checksum=False)
     right = hashlib.sha256(archive.read_bytes()).hexdigest()
 

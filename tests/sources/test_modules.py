@@ -8,7 +8,9 @@ import os
 import socket
 import stat
 import tarfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -47,7 +49,7 @@ version = "22.04"
 """
 
 
-def fetch(uri: str, dirs: dict[str, Path], kind: str = "buildpack", **options) -> list[Module]:
+def fetch(uri: str, dirs: dict[str, Path], kind: str = "buildpack", **options: Any) -> list[Module]:
     return fetch_modules(
         uri,
         kind=kind,  # type: ignore[arg-type]
@@ -76,7 +78,7 @@ def hello(dirs: dict[str, Path]) -> Path:
 # --- uri forms --------------------------------------------------------------------------------
 
 
-def test_relative_directory_is_taken_from_base_dir(dirs):
+def test_relative_directory_is_taken_from_base_dir(dirs: dict[str, Path]) -> None:
     write_buildpack(dirs["config"] / "buildpacks" / "hello", "example/hello", "0.0.1")
 
     [module] = fetch("buildpacks/hello", dirs)
@@ -86,7 +88,7 @@ def test_relative_directory_is_taken_from_base_dir(dirs):
     assert list(dirs["work"].iterdir()) == []  # a folder is used where it is, never copied
 
 
-def test_absolute_directory(dirs):
+def test_absolute_directory(dirs: dict[str, Path]) -> None:
     source = hello(dirs)
 
     [module] = fetch(str(source), dirs)
@@ -95,7 +97,7 @@ def test_absolute_directory(dirs):
     assert module.root == source
 
 
-def test_file_url_to_directory(dirs):
+def test_file_url_to_directory(dirs: dict[str, Path]) -> None:
     source = hello(dirs)
 
     [module] = fetch(source.as_uri(), dirs)
@@ -104,7 +106,7 @@ def test_file_url_to_directory(dirs):
 
 
 @pytest.mark.parametrize("uri", ["file://bp", "file:bp", "file://bp/", "./bp"])
-def test_relative_file_urls_as_in_packs_docs(dirs, uri):
+def test_relative_file_urls_as_in_packs_docs(dirs: dict[str, Path], uri: str) -> None:
     write_buildpack(dirs["config"] / "bp", "example/rel", "1.0.0")
 
     [module] = fetch(uri, dirs)
@@ -116,7 +118,9 @@ def test_relative_file_urls_as_in_packs_docs(dirs, uri):
     ("archive_name", "top_folder"),
     [("hello.tgz", None), ("hello.tgz", "hello-0.0.1"), ("hello.tar.gz", "x"), ("hello.tar", None)],
 )
-def test_archive_with_or_without_top_folder(dirs, archive_name, top_folder):
+def test_archive_with_or_without_top_folder(
+    dirs: dict[str, Path], archive_name: str, top_folder: str | None
+) -> None:
     archive = make_buildpack_archive(hello(dirs), dirs["src"] / archive_name, top_folder=top_folder)
 
     [module] = fetch(str(archive), dirs)
@@ -126,7 +130,7 @@ def test_archive_with_or_without_top_folder(dirs, archive_name, top_folder):
     assert (module.root / "bin" / "build").stat().st_mode & 0o111  # execute bits survive
 
 
-def test_buildpackage_with_two_buildpacks_including_a_composite(dirs):
+def test_buildpackage_with_two_buildpacks_including_a_composite(dirs: dict[str, Path]) -> None:
     component = write_buildpack(dirs["src"] / "c", "example/component", "1.2.3")
     composite = write_buildpack(
         dirs["src"] / "meta",
@@ -150,7 +154,7 @@ def test_buildpackage_with_two_buildpacks_including_a_composite(dirs):
     assert (comp.root / "bin" / "detect").read_text() == "#!/bin/sh\nexit 0\n"
 
 
-def test_buildpackage_with_uncompressed_layers(dirs):
+def test_buildpackage_with_uncompressed_layers(dirs: dict[str, Path]) -> None:
     source = hello(dirs)
     package = make_buildpackage_cnb(
         [(source, "example/hello", "0.0.1")], dirs["src"] / "h.cnb", gzip_layers=False
@@ -159,7 +163,7 @@ def test_buildpackage_with_uncompressed_layers(dirs):
     assert ids(fetch(str(package), dirs)) == [("example/hello", "0.0.1")]
 
 
-def test_buildpackage_of_extensions_is_read_by_kind(dirs):
+def test_buildpackage_of_extensions_is_read_by_kind(dirs: dict[str, Path]) -> None:
     ext = write_extension(dirs["src"] / "curl", "example/curl", "1.0.0")
     package = make_buildpackage_cnb(
         [(ext, "example/curl", "1.0.0")], dirs["src"] / "ext.cnb", kind="extension"
@@ -172,7 +176,7 @@ def test_buildpackage_of_extensions_is_read_by_kind(dirs):
         fetch(str(package), dirs, kind="buildpack")
 
 
-def test_docker_save_archive(dirs):
+def test_docker_save_archive(dirs: dict[str, Path]) -> None:
     # `docker save` writes manifest.json naming the config and layer files instead of a layout.
     layer = layer_tar(hello(dirs), "/cnb/buildpacks/example_hello/0.0.1")
     saved = dirs["src"] / "saved.tar"
@@ -192,14 +196,14 @@ def test_docker_save_archive(dirs):
     assert ids(fetch(str(saved), dirs)) == [("example/hello", "0.0.1")]
 
 
-def test_cnb_without_oci_layout_is_refused(dirs):
+def test_cnb_without_oci_layout_is_refused(dirs: dict[str, Path]) -> None:
     bogus = make_buildpack_archive(hello(dirs), dirs["src"] / "not-a-package.cnb")
 
     with pytest.raises(ModuleError, match=r"not a buildpackage: .*no oci-layout file"):
         fetch(str(bogus), dirs)
 
 
-def test_http_download_is_cached(dirs):
+def test_http_download_is_cached(dirs: dict[str, Path]) -> None:
     archive = make_buildpack_archive(hello(dirs), dirs["src"] / "served" / "hello.tgz")
 
     with serve_directory(archive.parent) as server:
@@ -213,7 +217,7 @@ def test_http_download_is_cached(dirs):
     assert [p.name for p in cached] == ["hello.tgz"]  # no partial download left behind
 
 
-def test_http_buildpackage(dirs):
+def test_http_buildpackage(dirs: dict[str, Path]) -> None:
     package = make_buildpackage_cnb(
         [(hello(dirs), "example/hello", "0.0.1")], dirs["src"] / "served" / "h.cnb"
     )
@@ -224,7 +228,7 @@ def test_http_buildpackage(dirs):
     assert ids(modules) == [("example/hello", "0.0.1")]
 
 
-def test_http_404_names_the_url_and_suggests_a_local_path(dirs):
+def test_http_404_names_the_url_and_suggests_a_local_path(dirs: dict[str, Path]) -> None:
     with serve_directory(dirs["src"]) as server:
         url = f"{server.base_url}/missing.tgz"
         with pytest.raises(ModuleError) as caught:
@@ -236,7 +240,7 @@ def test_http_404_names_the_url_and_suggests_a_local_path(dirs):
     assert not any(p.is_file() for p in dirs["cache"].rglob("*"))
 
 
-def test_http_connection_refused(dirs):
+def test_http_connection_refused(dirs: dict[str, Path]) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -248,7 +252,7 @@ def test_http_connection_refused(dirs):
         fetch(url, dirs)
 
 
-def test_docker_image_through_the_exporter(dirs):
+def test_docker_image_through_the_exporter(dirs: dict[str, Path]) -> None:
     calls: list[tuple[str, Path]] = []
 
     def exporter(image: str, dest: Path) -> None:
@@ -275,12 +279,12 @@ def test_docker_image_through_the_exporter(dirs):
     assert ids(extensions) == [("example/curl", "1.0.0")]
 
 
-def test_docker_without_exporter(dirs):
+def test_docker_without_exporter(dirs: dict[str, Path]) -> None:
     with pytest.raises(ModuleError, match=r"^docker://x/y: docker:// sources need an image engine"):
         fetch("docker://x/y", dirs)
 
 
-def test_buildpack_in_the_wrong_folder_of_an_image(dirs):
+def test_buildpack_in_the_wrong_folder_of_an_image(dirs: dict[str, Path]) -> None:
     def exporter(image: str, dest: Path) -> None:
         write_buildpack(
             dest / "cnb" / "buildpacks" / "example_hello" / "9.9.9", "example/hello", "0.0.1"
@@ -293,7 +297,7 @@ def test_buildpack_in_the_wrong_folder_of_an_image(dirs):
         fetch("docker://img", dirs, image_exporter=exporter)
 
 
-def test_registry_urn_needs_network(dirs):
+def test_registry_urn_needs_network(dirs: dict[str, Path]) -> None:
     with pytest.raises(ModuleError) as caught:
         fetch("urn:cnb:registry:example/hello@0.0.1", dirs)
 
@@ -304,12 +308,12 @@ def test_registry_urn_needs_network(dirs):
     assert caught.value.hint == "use a path, URL or docker:// image of the buildpack instead"
 
 
-def test_unknown_scheme(dirs):
+def test_unknown_scheme(dirs: dict[str, Path]) -> None:
     with pytest.raises(ModuleError, match=r"^ftp://h/x\.tgz: the ftp:// scheme is not supported$"):
         fetch("ftp://h/x.tgz", dirs)
 
 
-def test_missing_path_says_where_it_looked(dirs):
+def test_missing_path_says_where_it_looked(dirs: dict[str, Path]) -> None:
     with pytest.raises(ModuleError) as caught:
         fetch("nope/bp", dirs)
 
@@ -320,7 +324,7 @@ def test_missing_path_says_where_it_looked(dirs):
 # --- descriptor problems ----------------------------------------------------------------------
 
 
-def test_missing_descriptor_in_a_directory(dirs):
+def test_missing_descriptor_in_a_directory(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "empty").mkdir()
 
     with pytest.raises(
@@ -330,7 +334,7 @@ def test_missing_descriptor_in_a_directory(dirs):
         fetch(str(dirs["src"] / "empty"), dirs)
 
 
-def test_missing_descriptor_in_an_archive_names_the_uri(dirs):
+def test_missing_descriptor_in_an_archive_names_the_uri(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "bp").mkdir()
     (dirs["src"] / "bp" / "README").write_text("no descriptor here")
     archive = make_buildpack_archive(dirs["src"] / "bp", dirs["src"] / "bp.tgz")
@@ -341,7 +345,7 @@ def test_missing_descriptor_in_an_archive_names_the_uri(dirs):
     assert caught.value.message.startswith(f"{archive}: buildpack.toml not found")
 
 
-def test_extension_given_as_buildpack(dirs):
+def test_extension_given_as_buildpack(dirs: dict[str, Path]) -> None:
     ext = write_extension(dirs["src"] / "curl", "example/curl", "1.0.0")
 
     with pytest.raises(
@@ -352,7 +356,7 @@ def test_extension_given_as_buildpack(dirs):
     assert caught.value.hint == "list it under [[extensions]] in builder.toml"
 
 
-def test_malformed_toml(dirs):
+def test_malformed_toml(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "bad").mkdir()
     (dirs["src"] / "bad" / "buildpack.toml").write_text('api = "0.10"\n[buildpack\nid = "x"\n')
 
@@ -365,7 +369,7 @@ def test_malformed_toml(dirs):
     )
 
 
-def test_every_descriptor_problem_is_reported_at_once(dirs):
+def test_every_descriptor_problem_is_reported_at_once(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "bad").mkdir()
     (dirs["src"] / "bad" / "buildpack.toml").write_text(
         'api = "v1"\n[buildpack]\nid = "app"\nversion = "../1"\nname = 3\n'
@@ -388,7 +392,7 @@ def test_every_descriptor_problem_is_reported_at_once(dirs):
         assert expected in message
 
 
-def test_extension_with_order_is_refused(dirs):
+def test_extension_with_order_is_refused(dirs: dict[str, Path]) -> None:
     ext = write_extension(
         dirs["src"] / "e", "example/e", "1.0.0", extra_toml='[[order]]\n[[order.group]]\nid = "x"\n'
     )
@@ -402,7 +406,7 @@ def test_extension_with_order_is_refused(dirs):
 # --- descriptor fields ------------------------------------------------------------------------
 
 
-def test_descriptor_fields(dirs):
+def test_descriptor_fields(dirs: dict[str, Path]) -> None:
     descriptor = read_descriptor(hello(dirs), "buildpack")
 
     assert (descriptor.kind, descriptor.api, descriptor.id, descriptor.version) == (
@@ -423,7 +427,7 @@ def test_descriptor_fields(dirs):
     hash(descriptor)  # usable as a dict key despite the tables inside
 
 
-def test_composite_order_with_optional_flags_and_open_versions(dirs):
+def test_composite_order_with_optional_flags_and_open_versions(dirs: dict[str, Path]) -> None:
     root = write_buildpack(
         dirs["src"] / "meta",
         "example/meta",
@@ -444,7 +448,7 @@ def test_composite_order_with_optional_flags_and_open_versions(dirs):
     assert not (root / "bin").exists()
 
 
-def test_extension_descriptor(dirs):
+def test_extension_descriptor(dirs: dict[str, Path]) -> None:
     root = write_extension(
         dirs["src"] / "curl", "example/curl", "1.2.3", name="curl", generate_script="#!/bin/sh\n"
     )
@@ -456,7 +460,7 @@ def test_extension_descriptor(dirs):
     assert module.install_path == PurePosixPath("/cnb/extensions/example_curl/1.2.3")
 
 
-def test_buildpack_without_api_key_is_api_0_1(dirs):
+def test_buildpack_without_api_key_is_api_0_1(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "old").mkdir()
     (dirs["src"] / "old" / "buildpack.toml").write_text(
         '[buildpack]\nid = "old"\nversion = "1.0.0"\n'
@@ -465,7 +469,7 @@ def test_buildpack_without_api_key_is_api_0_1(dirs):
     assert read_descriptor(dirs["src"] / "old", "buildpack").api == "0.1"
 
 
-def test_install_path_replaces_slashes(dirs):
+def test_install_path_replaces_slashes(dirs: dict[str, Path]) -> None:
     [module] = fetch(str(write_buildpack(dirs["src"] / "x", "io.example/deep/name", "1.0.0")), dirs)
 
     assert module.install_path == PurePosixPath("/cnb/buildpacks/io.example_deep_name/1.0.0")
@@ -525,7 +529,7 @@ def _tar_with(dest: Path, *members: tuple[str, str, str]) -> Path:
         "link-chain",
     ],
 )
-def test_path_traversal_is_refused(dirs, members, why):
+def test_path_traversal_is_refused(dirs: dict[str, Path], members: list[Any], why: str) -> None:
     archive = _tar_with(dirs["src"] / "evil.tgz", *members)
 
     with pytest.raises(ModuleError) as caught:
@@ -537,7 +541,7 @@ def test_path_traversal_is_refused(dirs, members, why):
     assert not (dirs["work"] / "escaped").exists()
 
 
-def test_links_inside_the_archive_are_kept(dirs):
+def test_links_inside_the_archive_are_kept(dirs: dict[str, Path]) -> None:
     archive = _tar_with(
         dirs["src"] / "ok.tgz",
         ("bin/real", "file", "#!/bin/sh\n"),
@@ -551,7 +555,7 @@ def test_links_inside_the_archive_are_kept(dirs):
     assert (module.root / "bin" / "build").read_text() == "#!/bin/sh\n"
 
 
-def test_corrupt_archive(dirs):
+def test_corrupt_archive(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "broken.tgz").write_bytes(b"\x1f\x8b" + b"not really gzip" * 10)
 
     with pytest.raises(ModuleError, match=r"broken\.tgz: .*(not a readable tar archive|corrupt)"):
@@ -573,7 +577,7 @@ def _staging_source(dirs: dict[str, Path]) -> Path:
     return root
 
 
-def test_stage_module_normalizes_modes_and_mtimes(dirs, tmp_path):
+def test_stage_module_normalizes_modes_and_mtimes(dirs: dict[str, Path], tmp_path: Path) -> None:
     [module] = fetch(str(_staging_source(dirs)), dirs)
     dest = tmp_path / "layer"
 
@@ -608,7 +612,9 @@ def test_stage_module_normalizes_modes_and_mtimes(dirs, tmp_path):
     assert (dest / "cnb").lstat().st_mtime == 0  # parents too, not only the module
 
 
-def test_stage_module_twice_replaces_the_copy_and_keeps_siblings(dirs, tmp_path):
+def test_stage_module_twice_replaces_the_copy_and_keeps_siblings(
+    dirs: dict[str, Path], tmp_path: Path
+) -> None:
     source = _staging_source(dirs)
     [module] = fetch(str(source), dirs)
     newer = write_buildpack(dirs["src"] / "v2", "example/hello", "0.0.2")
@@ -628,7 +634,9 @@ def test_stage_module_twice_replaces_the_copy_and_keeps_siblings(dirs, tmp_path)
     assert (dest / "cnb" / "buildpacks").lstat().st_mtime == 0
 
 
-def test_tree_digest_ignores_mtimes_and_modes_within_their_class(dirs, tmp_path):
+def test_tree_digest_ignores_mtimes_and_modes_within_their_class(
+    dirs: dict[str, Path], tmp_path: Path
+) -> None:
     source = _staging_source(dirs)
     [module] = fetch(str(source), dirs)
     staged = stage_module(module, tmp_path / "layer")
@@ -651,7 +659,9 @@ def test_tree_digest_ignores_mtimes_and_modes_within_their_class(dirs, tmp_path)
     ],
     ids=["content", "exec-bit", "new-file", "rename", "link-target", "new-folder"],
 )
-def test_tree_digest_changes_with_content(dirs, change):
+def test_tree_digest_changes_with_content(
+    dirs: dict[str, Path], change: Callable[[Path], object]
+) -> None:
     source = _staging_source(dirs)
     before = tree_digest(source)
 
@@ -660,7 +670,7 @@ def test_tree_digest_changes_with_content(dirs, change):
     assert tree_digest(source) != before
 
 
-def test_special_files_cannot_be_staged(dirs, tmp_path):
+def test_special_files_cannot_be_staged(dirs: dict[str, Path], tmp_path: Path) -> None:
     source = _staging_source(dirs)
     os.mkfifo(source / "pipe")
     module = Module(read_descriptor(source, "buildpack"), source)
