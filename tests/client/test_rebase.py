@@ -146,3 +146,28 @@ def test_a_base_without_a_digest_or_a_platform_is_not_rebased(published: Publish
     push_index(published.served, "base", "1", [amd64_only.descriptor])
     with pytest.raises(RebaseImpossibleError, match="the old or new base has no linux/arm64 image"):
         rebase(published.name, published.provenance, published.registry)
+
+
+def test_a_builder_is_rebased_only_where_its_bases_config_is_unchanged(
+    published: Published,
+) -> None:
+    # The builder's labels (its modules, its lifecycle, the base's own labels it keeps)
+    # describe the layers it adds: a base whose labels moved too needs a rebuild.
+    builder = replace(published.provenance, command="create-builder", role="builder")
+    rebased = rebase(published.name, builder, published.registry, same_config=True)
+    assert rebased.platforms == PLATFORMS
+    relabelled = [
+        push_image(
+            published.served,
+            "base",
+            [f"newer base {p}".encode()],
+            platform=p,
+            labels={"io.buildpacks.base.sbom": "sha256:" + "1" * 64},
+        )
+        for p in PLATFORMS
+    ]
+    push_index(published.served, "base", "1", [i.descriptor for i in relabelled])
+    moved = read_provenance(image_of(published, "linux/amd64")[1]["config"]["Labels"])
+    assert moved is not None
+    with pytest.raises(RebaseImpossibleError, match="config changed, not only its files"):
+        rebase(published.name, replace(moved, role="builder"), published.registry, same_config=True)
