@@ -138,3 +138,24 @@ def test_the_same_request_under_two_names_is_the_same_image(
         digests.append(json.loads(result.stdout)["images"][0]["digest"])
     assert digests[0] == digests[1]
     assert first not in json.dumps(platform_configs(first))
+
+
+def test_every_platforms_image_is_the_same_under_two_names(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    if engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    base = engine.name("rq-mbase")
+    push_base(engine, base, tmp_path, "v1", base=engine.multiarch_run_image, platforms=BOTH)
+    cnbext.write("extend.toml", f'[extend]\nimage = "{base}"\n[extend.metadata]\nowner = "ops"\n')
+    names = (engine.name("rq-ma"), engine.name("rq-mb"))
+    for name in names:
+        cnbext(
+            *("extend", name, "-c", "extend.toml", "--build-id", "fixed", "--publish"),
+            *("--platform", "linux/amd64", "--platform", "linux/arm64"),
+            check=True,
+        )
+    first, second = (manifest(n)[1]["manifests"] for n in names)
+    assert {m["platform"]["architecture"]: m["digest"] for m in first} == {
+        m["platform"]["architecture"]: m["digest"] for m in second
+    }
