@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +14,12 @@ from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, label_json
 pytestmark = pytest.mark.engine
 
 
-def builder_toml(build: str, run: str, extra: str = "") -> str:
+def builder_toml(build: str, run: str, extra: str = "", examples: Path = EXAMPLES) -> str:
     return f"""
 [[buildpacks]]
-uri = "{EXAMPLES}/buildpacks/hello"
+uri = "{examples}/buildpacks/hello"
 [[buildpacks]]
-uri = "{EXAMPLES}/buildpacks/jq-report"
+uri = "{examples}/buildpacks/jq-report"
 [[order]]
   [[order.group]]
   id = "examples/hello"

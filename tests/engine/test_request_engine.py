@@ -13,29 +13,13 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import EXAMPLES, Cli, EngineEnv
+from tests.engine.test_create_builder_pack_engine import builder_toml
 from tests.engine.test_day2_engine import inspect, manifest, platforms_of, push_base, upgrade
 
 pytestmark = pytest.mark.engine
 
 BOTH = "linux/amd64,linux/arm64"
 FLATTENED = "examples/hello@0.0.1,examples/jq-report@0.0.1"
-
-
-def builder_toml(examples: Path, build: str, run: str) -> str:
-    return f"""
-description = "request test builder"
-[[buildpacks]]
-uri = "buildpacks/hello"
-[[buildpacks]]
-uri = "{examples}/buildpacks/jq-report"
-[[order]]
-  [[order.group]]
-  id = "examples/hello"
-[build]
-image = "{build}"
-[[run.images]]
-image = "{run}"
-"""
 
 
 def platform_configs(reference: str) -> dict[str, dict[str, Any]]:
@@ -89,7 +73,7 @@ def test_a_two_target_builder_keeps_every_flag_through_upgrade(
     examples = tmp_path / "examples"
     shutil.copytree(EXAMPLES, examples)
     config = examples / "builder.toml"
-    config.write_text(builder_toml(examples, build, engine.multiarch_run_image))
+    config.write_text(builder_toml(build, engine.multiarch_run_image, examples=examples))
     builder_cli(
         *("create-builder", builder, "-c", str(config), "--publish"),
         *("--target", "linux/amd64", "--target", "linux/arm64"),
