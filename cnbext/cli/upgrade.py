@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 
 HELP = """Upgrade images cnbext made when their base moved: rebase or redo the recorded work.
 
-Every image cnbext makes records how it was made (docs/day-2.md). For each NAME, the recorded
-base reference is looked up in its registry; when it now serves another image (or --build-id
-differs), the image is upgraded and saved under the same NAME: a rebasable image
-(`io.buildpacks.rebasable=true`) whose base alone moved is rebased registry-side (no layer is
-uploaded again); anything else is rebuilt as extend / extend-builder / create-builder made it.
-Builders from extend-builder get their run image and mirrors first, as extend-builder does.
+Every image cnbext makes records the request that made it, whole (docs/day-2.md). For each
+NAME, the recorded base reference is looked up in its registry; when it now serves another
+image (or --build-id differs), the image is upgraded and saved under the same NAME and every
+other name it was saved under: a rebasable image (`io.buildpacks.rebasable=true`), or a builder
+none of whose own changes touched its build image, whose base alone moved is rebased
+registry-side (no layer is uploaded again); anything else is rebuilt by replaying the recorded
+request (every flag, the config as read) through extend / extend-builder / create-builder.
+Builders get their run image and mirrors first, as the command did.
 
 With --check nothing changes: exit 0 when everything is up to date, 100 when anything needs an
 upgrade.
@@ -46,7 +48,8 @@ EPILOG = """**Examples**
 ```
 cnbext upgrade --check reg.example.com/cnb/run:1 reg.example.com/cnb/builder:1
 cnbext upgrade --publish reg.example.com/cnb/run:1
-cnbext upgrade --publish reg.example.com/cnb/builder:1 --config builder.toml
+cnbext upgrade --publish reg.example.com/cnb/builder:1
+cnbext upgrade --publish reg.example.com/cnb/builder:1 --config new-builder.toml
 ```
 
 Exit codes: 0 ok (everything up to date or upgraded), 100 (--check) something needs an
@@ -74,7 +77,10 @@ RebaseOption = Annotated[
 BuilderTomlOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", help="builder.toml, to rebuild builders made by create-builder."
+        "--config",
+        "-c",
+        help="A builder.toml to rebuild create-builder builders from instead of the one they "
+        "recorded (to change the builder on the way).",
     ),
 ]
 
