@@ -180,8 +180,8 @@ def _extension(path: Path, display: str) -> list[ConfigProblem]:
 def _buildpack(path: Path, display: str) -> list[ConfigProblem]:
     from cnbext.config.extension import descriptor_warnings
 
-    source = _schema_checked(path, display, "buildpack")
-    warnings = descriptor_warnings(source, "buildpack")
+    source, warnings = _schema_checked(path, display, "buildpack")
+    warnings += descriptor_warnings(source, "buildpack")
     if "api" not in source.data():
         # pack reads a descriptor without `api` as Buildpack API 0.1, which no lifecycle
         # this century supports: say so now rather than at create-builder time.
@@ -189,23 +189,27 @@ def _buildpack(path: Path, display: str) -> list[ConfigProblem]:
     return warnings
 
 
-def _schema_only(schema: str) -> Callable[[Path, str], list[ConfigProblem]]:
-    def check(path: Path, display: str) -> list[ConfigProblem]:
-        _schema_checked(path, display, schema)
-        return []
-
-    return check
-
-
-def _schema_checked(path: Path, display: str, schema: str) -> Any:
+def _extend_config(path: Path, display: str) -> list[ConfigProblem]:
+    from cnbext.config.extend_config import extend_config_args
     from cnbext.config.toml_source import TomlSource
-    from cnbext.config.validation import schema_problems
+
+    return extend_config_args(TomlSource.read(path, display))[1]
+
+
+def _plan(path: Path, display: str) -> list[ConfigProblem]:
+    return _schema_checked(path, display, "plan")[1]
+
+
+def _schema_checked(path: Path, display: str, schema: str) -> tuple[Any, list[ConfigProblem]]:
+    """The source and its warnings; ConfigError for its problems."""
+    from cnbext.config.toml_source import TomlSource
+    from cnbext.config.validation import schema_check
 
     source = TomlSource.read(path, display)
-    problems = schema_problems(source, schema)
+    problems, warnings = schema_check(source, schema)
     if problems:
         raise ConfigError(problems)
-    return source
+    return source, warnings
 
 
 def _dockerfile(kind_name: str) -> Callable[[Path, str], list[ConfigProblem]]:
@@ -242,8 +246,8 @@ _CHECKERS: dict[Kind, Callable[[Path, str], list[ConfigProblem]]] = {
     Kind.EXTEND_BUILDER: _extend_builder,
     Kind.EXTENSION: _extension,
     Kind.BUILDPACK: _buildpack,
-    Kind.EXTEND_CONFIG: _schema_only("extend-config"),
-    Kind.PLAN: _schema_only("plan"),
+    Kind.EXTEND_CONFIG: _extend_config,
+    Kind.PLAN: _plan,
     Kind.BUILD_DOCKERFILE: _dockerfile("build"),
     Kind.RUN_DOCKERFILE: _dockerfile("run"),
 }

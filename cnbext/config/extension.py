@@ -19,7 +19,7 @@ from typing import Any
 
 from cnbext.cnb.semver import module_version_warning
 from cnbext.config.toml_source import TomlSource
-from cnbext.config.validation import schema_problems
+from cnbext.config.validation import schema_check
 from cnbext.errors import ConfigError, ConfigProblem
 from cnbext.sources.descriptor import ModuleDescriptor
 
@@ -128,7 +128,7 @@ class ExtensionConfig:
 
 def load_extension_config(path: Path, display_name: str | None = None) -> ExtensionConfig:
     source = TomlSource.read(path, display_name)
-    problems = schema_problems(source, "extension")
+    problems, unknown_keys = schema_check(source, "extension")
     if problems:
         raise ConfigError(problems)
     # Only a file that passed the schema gets here, so every key has its type.
@@ -154,7 +154,7 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
             for target in data.get("targets", [])
         ),
         metadata=data.get("metadata", {}),
-        warnings=tuple(descriptor_warnings(source, "extension")),
+        warnings=tuple(unknown_keys + descriptor_warnings(source, "extension")),
     )
 
 

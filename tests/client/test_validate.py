@@ -121,6 +121,10 @@ BUILD_DOCKERFILE_CASES = {
         "ARG base_image\nFROM $base_image\n",
         "build.Dockerfile:2:6: $: build.Dockerfile did not contain required FROM ${base_image}",
     ),
+    "COPY with one argument (BuildKit's instructions.Parse)": (
+        "ARG base_image\nFROM ${base_image}\nCOPY x\n",
+        "build.Dockerfile:3:1: $: COPY requires at least two arguments",
+    ),
 }
 
 
@@ -144,8 +148,45 @@ EXTEND_CONFIG_CASES = {
         '[[build.args]]\nvalue = "x"\n',
         "extend-config.toml:1:1: $.build.args[0]: missing required key 'name'",
     ),
-    "unknown table": ("[biuld]\n", "extend-config.toml:1:2: $.biuld: unknown key 'biuld'"),
 }
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "warning"),
+    [
+        (
+            "extend-config.toml",
+            "[biuld]\n",
+            "extend-config.toml:1:2: $.biuld: ignoring unexpected key 'biuld' (the lifecycle "
+            "ignores it); did you mean 'build'?",
+        ),
+        (
+            "extend-config.toml",
+            '[[run.args]]\nname = "base_image"\nvalue = "x"\n',
+            'extend-config.toml:2:8: $.run.args[0].name: arg with name "base_image" is ignored',
+        ),
+        (
+            "plan.toml",
+            '[[provides]]\nname = "a"\nversion = "1"\n',
+            "plan.toml:3:1: $.provides[0].version: ignoring unexpected key 'version' (the "
+            "lifecycle ignores it)",
+        ),
+        (
+            "buildpack.toml",
+            'api = "0.10"\n[buildpack]\nid = "a"\nversion = "1.0.0"\nhomepag = "x"\n',
+            "buildpack.toml:5:1: $.buildpack.homepag: ignoring unexpected key 'homepag' (pack "
+            "warns and ignores it, as the lifecycle does); did you mean 'homepage'?",
+        ),
+    ],
+    ids=["extend-config table", "extend-config base_image", "plan key", "buildpack key"],
+)
+def test_what_upstream_ignores_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, warning: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, name, text)
+    assert report.problems == ()
+    assert any(line.startswith(warning) for line in lines(report.warnings)), lines(report.warnings)
 
 
 BAD_FILE_CASES = {

@@ -277,16 +277,6 @@ BAD = {
         92,
         'test/bad/extend-config.toml:2:8: $.build.args[0].name: arg with name "user_id" is not allowed',
     ),
-    "base_image in extend-config": (
-        {
-            "generate_script": generate_script(
-                ("extend-config.toml", '[[run.args]]\nname = "base_image"\nvalue = "x"\n'),
-                ("run.Dockerfile", "ARG base_image\nFROM ${base_image}\nRUN true\n"),
-            )
-        },
-        92,
-        'test/bad/extend-config.toml:2:8: $.run.args[0].name: arg with name "base_image" is not allowed',
-    ),
     "integer value": (
         {
             "generate_script": generate_script(
