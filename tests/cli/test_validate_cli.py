@@ -46,7 +46,7 @@ def test_json_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert document["exitCode"] == 3
     assert document["files"][0]["kind"] == "run.Dockerfile"
     assert document["problems"] == [
-        "run.Dockerfile:2:1: $: run.Dockerfile is not permitted to use multistage build (a second FROM)"
+        "run.Dockerfile:2:1: run.Dockerfile is not permitted to use multistage build (a second FROM)"
     ]
 
 
@@ -58,6 +58,20 @@ def test_kind_flag_and_unknown_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["validate", "ci.toml", "--kind", "nope"])
     assert result.exit_code == 2
     assert "--kind 'nope' is not a kind" in result.stderr
+    # one JSON shape whatever the outcome
+    shapes = set()
+    for args in (["ci.toml"], ["ci.toml", "--kind", "extend"], ["ci.toml", "--kind", "nope"]):
+        result = runner.invoke(app, ["validate", *args, "-o", "json"])
+        shapes.add(tuple(sorted(json.loads(result.stdout))))
+    assert len(shapes) == 1
+
+
+def test_strict_fails_on_warnings() -> None:
+    path = str(GOOD / "paketo-jammy-full-builder.toml")
+    assert runner.invoke(app, ["validate", path]).exit_code == 0
+    result = runner.invoke(app, ["validate", path, "--strict"])
+    assert result.exit_code == 3
+    assert "(--strict: warnings are problems)" in result.stderr
 
 
 def test_missing_file_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

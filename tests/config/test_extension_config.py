@@ -164,9 +164,9 @@ INVALID = {
         '[extension]\nid = "a"\nversion = "1.0.0"\n',
         ["extension.toml:1:1: missing required key 'api' in the top level"],
     ),
-    "api with a v": (
-        'api = "v0.10"\n[extension]\nid = "a"\nversion = "1.0.0"\n',
-        ['extension.toml:1:7: $.api: "v0.10" is not a Buildpack API version'],
+    "api with a dash": (
+        'api = "0-10"\n[extension]\nid = "a"\nversion = "1.0.0"\n',
+        ['extension.toml:1:7: $.api: "0-10" is not a Buildpack API version'],
     ),
     "api with a patch": (
         'api = "0.10.1"\n[extension]\nid = "a"\nversion = "1.0.0"\n',
@@ -287,7 +287,7 @@ def test_reserved_word_inside_an_id_is_fine(tmp_path: Path) -> None:
 def test_all_problems_are_reported_at_once_in_position_order(tmp_path: Path) -> None:
     problems = problems_of(
         tmp_path,
-        'api = "v1"\n'
+        'api = "1.0.0"\n'
         "[extension]\n"
         'id = "sbom"\n'
         'version = "1 0"\n'
@@ -344,6 +344,19 @@ def test_unknown_keys_are_warnings_as_pack_gives_them(
     path.write_text(HEAD + extra)
     config = load_extension_config(path, "extension.toml")
     assert warning in [str(w) for w in config.warnings]
+
+
+@pytest.mark.parametrize(("api", "read"), [("v0.10", "0.10"), ("0.010", "0.10"), ("010", "10.0")])
+def test_api_forms_the_lifecycle_reads_load_with_the_spec_rule_as_a_warning(
+    tmp_path: Path, api: str, read: str
+) -> None:
+    path = tmp_path / "extension.toml"
+    path.write_text(f'api = "{api}"\n[extension]\nid = "a"\nversion = "1.0.0"\n')
+    config = load_extension_config(path, "extension.toml")
+    assert config.api == read
+    (warning,) = config.warnings
+    assert str(warning).startswith(f"extension.toml:1:7: $.api: api {api!r} is not")
+    assert f"read it as {read}" in warning.message
 
 
 def test_pack_module_info_keys_are_known(tmp_path: Path) -> None:
