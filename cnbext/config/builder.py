@@ -20,7 +20,7 @@ from typing import Any, Literal
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.labels import merge_metadata
 from cnbext.cnb.semver import normalize_lifecycle_version
-from cnbext.config.builder_rules import rule_problems, rule_warnings
+from cnbext.config.builder_rules import rule_problems, rule_warnings, stack_warnings
 from cnbext.config.extend import metadata_warnings
 from cnbext.config.extension_request import ExtensionRequest, requests_from_config
 from cnbext.config.toml_source import TomlSource
@@ -165,14 +165,9 @@ def _model(source: TomlSource, data: dict[str, Any], base_dir: Path) -> BuilderC
     build: dict[str, Any] = data.get("build", {})
     stack: dict[str, Any] = data.get("stack", {})
     extend_build, extend_run, warnings = extend_scopes(source, data)
-    warnings += rule_warnings(source, data)
-    if "stack" in data:
-        warnings.append(
-            source.problem(
-                ("stack",),
-                "[stack] is deprecated; use [build] image and [[run.images]] instead",
-            )
-        )
+    # pack does not warn about [stack] itself (real builders keep it for older platforms), only
+    # about what it overrides.
+    warnings += [*rule_warnings(source, data), *stack_warnings(source, data)]
     system: dict[str, Any] = data.get("system", {})
     return BuilderConfig(
         source=source,

@@ -61,9 +61,9 @@ def test_public_shaped_folders_are_checked_whole() -> None:
     assert all(r.problems == () for r in reports)
 
 
-def test_deprecated_stack_is_the_only_warning_of_the_paketo_shape() -> None:
+def test_the_paketo_shape_has_no_warning_as_pack_gives_none() -> None:
     (report,) = validate_paths([GOOD / "paketo-jammy-full-builder.toml"])
-    assert [w.path for w in report.warnings] == ["$.stack"]
+    assert report.warnings == ()
 
 
 # --- every bad case the loaders refuse: validate says exactly the same ---------------------
