@@ -290,8 +290,11 @@ def _extension(path: Path, display: str) -> list[ConfigProblem]:
 
 def _buildpack(path: Path, display: str) -> list[ConfigProblem]:
     from cnbext.config.extension import descriptor_warnings
+    from cnbext.config.toml_source import toml10_problems
 
     source, warnings = _schema_checked(path, display, "buildpack")
+    if toml10_problems(source):  # pack reads buildpack.toml as TOML 1.0
+        raise ConfigError(toml10_problems(source))
     data = source.data()
     if data.get("order") and (data.get("stacks") or data.get("targets")):
         # pack's validateBuildpackDescriptor refuses it before packing anything.

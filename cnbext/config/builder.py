@@ -23,7 +23,7 @@ from cnbext.cnb.semver import normalize_lifecycle_version
 from cnbext.config.builder_rules import rule_problems, rule_warnings, stack_warnings
 from cnbext.config.extend import metadata_warnings
 from cnbext.config.extension_request import ExtensionRequest, requests_from_config
-from cnbext.config.toml_source import TomlSource
+from cnbext.config.toml_source import TomlSource, toml10_problems
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
 
@@ -143,6 +143,7 @@ class BuilderConfig:
 def builder_config_problems(source: TomlSource) -> list[ConfigProblem]:
     """Every problem of a builder.toml: the schema's and the rules' (each said once)."""
     problems = schema_problems(source, "builder") + list(rule_problems(source, source.data()))
+    problems += toml10_problems(source)
     # A rule and the schema can both trip over the same value; say it once.
     return list(dict.fromkeys(problems))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.semver import module_version_warning
-from cnbext.config.toml_source import TomlSource
+from cnbext.config.toml_source import TomlSource, toml10_problems
 from cnbext.config.validation import schema_check
 from cnbext.errors import ConfigError, ConfigProblem
 from cnbext.sources.descriptor import SPEC_API_VERSION, ModuleDescriptor, canonical_api
@@ -129,6 +129,7 @@ class ExtensionConfig:
 def load_extension_config(path: Path, display_name: str | None = None) -> ExtensionConfig:
     source = TomlSource.read(path, display_name)
     problems, unknown_keys = schema_check(source, "extension")
+    problems += toml10_problems(source)  # pack reads extension.toml as TOML 1.0
     if problems:
         raise ConfigError(problems)
     # Only a file that passed the schema gets here, so every key has its type.

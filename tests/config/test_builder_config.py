@@ -709,3 +709,23 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_builder_config(tmp_path / "nope.toml", "nope.toml")
     assert str(caught.value.problems[0]) == "nope.toml:1:1: file not found"
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        (
+            '[build]\nimage = "b"\nenv = [{name = "A",\n value = "1"}]\n[[run.images]]\nimage = "r"\n',
+            "3:20",
+        ),
+        ('description = "\\e"\n' + BASE, "1:18"),
+        ('description = "\\x41"\n' + BASE, "1:18"),
+    ],
+    ids=["newline in an inline table", "\\e escape", "\\x escape"],
+)
+def test_toml_1_1_is_refused_as_pack_refuses_it(tmp_path: Path, text: str, position: str) -> None:
+    """pack reads builder.toml with BurntSushi/toml v1.3.2, TOML 1.0."""
+    with pytest.raises(ConfigError) as caught:
+        load_builder_config(write(tmp_path, text), "builder.toml")
+    (problem,) = [p for p in caught.value.problems if "TOML 1.0" in p.message]
+    assert str(problem).startswith(f"builder.toml:{position}: invalid TOML 1.0, which pack")
