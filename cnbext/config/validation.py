@@ -241,5 +241,5 @@ def _toml_type(value: object) -> str:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = json.dumps(value, default=str)
+    text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -408,3 +408,15 @@ def test_a_toml_named_otherwise_is_known_by_its_keys(
     path = tmp_path / "paketo-jammy-base.toml"
     path.write_text(text)
     assert kind_of(path) is kind
+
+
+def test_non_ascii_values_are_printed_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(
+        tmp_path,
+        "extension.toml",
+        'api = "0.10"\n[extension]\nid = "ext/café"\nversion = "1.0.0"\n',
+    )
+    assert '"ext/café" is not a valid extension id' in lines(report.problems)[0]
