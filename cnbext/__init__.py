@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cnbext.client.upgrade import upgrade
     from cnbext.client.upgrade_model import UpgradeOptions, UpgradeResult
     from cnbext.client.usecase import Result
+    from cnbext.client.validate import ValidateResult, validate
     from cnbext.config.extension_request import ExtensionRequest
     from cnbext.engine.protocol import Engine
     from cnbext.engine.settings import EngineSettings
@@ -43,6 +44,8 @@ _API = {
     "create_builder": "cnbext.client.create_builder",
     "inspect_image": "cnbext.client.inspect",
     "upgrade": "cnbext.client.upgrade",
+    "validate": "cnbext.client.validate",
+    "ValidateResult": "cnbext.client.validate",
     "UpgradeOptions": "cnbext.client.upgrade_model",
     "UpgradeResult": "cnbext.client.upgrade_model",
     "ExtendOptions": "cnbext.plan.extend",
@@ -80,12 +83,14 @@ __all__ = [
     "SilentReporter",
     "UpgradeOptions",
     "UpgradeResult",
+    "ValidateResult",
     "__version__",
     "create_builder",
     "extend",
     "extend_builder",
     "inspect_image",
     "upgrade",
+    "validate",
 ]
 
 

@@ -2,7 +2,9 @@
 
 Extension Dockerfiles are parsed by BuildKit's own parser (the ``dockerfile`` package wraps
 its Go code), so heredocs, ``# escape=``, line continuations and JSON forms read exactly as
-BuildKit and the lifecycle (``buildpack/dockerfile.go``) read them. The rules on top are the
+BuildKit and the lifecycle (``buildpack/dockerfile.go``) read them; each instruction then goes
+through BuildKit's own instruction checks (``instructions.Parse``, ported in
+:mod:`cnbext.cnb.instructions`), as the lifecycle runs them. The rules on top are the
 lifecycle's: one stage; a build.Dockerfile is ``ARG base_image`` then ``FROM ${base_image}``
 (the FROM text compared literally); a run.Dockerfile ``FROM`` other than ``${base_image}``
 switches the run image; an instruction BuildKit does not know fails; a known one outside the
@@ -15,21 +17,16 @@ restored at the end through the ``user_id`` / ``group_id`` build args.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
 import dockerfile
 
+from cnbext.cnb.instructions import INSTRUCTION_NAMES, Instruction, check_instruction
+
 # What BuildKit's instruction parser knows (moby/buildkit frontend/dockerfile/instructions/
 # parse.go, ParseInstruction); anything else fails there with "unknown instruction".
-BUILDKIT_INSTRUCTIONS = frozenset(
-    {
-        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
-        "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
-        "WORKDIR",
-    }
-)  # fmt: skip
+BUILDKIT_INSTRUCTIONS = frozenset(INSTRUCTION_NAMES)
 # The extension spec's list (the lifecycle's recommendedCommands): others only warn.
 ALLOWED_INSTRUCTIONS = frozenset(
     {"FROM", "ADD", "ARG", "COPY", "ENV", "LABEL", "RUN", "SHELL", "USER", "WORKDIR"}
@@ -57,18 +54,6 @@ class Finding:
 
     def format(self, file: str) -> str:
         return f"{file}:{self.line}:{self.column}: {self.severity.value}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One instruction as BuildKit's parser sees it (heredoc bodies belong to it)."""
-
-    line: int  # 1-based line where it starts
-    column: int  # 1-based column of its keyword
-    keyword: str  # upper-cased
-    values: tuple[str, ...]  # its words after flags, as the parser split them
-    flags: tuple[str, ...]
-    original: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +98,10 @@ def parse_instructions(text: str) -> list[Instruction]:
                 values=tuple(command.value),
                 flags=tuple(command.flags),
                 original=command.original,
+                command=command.cmd,
+                json=bool(command.json),
+                sub_command=command.sub_cmd,
+                heredocs=tuple(heredoc.name for heredoc in command.heredocs),
             )
         )
     return parsed
@@ -134,7 +123,7 @@ def check_dockerfile(text: str, kind: DockerfileKind) -> DockerfileCheck:
         instructions = parse_instructions(text)
     except DockerfileSyntaxError as err:
         return DockerfileCheck((Finding(1, 1, Severity.ERROR, f"cannot be parsed: {err}"),))
-    findings = _instruction_findings(instructions)
+    findings = _instruction_findings(text, instructions)
     froms = [i for i in instructions if i.keyword == "FROM"]
     if not froms:
         message = f"{kind.value}.Dockerfile should have at least one stage (no FROM)"
@@ -183,25 +172,22 @@ def lint(text: str, kind: DockerfileKind) -> list[Finding]:
     return list(check_dockerfile(text, kind).findings)
 
 
-def _instruction_findings(instructions: list[Instruction]) -> list[Finding]:
+def _instruction_findings(text: str, instructions: list[Instruction]) -> list[Finding]:
+    """BuildKit's instructions.Parse over every instruction (the lifecycle stops at its first
+    refusal; every one is reported here), and the lifecycle's not-recommended warning."""
     findings: list[Finding] = []
     for instruction in instructions:
-        keyword = instruction.keyword
-        if keyword not in BUILDKIT_INSTRUCTIONS:
-            message = f"unknown instruction: {keyword}"
-            close = difflib.get_close_matches(keyword, sorted(BUILDKIT_INSTRUCTIONS), n=1)
-            if close:
-                message += f" (did you mean {close[0]}?)"
-            severity = Severity.ERROR
-        elif keyword not in ALLOWED_INSTRUCTIONS:
+        refusal = check_instruction(instruction)
+        if refusal is not None:
+            column = value_column(text, instruction, refusal.at or "")
+            findings.append(Finding(instruction.line, column, Severity.ERROR, refusal.message))
+        elif instruction.keyword not in ALLOWED_INSTRUCTIONS:
             message = (
-                f"command {keyword} is not recommended in extension Dockerfiles "
+                f"command {instruction.keyword} is not recommended in extension Dockerfiles "
                 f"(recommended: {', '.join(sorted(ALLOWED_INSTRUCTIONS))})"
             )
-            severity = Severity.WARNING
-        else:
-            continue
-        findings.append(Finding(instruction.line, instruction.column, severity, message))
+            where = (instruction.line, instruction.column)
+            findings.append(Finding(*where, Severity.WARNING, message))
     return findings
 
 

@@ -20,10 +20,10 @@ from typing import Any, Literal
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.labels import merge_metadata
 from cnbext.cnb.semver import normalize_lifecycle_version
-from cnbext.config.builder_rules import rule_problems, rule_warnings
+from cnbext.config.builder_rules import rule_problems, rule_warnings, stack_warnings
 from cnbext.config.extend import metadata_warnings
 from cnbext.config.extension_request import ExtensionRequest, requests_from_config
-from cnbext.config.toml_source import TomlSource
+from cnbext.config.toml_source import TomlSource, toml10_problems
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
 
@@ -143,6 +143,7 @@ class BuilderConfig:
 def builder_config_problems(source: TomlSource) -> list[ConfigProblem]:
     """Every problem of a builder.toml: the schema's and the rules' (each said once)."""
     problems = schema_problems(source, "builder") + list(rule_problems(source, source.data()))
+    problems += toml10_problems(source)
     # A rule and the schema can both trip over the same value; say it once.
     return list(dict.fromkeys(problems))
 
@@ -165,14 +166,9 @@ def _model(source: TomlSource, data: dict[str, Any], base_dir: Path) -> BuilderC
     build: dict[str, Any] = data.get("build", {})
     stack: dict[str, Any] = data.get("stack", {})
     extend_build, extend_run, warnings = extend_scopes(source, data)
-    warnings += rule_warnings(source, data)
-    if "stack" in data:
-        warnings.append(
-            source.problem(
-                ("stack",),
-                "[stack] is deprecated; use [build] image and [[run.images]] instead",
-            )
-        )
+    # pack does not warn about [stack] itself (real builders keep it for older platforms), only
+    # about what it overrides.
+    warnings += [*rule_warnings(source, data), *stack_warnings(source, data)]
     system: dict[str, Any] = data.get("system", {})
     return BuilderConfig(
         source=source,

@@ -88,29 +88,45 @@ def rule_warnings(source: TomlSource, data: dict[str, Any]) -> Iterator[ConfigPr
 
 
 def _image_problems(source: TomlSource, data: dict[str, Any]) -> Iterator[ConfigProblem]:
+    """pack's ValidateConfig after ReadConfig's mergeStackWithImages (RFC 0096): [build] image
+    replaces stack.build-image and [[run.images]] stack.run-image before anything is compared,
+    so the "do not match" errors of ValidateConfig cannot fire through `pack builder create`
+    (a differing [stack] is a warning here, :func:`stack_warnings`)."""
     build = _table(data.get("build"))
     stack = _table(data.get("stack"))
     # Key presence, not truthiness: an empty string is the schema's to report.
     if "image" not in build and "build-image" not in stack:
         yield source.problem(("build", "image"), "build.image is required")
-    build_image = normalized_or_none(build.get("image"))
-    stack_build_image = normalized_or_none(stack.get("build-image"))
-    if build_image and stack_build_image and build_image != stack_build_image:
-        yield source.problem(
-            ("stack", "build-image"), "build.image and stack.build-image do not match"
-        )
     images = _table(data.get("run")).get("images")
     if (images is None or images == []) and "run-image" not in stack:
         yield source.problem(("run", "images"), "run.images are required")
     # ("run.images.image is required" is the schema's, with pack's wording as its x-message.)
-    first_run_image = _tables(images)[:1]
+
+
+def stack_warnings(source: TomlSource, data: dict[str, Any]) -> list[ConfigProblem]:
+    """[stack] images that [build] image or [[run.images]] override, as pack overrides them."""
+    build = _table(data.get("build"))
+    stack = _table(data.get("stack"))
+    warnings = []
+    build_image = normalized_or_none(build.get("image"))
+    stack_build_image = normalized_or_none(stack.get("build-image"))
+    if build_image and stack_build_image and build_image != stack_build_image:
+        message = (
+            "stack.build-image differs from build.image, which replaces it "
+            "(pack's mergeStackWithImages, RFC 0096)"
+        )
+        warnings.append(source.problem(("stack", "build-image"), message))
+    first_run_image = _tables(_table(data.get("run")).get("images"))[:1]
     stack_run_image = normalized_or_none(stack.get("run-image"))
     if first_run_image and stack_run_image:
         run_image = normalized_or_none(first_run_image[0][1].get("image"))
         if run_image and run_image != stack_run_image:
-            yield source.problem(
-                ("stack", "run-image"), "run.images and stack.run-image do not match"
+            message = (
+                "stack.run-image differs from the first [[run.images]], which replaces it "
+                "(pack's mergeStackWithImages, RFC 0096)"
             )
+            warnings.append(source.problem(("stack", "run-image"), message))
+    return warnings
 
 
 def _lifecycle_problems(source: TomlSource, lifecycle: dict[str, Any]) -> Iterator[ConfigProblem]:

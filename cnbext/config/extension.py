@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.semver import module_version_warning
-from cnbext.config.toml_source import TomlSource
-from cnbext.config.validation import schema_problems
+from cnbext.config.toml_source import TomlSource, toml10_problems
+from cnbext.config.validation import schema_check
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.sources.descriptor import ModuleDescriptor
+from cnbext.sources.descriptor import SPEC_API_VERSION, ModuleDescriptor, canonical_api
 
 __all__ = [
     "ExtensionConfig",
@@ -128,7 +128,8 @@ class ExtensionConfig:
 
 def load_extension_config(path: Path, display_name: str | None = None) -> ExtensionConfig:
     source = TomlSource.read(path, display_name)
-    problems = schema_problems(source, "extension")
+    problems, unknown_keys = schema_check(source, "extension")
+    problems += toml10_problems(source)  # pack reads extension.toml as TOML 1.0
     if problems:
         raise ConfigError(problems)
     # Only a file that passed the schema gets here, so every key has its type.
@@ -136,7 +137,7 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
     extension: dict[str, Any] = data["extension"]
     return ExtensionConfig(
         source=source,
-        api=data["api"],
+        api=canonical_api(data["api"]),
         id=extension["id"],
         version=extension["version"],
         name=extension.get("name"),
@@ -154,13 +155,25 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
             for target in data.get("targets", [])
         ),
         metadata=data.get("metadata", {}),
-        warnings=tuple(descriptor_warnings(source, "extension")),
+        warnings=tuple(unknown_keys + descriptor_warnings(source, "extension")),
     )
 
 
 def descriptor_warnings(source: TomlSource, kind: str) -> list[ConfigProblem]:
-    """Warnings for a buildpack.toml / extension.toml that passed its schema."""
-    table = source.data().get(kind, {})
+    """Warnings for a buildpack.toml / extension.toml that passed its schema: the spec's forms
+    of the version and the API, which pack and the lifecycle do not ask for."""
+    data = source.data()
+    table = data.get(kind, {})
     version = table.get("version") if isinstance(table, dict) else None
     message = module_version_warning(kind, version) if isinstance(version, str) else None
-    return [source.problem([kind, "version"], message)] if message else []
+    warnings = [source.problem([kind, "version"], message)] if message else []
+    api = data.get("api")
+    if isinstance(api, str) and not SPEC_API_VERSION.fullmatch(api):
+        warnings.append(
+            source.problem(
+                ["api"],
+                f'api {api!r} is not "<major>.<minor>" without leading zeros as the spec '
+                f"asks; pack and the lifecycle read it as {canonical_api(api)}, and so does cnbext",
+            )
+        )
+    return warnings

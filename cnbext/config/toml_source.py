@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,3 +228,28 @@ def _container_of(node: Any) -> Container | OutOfOrderTableProxy | None:
         value: Container = node.value
         return value
     return None
+
+
+_TOMLLIB_POSITION = re.compile(
+    r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$"
+)
+
+
+PACK_TOML = "pack (BurntSushi/toml v1.3.2)"
+
+
+def toml10_problems(source: TomlSource, reader: str = PACK_TOML) -> list[ConfigProblem]:
+    """What TOML 1.0 refuses in a file tomlkit (which reads TOML 1.1) accepted: a newline or a
+    trailing comma in an inline table, ``\\e`` or ``\\x`` escapes, times without seconds.
+    ``reader`` is who reads the file as TOML 1.0 (pack: BurntSushi/toml v1.3.2)."""
+    import tomllib
+
+    try:
+        tomllib.loads(source.text)
+    except tomllib.TOMLDecodeError as err:
+        match = _TOMLLIB_POSITION.match(str(err))
+        line, column = (int(match["line"]), int(match["column"])) if match else (1, 1)
+        detail = match["message"] if match else str(err)
+        message = f"invalid TOML 1.0, which {reader} reads: {detail}"
+        return [ConfigProblem(source.display_name, SourcePosition(line, column), "", message)]
+    return []

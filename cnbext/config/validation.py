@@ -4,6 +4,11 @@ The schemas in ``cnbext/schemas/`` are the single source of truth for config fil
 adds no rules of its own, only presentation. A schema may attach ``"x-message"`` to a subschema
 to replace jsonschema's generic wording (``'a b' does not match '^...$'``) with one a user can act
 on; unknown keys get a did-you-mean from the ``properties`` of the table they appear in.
+
+A table whose schema carries ``"x-unknown-keys": "<who ignores them>"`` takes unknown keys as
+warnings, not problems: pack warns "Ignoring unexpected key(s)" for a buildpack.toml or
+extension.toml and builds, and the lifecycle decodes plan.toml and extend-config.toml without
+looking at keys it does not know, so cnbext refuses only what they refuse.
 """
 
 from __future__ import annotations
@@ -90,12 +95,25 @@ def validator_for(schema_name: str) -> Draft202012Validator:
 
 
 def schema_problems(source: TomlSource, schema_name: str) -> list[ConfigProblem]:
+    """The problems only (for files whose schema has no warnings)."""
+    return schema_check(source, schema_name)[0]
+
+
+def schema_check(
+    source: TomlSource, schema_name: str
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """The problems and the warnings (unknown keys where upstream ignores them)."""
     validator = validator_for(schema_name)
     problems: list[ConfigProblem] = []
+    warnings: list[ConfigProblem] = []
     for error in validator.iter_errors(source.data()):
-        problems.extend(_describe(source, error))
+        for problem, warning in _describe(source, error):
+            (warnings if warning else problems).append(problem)
     # Several schema branches can report the same spot in the same words.
-    return sorted(set(problems), key=ConfigProblem.sort_key)
+    return (
+        sorted(set(problems), key=ConfigProblem.sort_key),
+        sorted(set(warnings), key=ConfigProblem.sort_key),
+    )
 
 
 def closest(word: str, candidates: list[str]) -> str | None:
@@ -116,36 +134,55 @@ def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
     yield error
 
 
-def _describe(source: TomlSource, error: ValidationError) -> Iterator[ConfigProblem]:
+def _describe(source: TomlSource, error: ValidationError) -> Iterator[tuple[ConfigProblem, bool]]:
+    """Each located problem, and whether it is only a warning."""
     for leaf in _leaf_errors(error):
         path = list(leaf.absolute_path)
         schema: dict[str, Any] = leaf.schema if isinstance(leaf.schema, dict) else {}
         if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
-            known = sorted(schema.get("properties", {}))
-            for unknown in sorted(set(leaf.instance) - set(known)):
-                suggestion = closest(unknown, known)
-                message = f"unknown key {unknown!r}"
-                if suggestion:
-                    message += f"; did you mean {suggestion!r}?"
-                elif known:
-                    message += f"; expected one of: {', '.join(known)}"
-                yield source.problem([*path, unknown], message, key=True)
+            yield from _unknown_keys(source, path, schema, leaf.instance)
             continue
-        if leaf.validator == "required":
-            # jsonschema words it "'image' is a required property"; point at the table.
-            missing = leaf.message.split("'")[1] if "'" in leaf.message else leaf.message
-            where = "the top level" if not path else f"[{'.'.join(map(str, path))}]"
-            yield source.problem(path, f"missing required key {missing!r} in {where}")
-            continue
-        if leaf.validator == "uniqueItems" and isinstance(leaf.instance, list):
-            yield from _duplicates(source, path, leaf.instance)
-            continue
-        custom = schema.get("x-message")
-        # A wrong type is best said plainly; x-message explains the value's format.
-        if isinstance(custom, str) and leaf.validator != "type":
-            yield source.problem(path, custom.format(value=_short(leaf.instance)))
-            continue
-        yield source.problem(path, _generic_message(leaf))
+        for problem in _problems(source, leaf, path, schema):
+            yield problem, False
+
+
+def _unknown_keys(
+    source: TomlSource, path: list[Any], schema: dict[str, Any], instance: dict[str, Any]
+) -> Iterator[tuple[ConfigProblem, bool]]:
+    known = sorted(schema.get("properties", {}))
+    ignored_by = schema.get("x-unknown-keys")
+    for unknown in sorted(set(instance) - set(known)):
+        suggestion = closest(unknown, known)
+        if ignored_by:
+            message = f"ignoring unexpected key {unknown!r} ({ignored_by})"
+        else:
+            message = f"unknown key {unknown!r}"
+        if suggestion:
+            message += f"; did you mean {suggestion!r}?"
+        elif known and not ignored_by:
+            message += f"; expected one of: {', '.join(known)}"
+        yield source.problem([*path, unknown], message, key=True), bool(ignored_by)
+
+
+def _problems(
+    source: TomlSource, leaf: ValidationError, path: list[Any], schema: dict[str, Any]
+) -> Iterator[ConfigProblem]:
+    """The located problems of one failed check other than an unknown key."""
+    if leaf.validator == "required":
+        # jsonschema words it "'image' is a required property"; point at the table.
+        missing = leaf.message.split("'")[1] if "'" in leaf.message else leaf.message
+        where = "the top level" if not path else f"[{'.'.join(map(str, path))}]"
+        yield source.problem(path, f"missing required key {missing!r} in {where}")
+        return
+    if leaf.validator == "uniqueItems" and isinstance(leaf.instance, list):
+        yield from _duplicates(source, path, leaf.instance)
+        return
+    custom = schema.get("x-message")
+    # A wrong type is best said plainly; x-message explains the value's format.
+    if isinstance(custom, str) and leaf.validator != "type":
+        yield source.problem(path, custom.format(value=_short(leaf.instance)))
+        return
+    yield source.problem(path, _generic_message(leaf))
 
 
 def _duplicates(source: TomlSource, path: list[Any], items: list[Any]) -> Iterator[ConfigProblem]:
@@ -204,5 +241,5 @@ def _toml_type(value: object) -> str:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = json.dumps(value, default=str)
+    text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -24,7 +24,12 @@ DESCRIPTOR_NAMES: dict[ModuleKind, str] = {
 INSTALL_DIRS: dict[ModuleKind, str] = {"buildpack": "buildpacks", "extension": "extensions"}
 
 # "<major>.<minor>" or "<major>", no leading zeros (buildpack.md, "API versions").
-_API_VERSION = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
+# The lifecycle's api.NewVersion (api/version.go), which pack uses too: `^v?(\d+)\.?(\d*)$`, so
+# "v0.10", "0.010" (0.10) and "010" (10.0) are versions there; the spec's form has no "v" and
+# no leading zeros (SPEC_API_VERSION), which is a warning (cnbext.config.extension).
+_API_VERSION = re.compile(r"v?([0-9]+)\.?([0-9]*)")
+SPEC_API_VERSION = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
+_UINT64 = 1 << 64
 # buildpack.md: ids are letters, digits, '.', '/' and '-'; '/' becomes '_' on disk, which is
 # only reversible because '_' itself is not allowed.
 _MODULE_ID = re.compile(r"[A-Za-z0-9./-]+")
@@ -40,11 +45,23 @@ class ModuleError(CnbextError):
 
 
 def parse_api(value: str) -> tuple[int, int] | None:
-    """``"0.10"`` -> ``(0, 10)``, ``"1"`` -> ``(1, 0)``; None when not an API version."""
+    """``"0.10"`` -> ``(0, 10)``, ``"1"`` -> ``(1, 0)``, ``"v0.010"`` -> ``(0, 10)``; None
+    when the lifecycle cannot parse it as an API version."""
     match = _API_VERSION.fullmatch(value)
     if match is None:
         return None
-    return int(match.group(1)), int(match.group(2) or 0)
+    major, minor = int(match.group(1)), int(match.group(2) or 0)
+    if major >= _UINT64 or minor >= _UINT64:
+        return None  # strconv.ParseUint(..., 64) fails
+    return major, minor
+
+
+def canonical_api(value: str) -> str:
+    """The API as written when in the spec's form, else as pack writes it (``"0.10"``)."""
+    parsed = parse_api(value)
+    if parsed is None or SPEC_API_VERSION.fullmatch(value):
+        return value
+    return f"{parsed[0]}.{parsed[1]}"
 
 
 @dataclass(frozen=True)
@@ -136,13 +153,14 @@ def parse_descriptor(data: dict[str, Any], kind: ModuleKind, *, where: str) -> M
     name = _optional_string(table, "name", kind, problems)
     homepage = _optional_string(table, "homepage", kind, problems)
     order: tuple[tuple[OrderRef, ...], ...] = ()
-    if "order" in data:
-        if kind == "extension":
-            problems.append("[[order]] is not allowed: extensions are never composite")
-        else:
-            order = _parse_order(data["order"], problems)
-    stacks = _parse_tables(data, "stacks", problems)
+    if "order" in data and kind == "buildpack":
+        # An extension's [[order]] is a key pack warns about and ignores, as the lifecycle does.
+        order = _parse_order(data["order"], problems)
+    stacks = _parse_tables(data, "stacks", problems) if kind == "buildpack" else ()
     targets = _parse_tables(data, "targets", problems)
+    if order and (stacks or targets):
+        # pack's validateBuildpackDescriptor
+        problems.append("cannot have both 'targets'/'stacks' and an 'order' defined")
     if problems:
         raise ModuleError(
             f"{where}: " + "; ".join(problems),
@@ -151,7 +169,7 @@ def parse_descriptor(data: dict[str, Any], kind: ModuleKind, *, where: str) -> M
     assert isinstance(api, str) and isinstance(module_id, str) and isinstance(version, str)
     return ModuleDescriptor(
         kind=kind,
-        api=api,
+        api=canonical_api(api),
         id=module_id,
         version=version,
         name=name,

@@ -51,7 +51,7 @@ def stage_module(module: Module, dest_root: Path) -> Path:
     return staged
 
 
-def _copy_normalized(source: Path, dest: Path, *, owner: str) -> None:
+def _copy_normalized(source: Path, dest: Path, *, owner: str, prefix: str = "") -> None:
     dest.mkdir()
     dest.chmod(0o755)
     for entry, status in _entries(source, owner):
@@ -59,10 +59,10 @@ def _copy_normalized(source: Path, dest: Path, *, owner: str) -> None:
         if stat.S_ISLNK(status.st_mode):
             target.symlink_to(entry.readlink())
         elif stat.S_ISDIR(status.st_mode):
-            _copy_normalized(entry, target, owner=owner)
+            _copy_normalized(entry, target, owner=owner, prefix=f"{prefix}{entry.name}/")
         else:
             shutil.copyfile(entry, target, follow_symlinks=False)
-            target.chmod(normalized_mode(status.st_mode))
+            target.chmod(normalized_mode(status.st_mode, f"{prefix}{entry.name}"))
 
 
 def _entries(folder: Path, owner: str) -> list[tuple[Path, os.stat_result]]:
@@ -84,11 +84,17 @@ def _entries(folder: Path, owner: str) -> list[tuple[Path, os.stat_result]]:
     return result
 
 
-def normalized_mode(st_mode: int) -> int:
-    """The permission bits staging gives an entry of this mode."""
+# pack's calcFileMode (pkg/buildpack/buildpack.go) makes these executable whatever their mode.
+EXECUTABLES = frozenset({"bin/build", "bin/detect", "bin/generate"})
+
+
+def normalized_mode(st_mode: int, relative: str = "") -> int:
+    """The permission bits staging gives an entry of this mode at ``relative`` (its path in
+    the module), as pack packs a module: folders, anything executable, and bin/build,
+    bin/detect and bin/generate 0755; other files 0644."""
     if stat.S_ISLNK(st_mode):
         return 0o777
-    if stat.S_ISDIR(st_mode) or st_mode & 0o111:
+    if stat.S_ISDIR(st_mode) or st_mode & 0o111 or relative in EXECUTABLES:
         return 0o755
     return 0o644
 
@@ -120,6 +126,6 @@ def tree_digest(root: Path) -> str:
         # Length-prefixed names: no two different trees can serialize to the same bytes.
         digest.update(
             b"%s %o %d:%s %s\n"
-            % (kind, normalized_mode(status.st_mode), len(name), name, content.encode())
+            % (kind, normalized_mode(status.st_mode, relative), len(name), name, content.encode())
         )
     return f"sha256:{digest.hexdigest()}"

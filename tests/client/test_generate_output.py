@@ -33,7 +33,7 @@ def test_a_shared_context_serves_both_kinds(tmp_path: Path) -> None:
     assert result.build_context == result.run_context == tmp_path / "context"
 
 
-@pytest.mark.parametrize("name", ["base_image", "build_id", "user_id", "group_id"])
+@pytest.mark.parametrize("name", ["build_id", "user_id", "group_id"])
 def test_reserved_arg_names(tmp_path: Path, name: str) -> None:
     (tmp_path / "extend-config.toml").write_text(f'[[build.args]]\nname = "{name}"\nvalue = "1"\n')
     with pytest.raises(ExtensionError) as caught:
@@ -43,6 +43,18 @@ def test_reserved_arg_names(tmp_path: Path, name: str) -> None:
         f'ext/x/extend-config.toml:2:8: $.build.args[0].name: arg with name "{name}" is not allowed'
         in str(caught.value)
     )
+
+
+def test_what_the_lifecycle_ignores_is_accepted(tmp_path: Path) -> None:
+    """extend.ValidateConfig refuses only build_id, user_id and group_id; base_image is set
+    after the extension's args (so the extender's wins), a missing value is "", and keys it
+    does not decode are ignored."""
+    (tmp_path / "extend-config.toml").write_text(
+        '[[build.args]]\nname = "base_image"\nvalue = "x"\n[[build.args]]\nname = "n"\n'
+        'color = "red"\n[extra]\nkey = 1\n'
+    )
+    result = read_generate_output(tmp_path, "ext/x", "1.0.0")
+    assert result.build_args == {"base_image": "x", "n": ""}
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.client.validate import FileReport, Kind, kind_of, validate_paths
+from cnbext.client.validate import FileReport, Kind, kind_of, validate, validate_paths
 from cnbext.config.builder import load_builder_config
 from cnbext.config.extend import load_extend_config
 from cnbext.config.extension import load_extension_config
-from cnbext.errors import ConfigError, UsageError
+from cnbext.errors import ConfigError
 from tests.config import test_builder_config, test_extend_config, test_extension_config
 
 GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validate" / "good"
@@ -61,9 +61,9 @@ def test_public_shaped_folders_are_checked_whole() -> None:
     assert all(r.problems == () for r in reports)
 
 
-def test_deprecated_stack_is_the_only_warning_of_the_paketo_shape() -> None:
+def test_the_paketo_shape_has_no_warning_as_pack_gives_none() -> None:
     (report,) = validate_paths([GOOD / "paketo-jammy-full-builder.toml"])
-    assert [w.path for w in report.warnings] == ["$.stack"]
+    assert report.warnings == ()
 
 
 # --- every bad case the loaders refuse: validate says exactly the same ---------------------
@@ -107,19 +107,23 @@ def test_bad_cases_are_refused_as_the_commands_refuse_them(
 BUILD_DOCKERFILE_CASES = {
     "no ARG base_image": (
         "FROM ${base_image}\n",
-        "build.Dockerfile:1:1: $: build.Dockerfile did not start with required ARG command",
+        "build.Dockerfile:1:1: build.Dockerfile did not start with required ARG command",
     ),
     "two stages": (
         "ARG base_image\nFROM ${base_image}\nFROM other\n",
-        "build.Dockerfile:3:1: $: build.Dockerfile is not permitted to use multistage build",
+        "build.Dockerfile:3:1: build.Dockerfile is not permitted to use multistage build",
     ),
     "no FROM": (
         "ARG base_image\n",
-        "build.Dockerfile:1:1: $: build.Dockerfile should have at least one stage",
+        "build.Dockerfile:1:1: build.Dockerfile should have at least one stage",
     ),
     "FROM $base_image": (
         "ARG base_image\nFROM $base_image\n",
-        "build.Dockerfile:2:6: $: build.Dockerfile did not contain required FROM ${base_image}",
+        "build.Dockerfile:2:6: build.Dockerfile did not contain required FROM ${base_image}",
+    ),
+    "COPY with one argument (BuildKit's instructions.Parse)": (
+        "ARG base_image\nFROM ${base_image}\nCOPY x\n",
+        "build.Dockerfile:3:1: COPY requires at least two arguments",
     ),
 }
 
@@ -144,8 +148,45 @@ EXTEND_CONFIG_CASES = {
         '[[build.args]]\nvalue = "x"\n',
         "extend-config.toml:1:1: $.build.args[0]: missing required key 'name'",
     ),
-    "unknown table": ("[biuld]\n", "extend-config.toml:1:2: $.biuld: unknown key 'biuld'"),
 }
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "warning"),
+    [
+        (
+            "extend-config.toml",
+            "[biuld]\n",
+            "extend-config.toml:1:2: $.biuld: ignoring unexpected key 'biuld' (the lifecycle "
+            "ignores it); did you mean 'build'?",
+        ),
+        (
+            "extend-config.toml",
+            '[[run.args]]\nname = "base_image"\nvalue = "x"\n',
+            'extend-config.toml:2:8: $.run.args[0].name: arg with name "base_image" is ignored',
+        ),
+        (
+            "plan.toml",
+            '[[provides]]\nname = "a"\nversion = "1"\n',
+            "plan.toml:3:1: $.provides[0].version: ignoring unexpected key 'version' (the "
+            "lifecycle ignores it)",
+        ),
+        (
+            "buildpack.toml",
+            'api = "0.10"\n[buildpack]\nid = "a"\nversion = "1.0.0"\nhomepag = "x"\n',
+            "buildpack.toml:5:1: $.buildpack.homepag: ignoring unexpected key 'homepag' (pack "
+            "warns and ignores it, as the lifecycle does); did you mean 'homepage'?",
+        ),
+    ],
+    ids=["extend-config table", "extend-config base_image", "plan key", "buildpack key"],
+)
+def test_what_upstream_ignores_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, warning: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(tmp_path, name, text)
+    assert report.problems == ()
+    assert any(line.startswith(warning) for line in lines(report.warnings)), lines(report.warnings)
 
 
 BAD_FILE_CASES = {
@@ -211,20 +252,38 @@ def test_extension_folder_needs_an_executable_generate(tmp_path: Path) -> None:
     (folder / "bin" / "generate").chmod(0o644)
     (folder / "bin" / "detect").unlink()  # optional for an extension
     report = validate_paths([folder])[0]
-    assert lines(report.problems) == [
-        f"{folder}/extension.toml:1:1: $: bin/generate is not executable (chmod +x)"
-    ]
+    # pack packs bin/generate 0755 whatever its mode (calcFileMode), and so does cnbext
+    assert report.problems == ()
+    assert (
+        "bin/generate is not executable: pack and cnbext pack it 0755" in lines(report.warnings)[-1]
+    )
     (folder / "bin" / "generate").unlink()
-    report = validate_paths([folder])[0]
-    assert "bin/generate is missing" in lines(report.problems)[0]
+    reports = validate_paths([folder])
+    assert lines(reports[1].problems) == [
+        f"{folder}/bin/generate:1:1: missing: an extension needs an executable bin/generate or "
+        "a ready-made generate/ folder"
+    ]
+    # ... which the lifecycle reads when bin/generate is missing
+    (folder / "generate").mkdir()
+    (folder / "generate" / "run.Dockerfile").write_text("FROM ${base_image}\nCOPY x\n")
+    reports = validate_paths([folder])
+    assert [lines(r.problems) for r in reports if r.problems] == [
+        [
+            f"{folder}/generate/run.Dockerfile:2:1: COPY requires at least two arguments, but "
+            "only one was provided. Destination could not be determined"
+        ]
+    ]
 
 
 def test_buildpack_folder_needs_detect_and_build_unless_composite(tmp_path: Path) -> None:
     folder = tmp_path / "bp"
     shutil.copytree(GOOD / "python-buildpack", folder)
     (folder / "bin" / "build").unlink()
-    (report,) = validate_paths([folder])
-    assert [p.message.split(":")[0] for p in report.problems] == ["bin/build is missing"]
+    descriptor, build = validate_paths([folder])
+    assert descriptor.problems == ()
+    assert [str(p).split(": ")[0:2] for p in build.problems] == [
+        [f"{folder}/bin/build:1:1", "missing"]
+    ]
     (composite,) = validate_paths([GOOD / "java-composite"])
     assert composite.problems == ()
 
@@ -259,11 +318,58 @@ def test_kind_from_the_file_name(name: str, kind: Kind | None) -> None:
     assert kind_of(Path(name)) is kind
 
 
-def test_unknown_kind_is_a_usage_error_naming_kind(tmp_path: Path) -> None:
+def test_a_path_of_unknown_kind_is_reported_and_the_others_checked(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("")
-    with pytest.raises(UsageError) as caught:
-        validate_paths([tmp_path / "config.toml"])
-    assert "--kind" in (caught.value.hint or "")
+    (tmp_path / "plan.toml").write_text("[[requires]]\n")
+    result = validate([tmp_path / "config.toml", tmp_path / "plan.toml"])
+    unknown, plan = result.files
+    assert unknown.kind is None and "--kind" in unknown.problems[0].message
+    assert plan.kind is Kind.PLAN and plan.problems
+    assert result.exit_code == 2
+    assert result.to_dict()["files"][0]["kind"] is None
+
+
+def test_a_missing_file_is_one_outcome_whatever_its_name(tmp_path: Path) -> None:
+    for name in ("builder.toml", "nameless.toml", "extension.toml"):
+        result = validate([tmp_path / name])
+        assert result.exit_code == 3
+        assert result.problems[0].endswith("file not found")
+
+
+@pytest.mark.parametrize(
+    "name", ["my_buildpack.toml", "x-extension.toml", "a.plan.toml", "ci-run.Dockerfile"]
+)
+def test_module_files_are_known_by_their_exact_names(name: str) -> None:
+    assert kind_of(Path(name)) is None
+
+
+def test_strict_makes_every_warning_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "extension.toml"
+    path.write_text('api = "0.10"\n[extension]\nid = "a"\nversion = "1.0"\n[[stacks]]\nid = "s"\n')
+    lenient = validate([path])
+    assert lenient.exit_code == 0 and len(lenient.warnings) == 2
+    strict = validate([path], strict=True)
+    assert strict.exit_code == 3
+    assert strict.problems == sorted(lenient.warnings) and strict.warnings == []
+
+
+def test_a_folder_of_modules_is_walked_to_each(tmp_path: Path) -> None:
+    shutil.copytree(GOOD, tmp_path / "repo")
+    (tmp_path / "repo" / "stack").mkdir()
+    (tmp_path / "repo" / "stack" / "run.Dockerfile").write_text("FROM debian\nEXPOSE 1\n")
+    result = validate([tmp_path / "repo"])
+    paths = {Path(r.path).relative_to(tmp_path / "repo").as_posix() for r in result.files}
+    assert "ubi-nodejs-extension/build.Dockerfile" in paths
+    assert "python-buildpack/buildpack.toml" in paths and "extend.toml" in paths
+    assert "stack/run.Dockerfile" not in paths  # a stack's Dockerfile, not an extension's
+    assert result.problems == []
+
+
+def test_mixed_paths_and_a_folder_with_kind(tmp_path: Path) -> None:
+    (tmp_path / "ci.toml").write_text('[extend]\nimage = "a"\n')
+    result = validate([tmp_path / "ci.toml", GOOD / "ubi-nodejs-extension"], kind="extend")
+    assert result.exit_code == 0
+    assert [r.kind for r in result.files][:2] == [Kind.EXTEND, Kind.EXTENSION]
 
 
 def test_kind_flag_overrides_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,3 +408,15 @@ def test_a_toml_named_otherwise_is_known_by_its_keys(
     path = tmp_path / "paketo-jammy-base.toml"
     path.write_text(text)
     assert kind_of(path) is kind
+
+
+def test_non_ascii_values_are_printed_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(
+        tmp_path,
+        "extension.toml",
+        'api = "0.10"\n[extension]\nid = "ext/café"\nversion = "1.0.0"\n',
+    )
+    assert '"ext/café" is not a valid extension id' in lines(report.problems)[0]

@@ -140,7 +140,7 @@ def test_unknown_instruction_is_an_error_with_a_suggestion() -> None:
 def test_known_instruction_outside_the_list_is_a_warning(
     keyword: str, kind: DockerfileKind
 ) -> None:
-    argument = "run x" if keyword == "ONBUILD" else "x"
+    argument = {"ONBUILD": "run x", "HEALTHCHECK": "NONE"}.get(keyword, "x")
     (finding,) = lint(PREAMBLE + f"{keyword.lower()} {argument}\n", kind)
     assert (finding.line, finding.severity) == (3, Severity.WARNING)
     assert finding.message.startswith(f"command {keyword} is not recommended")

@@ -256,10 +256,7 @@ def test_full_config_is_loaded_into_the_model(tmp_path: Path) -> None:
         "owner": "team-a",
         "rebasable": True,
     }
-    assert [str(w) for w in config.warnings] == [
-        "builder.toml:48:1: $.stack: [stack] is deprecated; use [build] image and [[run.images]] "
-        "instead"
-    ]
+    assert [str(w) for w in config.warnings] == []
     # Later stages (fetching a module, say) report problems at the entry they came from.
     assert str(config.problem(config.buildpacks[1].path, "not found")).startswith(
         "builder.toml:8:1: $.buildpacks[1]: not found"
@@ -323,9 +320,34 @@ def test_deprecated_stack_form_works_and_warns(tmp_path: Path) -> None:
     )
     assert [str(w) for w in config.warnings] == [
         "builder.toml:1:1: $.order: empty 'order' definition",
-        "builder.toml:4:1: $.stack: [stack] is deprecated; use [build] image and [[run.images]] "
-        "instead",
-    ]
+    ]  # pack does not warn about [stack]
+
+
+@pytest.mark.parametrize(
+    ("stack", "warning"),
+    [
+        (
+            '[stack]\nid = "s"\nbuild-image = "other"\nrun-image = "run"\n',
+            "builder.toml:7:15: $.stack.build-image: stack.build-image differs from build.image, "
+            "which replaces it (pack's mergeStackWithImages, RFC 0096)",
+        ),
+        (
+            '[stack]\nid = "s"\nbuild-image = "build"\nrun-image = "run:2"\n',
+            "builder.toml:8:13: $.stack.run-image: stack.run-image differs from the first "
+            "[[run.images]], which replaces it (pack's mergeStackWithImages, RFC 0096)",
+        ),
+    ],
+    ids=["build image", "run image"],
+)
+def test_build_and_run_images_override_stack_before_pack_validates(
+    tmp_path: Path, stack: str, warning: str
+) -> None:
+    """ReadConfig's mergeStackWithImages runs before ValidateConfig, so its "do not match"
+    errors never fire through `pack builder create`."""
+    config = load_builder_config(write(tmp_path, BASE + stack), "builder.toml")
+    assert warning in [str(w) for w in config.warnings]
+    assert config.build_image == "docker.io/library/build:latest"
+    assert config.run_images[0].image == "docker.io/library/run:latest"
 
 
 def test_stack_images_are_compared_normalized(tmp_path: Path) -> None:
@@ -469,14 +491,6 @@ INVALID = {
     "run image entry without image": (
         '[build]\nimage = "build"\n[[run.images]]\nmirrors = ["gcr.io/a/run"]\n',
         ["builder.toml:3:1: $.run.images[0]: run.images.image is required"],
-    ),
-    "build image and stack build-image differ": (
-        BASE + '[stack]\nid = "s"\nbuild-image = "other"\nrun-image = "run"\n',
-        ["builder.toml:7:15: $.stack.build-image: build.image and stack.build-image do not match"],
-    ),
-    "first run image and stack run-image differ": (
-        BASE + '[stack]\nid = "s"\nbuild-image = "build"\nrun-image = "run:2"\n',
-        ["builder.toml:8:13: $.stack.run-image: run.images and stack.run-image do not match"],
     ),
     "lifecycle version and uri": (
         BASE + '[lifecycle]\nversion = "0.20.0"\nuri = "lifecycle.tgz"\n',
@@ -695,3 +709,23 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_builder_config(tmp_path / "nope.toml", "nope.toml")
     assert str(caught.value.problems[0]) == "nope.toml:1:1: file not found"
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        (
+            '[build]\nimage = "b"\nenv = [{name = "A",\n value = "1"}]\n[[run.images]]\nimage = "r"\n',
+            "3:20",
+        ),
+        ('description = "\\e"\n' + BASE, "1:18"),
+        ('description = "\\x41"\n' + BASE, "1:18"),
+    ],
+    ids=["newline in an inline table", "\\e escape", "\\x escape"],
+)
+def test_toml_1_1_is_refused_as_pack_refuses_it(tmp_path: Path, text: str, position: str) -> None:
+    """pack reads builder.toml with BurntSushi/toml v1.3.2, TOML 1.0."""
+    with pytest.raises(ConfigError) as caught:
+        load_builder_config(write(tmp_path, text), "builder.toml")
+    (problem,) = [p for p in caught.value.problems if "TOML 1.0" in p.message]
+    assert str(problem).startswith(f"builder.toml:{position}: invalid TOML 1.0, which pack")

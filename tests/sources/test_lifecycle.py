@@ -340,7 +340,7 @@ def test_old_form(dirs: dict[str, Path]) -> None:
             "[apis.platform] is missing",
         ),
         (
-            '[apis.buildpack]\nsupported = ["v1"]\n[apis.platform]\nsupported = ["0.13"]\n[lifecycle]\nversion = "0.21.0"\n',
+            '[apis.buildpack]\nsupported = ["0.1.0"]\n[apis.platform]\nsupported = ["0.13"]\n[lifecycle]\nversion = "0.21.0"\n',
             'apis.buildpack.supported must be a list of API versions like "0.10"',
         ),
         (

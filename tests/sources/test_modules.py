@@ -372,7 +372,7 @@ def test_malformed_toml(dirs: dict[str, Path]) -> None:
 def test_every_descriptor_problem_is_reported_at_once(dirs: dict[str, Path]) -> None:
     (dirs["src"] / "bad").mkdir()
     (dirs["src"] / "bad" / "buildpack.toml").write_text(
-        'api = "v1"\n[buildpack]\nid = "app"\nversion = "../1"\nname = 3\n'
+        'api = "1.0.0"\n[buildpack]\nid = "app"\nversion = "../1"\nname = 3\n'
         '[[order]]\n[[order.group]]\nversion = "1"\noptional = "yes"\n'
     )
 
@@ -382,7 +382,7 @@ def test_every_descriptor_problem_is_reported_at_once(dirs: dict[str, Path]) -> 
     message = caught.value.message
     assert message.startswith(f"{dirs['src'] / 'bad' / 'buildpack.toml'}: ")
     for expected in (
-        "api must be a version string like \"0.10\", got 'v1'",
+        "api must be a version string like \"0.10\", got '1.0.0'",
         "buildpack.id 'app' is reserved or not a name",
         "buildpack.version must be a version like \"1.2.3\", got '../1'",
         "buildpack.name must be a string, got 3",
@@ -392,15 +392,37 @@ def test_every_descriptor_problem_is_reported_at_once(dirs: dict[str, Path]) -> 
         assert expected in message
 
 
-def test_extension_with_order_is_refused(dirs: dict[str, Path]) -> None:
+def test_an_extensions_order_is_ignored_as_pack_ignores_it(dirs: dict[str, Path]) -> None:
     ext = write_extension(
         dirs["src"] / "e", "example/e", "1.0.0", extra_toml='[[order]]\n[[order.group]]\nid = "x"\n'
     )
+    assert read_descriptor(ext, "extension").order == ()
 
-    with pytest.raises(
-        ModuleError, match=r"\[\[order\]\] is not allowed: extensions are never composite"
-    ):
-        read_descriptor(ext, "extension")
+
+@pytest.mark.parametrize("extra", ['[[targets]]\nos = "linux"\n', '[[stacks]]\nid = "s"\n'])
+def test_a_composite_buildpack_with_targets_or_stacks_is_refused_as_pack_refuses_it(
+    dirs: dict[str, Path], extra: str
+) -> None:
+    (dirs["src"] / "c").mkdir()
+    (dirs["src"] / "c" / "buildpack.toml").write_text(
+        'api = "0.10"\n[buildpack]\nid = "c"\nversion = "1.0.0"\n'
+        '[[order]]\n[[order.group]]\nid = "x"\nversion = "1"\n' + extra
+    )
+    with pytest.raises(ModuleError, match="cannot have both 'targets'/'stacks' and an 'order'"):
+        read_descriptor(dirs["src"] / "c", "buildpack")
+
+
+@pytest.mark.parametrize(
+    ("api", "read"), [("v0.10", "0.10"), ("0.010", "0.10"), ("010", "10.0"), ("1", "1")]
+)
+def test_api_versions_read_as_the_lifecycle_reads_them(
+    dirs: dict[str, Path], api: str, read: str
+) -> None:
+    (dirs["src"] / "b").mkdir()
+    (dirs["src"] / "b" / "buildpack.toml").write_text(
+        f'api = "{api}"\n[buildpack]\nid = "b"\nversion = "1.0.0"\n'
+    )
+    assert read_descriptor(dirs["src"] / "b", "buildpack").api == read
 
 
 # --- descriptor fields ------------------------------------------------------------------------
