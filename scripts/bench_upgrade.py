@@ -10,6 +10,7 @@ every timed upgrade has real work to do. Reported, never asserted.
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -47,14 +48,20 @@ def _extend(names: list[str], base: str, metadata: str, work: Path) -> None:
         _sh(sys.executable, "-m", "cnbext", "extend", name, "-c", str(config), "--publish", "-q")
 
 
-def _upgrade(*args: str) -> float:
+def _upgrade(*args: str, method: str | None = None) -> float:
+    """The time of one ``cnbext upgrade``; with ``method``, it must have upgraded every NAME
+    that way (a round that found nothing to do would time nothing)."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "cnbext", "upgrade", *args, "-q"], capture_output=True
+        [sys.executable, "-m", "cnbext", "upgrade", *args, "-q", "-o", "json"],
+        capture_output=True,
     )
     elapsed = time.perf_counter() - start
     if result.returncode not in (0, 100):
         raise SystemExit(f"upgrade {args} failed:\n{result.stderr.decode()}")
+    done = [(i["state"], i["method"]) for i in json.loads(result.stdout)["images"]]
+    if method is not None and any(d != ("upgraded", method) for d in done):
+        raise SystemExit(f"upgrade {args}: expected every image upgraded by {method}: {done}")
     return elapsed
 
 
@@ -70,9 +77,9 @@ def run_upgrade_scenarios(registry: str, rounds: int) -> None:
     rebases, rebuilds = [], []
     for number in range(1, rounds + 1):
         _push_base(registry, rebase_base, str(number), work)
-        rebases.append(_upgrade("--publish", rebase_image))
+        rebases.append(_upgrade("--publish", rebase_image, method="rebase"))
         _push_base(registry, rebuild_base, str(number), work)
-        rebuilds.append(_upgrade("--publish", "--rebase", "never", rebuild_image))
+        rebuilds.append(_upgrade("--publish", "--rebase", "never", rebuild_image, method="rebuild"))
     rebase, rebuild = statistics.median(rebases), statistics.median(rebuilds)
     print(
         f"{'upgrade: rebase':<22} {rebase:>8.2f}s {rebuild:>8.2f}s {rebase / rebuild:>7.2f}"
@@ -148,10 +155,10 @@ def _builder_rows(registry: str, rounds: int, work: Path, tag: str) -> None:
     for number in range(1, rounds + 1):
         build, builder = builders["rebase"]
         _push_base(registry, build, str(number), work, "cnbext-examples/build:bookworm")
-        rebases.append(_upgrade("--publish", builder))
+        rebases.append(_upgrade("--publish", builder, method="rebase"))
         build, builder = builders["rebuild"]
         _push_base(registry, build, str(number), work, "cnbext-examples/build:bookworm")
-        rebuilds.append(_upgrade("--publish", "--rebase", "never", builder))
+        rebuilds.append(_upgrade("--publish", "--rebase", "never", builder, method="rebuild"))
     rebase, rebuild = statistics.median(rebases), statistics.median(rebuilds)
     print(
         f"{'upgrade: builder rebase':<22} {rebase:>8.2f}s {rebuild:>8.2f}s {rebase / rebuild:>7.2f}"
