@@ -242,6 +242,8 @@ def main() -> None:
     parser.add_argument("--only", help="run only scenarios whose name contains this")
     parser.add_argument("--drivers", default="docker,docker-container", help="comma-separated")
     options = parser.parse_args()
+    # cnbext reads the same network as the hand-written commands get (make bench sets it).
+    os.environ.setdefault("CNBEXT_NETWORK", "host")
     rows = [
         f"{'scenario':<24} {'driver':<17} {'cnbext':>9} {'by hand':>9} {'ratio':>7}"
         f"   (median of {options.rounds})"
