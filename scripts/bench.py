@@ -13,6 +13,10 @@ of the builder), so both sides build the same Dockerfiles. create-builder has no
 equivalent here (its module layers are staged by cnbext); it reports cold and warm against
 each other. The day-2 rows (scripts/bench_upgrade.py, printed only) compare an upgrade by
 rebase with one by rebuild, and time `upgrade --check` of 10 published images.
+`--drivers docker,docker-container` (the default) runs every scenario on the docker driver and
+again on a docker-container builder made for the run from the BuildKit image `make engine`
+builds (tests/fixtures/buildkit_builders.py; removed afterwards): cnbext gets `--builder`, the
+hand-written commands `--builder` too, so both sides build on the same BuildKit.
 Numbers are for reading, not for asserting: nothing here fails on a slow machine.
 """
 
@@ -27,7 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REGISTRY = os.environ.get("CNBEXT_TEST_REGISTRY", "localhost:5000")
@@ -65,13 +70,15 @@ def timed(action: Action, rounds: int) -> float:
 
 
 class Bench:
-    def __init__(self, work: Path, network: str) -> None:
+    def __init__(self, work: Path, network: str, builder: str | None = None) -> None:
         self.work = work
         self.network = network
         self.tag = uuid.uuid4().hex[:8]
         self.seed = uuid.uuid4().hex[:6]
-        self.cnbext = [sys.executable, "-m", "cnbext"]
-        self.buildx = ["docker", "buildx", "build", "--network", network, "--provenance=false"]
+        chosen = ["--builder", builder] if builder else []
+        self.cnbext = [sys.executable, "-m", "cnbext", *chosen]
+        self.buildx = ["docker", "buildx", "build", *chosen, "--network", network]
+        self.buildx.append("--provenance=false")
 
     # -- extend ---------------------------------------------------------------------------------
 
@@ -193,17 +200,53 @@ class Bench:
                 sh("docker", "buildx", "imagetools", "create", "-t", name, names[0])
 
 
+@contextmanager
+def driver_builder(driver: str) -> Iterator[str | None]:
+    """None for the docker driver (the context's own builder); else a builder made for the run."""
+    if driver == "docker":
+        yield None
+        return
+    if driver != "docker-container":
+        raise SystemExit(f"unknown driver {driver}: docker or docker-container")
+    sys.path.insert(0, str(ROOT))
+    from tests.fixtures.buildkit_builders import container_builder
+
+    image = os.environ.get("CNBEXT_TEST_BUILDKIT_IMAGE", f"{REGISTRY}/fixtures/buildkit:v0.26.3")
+    with container_builder(image) as made:
+        yield made.name
+
+
+def run_driver(driver: str, options: argparse.Namespace, emit: Callable[[str], None]) -> None:
+    """Every scenario on one driver, a row each."""
+    with driver_builder(driver) as builder:
+        work = Path(tempfile.mkdtemp(prefix="cnbext-bench-"))
+        bench = Bench(work, os.environ.get("CNBEXT_NETWORK", "host"), builder)
+        scenarios = bench.extend_scenarios()
+        if not options.only or "builder" in options.only:
+            scenarios |= bench.builder_scenarios()
+        for name, (with_cnbext, by_hand) in scenarios.items():
+            if options.only and options.only not in name:
+                continue
+            ours = timed(with_cnbext, options.rounds)
+            if name == "create-builder warm":
+                emit(f"{name:<24} {driver:<17} {ours:>8.2f}s {'-':>9} {'-':>7}")
+                continue
+            theirs = timed(by_hand, options.rounds)
+            emit(f"{name:<24} {driver:<17} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--only", help="run only scenarios whose name contains this")
+    parser.add_argument("--drivers", default="docker,docker-container", help="comma-separated")
     options = parser.parse_args()
-    bench = Bench(
-        Path(tempfile.mkdtemp(prefix="cnbext-bench-")), os.environ.get("CNBEXT_NETWORK", "host")
-    )
+    # cnbext reads the same network as the hand-written commands get (make bench sets it).
+    os.environ.setdefault("CNBEXT_NETWORK", "host")
     rows = [
-        f"{'scenario':<24} {'cnbext':>9} {'by hand':>9} {'ratio':>7}   (median of {options.rounds})"
+        f"{'scenario':<24} {'driver':<17} {'cnbext':>9} {'by hand':>9} {'ratio':>7}"
+        f"   (median of {options.rounds})"
     ]
     print(rows[0], flush=True)
 
@@ -211,26 +254,13 @@ def main() -> None:
         rows.append(line)
         print(line, flush=True)
 
-    scenarios = bench.extend_scenarios()
-    if not options.only or "builder" in options.only:
-        scenarios |= bench.builder_scenarios()
-    create_warm: float | None = None
-    for name, (with_cnbext, by_hand) in scenarios.items():
-        if options.only and options.only not in name:
-            continue
-        ours = timed(with_cnbext, options.rounds)
-        if name == "create-builder warm":
-            create_warm = ours
-            continue
-        theirs = timed(by_hand, options.rounds)
-        emit(f"{name:<24} {ours:>8.2f}s {theirs:>8.2f}s {ours / theirs:>7.2f}")
+    for driver in options.drivers.split(","):
+        run_driver(driver, options, emit)
     if not options.only or "upgrade" in options.only:
         sys.path.insert(0, str(ROOT / "scripts"))
         from bench_upgrade import run_upgrade_scenarios
 
         run_upgrade_scenarios(REGISTRY, options.rounds)
-    if create_warm is not None:
-        emit(f"{'create-builder warm':<24} {create_warm:>8.2f}s {'-':>9} {'-':>7}")
     for command in (["--help"], ["extend", "--help"]):
         samples = []
         for _ in range(5):
@@ -238,7 +268,7 @@ def main() -> None:
             sh(sys.executable, "-m", "cnbext", *command)
             samples.append(time.perf_counter() - start)
         label = "cnbext " + " ".join(command)
-        emit(f"{label:<24} {statistics.median(samples):>8.2f}s")
+        emit(f"{label:<24} {'':<17} {statistics.median(samples):>8.2f}s")
     if options.out:
         options.out.write_text("\n".join(rows) + "\n")
 

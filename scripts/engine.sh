@@ -24,6 +24,14 @@ FIXTURE_IMAGE="localhost:${OPEN_REGISTRY_PORT}/fixtures/debian:bookworm"
 # arm64 binaries.
 MULTIARCH_FIXTURE_IMAGE="localhost:${OPEN_REGISTRY_PORT}/fixtures/debian-multiarch:bookworm"
 FIXTURE_SUITE=bookworm
+# BuildKit for the tests of buildx's docker-container and remote drivers: an image made from
+# the buildkitd and buildctl binaries in ../shared/buildkit (beside the clone; for a git
+# worktree, beside the main clone), checked against these sha256 sums of the binaries.
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILDKIT_VERSION=v0.26.3
+BUILDKIT_IMAGE="localhost:${OPEN_REGISTRY_PORT}/fixtures/buildkit:${BUILDKIT_VERSION}"
+BUILDKITD_SHA256=6c4c0e96c7b313999da16899ebbe302c4f0331fcd722262bced3d0135f996607
+BUILDCTL_SHA256=70843922cc3609e73a43037df7363c8126968e17eee0b780dfd2567a61a9ff33
 
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
@@ -247,6 +255,56 @@ make_multiarch_fixture() {
     "$repo:$FIXTURE_SUITE-amd64" "$repo:$FIXTURE_SUITE-arm64" >/dev/null 2>&1
 }
 
+buildkit_dir() {
+  # CNBEXT_BUILDKIT_DIR, else ../shared/buildkit beside this clone, else beside the main clone
+  # this one is a worktree of. Prints nothing when there is none.
+  local common candidate
+  common=$(git -C "$REPO_DIR" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  for candidate in "${CNBEXT_BUILDKIT_DIR:-}" "$REPO_DIR/../shared/buildkit" \
+      ${common:+"$(dirname "$common")/../shared/buildkit"}; do
+    if [ -n "$candidate" ] && [ -f "$candidate/buildkitd.gz" ]; then
+      (cd "$candidate" && pwd)
+      return
+    fi
+  done
+}
+
+make_buildkit_image() {
+  if docker buildx imagetools inspect "$BUILDKIT_IMAGE" >/dev/null 2>&1; then
+    log "fixture $BUILDKIT_IMAGE is present"
+    return
+  fi
+  local dir ctx
+  dir=$(buildkit_dir)
+  if [ -z "$dir" ]; then
+    log "no ../shared/buildkit: skipping $BUILDKIT_IMAGE (builder tests skip)"
+    return
+  fi
+  ctx=$(mktemp -d)
+  gunzip -c "$dir/buildkitd.gz" >"$ctx/buildkitd"
+  gunzip -c "$dir/buildctl.gz" >"$ctx/buildctl"
+  # Refuse binaries that are not the ones built from v0.26.3's source.
+  if ! printf '%s  %s\n' "$BUILDKITD_SHA256" "$ctx/buildkitd" "$BUILDCTL_SHA256" "$ctx/buildctl" \
+      | sha256sum --check --quiet >&2; then
+    rm -rf "$ctx"
+    die "the binaries in $dir do not have the expected sha256"
+  fi
+  chmod +x "$ctx/buildkitd" "$ctx/buildctl"
+  # runc for BuildKit's OCI worker; git and pigz for git contexts and faster gzip; buildctl
+  # because the docker-container driver runs it to see that buildkitd is up.
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $FIXTURE_IMAGE
+RUN apt-get update && apt-get install -y --no-install-recommends runc ca-certificates git pigz \\
+    && rm -rf /var/lib/apt/lists/*
+COPY buildkitd buildctl /usr/bin/
+VOLUME /var/lib/buildkit
+ENTRYPOINT ["buildkitd"]
+DOCKERFILE
+  log "building $BUILDKIT_IMAGE from $dir"
+  docker buildx build -q --network host -t "$BUILDKIT_IMAGE" --push "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
 up() {
   mkdir -p "$STATE_DIR"
   install_tool_packages
@@ -258,6 +316,7 @@ up() {
   start_registry registry-auth "$AUTH_REGISTRY_PORT" "$STATE_DIR/htpasswd"
   make_fixture
   make_multiarch_fixture
+  make_buildkit_image
   log "ready: daemon, registries 127.0.0.1:$OPEN_REGISTRY_PORT (open) and 127.0.0.1:$AUTH_REGISTRY_PORT (auth), $FIXTURE_IMAGE"
 }
 
@@ -284,6 +343,7 @@ env_vars() {
   echo "CNBEXT_TEST_REGISTRY_PASSWORD=$AUTH_PASSWORD"
   echo "CNBEXT_TEST_BASE_IMAGE=$FIXTURE_IMAGE"
   echo "CNBEXT_TEST_MULTIARCH_BASE_IMAGE=$MULTIARCH_FIXTURE_IMAGE"
+  echo "CNBEXT_TEST_BUILDKIT_IMAGE=$BUILDKIT_IMAGE"
 }
 
 case "${1:-up}" in

@@ -34,6 +34,10 @@ from cnbext.progress import Reporter
 if TYPE_CHECKING:
     from cnbext.engine.registry import Registry
 
+# Drivers whose builders keep results away from the context's engine (pods in a cluster):
+# results can be pushed, not loaded.
+NO_SHARED_STORE = frozenset({"kubernetes"})
+
 
 class DockerEngine:
     def __init__(
@@ -187,6 +191,8 @@ class DockerEngine:
         ``by_digest`` to that name's repository under no name (the client names it with
         :meth:`copy_by_digest` when the publish order allows); the pushed manifest's digest
         comes back. Else load it into the daemon under every name; its image id comes back."""
+        if not publish:
+            self._check_loads()
         if publish:
             repository = strip_tag(build.primary_name)
             output = {"type": "image", "push": "true"}
@@ -206,6 +212,18 @@ class DockerEngine:
         check_diff_ids(build, [list(image.root_fs.layers or [])])
         labels = dict((image.config.labels or {}) if image.config else {})
         return BuiltImage(build.names, image.id, labels, published=False)
+
+    def _check_loads(self) -> None:
+        """Refuse loading results from a builder that shares no image store with this engine:
+        a kubernetes builder's pods would stream every image back through this client, and
+        what cnbext loads is meant to be the daemon's copy the next run builds on."""
+        if self.driver() in NO_SHARED_STORE:
+            raise EngineError(
+                f"the buildx builder {self.builder or '(default)'} uses the {self.driver()} "
+                "driver, which shares no image store with this Docker engine: it can only "
+                "publish",
+                hint="add --publish (to a registry both the cluster and this machine reach)",
+            )
 
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
         """Build into BuildKit's cache only: a later :meth:`build` of the same plan is then a

@@ -15,6 +15,7 @@ from cnbext.cnb.imageref import parse_reference
 from cnbext.config.builder import BuilderConfig
 from cnbext.errors import ConfigError
 from cnbext.plan.model import ImageBuild
+from cnbext.plan.platforms import serves
 
 
 def suffixed_name(name: str, platform: str) -> str:
@@ -44,12 +45,6 @@ def join_platform_builds(
     return replace(builder, per_platform=ones, tag_platforms=suffix)
 
 
-def _serves(served: Sequence[str], platform: str) -> bool:
-    """A target without a variant is served by any variant of its os/arch (arm64 images often
-    record v8); one with a variant needs exactly it."""
-    return any(p == platform or p.startswith(platform + "/") for p in served)
-
-
 def check_run_image_platforms(
     config: BuilderConfig,
     platforms: Sequence[str],
@@ -65,7 +60,7 @@ def check_run_image_platforms(
             if have is None:
                 warnings.append(f"run image {reference} is not accessible")
                 continue
-            missing = [p for p in platforms if not _serves(have, p)]
+            missing = [p for p in platforms if not serves(have, p)]
             if missing:
                 problems.append(
                     config.problem(

@@ -30,6 +30,7 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.plan.facts import BaseImage, ImageFacts
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.platforms import check_base_platforms
 from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 
 
@@ -197,7 +198,8 @@ def image_build(
     expected_diff_ids: Sequence[str] = (),
 ) -> ImageBuild:
     """A build on ``base`` setting ``labels`` (the result keeps the base's others) and
-    installing what ``install`` chose, if anything."""
+    installing what ``install`` chose, if anything, for ``platforms`` the base has."""
+    check_base_platforms(role, base, platforms)
     return ImageBuild(
         role=role,
         base=base.reference,

@@ -37,6 +37,7 @@ class EngineEnv:
     multiarch_run_image: str | None  # None where the engine has no arm64 emulation
     docker: DockerClient
     multiarch_build_image: str | None = None  # as multiarch_run_image
+    buildkit_image: str | None = None  # None where ../shared/buildkit is absent
 
     def name(self, label: str, tag: str = "test", registry: str | None = None) -> str:
         """A fresh image name per call, so tests never see each other's images."""
@@ -120,6 +121,7 @@ def engine() -> EngineEnv:
     registry = values["CNBEXT_TEST_REGISTRY"]
     multiarch = f"{registry}/cnbext-examples/run-multiarch:bookworm"
     multiarch_build = f"{registry}/cnbext-examples/build-multiarch:bookworm"
+    buildkit = values["CNBEXT_TEST_BUILDKIT_IMAGE"]
     return EngineEnv(
         registry=registry,
         auth_registry=values["CNBEXT_TEST_AUTH_REGISTRY"],
@@ -131,6 +133,7 @@ def engine() -> EngineEnv:
         multiarch_run_image=multiarch if _in_registry(multiarch) else None,
         docker=DockerClient(),
         multiarch_build_image=multiarch_build if _in_registry(multiarch_build) else None,
+        buildkit_image=buildkit if _in_registry(buildkit) else None,
     )
 
 

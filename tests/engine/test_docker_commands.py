@@ -8,12 +8,14 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from python_on_whales import DockerClient
 
 import cnbext
 from cnbext.engine.docker import DockerEngine
 from cnbext.engine.extension_steps import BASE_CONTEXT, StepBuild
 from cnbext.engine.settings import EngineSettings
+from cnbext.errors import EngineError
 from cnbext.plan.model import PullPolicy
 from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine
@@ -112,3 +114,23 @@ def test_extension_steps_and_indexes_go_to_the_context_and_the_builder(tmp_path:
     # The base exported, the step built, the index made and its digest read.
     assert [call[1] for call in buildx] == ["build", "build", "imagetools", "imagetools"]
     assert all("k8s" in call for call in buildx), buildx
+
+
+def test_a_kubernetes_builder_refuses_to_load_before_building(tmp_path: Path) -> None:
+    engine, log = engine_with_stand_in(tmp_path)
+    engine.ensure_available()
+    plan = cnbext.extend(
+        extend_toml(tmp_path),
+        cnbext.ExtendOptions(names=("localhost:5000/x/y:1",)),
+        dry_run=True,
+        engine=FakeEngine(IMAGES),
+    ).plan
+    with pytest.raises(EngineError) as raised:
+        engine.build(plan.builds[0], publish=False, pull=False)
+    assert raised.value.message == (
+        "the buildx builder k8s uses the kubernetes driver, which shares no image store with "
+        "this Docker engine: it can only publish"
+    )
+    assert raised.value.hint is not None and "--publish" in raised.value.hint
+    calls = [json.loads(line)[2:] for line in log.read_text().splitlines()]
+    assert not any(call[:2] == ["buildx", "build"] for call in calls)  # nothing was built

@@ -14,7 +14,7 @@ from cnbext.config.builder import BuilderConfig, load_builder_config
 from cnbext.errors import ConfigError, ImageError, UsageError
 from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
 from cnbext.plan.create_builder import FetchedModule, check_options, plan_create_builder
-from cnbext.plan.facts import BaseImage, ImageFacts
+from cnbext.plan.facts import BaseImage, ImageFacts, ImageOrigin
 from cnbext.plan.model import PullPolicy
 from cnbext.sources.lifecycle import ApiSet, Lifecycle
 from cnbext.sources.modules import Module, ModuleDescriptor, OrderRef
@@ -345,3 +345,37 @@ def test_the_run_image_must_have_been_read_to_extend_it(tmp_path: Path) -> None:
     options = replace(OPTIONS, run_image="localhost:5000/ext/run:1")
     with pytest.raises(ImageError):
         plan_create_builder(config, options, *inputs_for(config, run_base=None))
+
+
+def _served(image: BaseImage, *platforms: str) -> BaseImage:
+    """``image`` with the origin the client gathers: its registry serves ``platforms``."""
+    served = {p: f"sha256:{i:064x}" for i, p in enumerate(platforms)}
+    return replace(image, origin=ImageOrigin(image.reference, "sha256:" + "e" * 64, served))
+
+
+@pytest.mark.parametrize(
+    ("build_base", "run_base", "refused"),
+    [
+        (_served(BUILD_IMAGE, "linux/amd64"), _served(RUN_IMAGE, "linux/arm64"), "builder"),
+        (_served(BUILD_IMAGE, "linux/arm64"), _served(RUN_IMAGE, "linux/amd64"), "run image"),
+    ],
+)
+def test_each_target_is_refused_where_its_build_or_run_image_lacks_it(
+    tmp_path: Path, build_base: BaseImage, run_base: BaseImage, refused: str
+) -> None:
+    # The client plans each target with that platform's facts (a builder per target).
+    config = load(tmp_path, BASE_TOML + '[extend.metadata.run]\npackages = ["curl"]\n')
+    options = replace(OPTIONS, publish=True, run_image="localhost:5000/ext/run:1")
+    facts, inputs = inputs_for(config, build_base=build_base, run_base=run_base)
+    with pytest.raises(ImageError) as raised:
+        plan_create_builder(config, replace(options, platforms=("linux/arm64",)), facts, inputs)
+    reference = (build_base if refused == "builder" else run_base).reference
+    assert raised.value.message.startswith(
+        f"the {refused}'s base {reference} has no image for linux/arm64 (it has linux/amd64)"
+    )
+    both = _served(RUN_IMAGE, "linux/amd64", "linux/arm64")
+    served_both = inputs_for(
+        config, build_base=replace(build_base, origin=both.origin), run_base=both
+    )
+    plan = plan_create_builder(config, replace(options, platforms=("linux/arm64",)), *served_both)
+    assert [b.platforms for b in plan.builds] == [("linux/arm64",), ("linux/arm64",)]
