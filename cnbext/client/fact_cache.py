@@ -17,6 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.models import ImageSource
 from cnbext.plan.facts import BaseImage
 from cnbext.sources.cache import cache_dir
@@ -43,11 +44,22 @@ def load(source: ImageSource, platform: str | None, probes: tuple[str, ...]) -> 
             architecture=str(document["architecture"]),
             os_release=None if document["os_release"] is None else str(document["os_release"]),
             binaries=frozenset(str(b) for b in document["binaries"]),
-            repo_digests=tuple(str(d) for d in document.get("repo_digests", ())),
+            repo_digests=_repo_digests(source, document.get("repo_digests", ())),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return facts
+
+
+def _repo_digests(source: ImageSource, cached: Any) -> tuple[str, ...]:
+    """Where the image is known to come from. The same content may be read under another
+    repository's name first: a registry source's own ``repository@digest`` is what names it
+    now (its provenance records it), whatever the entry was written for."""
+    digests = tuple(str(d) for d in cached)
+    if source.in_daemon:
+        return digests
+    own = f"{parse_reference(source.reference).repository}@{source.digest}"
+    return (own, *(d for d in digests if d != own))
 
 
 def store(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
 from cnbext.engine.protocol import Engine
@@ -102,7 +103,12 @@ class FakeEngine(Engine):
 
     def read_base(self, source: ImageSource, platform: str | None = None) -> BaseImage:
         self._record("resolve", source.reference)
-        return self.images[source.reference]
+        image = self.images[source.reference]
+        if source.in_daemon or image.repo_digests:
+            return image
+        # As DockerEngine: a registry image is known by the digest it was read by.
+        repository = parse_reference(source.reference).repository
+        return replace(image, repo_digests=(f"{repository}@{source.digest}",))
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         self._record("labels", reference)

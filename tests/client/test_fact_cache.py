@@ -10,9 +10,11 @@ import pytest
 
 import cnbext
 from cnbext.client import fact_cache
+from cnbext.client.origin import origin_of
 from cnbext.engine.models import ImageSource
 from cnbext.engine.settings import EngineSettings
 from tests.client.fake_engine import Call, FakeEngine
+from tests.client.fake_registry import FakeRegistry
 from tests.client.images import IMAGES, RUN, RUN_NAME, extend_toml
 
 OUT = "localhost:5000/x/extended:1"
@@ -48,7 +50,7 @@ def test_a_new_digest_is_a_miss(tmp_path: Path) -> None:
 
 
 def test_another_platform_is_a_miss(tmp_path: Path) -> None:
-    source = ImageSource(RUN_NAME, RUN.image_id, in_daemon=False)
+    source = ImageSource(RUN_NAME, RUN.image_id, in_daemon=True)
     fact_cache.store(source, "linux/amd64", ("/usr/bin/apt-get",), RUN)
     assert fact_cache.load(source, "linux/amd64", ("/usr/bin/apt-get",)) == RUN
     assert fact_cache.load(source, "linux/arm64", ("/usr/bin/apt-get",)) is None
@@ -85,4 +87,24 @@ def test_entries_are_named_as_asked(tmp_path: Path) -> None:
     fact_cache.store(stored, None, (), RUN)
     other_name = ImageSource("localhost:5001/mirror/run:1", RUN.image_id, in_daemon=False)
     loaded = fact_cache.load(other_name, None, ())
-    assert loaded == replace(RUN, reference="localhost:5001/mirror/run:1")
+    # Read under the mirror's name, the image comes from the mirror's repository: that is the
+    # digest its provenance records (the entry was written for the first repository).
+    assert loaded == replace(
+        RUN,
+        reference="localhost:5001/mirror/run:1",
+        repo_digests=(f"localhost:5001/mirror/run@{RUN.image_id}",),
+    )
+
+
+def test_the_same_content_under_another_name_records_its_own_origin(tmp_path: Path) -> None:
+    """Two bases with the same content (the same digest in two repositories): the second
+    extend takes the facts from the cache and must still record where its base came from."""
+    registry = FakeRegistry({})
+    first = ImageSource(RUN_NAME, RUN.image_id, in_daemon=False)
+    fact_cache.store(
+        first, None, (), replace(RUN, repo_digests=(f"localhost:5000/stack/run@{RUN.image_id}",))
+    )
+    second = "localhost:5000/other/run:1"
+    loaded = fact_cache.load(ImageSource(second, RUN.image_id, in_daemon=False), None, ())
+    assert loaded is not None
+    assert origin_of(loaded, second, registry).digest == RUN.image_id
