@@ -31,7 +31,9 @@ def _push_base(
 ) -> None:
     context = work / f"base-{uuid.uuid4().hex[:6]}"
     context.mkdir()
-    (context / "version").write_text(version)
+    # The name too: two bases of the same content would be one image in the daemon, known
+    # by a registry digest in the first repository only.
+    (context / "version").write_text(f"{name} {version}")
     (context / "Dockerfile").write_text(
         f"FROM {registry}/{base}\nCOPY version /base-version\nUSER 1000:1000\n"
     )
