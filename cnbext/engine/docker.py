@@ -23,7 +23,15 @@ from cnbext.engine.builds import BuildRunner, check_diff_ids, strip_tag
 from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
-from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BuiltImage,
+    ImageSource,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+    label_dict,
+    refusals_naming,
+)
 from cnbext.engine.reading import ImageReader
 from cnbext.errors import EngineError, PublishError
 from cnbext.plan.facts import BaseImage
@@ -102,7 +110,8 @@ class DockerEngine:
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         """Labels of an image in the daemon, else of the one its registry serves."""
-        return dict(self.reader.config_section(reference, platform).get("Labels") or {})
+        with refusals_naming(reference):
+            return label_dict(self.reader.config_section(reference, platform).get("Labels"))
 
     # -- running extension phases ---------------------------------------------------------------
 
