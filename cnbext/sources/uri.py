@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -16,6 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from cnbext.errors import CnbextError
+
+# Re-exported: the source modules take it with the URI forms.
+from cnbext.sources.redaction import redact_url as redact_url
 
 
 @dataclass(frozen=True)
@@ -71,16 +73,6 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     user = urllib.parse.unquote(parts.username or "")
     password = urllib.parse.unquote(parts.password or "")
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"{user}:{password}"
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the userinfo of a URL in it replaced by ``***``: URLs are printed in
-    progress and errors and stored in labels, and a password must never be."""
-    return _USERINFO.sub(r"\1***@", text)
-
-
-# scheme://userinfo@ - userinfo has no '/', '?', '#' or '@' (RFC 3986).
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
 
 
 def is_loopback(host: str) -> bool:
