@@ -99,3 +99,24 @@ def http_refusal(url: str) -> str | None:
         "plain http:// downloads can be read and changed by anyone on the way; use https://, "
         f"or set {ALLOW_HTTP_ENV}=1 to allow http:// (a pinned sha256 is then advised)"
     )
+
+
+def redirect_refusal(old_url: str, new_url: str) -> str | None:
+    """Why a redirect from ``old_url`` to ``new_url`` is not followed, or None. Each URL
+    may be allowed on its own (a loopback http mirror is), but a redirect must not downgrade
+    https to http, nor lead a download from another host to this machine's own services."""
+    old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
+    if old.scheme.lower() == "https" and new.scheme.lower() != "https":
+        return "a redirect from https:// to plain http:// is never followed"
+    if not _this_machine(old.hostname or "") and _this_machine(new.hostname or ""):
+        return "a redirect from another host to this machine (loopback) is never followed"
+    return None
+
+
+def _this_machine(host: str) -> bool:
+    """Loopback, or the unspecified address (0.0.0.0 and :: connect to this machine too)."""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False
+    return unspecified or is_loopback(host)
