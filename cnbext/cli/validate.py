@@ -73,6 +73,7 @@ def validate(
 def _validate(paths: list[Path], kind: str | None, output: OutputFormat) -> int:
     """Check every path and show the result; the exit code (0, or 3 with any problem)."""
     from cnbext.cli.application import print_json
+    from cnbext.cli.text import printable
     from cnbext.client.validate import Kind, validate_paths
     from cnbext.errors import ExitCode, UsageError
 
@@ -100,10 +101,11 @@ def _validate(paths: list[Path], kind: str | None, output: OutputFormat) -> int:
             }
         )
         return int(code)
+    # Problems quote the files' own text (a module folder is a stranger's): inert on a terminal.
     for line in problems:
-        typer.echo(line)
+        typer.echo(printable(line))
     for line in warnings:
-        typer.echo(f"warning: {line}")
+        typer.echo(f"warning: {printable(line)}")
     noun = "file" if len(reports) == 1 else "files"
     typer.echo(
         f"{len(reports)} {noun} checked: {len(problems)} problem(s), {len(warnings)} warning(s)",

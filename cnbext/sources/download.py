@@ -38,9 +38,9 @@ from cnbext.sources.limits import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DOWNLOAD_MAX_BYTES_ENV,
     DOWNLOAD_TIMEOUT_ENV,
-    Budget,
     env_number,
 )
+from cnbext.sources.tar_walk import walk_members
 from cnbext.sources.uri import (
     ALLOW_HTTP_ENV,
     http_refusal,
@@ -142,13 +142,9 @@ def _check(
 def check_tar(path: Path, source: str, error_type: type[CnbextError], *, hint: str) -> None:
     """Read every member of the archive at ``path`` to its end, within the limits, writing
     nothing: a download is checked so before it may enter the cache."""
-    budget = Budget.from_env()
     with open_tar(path, source, error_type, hint=hint) as tar:
         try:
-            for member in tar:
-                reason = budget.take_entry() or budget.take_bytes(max(member.size, 0))
-                if reason is not None:
-                    raise error_type(f"{source}: refusing the archive: {reason}", hint=hint)
+            for member in walk_members(tar, source, error_type):
                 handle = tar.extractfile(member) if member.isreg() else None
                 if handle is not None:
                     with handle:
