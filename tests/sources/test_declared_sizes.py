@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bz2
 import io
+import os
 import tarfile
 import time
 from pathlib import Path
@@ -88,3 +89,31 @@ def test_a_nul_byte_in_a_member_name_is_a_refusal(tmp_path: Path, field: str) ->
         _fetch(archive, tmp_path)
     assert "a NUL byte in its name or link" in caught.value.message
     assert caught.value.exit_code == ExitCode.CONFIG
+
+
+@pytest.mark.parametrize("kind", ["buildpack", "lifecycle"])
+def test_a_fifo_in_a_local_folder_is_refused_before_anything_opens_it(
+    tmp_path: Path, kind: str
+) -> None:
+    from cnbext.sources.lifecycle import LifecycleError, fetch_lifecycle
+    from tests.fixtures.buildpacks import write_buildpack
+    from tests.fixtures.lifecycle_fixture import write_lifecycle_tree
+
+    if kind == "lifecycle":
+        root = write_lifecycle_tree(tmp_path / "lifecycle")
+        os.mkfifo(root / "lifecycle.toml.new")
+        (root / "lifecycle.toml.new").replace(root / "lifecycle.toml")  # reading it blocks
+        with pytest.raises(LifecycleError, match=r"lifecycle\.toml is a fifo"):
+            fetch_lifecycle(
+                version=None,
+                uri=str(root),
+                arch="amd64",
+                base_dir=tmp_path,
+                work_dir=tmp_path / "w",
+                cache_dir=tmp_path / "c",
+            )
+    else:
+        root = write_buildpack(tmp_path / "bp", "ex/bp", "1.0.0")
+        os.mkfifo(root / "bin" / "pipe")
+        with pytest.raises(ModuleError, match="bin/pipe is a fifo"):
+            _fetch(root, tmp_path)
