@@ -65,6 +65,11 @@ class PhaseRun:
     platform: str | None = None
     memory_bytes: int | None = None  # the container's memory (and memory+swap) limit
     pids_limit: int | None = None  # how many processes and threads it may have
+    # The host folder the container may write (its output mount) and the bytes it may put
+    # there: each file is capped by the kernel (RLIMIT_FSIZE), the folder's total is
+    # measured while it runs, and the container is killed when it passes.
+    output: Path | None = None
+    output_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class PhaseResult:
     exit_code: int | None  # None when it was killed for taking too long
     output: str  # the last lines of its output
     timed_out: bool
+    over_output: bool = False  # killed (or finished) having written more than output_bytes
 
 
 def env_dict(env: Iterable[object] | None) -> dict[str, str]:
