@@ -4,7 +4,8 @@ One module per command maps its own flags to the API's option models; the flags 
 shares are declared once (:mod:`cnbext.cli.options`) and the output format, verbosity and
 reporter travel in one :class:`~cnbext.cli.application.Application`. The API's names are
 imported on use, so ``cnbext --help`` never imports python-on-whales or jsonschema. May import
-``cnbext.client`` (through the API), ``cnbext.plan.model``, ``cnbext.errors``; nothing imports
+``cnbext.client`` (through the API), ``cnbext.plan.model``, ``cnbext.errors``,
+``cnbext.sources.redaction`` (what it prints); nothing imports
 ``cnbext.cli``.
 """
 

@@ -151,7 +151,10 @@ def stdout_console() -> Console:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    from cnbext.sources.redaction import redact_document
+
+    # Every string, so a URL's password never reaches stdout (cli.text does it for text).
+    sys.stdout.write(json.dumps(redact_document(document), indent=2, sort_keys=False) + "\n")
 
 
 def fail(error: CnbextError, console: Console, *, output: OutputFormat) -> NoReturn:

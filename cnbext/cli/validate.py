@@ -89,16 +89,18 @@ def validate(
 def _validate(paths: list[Path], kind: str | None, strict: bool, output: OutputFormat) -> int:
     """Check every path and show the result; the exit code (docs/exit-codes.md)."""
     from cnbext.cli.application import print_json
+    from cnbext.cli.text import printable
     from cnbext.client.validate import validate
 
     result = validate(paths, kind=kind, strict=strict)
     if output is OutputFormat.JSON:
         print_json(result.to_dict())
         return int(result.exit_code)
+    # Problems quote the files' own text (a module folder is a stranger's): inert on a terminal.
     for line in result.problems:
-        typer.echo(line)
+        typer.echo(printable(line))
     for line in result.warnings:
-        typer.echo(f"warning: {line}")
+        typer.echo(f"warning: {printable(line)}")
     reports = result.files
     noun = "file" if len(reports) == 1 else "files"
     summary = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from cnbext.client.image_checks import checked_layout
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import (
     REBASABLE_LABEL,
@@ -78,7 +79,9 @@ def build_extension_steps(
         if current is None or step.switch_to:
             source = step.switch_to or build.base
             dest = scratch / f"{index}-base"
-            current = engine.export_layout(source, build.platforms, dest, pull=pull)
+            current = checked_layout(
+                engine.export_layout(source, build.platforms, dest, pull=pull), source
+            )
         current = rewrite_layout(current, labels=labels_before(step))
         if not step.extends:
             continue  # it only switches the run image: nothing to build
@@ -132,7 +135,7 @@ def _build_step(
         platforms=build.platforms,
     )
     try:
-        return engine.build_layout(request, scratch / str(index))
+        return checked_layout(engine.build_layout(request, scratch / str(index)), step.title)
     except StepBuildError as err:
         raise ExtensionError(
             f"applying the {step.title} failed:\n{err.log}", exit_code=EXTENSION_BUILD_ERROR

@@ -18,6 +18,7 @@ import tomlkit
 
 from cnbext.client.concurrency import concurrently
 from cnbext.cnb.distro import parse_os_release
+from cnbext.cnb.dockerfile import is_root_user
 from cnbext.cnb.extender import ExtensionPlans, GeneratedOutput, parse_detect_plan
 from cnbext.config.extend_config import load_extend_config
 from cnbext.config.extension import load_extension_config
@@ -31,6 +32,7 @@ from cnbext.errors import (
     GENERATE_OUTPUT_ERROR,
     ConfigError,
     ExtensionError,
+    ImageError,
 )
 from cnbext.plan.facts import BaseImage
 from cnbext.progress import Reporter
@@ -55,6 +57,8 @@ MAX_DETECTS = 4
 MEMORY_ENV = "CNBEXT_EXTENSION_MEMORY"  # overrides it (bytes)
 DEFAULT_PIDS_LIMIT = 512  # processes and threads per container
 PIDS_ENV = "CNBEXT_EXTENSION_PIDS"  # overrides it
+DEFAULT_OUTPUT_BYTES = 4 << 30  # what one detect or generate may write (its output folder)
+OUTPUT_ENV = "CNBEXT_EXTENSION_OUTPUT_BYTES"  # overrides it (bytes)
 PLATFORM_DIR = "/platform"
 APP_DIR = "/workspace"
 OUT_DIR = "/cnbext/out"
@@ -69,6 +73,7 @@ class DetectOutcome:
 class ContainerLimits(TypedDict):
     memory_bytes: int
     pids_limit: int
+    output_bytes: int
 
 
 def container_limits() -> ContainerLimits:
@@ -77,6 +82,7 @@ def container_limits() -> ContainerLimits:
     return ContainerLimits(
         memory_bytes=int(env_number(MEMORY_ENV, DEFAULT_MEMORY_BYTES, integer=True)),
         pids_limit=int(env_number(PIDS_ENV, DEFAULT_PIDS_LIMIT, integer=True)),
+        output_bytes=int(env_number(OUTPUT_ENV, DEFAULT_OUTPUT_BYTES, integer=True)),
     )
 
 
@@ -91,8 +97,18 @@ def target_env(run_image: BaseImage) -> dict[str, str]:
 
 
 def cnb_user(image: BaseImage) -> str:
+    """Who detect and generate run as: the CNB ids, else the image's User; never root (an
+    extension is a stranger's code, and its output folders are host folders)."""
     uid, gid = image.env.get("CNB_USER_ID"), image.env.get("CNB_GROUP_ID")
-    return f"{uid}:{gid}" if uid and gid else image.user
+    user = f"{uid}:{gid}" if uid and gid else image.user
+    if is_root_user(user) or user.split(":", 1)[0] == "0":
+        shown = f"User {user!r}" if user else "no CNB_USER_ID/CNB_GROUP_ID and an empty User"
+        raise ImageError(
+            f"{image.reference}: image extensions would run as root in it ({shown})",
+            hint="extensions run as the build image's CNB user: set CNB_USER_ID and "
+            "CNB_GROUP_ID (and a non-root User) in the build image",
+        )
+    return user
 
 
 @dataclass(frozen=True)
@@ -194,6 +210,7 @@ def _phase(
         user=cnb_user(run.build_image),
         workdir=APP_DIR,
         timeout=run.timeout,
+        output=mounts.out / phase,
         **container_limits(),
     )
 
@@ -223,9 +240,17 @@ class _Running:
     ) -> PhaseResult:
         """Run ``bin/<phase>``; a timeout or an exit code not ``passing`` is an error (its
         message explains the exit ``codes``)."""
+        command = f"{self.module.install_path}/bin/{phase}"
+        request = _phase(self.run, self.mounts, phase, command, env)  # refuses a root user
         with self.reporter.step(f"Running {self.label} {phase}"):
-            command = f"{self.module.install_path}/bin/{phase}"
-            result = self.engine.run_phase(_phase(self.run, self.mounts, phase, command, env))
+            result = self.engine.run_phase(request)
+        if result.over_output:
+            limit = container_limits()["output_bytes"]
+            raise ExtensionError(
+                f"extension {self.label}: {phase} wrote more than {limit} bytes to its output "
+                f"and was stopped (set {OUTPUT_ENV} to allow more)\n{result.output.strip()}",
+                exit_code=exit_code,
+            )
         if result.timed_out or result.exit_code not in passing:
             why = "timed out" if result.timed_out else f"exited {result.exit_code}"
             raise ExtensionError(

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from cnbext.client import fact_cache
 from cnbext.client.extensions import ExtensionRun, extension_plans
+from cnbext.client.image_checks import checked_facts
 from cnbext.client.origin import with_origin
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.package_managers import PROBE_PATHS
@@ -122,7 +123,7 @@ def read_image(
         cached = fact_cache.load(source, platform, PROBE_PATHS)
         if cached is not None:
             reporter.build_log(f"facts of {reference} from the cache ({source.digest[:19]})")
-            return cached
-    facts = engine.read_base(source, platform)
+            return checked_facts(cached)
+    facts = checked_facts(engine.read_base(source, platform))
     fact_cache.store(source, platform, PROBE_PATHS, facts)
     return facts

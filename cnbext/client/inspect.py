@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
@@ -28,7 +29,7 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
 
     engine = engine or reading_engine()
     registry = engine.registry()
-    view = engine.read_image(reference)
+    view = checked_view(engine.read_image(reference))
     provenance = _provenance(view)
     document: dict[str, Any] = {
         "reference": reference,

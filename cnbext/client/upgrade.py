@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
+from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
 from cnbext.client.publish import ImageResult
 from cnbext.client.status import upgrade_reasons
@@ -122,7 +123,7 @@ def _check(
     name: str, options: UpgradeOptions, registry: RegistryAccess, engine: Engine
 ) -> _Checked:
     try:
-        view = engine.read_image(name, daemon=not options.publish)
+        view = checked_view(engine.read_image(name, daemon=not options.publish))
         provenance = read_provenance(view.labels)
     except CnbextError as err:
         return _Checked(UpgradeResult(name, FAILED, error=err), None, {})

@@ -7,7 +7,6 @@ failure and Ctrl-C) and then either returns the plan (dry run) or applies it.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.facts import gather_image_facts
 from cnbext.client.origin import with_digests
 from cnbext.client.publish import ImageResult, apply_plan
+from cnbext.client.work_folder import work_folder
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
@@ -71,7 +71,7 @@ def run_use_case(
     reporter = reporter if reporter is not None else SilentReporter()
     if engine is None:
         engine = docker_engine(reporter, settings)
-    with tempfile.TemporaryDirectory(prefix=work_prefix) as work_dir:
+    with work_folder(work_prefix, reporter) as work_dir:
         plan = with_request(plan_with(engine, reporter, Path(work_dir)), request)
         if dry_run:
             return Result(plan, dry_run=True)

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
 from cnbext.cnb.semver import module_version_warning
@@ -20,6 +21,7 @@ from cnbext.errors import (
     ROOT_USER_ERROR,
     ExtensionError,
 )
+from cnbext.sources.toml_limits import load_toml
 
 REBASABLE_LABEL = "io.buildpacks.rebasable"
 # The history entry of every layer an extension adds (the lifecycle's layers.ExtensionLayerName).
@@ -54,21 +56,20 @@ def parse_detect_plan(text: str, extension_id: str) -> tuple[str, ...]:
     """The names an extension provides (first alternative and every [[or]]). Extensions must
     not require anything: the lifecycle refuses that, and so do we."""
     try:
-        plan = tomllib.loads(text)
+        plan = load_toml(text)
     except tomllib.TOMLDecodeError as err:
         raise ExtensionError(
             f"extension {extension_id}: detect wrote an invalid plan.toml: {err}",
             exit_code=DETECT_PLAN_ERROR,
         ) from None
-    alternatives = [plan, *plan.get("or", [])]
     names: list[str] = []
-    for alternative in alternatives:
+    for alternative in _alternatives(plan, extension_id):
         if alternative.get("requires"):
             raise ExtensionError(
                 f'extension {extension_id} outputs "requires" which is not allowed',
                 exit_code=DETECT_PLAN_ERROR,
             )
-        for provided in alternative.get("provides", []):
+        for provided in _tables(alternative, "provides", extension_id):
             name = provided.get("name") if isinstance(provided, dict) else None
             if not isinstance(name, str) or not name:
                 raise ExtensionError(
@@ -78,6 +79,23 @@ def parse_detect_plan(text: str, extension_id: str) -> tuple[str, ...]:
             if name not in names:
                 names.append(name)
     return tuple(names)
+
+
+def _alternatives(plan: dict[str, Any], extension_id: str) -> list[dict[str, Any]]:
+    return [plan, *_tables(plan, "or", extension_id)]
+
+
+def _tables(table: dict[str, Any], key: str, extension_id: str) -> list[dict[str, Any]]:
+    """``table[key]`` as an array of tables (``[[or]]``, ``[[provides]]``); anything else is
+    detect's mistake, refused as the lifecycle refuses a plan it cannot decode."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ExtensionError(
+            f"extension {extension_id}: detect wrote an invalid plan.toml: "
+            f"{key} must be an array of tables ([[{key}]])",
+            exit_code=DETECT_PLAN_ERROR,
+        )
+    return value
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnbext.sources.redaction import redact_url
+
 PROVENANCE = "io.cnbext.provenance"
 # 2: the request is recorded whole (``request``) and the names are not (they are not part of
 # the image). 1 is still read: its upgrade warns about what it did not record.
@@ -222,14 +224,13 @@ def earlier_rounds(base_labels: Mapping[str, str]) -> tuple[dict[str, Any], ...]
 _SECRET_NAME = re.compile(
     r"SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTH|PRIVATE|KEY", re.I
 )
-_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s]+@", re.I)
 
 
 def recorded_env(env: Mapping[str, str]) -> dict[str, str | None]:
     """``env`` as the label keeps it: every name, but no value that looks secret (a secret-like
     name, or a URL with user info), which an upgrade must be given again with --env."""
     return {
-        name: None if _SECRET_NAME.search(name) or _URL_USERINFO.search(value) else value
+        name: None if _SECRET_NAME.search(name) or redact_url(value) != value else value
         for name, value in sorted(env.items())
     }
 
@@ -238,10 +239,13 @@ def safe_uri(uri: str) -> str:
     """``uri`` without credentials: user info, query and fragment removed from URLs."""
     if "://" not in uri:
         return uri
-    parts = urllib.parse.urlsplit(uri)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # a port or IPv6 host urllib cannot read: mask, cut query and fragment
+        return redact_url(uri).split("?", 1)[0].split("#", 1)[0]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 

@@ -9,7 +9,6 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +22,16 @@ from cnbext.engine.builds import BuildRunner, check_diff_ids, strip_tag
 from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
-from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BuiltImage,
+    ImageSource,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+    label_dict,
+    refusals_naming,
+)
+from cnbext.engine.phases import watch_phase
 from cnbext.engine.reading import ImageReader
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import EngineError, PublishError
@@ -108,13 +116,16 @@ class DockerEngine:
 
     def image_labels(self, reference: str, *, platform: str | None = None) -> dict[str, str]:
         """Labels of an image in the daemon, else of the one its registry serves."""
-        return dict(self.reader.config_section(reference, platform).get("Labels") or {})
+        with refusals_naming(reference):
+            return label_dict(self.reader.config_section(reference, platform).get("Labels"))
 
     # -- running extension phases ---------------------------------------------------------------
 
     def run_phase(self, phase: PhaseRun) -> PhaseResult:
         """Run an extension's detect or generate in a container of ``phase.image``, as the
-        image's CNB user, with its mounts and environment; killed after ``phase.timeout``."""
+        image's CNB user, with its mounts and environment, no capabilities and no way to gain
+        privileges (setuid binaries do nothing); killed after ``phase.timeout``, or when its
+        output folder holds more than ``phase.output_bytes``."""
         container = self.docker.run(
             phase.image,
             list(phase.command),
@@ -131,19 +142,12 @@ class DockerEngine:
             memory=phase.memory_bytes,
             memory_swap=phase.memory_bytes,  # no swap beyond the memory limit
             pids_limit=phase.pids_limit,
+            cap_drop=["ALL"],
+            security_options=["no-new-privileges"],
+            ulimit=[f"fsize={phase.output_bytes}"] if phase.output_bytes else [],
         )
-        deadline = time.monotonic() + phase.timeout
         try:
-            while True:
-                state = self.docker.container.inspect(container.id).state
-                if not state.running:
-                    logs = str(self.docker.container.logs(container.id, tail=40))
-                    return PhaseResult(int(state.exit_code or 0), logs, timed_out=False)
-                if time.monotonic() > deadline:
-                    self.docker.container.kill(container.id)
-                    logs = str(self.docker.container.logs(container.id, tail=40))
-                    return PhaseResult(None, logs, timed_out=True)
-                time.sleep(0.1)
+            return watch_phase(self.docker, container.id, phase)
         finally:
             self.docker.container.remove(container.id, force=True)
 

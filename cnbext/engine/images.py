@@ -9,10 +9,19 @@ the daemon does not hold is read from its registry's manifests and config blob.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.models import ImageView, Manifest, NotFoundError, env_dict
+from cnbext.engine.models import (
+    ImageView,
+    Manifest,
+    NotFoundError,
+    config_section,
+    config_text,
+    env_dict,
+    label_dict,
+    refusals_naming,
+)
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError
 
@@ -55,15 +64,18 @@ def registry_view(reference: str, manifest: Manifest, registry: Registry) -> Ima
         raise ImageError(f"{reference} has no image manifest for any platform")
     first = next(iter(per_platform.values()))
     config = registry.json_blob(first.repository, first.document["config"]["digest"])
-    section: dict[str, Any] = config.get("config") or {}
+    with refusals_naming(reference):
+        section = config_section(config.get("config"))
+        labels, env = label_dict(section.get("Labels")), env_dict(section.get("Env"))
+        user = config_text(section.get("User"), "User")
     return ImageView(
         reference=reference,
         source="registry",
         digest=manifest.digest,
         platforms=tuple(per_platform),
-        labels=dict(section.get("Labels") or {}),
-        user=str(section.get("User") or ""),
-        env=env_dict(section.get("Env")),
+        labels=labels,
+        user=user,
+        env=env,
         platform_digests={p: m.digest for p, m in per_platform.items()},
     )
 

@@ -6,7 +6,8 @@ in cnbext.plan.facts: the engine fills them in, and the plan never imports the e
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ class PhaseRun:
     platform: str | None = None
     memory_bytes: int | None = None  # the container's memory (and memory+swap) limit
     pids_limit: int | None = None  # how many processes and threads it may have
+    # The host folder the container may write (its output mount) and the bytes it may put
+    # there: each file is capped by the kernel (RLIMIT_FSIZE), the folder's total is
+    # measured while it runs, and the container is killed when it passes.
+    output: Path | None = None
+    output_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,16 +78,59 @@ class PhaseResult:
     exit_code: int | None  # None when it was killed for taking too long
     output: str  # the last lines of its output
     timed_out: bool
+    over_output: bool = False  # killed (or finished) having written more than output_bytes
 
 
 def env_dict(env: Iterable[object] | None) -> dict[str, str]:
     """An image config's ``Env`` list as a mapping."""
+    if isinstance(env, (str, bytes, dict)) or not isinstance(env, Iterable | None):
+        # A hostile registry's config: a string would be read character by character.
+        raise ImageError("the image's config has an Env that is not a list of strings")
     # Split on the first '=' only: values may contain '=' (the spec's note on env files).
     result: dict[str, str] = {}
     for entry in env or ():
         name, _, value = str(entry).partition("=")
         result[name] = value
     return result
+
+
+def label_dict(labels: object) -> dict[str, str]:
+    """An image config's ``Labels`` as a mapping of strings (a registry's config is JSON
+    anyone wrote: anything but an object of strings is refused, not coerced)."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise ImageError("the image's config has Labels that are not an object of strings")
+    return dict(labels)
+
+
+@contextmanager
+def refusals_naming(reference: str) -> Iterator[None]:
+    """Prefix the image's name to what the config helpers above refuse."""
+    try:
+        yield
+    except ImageError as err:
+        raise ImageError(f"{reference}: {err.message}", hint=err.hint) from None
+
+
+def config_section(value: object) -> dict[str, Any]:
+    """An image config's ``config`` object (User, Env, Labels); missing is empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImageError("the image's config has a config that is not an object")
+    return value
+
+
+def config_text(value: object, field_name: str) -> str:
+    """A string field of an image config (``User``, ``os``, ``architecture``); missing is ''."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ImageError(f"the image's config has a {field_name} that is not a string")
+    return value
 
 
 # -- registries ----------------------------------------------------------------------------

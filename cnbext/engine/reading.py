@@ -22,7 +22,14 @@ from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run
 
 from cnbext.engine.failures import last_lines
-from cnbext.engine.models import ImageSource, env_dict
+from cnbext.engine.models import (
+    ImageSource,
+    config_section,
+    config_text,
+    env_dict,
+    label_dict,
+    refusals_naming,
+)
 from cnbext.errors import ImageError, PublishError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import PullPolicy
@@ -78,15 +85,21 @@ class ImageReader:
             reference = _by_digest(reference, source.digest)
         files = self.read_files(reference, [*OS_RELEASE_PATHS, *probes], platform=platform)
         os_release = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
-        section = config.get("config") or {}
+        with refusals_naming(source.reference):
+            section = config_section(config.get("config"))
+            user = config_text(section.get("User"), "User")
+            labels = label_dict(section.get("Labels"))
+            env = env_dict(section.get("Env"))
+            os_name = config_text(config.get("os"), "os") or "linux"
+            architecture = config_text(config.get("architecture"), "architecture")
         return BaseImage(
             reference=source.reference,
             image_id=str(config.get("id") or source.digest),
-            user=str(section.get("User") or ""),
-            labels=dict(section.get("Labels") or {}),
-            env=env_dict(section.get("Env")),
-            os=str(config.get("os") or "linux"),
-            architecture=str(config.get("architecture") or ""),
+            user=user,
+            labels=labels,
+            env=env,
+            os=os_name,
+            architecture=architecture,
             os_release=os_release.decode("utf-8", "replace") if os_release is not None else None,
             binaries=frozenset(p for p in files if p not in OS_RELEASE_PATHS),
             # The digest the provenance label records: the daemon's repository digests, or

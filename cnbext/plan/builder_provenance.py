@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnbext.cnb.provenance import BaseRecord, RunImageRecord
+from cnbext.cnb.provenance import BaseRecord, RunImageRecord, safe_uri
 from cnbext.plan.model import ImageBuild
 from cnbext.plan.provenance import base_record, extensions_of, image_provenance, with_provenance
 
@@ -84,5 +84,5 @@ def _lifecycle_record(config: BuilderConfig, inputs: BuilderInputs) -> dict[str,
     if source and source.version:
         requested = {"version": source.version}
     elif source and source.uri:
-        requested = {"uri": source.uri}
+        requested = {"uri": safe_uri(source.uri)}  # the label is public: no credentials
     return {"version": lifecycle.version, "requested": requested}

@@ -30,6 +30,7 @@ from typing import IO, Any, Literal
 
 from cnbext.errors import CnbextError
 from cnbext.sources.limits import MAX_LINK_HOPS, Budget
+from cnbext.sources.tar_walk import walk_members
 
 EntryKind = Literal["dir", "file", "symlink", "hardlink", "special"]
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -361,7 +362,7 @@ def extract_tar(
     writer = SafeWriter(dest, image_layer=image_layer, budget=budget)
     name = ""
     try:
-        for member in tar:
+        for member in walk_members(tar, source, error_type):
             name = member.name
             writer.add(tar_entry(tar, member), member)
         writer.finish()

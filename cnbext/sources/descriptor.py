@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from cnbext.errors import CnbextError, ExitCode
+from cnbext.sources.toml_limits import load_toml
 
 ModuleKind = Literal["buildpack", "extension"]
 
@@ -116,7 +117,7 @@ def load_descriptor(root: Path, kind: ModuleKind, origin: str | None) -> ModuleD
             hint=f"point the uri at the {kind}'s folder, or at an archive or buildpackage of it",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = load_toml(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ModuleError(
             f"{where} is not valid TOML: {err}", hint=f"fix the {kind}'s {file_name}"

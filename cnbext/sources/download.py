@@ -18,7 +18,6 @@ import http.client
 import os
 import re
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,15 +28,26 @@ from typing import IO
 
 from cnbext.errors import CnbextError, UsageError
 from cnbext.sources.archive import CORRUPT, open_tar
+from cnbext.sources.deadline import (
+    Deadline,
+    DeadlineError,
+    deadline_handlers,
+)
 from cnbext.sources.limits import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
     DEFAULT_DOWNLOAD_TIMEOUT,
     DOWNLOAD_MAX_BYTES_ENV,
     DOWNLOAD_TIMEOUT_ENV,
-    Budget,
     env_number,
 )
-from cnbext.sources.uri import ALLOW_HTTP_ENV, http_refusal, redact_url, split_credentials
+from cnbext.sources.tar_walk import walk_members
+from cnbext.sources.uri import (
+    ALLOW_HTTP_ENV,
+    http_refusal,
+    redact_url,
+    redirect_refusal,
+    split_credentials,
+)
 
 READ_TIMEOUT_SECONDS = 60.0  # a server silent this long is gone, whatever the deadline says
 _SHA256 = re.compile(r"[a-f0-9]{64}")
@@ -75,14 +85,15 @@ def download_to_cache(
     if cached.is_file() and (sha256 is None or file_sha256(cached) == sha256):
         return cached  # only complete, checked downloads are ever renamed to this name
     try:
-        expected = sha256 or (checksum_url and _published_checksum(checksum_url))
-        partial = _fetch(url, cached.parent, deadline, max_bytes)
+        with Deadline(deadline) as clock:
+            expected = sha256 or (checksum_url and _published_checksum(checksum_url, clock))
+            partial = _fetch(url, cached.parent, clock, max_bytes)
         try:
             _check(partial, shown, expected or None, error_type, hint)
             partial.replace(cached)
         finally:
             partial.unlink(missing_ok=True)
-    except _RefusedError as err:
+    except (_RefusedError, DeadlineError) as err:
         raise error_type(f"{prefix}could not fetch {shown}: {err}", hint=hint) from None
     except UsageError:
         raise  # a limit knob set wrong is the user's to fix, not the download's
@@ -131,13 +142,9 @@ def _check(
 def check_tar(path: Path, source: str, error_type: type[CnbextError], *, hint: str) -> None:
     """Read every member of the archive at ``path`` to its end, within the limits, writing
     nothing: a download is checked so before it may enter the cache."""
-    budget = Budget.from_env()
     with open_tar(path, source, error_type, hint=hint) as tar:
         try:
-            for member in tar:
-                reason = budget.take_entry() or budget.take_bytes(max(member.size, 0))
-                if reason is not None:
-                    raise error_type(f"{source}: refusing the archive: {reason}", hint=hint)
+            for member in walk_members(tar, source, error_type):
                 handle = tar.extractfile(member) if member.isreg() else None
                 if handle is not None:
                     with handle:
@@ -161,28 +168,22 @@ def evict_on_error(path: Path, error_type: type[CnbextError]) -> Iterator[None]:
         ) from None
 
 
-def _fetch(url: str, folder: Path, deadline_seconds: float, max_bytes: int) -> Path:
+def _fetch(url: str, folder: Path, clock: Deadline, max_bytes: int) -> Path:
     """Download ``url`` into a temporary file in ``folder`` within the deadline and cap."""
-    deadline = time.monotonic() + deadline_seconds
     folder.mkdir(parents=True, exist_ok=True)
     handle, partial_name = tempfile.mkstemp(prefix=".partial-", dir=folder)
     partial = Path(partial_name)
     try:
-        with os.fdopen(handle, "wb") as out, _open(url, deadline_seconds) as response:
+        with os.fdopen(handle, "wb") as out, _open(url, clock) as response:
             _refuse_html(response)
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 raise _RefusedError(_too_large(max_bytes))
             received = 0
-            while chunk := response.read1(1 << 16):
+            while chunk := _read(response, clock):
                 received += len(chunk)
                 if received > max_bytes:
                     raise _RefusedError(_too_large(max_bytes))
-                if time.monotonic() > deadline:
-                    raise _RefusedError(
-                        f"not complete within {deadline_seconds:g} s (set {DOWNLOAD_TIMEOUT_ENV} "
-                        "to allow more)"
-                    )
                 out.write(chunk)
         if length is not None and length.isdigit() and received != int(length):
             raise _RefusedError(f"the download was cut short ({received} of {length} bytes)")
@@ -192,8 +193,19 @@ def _fetch(url: str, folder: Path, deadline_seconds: float, max_bytes: int) -> P
     return partial
 
 
+def _read(response: http.client.HTTPResponse, clock: Deadline) -> bytes:
+    """The next chunk; a socket the deadline shut reads as an error, never as a clean end."""
+    try:
+        chunk = response.read1(1 << 16)
+    except (http.client.HTTPException, OSError, ValueError) as err:
+        clock.check()
+        raise _RefusedError(_describe(err)) from None
+    clock.check()
+    return chunk
+
+
 @contextmanager
-def _open(url: str, deadline_seconds: float) -> Iterator[http.client.HTTPResponse]:
+def _open(url: str, clock: Deadline) -> Iterator[http.client.HTTPResponse]:
     clean, credentials = split_credentials(url)
     refusal = http_refusal(clean)
     if refusal is not None:
@@ -203,16 +215,19 @@ def _open(url: str, deadline_seconds: float) -> Iterator[http.client.HTTPRespons
         token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
         # Unredirected: a redirect to another host must not carry the password along.
         request.add_unredirected_header("Authorization", f"Basic {token}")
-    opener = urllib.request.build_opener(_CheckedRedirects)
+    opener = urllib.request.build_opener(_CheckedRedirects, *deadline_handlers(clock))
     try:
-        with opener.open(request, timeout=min(READ_TIMEOUT_SECONDS, deadline_seconds)) as response:
+        timeout = max(0.001, min(READ_TIMEOUT_SECONDS, clock.remaining()))
+        with opener.open(request, timeout=timeout) as response:
             yield response
     except urllib.error.HTTPError as err:
         err.close()
         raise _RefusedError(f"HTTP {err.code} {err.reason}") from None
     except urllib.error.URLError as err:
+        clock.check()
         raise _RefusedError(_describe(err.reason)) from None
     except (http.client.HTTPException, OSError) as err:
+        clock.check()
         raise _RefusedError(_describe(err)) from None
 
 
@@ -228,7 +243,7 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        refusal = http_refusal(newurl)
+        refusal = http_refusal(newurl) or redirect_refusal(req.full_url, newurl)
         if refusal is not None:
             raise _RefusedError(f"redirected to {redact_url(newurl)}: {refusal}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -243,12 +258,18 @@ def _refuse_html(response: http.client.HTTPResponse) -> None:
         )
 
 
-def _published_checksum(url: str) -> str | None:
-    """The sha256 in a checksum file next to a release, or None when none is served."""
+def _published_checksum(url: str, clock: Deadline) -> str | None:
+    """The sha256 in a checksum file next to a release, or None when none is served. It is
+    read under the download's own deadline: a server dripping it cannot outlast that."""
     try:
-        with _open(url, READ_TIMEOUT_SECONDS) as response:
+        with _open(url, clock) as response:
             text = response.read(_CHECKSUM_FILE_BYTES).decode("ascii", "replace")
+        clock.check()
+    except (http.client.HTTPException, OSError, ValueError):
+        clock.check()
+        return None
     except _RefusedError:
+        clock.check()
         return None  # not every mirror publishes checksums; a pinned sha256 still works
     words = text.split()
     return words[0].lower() if words and valid_sha256(words[0].lower()) else None

@@ -26,6 +26,7 @@ from cnbext.sources.descriptor import parse_api
 from cnbext.sources.download import download_to_cache, evict_on_error
 from cnbext.sources.locate import Places, SourceTerms, locate
 from cnbext.sources.safe_tree import ImageExporter
+from cnbext.sources.toml_limits import load_toml
 from cnbext.sources.uri import redact_url
 
 DEFAULT_LIFECYCLE_VERSION = "0.21.0"
@@ -246,7 +247,7 @@ def _read_lifecycle(
             hint=hint,
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = load_toml(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise LifecycleError(
             f"{origin}: lifecycle.toml is not valid TOML: {err}", hint=hint

@@ -7,6 +7,8 @@ found as an image's exported files (``docker://``), a downloaded archive in the 
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +90,7 @@ def locate(
         return
     path = Path(resolved.location)
     if path.is_dir():
+        _refuse_special_files(path, uri, error_type)
         yield Located("folder", path)
         return
     if not path.exists():
@@ -98,3 +101,20 @@ def locate(
     if not path.is_file():
         raise error_type(f"{uri}: {path} is neither a folder nor a file")
     yield Located("file", path)
+
+
+def _refuse_special_files(folder: Path, uri: str, error_type: type[CnbextError]) -> None:
+    """A folder's fifos, sockets and devices, refused before anything opens a file in it:
+    reading a fifo blocks for ever (staging, the lifecycle's ELF check, lifecycle.toml), and
+    a device has no place on a builder. Only ``lstat`` is used here; links are not followed."""
+    for where, dirnames, filenames in os.walk(folder):
+        for name in (*dirnames, *filenames):
+            entry = Path(where, name)
+            mode = entry.lstat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                shown = entry.relative_to(folder)
+                raise error_type(
+                    f"{uri}: {shown} is a fifo, socket or device, which a module or "
+                    "lifecycle folder may not hold",
+                    hint="remove it from the folder",
+                )

@@ -29,10 +29,10 @@ from cnbext.sources.descriptor import (
     parse_descriptor,
     read_descriptor,
 )
-from cnbext.sources.limits import Budget
 from cnbext.sources.locate import Places, SourceTerms, locate
 from cnbext.sources.safe_tree import ImageExporter
 from cnbext.sources.staging import normalized_mode, stage_module, tree_digest
+from cnbext.sources.tar_walk import walk_members
 from cnbext.sources.uri import redact_url
 
 __all__ = [
@@ -120,14 +120,10 @@ def _modules_from_file(path: Path, uri: str, kind: ModuleKind, work_dir: Path) -
 
 
 def _member_names(tar: tarfile.TarFile, uri: str) -> set[str]:
-    """The archive's member names, read only up to the entry cap."""
-    budget = Budget.from_env()
+    """The archive's member names, read only up to the entry and byte caps."""
     names = set()
     try:
-        for member in tar:
-            reason = budget.take_entry()
-            if reason is not None:
-                raise ModuleError(f"{uri}: refusing the archive: {reason}")
+        for member in walk_members(tar, uri, ModuleError):
             names.add(plain_name(member.name))
     except (tarfile.TarError, EOFError, zlib.error) as err:
         raise ModuleError(f"{uri}: the archive is corrupt or truncated ({err})") from err

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -16,6 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from cnbext.errors import CnbextError
+
+# Re-exported: the source modules take it with the URI forms.
+from cnbext.sources.redaction import redact_url as redact_url
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,6 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"{user}:{password}"
 
 
-def redact_url(text: str) -> str:
-    """``text`` with the userinfo of a URL in it replaced by ``***``: URLs are printed in
-    progress and errors and stored in labels, and a password must never be."""
-    return _USERINFO.sub(r"\1***@", text)
-
-
-# scheme://userinfo@ - userinfo has no '/', '?', '#' or '@' (RFC 3986).
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
-
-
 def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -107,3 +99,24 @@ def http_refusal(url: str) -> str | None:
         "plain http:// downloads can be read and changed by anyone on the way; use https://, "
         f"or set {ALLOW_HTTP_ENV}=1 to allow http:// (a pinned sha256 is then advised)"
     )
+
+
+def redirect_refusal(old_url: str, new_url: str) -> str | None:
+    """Why a redirect from ``old_url`` to ``new_url`` is not followed, or None. Each URL
+    may be allowed on its own (a loopback http mirror is), but a redirect must not downgrade
+    https to http, nor lead a download from another host to this machine's own services."""
+    old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
+    if old.scheme.lower() == "https" and new.scheme.lower() != "https":
+        return "a redirect from https:// to plain http:// is never followed"
+    if not _this_machine(old.hostname or "") and _this_machine(new.hostname or ""):
+        return "a redirect from another host to this machine (loopback) is never followed"
+    return None
+
+
+def _this_machine(host: str) -> bool:
+    """Loopback, or the unspecified address (0.0.0.0 and :: connect to this machine too)."""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False
+    return unspecified or is_loopback(host)

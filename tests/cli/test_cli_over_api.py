@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cnbext.cli import app
-from cnbext.client import usecase
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_copy
-from tests.client.images import IMAGES, RUN_NAME, extend_builder_toml, extend_toml
+from tests.client.images import RUN_NAME, extend_builder_toml, extend_toml
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
-    fake = FakeEngine(IMAGES)
-    monkeypatch.setattr(usecase, "docker_engine", lambda reporter, network, **engine_flags: fake)
-    return fake
 
 
 def test_dry_run_json_is_the_plan_and_builds_nothing(tmp_path: Path, engine: FakeEngine) -> None:

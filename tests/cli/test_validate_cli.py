@@ -90,3 +90,14 @@ def test_folders_and_several_files() -> None:
     assert result.exit_code == 0, result.output
     kinds = [f["kind"] for f in json.loads(result.stdout)["files"]]
     assert kinds[0] == "extension" and "build.Dockerfile" in kinds
+
+
+def test_a_strangers_folder_name_reaches_the_terminal_inert(tmp_path: Path) -> None:
+    # A repository of extensions checked in CI: its folder names are the stranger's text.
+    folder = tmp_path / "ext\x1b]0;owned\x07"
+    folder.mkdir()
+    (folder / "extension.toml").write_text('api = "0.10"\n[extension]\nid = "ex/a"\n')
+    result = CliRunner().invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "ext\\x1b]0;owned\\x07" in result.output

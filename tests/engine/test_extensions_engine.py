@@ -445,3 +445,43 @@ def test_an_extension_from_an_image(
     assert label_json(engine, name, "io.buildpacks.extend.metadata")["extensions"] == [
         {"id": "examples/curl", "version": "0.0.1"}
     ]
+
+
+def test_a_generate_writing_past_the_output_cap_is_stopped(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    # Writes without end: only the output cap stops it (the timeout is far away).
+    flood = write_extension(
+        tmp_path / "flood",
+        "test/flood",
+        "1.0.0",
+        generate_script='#!/bin/sh\ni=0\nwhile :; do head -c 200000 /dev/zero > "$CNB_OUTPUT_DIR/f$i"; '
+        "i=$((i+1)); done\n",
+    )
+    cnbext.write("extend-builder.toml", config(example_builder[0], flood))
+    cnbext.env["CNBEXT_EXTENSION_OUTPUT_BYTES"] = "1000000"
+    cnbext.env["CNBEXT_EXTENSION_TIMEOUT"] = "120"
+    result = cnbext("extend-builder", engine.name("flood"), "-e", "extend-builder.toml")
+    assert result.returncode == 91, result.stderr
+    assert "generate wrote more than 1000000 bytes to its output and was stopped" in result.stderr
+
+
+def test_a_build_image_that_would_run_extensions_as_root_is_refused(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
+) -> None:
+    root_run = engine.name("root-run")
+    context = tmp_path / "root-run"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {example_builder[1]}\nUSER root\n")
+    engine.docker.buildx.build(context, tags=[root_run], push=True, provenance=False)
+    probe = write_extension(
+        tmp_path / "probe", "test/probe", "1.0.0", detect_script="#!/bin/sh\nid -u > /tmp/x\n"
+    )
+    cnbext.write(
+        "extend.toml",
+        f'[extend]\nimage = "{root_run}"\n[[extend.extensions]]\nuri = "{probe}"\n',
+    )
+    result = cnbext("extend", engine.name("root-run-x"), "-c", "extend.toml")
+    assert result.returncode == 4, result.stderr
+    assert f"{root_run}: image extensions would run as root in it (User 'root')" in result.stderr
+    assert "Running test/probe" not in result.stderr
