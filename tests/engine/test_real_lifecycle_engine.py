@@ -5,7 +5,9 @@ CNBEXT_LIFECYCLE_BASE_URL from ../shared/lifecycle, with `[extend]`) and by `cnb
 extend-builder` run `creator` with CNB_PLATFORM_API=0.14, publishing to the loopback registry;
 each app is then run. The build sees the build image's added packages (the tools-report
 buildpack records them), the app runs with the run image's, and its
-io.buildpacks.lifecycle.metadata names the extended run image and its mirror.
+io.buildpacks.lifecycle.metadata names the extended run image and its mirror. A builder with
+amd64 and arm64 targets gets the arm64 lifecycle archive in its arm64 image, which builds an
+arm64 app under emulation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from tests.engine.conftest import EXAMPLES, Cli, EngineEnv
 from tests.fixtures.lifecycle_run import (
     Daemon,
+    app_config,
     create_app,
     recorded_run_image,
     run_app,
@@ -202,3 +205,36 @@ def test_an_extended_builder_builds_with_the_build_package_and_runs_with_the_run
     assert run_app(daemon, app, "--version", entrypoint="tree").startswith("tree v")
     assert_runs_without(daemon, app, "less")
     assert_records(app, extended)
+
+
+def test_the_arm64_builder_of_a_multi_target_builder_builds_an_arm64_app_under_emulation(
+    engine: EngineEnv, real_cli: tuple[Cli, RealLifecycle], daemon: Daemon, app_source: Path
+) -> None:
+    if engine.multiarch_run_image is None or engine.multiarch_build_image is None:
+        pytest.skip("the engine has no arm64 emulation, so no multi-arch example stack")
+    cli, lifecycle = real_cli
+    builder = engine.name("rl-multi")
+    targets = (
+        '[[targets]]\nos = "linux"\narch = "amd64"\n[[targets]]\nos = "linux"\narch = "arm64"\n'
+    )
+    toml = builder_toml(
+        lifecycle,
+        engine.multiarch_build_image,
+        engine.multiarch_run_image,
+        extend="",
+        targets=targets,
+    )
+    cli(
+        "create-builder", builder, "-c", str(cli.write("multi.toml", toml)), "--publish", check=True
+    )
+    app = engine.name("rl-app-arm64")
+
+    # The arm64 builder (the arm64 lifecycle archive in it) runs under emulation.
+    create_app(daemon, builder, app, engine.registry, app_source, platform="linux/arm64")
+
+    assert app_config(app)["architecture"] == "arm64"
+    assert "hello from a cnbext example builder" in run_app(daemon, app, platform="linux/arm64")
+    assert tools(daemon, app, platform="linux/arm64")["arch"] == "aarch64"
+    uname = run_app(daemon, app, "-m", entrypoint="uname", platform="linux/arm64")
+    assert uname.strip() == "aarch64"
+    assert recorded_run_image(app)["image"] == engine.multiarch_run_image
