@@ -271,8 +271,13 @@ def _published_checksum(url: str, clock: Deadline) -> str | None:
     except _RefusedError:
         clock.check()
         return None  # not every mirror publishes checksums; a pinned sha256 still works
-    words = text.split()
-    return words[0].lower() if words and valid_sha256(words[0].lower()) else None
+    return checksum_in(text)
+
+
+def checksum_in(text: str) -> str | None:
+    """The sha256 a checksum file names: ``sha256sum``'s ``<hex>  <name>``, or the
+    ``<name>  <hex>`` some release pipelines write; None when no word is a sha256."""
+    return next((word for word in text.lower().split() if valid_sha256(word)), None)
 
 
 def _too_large(max_bytes: int) -> str:
@@ -299,6 +304,7 @@ def file_sha256(path: Path) -> str:
 
 __all__ = [
     "ALLOW_HTTP_ENV",
+    "checksum_in",
     "download_to_cache",
     "evict_on_error",
     "file_sha256",

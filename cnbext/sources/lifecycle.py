@@ -24,6 +24,7 @@ from cnbext.errors import CnbextError, ExitCode
 from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
 from cnbext.sources.download import download_to_cache, evict_on_error
+from cnbext.sources.lifecycle_folder import release_archive, release_folder
 from cnbext.sources.locate import Places, SourceTerms, locate
 from cnbext.sources.safe_tree import ImageExporter
 from cnbext.sources.toml_limits import load_toml
@@ -163,17 +164,26 @@ def fetch_lifecycle(
         return _read_lifecycle(root, origin=redact_url(uri), arch=arch, expected_version=None)
     release = _release_version(version or DEFAULT_LIFECYCLE_VERSION)
     arch = normalize_arch(arch)
-    url = f"{download_base_url.rstrip('/')}/v{release}/{lifecycle_archive_name(release, arch)}"
+    name = lifecycle_archive_name(release, arch)
+    hint = (
+        'without access to GitHub, set [lifecycle] uri = "<path or docker://image>" to a '
+        f"lifecycle you have, or point {BASE_URL_ENV} at a mirror of the lifecycle releases "
+        f"or a folder holding them (now {redact_url(download_base_url)})"
+    )
+    folder = release_folder(download_base_url)
+    if folder is not None:
+        archive = release_archive(
+            folder, release, name, sha256=sha256, error_type=LifecycleError, hint=hint
+        )
+        root = _extract(archive, origin=str(archive), work_dir=work_dir)
+        return _read_lifecycle(root, origin=str(archive), arch=arch, expected_version=release)
+    url = f"{download_base_url.rstrip('/')}/v{release}/{name}"
     archive = download_to_cache(
         url,
         cache_dir,
         error_type=LifecycleError,
         subject=f"lifecycle {release}",
-        hint=(
-            'without access to GitHub, set [lifecycle] uri = "<path or docker://image>" to a '
-            f"lifecycle you have, or point {BASE_URL_ENV} at a mirror of the lifecycle releases "
-            f"(now {redact_url(download_base_url)})"
-        ),
+        hint=hint,
         sha256=sha256,
         checksum_url=f"{url}.sha256",
     )

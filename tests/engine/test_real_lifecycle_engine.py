@@ -1,0 +1,240 @@
+"""What cnbext makes, used by the real CNB lifecycle as pack uses it.
+
+Builders made by `cnbext create-builder` (the lifecycle 0.21.17 release read through
+CNBEXT_LIFECYCLE_BASE_URL from ../shared/lifecycle, with `[extend]`) and by `cnbext
+extend-builder` run `creator` with CNB_PLATFORM_API=0.14, publishing to the loopback registry;
+each app is then run. The build sees the build image's added packages (the tools-report
+buildpack records them), the app runs with the run image's, and its
+io.buildpacks.lifecycle.metadata names the extended run image and its mirror. A builder with
+amd64 and arm64 targets gets the arm64 lifecycle archive in its arm64 image, which builds an
+arm64 app under emulation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import EXAMPLES, Cli, EngineEnv
+from tests.fixtures.lifecycle_run import (
+    Daemon,
+    app_config,
+    create_app,
+    recorded_run_image,
+    run_app,
+    served_digests,
+)
+from tests.fixtures.real_lifecycle import RealLifecycle, verified_real_lifecycle
+
+pytestmark = pytest.mark.engine
+
+TOOLS_REPORT = Path(__file__).resolve().parents[1] / "fixtures" / "lifecycle-apps" / "tools-report"
+TOOLS_FILE = "/layers/cnbext-tests_tools-report/tools/tools.txt"
+
+
+@dataclass(frozen=True)
+class Made:
+    builder: str
+    run_image: str
+    mirror: str
+
+
+def builder_toml(
+    lifecycle: RealLifecycle, build_image: str, run_image: str, *, extend: str, targets: str = ""
+) -> str:
+    """The example buildpacks and tools-report, on the real lifecycle."""
+    return f"""
+[[buildpacks]]
+uri = "{EXAMPLES / "buildpacks" / "hello"}"
+[[buildpacks]]
+uri = "{EXAMPLES / "buildpacks" / "jq-report"}"
+[[buildpacks]]
+uri = "{TOOLS_REPORT}"
+
+[[order]]
+  [[order.group]]
+  id = "examples/jq-report"
+  [[order.group]]
+  id = "cnbext-tests/tools-report"
+  [[order.group]]
+  id = "examples/hello"
+
+[[order]]
+  [[order.group]]
+  id = "cnbext-tests/tools-report"
+  [[order.group]]
+  id = "examples/hello"
+
+[build]
+image = "{build_image}"
+
+[[run.images]]
+image = "{run_image}"
+
+[lifecycle]
+version = "{lifecycle.version}"
+{targets}
+{extend}
+"""
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Daemon]:
+    pulled = Daemon()
+    yield pulled
+    pulled.clean()
+
+
+@pytest.fixture(scope="module")
+def real_cli(
+    engine: EngineEnv, tmp_path_factory: pytest.TempPathFactory, daemon: Daemon
+) -> Iterator[tuple[Cli, RealLifecycle]]:
+    lifecycle = verified_real_lifecycle()
+    work = tmp_path_factory.mktemp("real-lifecycle")
+    env = {
+        **os.environ,
+        "CNBEXT_NETWORK": "host",
+        "CNBEXT_LIFECYCLE_BASE_URL": str(lifecycle.folder),
+        "CNBEXT_CACHE_DIR": str(work / "cache"),
+    }
+    yield Cli(work, env), lifecycle
+
+
+@pytest.fixture(scope="module")
+def app_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("app")
+    (source / "README").write_text("a tiny app: the buildpacks need nothing from it\n")
+    source.chmod(0o755)  # the phases run as the CNB user, with /workspace as their cwd
+    return source
+
+
+@pytest.fixture(scope="module")
+def created(engine: EngineEnv, real_cli: tuple[Cli, RealLifecycle], daemon: Daemon) -> Made:
+    """create-builder with [extend]: jq in both images, tree in the build image only."""
+    cli, lifecycle = real_cli
+    made = Made(engine.name("rl-builder"), engine.name("rl-run"), engine.name("rl-run-mirror"))
+    extend = '[extend.metadata]\npackages = ["jq"]\n[extend.metadata.build]\npackages = ["tree"]\n'
+    config = cli.write(
+        "builder.toml", builder_toml(lifecycle, engine.build_image, engine.run_image, extend=extend)
+    )
+    cli(
+        "create-builder", made.builder, "-c", str(config), "--run-image", made.run_image,
+        "--run-image-mirror", made.mirror, "--publish", check=True,
+    )  # fmt: skip
+    daemon.note(made.builder, made.run_image, made.mirror)
+    return made
+
+
+def tools(daemon: Daemon, app: str, platform: str | None = None) -> dict[str, str]:
+    report = run_app(daemon, app, "-c", f"cat {TOOLS_FILE}", entrypoint="sh", platform=platform)
+    return dict(line.split(" ", 1) for line in report.splitlines() if " " in line)
+
+
+def assert_runs_without(daemon: Daemon, app: str, tool: str) -> None:
+    """``tool`` was a build-scope package only: the app's run image lacks it."""
+    found = run_app(daemon, app, "-c", f"command -v {tool} || echo missing", entrypoint="sh")
+    assert found.strip() == "missing"
+
+
+def assert_records(app: str, made: Made) -> None:
+    """The app's io.buildpacks.lifecycle.metadata names the run image, its mirror, and the
+    platform manifest it was built on."""
+    run_image = recorded_run_image(app)
+    assert run_image["image"] == made.run_image
+    assert run_image["mirrors"] == [made.mirror]
+    repository, digest = run_image["reference"].split("@")
+    assert repository == made.run_image.rsplit(":", 1)[0]
+    assert digest in served_digests(made.run_image)
+
+
+def test_a_created_builder_builds_an_app_that_runs_with_the_run_images_packages(
+    engine: EngineEnv, created: Made, daemon: Daemon, app_source: Path
+) -> None:
+    app = engine.name("rl-app")
+    output = create_app(daemon, created.builder, app, engine.registry, app_source)
+
+    # Detected with jq-report, which passes only where the build image has jq.
+    assert re.search(r"^examples/jq-report +0\.0\.1$", output, re.MULTILINE)
+    assert "hello from a cnbext example builder (user 1001)" in run_app(daemon, app)
+    assert tools(daemon, app) == {
+        "jq": "yes",
+        "tree": "yes",
+        "file": "no",
+        "less": "no",
+        "arch": "x86_64",
+    }
+    # jq reached the run image; tree was for the build image only.
+    assert run_app(daemon, app, "--version", entrypoint="jq").startswith("jq-")
+    assert_runs_without(daemon, app, "tree")
+    assert_records(app, created)
+
+
+def test_an_extended_builder_builds_with_the_build_package_and_runs_with_the_run_package(
+    engine: EngineEnv,
+    created: Made,
+    real_cli: tuple[Cli, RealLifecycle],
+    daemon: Daemon,
+    app_source: Path,
+) -> None:
+    cli, _ = real_cli
+    extended = Made(engine.name("rl-file"), engine.name("rl-run-file"), engine.name("rl-mirror"))
+    config = cli.write(
+        "extend-builder.toml",
+        f'[extend]\nimage = "{created.builder}"\n[extend.metadata]\npackages = ["file"]\n'
+        '[extend.metadata.build]\npackages = ["less"]\n[extend.metadata.run]\npackages = ["tree"]\n',
+    )
+    cli(
+        "extend-builder", extended.builder, "-e", str(config), "--run-image", extended.run_image,
+        "--run-image-mirror", extended.mirror, "--publish", check=True,
+    )  # fmt: skip
+    daemon.note(extended.builder, extended.run_image, extended.mirror)
+    app = engine.name("rl-app-file")
+
+    create_app(daemon, extended.builder, app, engine.registry, app_source)
+
+    assert "hello from a cnbext example builder" in run_app(daemon, app)
+    assert tools(daemon, app) == {
+        "jq": "yes", "tree": "yes", "file": "yes", "less": "yes", "arch": "x86_64",
+    }  # fmt: skip
+    assert "file-5" in run_app(daemon, app, "--version", entrypoint="file")
+    assert run_app(daemon, app, "--version", entrypoint="tree").startswith("tree v")
+    assert_runs_without(daemon, app, "less")
+    assert_records(app, extended)
+
+
+def test_the_arm64_builder_of_a_multi_target_builder_builds_an_arm64_app_under_emulation(
+    engine: EngineEnv, real_cli: tuple[Cli, RealLifecycle], daemon: Daemon, app_source: Path
+) -> None:
+    if engine.multiarch_run_image is None or engine.multiarch_build_image is None:
+        pytest.skip("the engine has no arm64 emulation, so no multi-arch example stack")
+    cli, lifecycle = real_cli
+    builder = engine.name("rl-multi")
+    targets = (
+        '[[targets]]\nos = "linux"\narch = "amd64"\n[[targets]]\nos = "linux"\narch = "arm64"\n'
+    )
+    toml = builder_toml(
+        lifecycle,
+        engine.multiarch_build_image,
+        engine.multiarch_run_image,
+        extend="",
+        targets=targets,
+    )
+    cli(
+        "create-builder", builder, "-c", str(cli.write("multi.toml", toml)), "--publish", check=True
+    )
+    app = engine.name("rl-app-arm64")
+
+    # The arm64 builder (the arm64 lifecycle archive in it) runs under emulation.
+    create_app(daemon, builder, app, engine.registry, app_source, platform="linux/arm64")
+
+    assert app_config(app)["architecture"] == "arm64"
+    assert "hello from a cnbext example builder" in run_app(daemon, app, platform="linux/arm64")
+    assert tools(daemon, app, platform="linux/arm64")["arch"] == "aarch64"
+    uname = run_app(daemon, app, "-m", entrypoint="uname", platform="linux/arm64")
+    assert uname.strip() == "aarch64"
+    assert recorded_run_image(app)["image"] == engine.multiarch_run_image
