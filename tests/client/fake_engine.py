@@ -12,8 +12,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnbext.cnb.installed import DPKG_STATUS
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
-from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BuiltFiles,
+    BuiltImage,
+    ImageSource,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
@@ -33,8 +41,8 @@ BUILDING = (
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # locate, resolve, export, labels, layers, phase, layout, step, prebuild,
-    # build, copy, push-platform, index, platforms, read
+    method: str  # locate, resolve, export, labels, layers, phase, layout, step, installed,
+    # prebuild, build, copy, push-platform, index, platforms, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -69,6 +77,10 @@ class FakeEngine(Engine):
     settings: EngineSettings = field(default_factory=EngineSettings)
     # Every build asked for, by its first name (the last one wins).
     built: dict[str, ImageBuild] = field(default_factory=dict)
+    # What built_files copies out, by primary name (else a dpkg base plus each package
+    # asked for, at installed_version).
+    package_files: Mapping[str, dict[str, BuiltFiles]] = field(default_factory=dict)
+    installed_version: str = "1.0-1"
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -112,6 +124,22 @@ class FakeEngine(Engine):
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
         self._record("export", reference)
+
+    def built_files(
+        self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
+    ) -> dict[str, BuiltFiles]:
+        """A dpkg base with base-files; the result adds each package asked for, at
+        ``installed_version`` (or as ``package_files`` says, by primary name)."""
+        self._record("installed", build.primary_name)
+        if build.primary_name in self.package_files:
+            return self.package_files[build.primary_name]
+        base = fake_dpkg_status({"base-files": "12.4"})
+        wanted = {p.split("=")[0]: self.installed_version for p in build.packages}
+        result = fake_dpkg_status({"base-files": "12.4", **wanted})
+        return {
+            platform: BuiltFiles(base={DPKG_STATUS: base}, result={DPKG_STATUS: result})
+            for platform in build.platforms or ("linux/amd64",)
+        }
 
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         self._record("layers", ",".join(sorted(context_trees)))
@@ -182,6 +210,16 @@ class FakeEngine(Engine):
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         self._record("platforms", reference)
         return self.platforms.get(reference)
+
+
+def fake_dpkg_status(packages: Mapping[str, str], architecture: str = "amd64") -> bytes:
+    """A dpkg status file with ``packages`` (name -> version) fully installed."""
+    stanzas = [
+        f"Package: {name}\nStatus: install ok installed\nArchitecture: {architecture}\n"
+        f"Version: {version}\n"
+        for name, version in packages.items()
+    ]
+    return "\n".join(stanzas).encode()
 
 
 def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:

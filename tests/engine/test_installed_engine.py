@@ -1,0 +1,60 @@
+"""What an extend installed, read from the images themselves, per platform, for real."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.engine.conftest import Cli, EngineEnv, extend_toml
+
+PLATFORMS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+
+
+def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_reports(
+    engine: EngineEnv, cnbext: Cli
+) -> None:
+    if engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    name = engine.name("installed")
+    cnbext.write("extend.toml", extend_toml(engine.multiarch_run_image, 'packages = ["jq"]\n'))
+    flags = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    result = cnbext("extend", name, "-c", "extend.toml", "--publish", *flags, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    label = json.loads(json.loads(result.stdout)["images"][0]["labels"]["io.cnbext.packages"])
+    assert sorted(label["platforms"]) == sorted(PLATFORMS)
+    configs = engine.registry_config(name)  # the index: each platform's config
+
+    for platform, machine in PLATFORMS.items():
+        own = configs[platform]["config"]["Labels"]["io.cnbext.packages"]
+        assert json.loads(own) == label
+        # What dpkg says inside the image when it runs on that platform (arm64 emulated).
+        out = engine.docker.run(
+            name,
+            [
+                "sh",
+                "-c",
+                "uname -m; dpkg-query -W -f '${Package} ${Version} ${Architecture}\\n' "
+                "jq libjq1 libonig5",
+            ],
+            platform=platform,
+            pull="always",
+            remove=True,
+        )
+        lines = str(out).splitlines()
+        assert lines[0] == machine
+        reported = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+        changes = label["platforms"][platform]
+        assert changes["database"] == "dpkg"
+        added = {p["name"]: [p["version"], p["architecture"]] for p in changes["added"]}
+        # jq and the libraries apt pulled in for it, exactly as installed.
+        assert {n: added[n] for n in reported} == reported
+        assert added["jq"][1] == platform.split("/")[1]
+        assert changes["removed"] == []
+        sources = {p["name"]: p["source"] for p in changes["added"]}
+        assert sources["libonig5"] == "libonig"
+
+    shown = cnbext("inspect", name, check=True).stdout
+    rows = [" ".join(line.split()) for line in shown.splitlines()]
+    jq = next(p for p in label["platforms"]["linux/arm64"]["added"] if p["name"] == "jq")
+    assert f"linux/arm64 added jq {jq['version']} arm64 jq" in rows
