@@ -12,14 +12,17 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cnbext.client.sbom import with_sbom_layers
+from cnbext.cnb.distro import Distro, parse_os_release
 from cnbext.cnb.installed import (
     APK_INSTALLED,
     DPKG_STATUS,
     PACKAGES_LABEL,
     RPMDB_PATHS,
+    Installed,
     Package,
     PackageChanges,
     package_changes,
@@ -28,31 +31,56 @@ from cnbext.cnb.installed import (
 )
 from cnbext.cnb.labels import LabelChange
 from cnbext.cnb.rpmdb import parse_header
+from cnbext.cnb.sbom import SBOM_PATH, SbomError, sbom_document
 from cnbext.engine.protocol import Engine
 from cnbext.errors import BuildError
-from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
 
-DATABASE_PATHS = (DPKG_STATUS, APK_INSTALLED, *RPMDB_PATHS)
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+READ_PATHS = (DPKG_STATUS, APK_INSTALLED, *RPMDB_PATHS, *OS_RELEASE, SBOM_PATH)
 # A large distro image's dpkg status is a few MiB; an rpm database some tens.
 MAX_DATABASE_BYTES = 256 * 1024 * 1024
 
 
-def with_installed_packages(engine: Engine, plan: Plan) -> Plan:
-    """``plan`` with each package-installing build labelled with what it installed."""
+def with_installed_packages(engine: Engine, plan: Plan, work_dir: Path) -> Plan:
+    """``plan`` with each package-installing build labelled with what it installed, and
+    given its SBOM layer (unless ``plan.sbom`` is none)."""
     pull = plan.pull_policy is PullPolicy.ALWAYS
-    builds = tuple(_labelled(engine, build, pull) for build in plan.builds)
+    sbom = plan.sbom is SbomFormat.CYCLONEDX
+    builds = tuple(_labelled(engine, build, pull, sbom, work_dir) for build in plan.builds)
     return replace(plan, builds=builds)
 
 
-def _labelled(engine: Engine, build: ImageBuild, pull: bool) -> ImageBuild:
+def _labelled(
+    engine: Engine, build: ImageBuild, pull: bool, sbom: bool, work_dir: Path
+) -> ImageBuild:
     if build.per_platform:
-        # One build per target (create-builder): each its own platform's label, and the
-        # index's view of them all (the builds are identical but for their platform).
-        own = tuple(_labelled(engine, one, pull) for one in build.per_platform)
+        # One build per target (create-builder): each labelled with its own platform.
+        own = tuple(_labelled(engine, one, pull, sbom, work_dir) for one in build.per_platform)
         return replace(build, per_platform=own)
     if not build.packages:
         return build
-    changes = read_changes(engine, build, pull)
+    read = read_databases(engine, build, pull)
+    labelled = with_label(build, {p: r.changes for p, r in read.items()})
+    if not sbom:
+        return labelled
+    documents = {p: sbom_of(build, r) for p, r in read.items()}
+    return with_sbom_layers(engine, labelled, documents, work_dir / "sbom")
+
+
+def sbom_of(build: ImageBuild, read: PlatformPackages) -> bytes:
+    """The SBOM document of one platform's result (cnbext.cnb.sbom)."""
+    packages = read.result.packages.values()
+    try:
+        return sbom_document(read.result.database, packages, read.distro, read.base_sbom)
+    except SbomError as err:
+        raise BuildError(
+            f"cannot write the SBOM of the {build.role} {build.primary_name}: {err}",
+            hint="--sbom none builds it without one",
+        ) from None
+
+
+def with_label(build: ImageBuild, changes: dict[str, PackageChanges]) -> ImageBuild:
     value = packages_label(changes)
     change = LabelChange(PACKAGES_LABEL, build.result_labels.get(PACKAGES_LABEL), value)
     return replace(
@@ -63,10 +91,20 @@ def _labelled(engine: Engine, build: ImageBuild, pull: bool) -> ImageBuild:
     )
 
 
-def read_changes(engine: Engine, build: ImageBuild, pull: bool) -> dict[str, PackageChanges]:
-    """Per platform, what ``build`` changed in its base's package database."""
-    files = engine.built_files(build, DATABASE_PATHS, pull=pull, max_bytes=MAX_DATABASE_BYTES)
-    changes: dict[str, PackageChanges] = {}
+@dataclass(frozen=True)
+class PlatformPackages:
+    """What one platform's result holds, what the build changed, and the base's SBOM."""
+
+    result: Installed
+    changes: PackageChanges
+    distro: Distro | None
+    base_sbom: bytes | None
+
+
+def read_databases(engine: Engine, build: ImageBuild, pull: bool) -> dict[str, PlatformPackages]:
+    """Per platform, the result's packages and what ``build`` changed in its base's."""
+    files = engine.built_files(build, READ_PATHS, pull=pull, max_bytes=MAX_DATABASE_BYTES)
+    read: dict[str, PlatformPackages] = {}
     for platform, found in files.items():
         result = read_installed(found.result, read_rpmdb)
         if result is None:
@@ -75,8 +113,11 @@ def read_changes(engine: Engine, build: ImageBuild, pull: bool) -> dict[str, Pac
                 f"cnbext can read after installing {', '.join(build.packages)}",
                 hint="cnbext reads dpkg's status, apk's installed db and rpm's sqlite db",
             )
-        changes[platform] = package_changes(read_installed(found.base, read_rpmdb), result)
-    return changes
+        changes = package_changes(read_installed(found.base, read_rpmdb), result)
+        release = next((found.result[p] for p in OS_RELEASE if p in found.result), None)
+        distro = parse_os_release(release.decode("utf-8", "replace")) if release else None
+        read[platform] = PlatformPackages(result, changes, distro, found.base.get(SBOM_PATH))
+    return read
 
 
 def read_rpmdb(data: bytes) -> dict[tuple[str, str], Package]:

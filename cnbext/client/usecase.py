@@ -81,7 +81,7 @@ def run_use_case(
         # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
         built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
         # What the builds install is read before anything is published, into their labels.
-        images = apply_plan(engine, with_installed_packages(engine, built))
+        images = apply_plan(engine, with_installed_packages(engine, built, Path(work_dir)))
         if plan.publish:
             keep_names(engine, reporter, images)
         return Result(plan, images)

@@ -29,7 +29,7 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.plan.facts import BaseImage, ImageFacts
-from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
 from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 
 
@@ -45,6 +45,7 @@ class ExtendOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -272,6 +273,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         builds=(build,),
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sbom=options.sbom,
         warnings=(*(str(w) for w in config.warnings), *warnings),
     )
 

@@ -75,16 +75,28 @@ class FakeEngine(Engine):
     # What registry() answers: tags and their digests (empty: nothing is in any registry).
     served: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
     settings: EngineSettings = field(default_factory=EngineSettings)
-    # Every build asked for, by its first name (the last one wins).
+    # Every build asked for, by its first name (the last one wins); one platform's image of
+    # a per-platform build by NAME#PLATFORM.
     built: dict[str, ImageBuild] = field(default_factory=dict)
     # What built_files copies out, by primary name (else a dpkg base plus each package
     # asked for, at installed_version).
     package_files: Mapping[str, dict[str, BuiltFiles]] = field(default_factory=dict)
+    # The files of each build's context trees as it was built, by the key of ``built``.
+    tree_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     installed_version: str = "1.0-1"
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._barrier = threading.Barrier(len(self.together)) if self.together else None
+
+    def _keep_trees(self, key: str, build: ImageBuild) -> None:
+        # The context trees are in the work folder, which is gone once the use case returns.
+        self.tree_files[key] = {
+            f"{path}/{file.relative_to(tree)}": file.read_bytes()
+            for path, tree in build.context_trees.items()
+            for file in sorted(tree.rglob("*"))
+            if file.is_file()
+        }
 
     def _record(self, method: str, target: str, *, publish: bool = False) -> None:
         with self._lock:
@@ -179,6 +191,7 @@ class FakeEngine(Engine):
         assert not by_digest or self.by_digest, "pushed by digest on an engine that cannot"
         self._record("build", build.primary_name, publish=publish)
         self.built[build.primary_name] = build
+        self._keep_trees(build.primary_name, build)
         # by_digest: pushed under no name yet (the client names it by copying).
         names = () if by_digest else build.names[:1] if publish else build.names
         labels = dict(build.result_labels)
@@ -201,6 +214,8 @@ class FakeEngine(Engine):
 
     def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
         self._record("push-platform", build.primary_name, publish=True)
+        self.built[f"{build.primary_name}#{build.platforms[0]}"] = build
+        self._keep_trees(f"{build.primary_name}#{build.platforms[0]}", build)
         return digest_of(f"{build.primary_name}#{build.platforms[0]}")
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:

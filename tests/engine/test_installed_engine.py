@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 
@@ -26,8 +28,10 @@ def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_r
     configs = engine.registry_config(name)  # the index: each platform's config
 
     for platform, machine in PLATFORMS.items():
-        own = configs[platform]["config"]["Labels"]["io.cnbext.packages"]
-        assert json.loads(own) == label
+        labels = configs[platform]["config"]["Labels"]
+        assert json.loads(labels["io.cnbext.packages"]) == label
+        # The SBOM layer is the image's last, and the label names exactly it.
+        assert labels["io.buildpacks.base.sbom"] == configs[platform]["rootfs"]["diff_ids"][-1]
         # What dpkg says inside the image when it runs on that platform (arm64 emulated).
         out = engine.docker.run(
             name,
@@ -35,13 +39,14 @@ def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_r
                 "sh",
                 "-c",
                 "uname -m; dpkg-query -W -f '${Package} ${Version} ${Architecture}\\n' "
-                "jq libjq1 libonig5",
+                "jq libjq1 libonig5; echo; cat /cnb/sbom/bom.cdx.json",
             ],
             platform=platform,
             pull="always",
             remove=True,
         )
-        lines = str(out).splitlines()
+        head, _, sbom = str(out).partition("\n\n")
+        lines = head.splitlines()
         assert lines[0] == machine
         reported = {line.split()[0]: line.split()[1:] for line in lines[1:]}
         changes = label["platforms"][platform]
@@ -53,6 +58,12 @@ def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_r
         assert changes["removed"] == []
         sources = {p["name"]: p["source"] for p in changes["added"]}
         assert sources["libonig5"] == "libonig"
+        assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom) is None
+        components = {c["name"]: c for c in json.loads(sbom)["components"]}
+        for package, (version, arch) in reported.items():
+            assert components[package]["version"] == version
+            assert f"arch={arch}" in components[package]["purl"]
+        assert components["libc6"]["purl"].startswith("pkg:deb/debian/libc6@")  # the base's
 
     shown = cnbext("inspect", name, check=True).stdout
     rows = [" ".join(line.split()) for line in shown.splitlines()]
