@@ -46,6 +46,10 @@ class ExtendOptions:
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
     sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
+    # --lock FILE: write the versions each platform resolved there; with --locked, install
+    # exactly the versions it holds instead.
+    lock: Path | None = None
+    locked: bool = False
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -75,6 +79,8 @@ def check_options(options: ExtendOptions) -> None:
     check_publish_flags(
         publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
     )
+    if options.locked and options.lock is None:
+        raise UsageError("--locked needs --lock FILE: the lock to install from")
     if len(set(options.names)) != len(options.names):
         raise UsageError("the same NAME is given twice")
 

@@ -69,3 +69,36 @@ def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_r
     rows = [" ".join(line.split()) for line in shown.splitlines()]
     jq = next(p for p in label["platforms"]["linux/arm64"]["added"] if p["name"] == "jq")
     assert f"linux/arm64 added jq {jq['version']} arm64 jq" in rows
+
+
+def test_a_lock_is_installed_exactly_and_a_version_that_is_gone_fails_cleanly(
+    engine: EngineEnv, cnbext: Cli
+) -> None:
+    first, again, gone = engine.name("lock"), engine.name("locked"), engine.name("gone")
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["jq"]\n'))
+    cnbext("extend", first, "-c", "extend.toml", "--lock", "extend.lock", check=True)
+    lock = (cnbext.workdir / "extend.lock").read_text()
+    label = json.loads(engine.labels(first)["io.cnbext.packages"])
+    ((platform, changes),) = label["platforms"].items()
+    for package in changes["added"]:
+        assert f'spec = "{package["name"]}={package["version"]}"' in lock
+
+    try:
+        # A new build id: apt really runs again, now with every version pinned.
+        args = ["-c", "extend.toml", "--lock", "extend.lock", "--locked", "--build-id", "2"]
+        cnbext("extend", again, *args, "-v", check=True)
+        relabel = json.loads(engine.labels(again)["io.cnbext.packages"])
+        assert relabel["platforms"][platform]["added"] == changes["added"]
+        jq = next(p for p in changes["added"] if p["name"] == "jq")
+        pinned = f"jq={jq['version']}"
+        assert pinned in engine.labels(again)["io.buildpacks.extend.metadata"]
+
+        (cnbext.workdir / "extend.lock").write_text(lock.replace(pinned, "jq=0.0-gone"))
+        failed = cnbext("extend", gone, *args)
+        assert failed.returncode == 5, failed.stderr
+        assert "locked versions are no longer available: jq=0.0-gone" in failed.stderr
+        assert not engine.docker.image.exists(gone)
+    finally:
+        for name in (first, again):
+            if engine.docker.image.exists(name):
+                engine.docker.image.remove(name)
