@@ -173,6 +173,35 @@ def package_changes(base: Installed | None, result: Installed) -> PackageChanges
     return PackageChanges(result.database, added, upgraded, removed)
 
 
+def rebuild_changes(
+    before: Mapping[str, PackageChanges] | None, after: Mapping[str, PackageChanges] | None
+) -> list[dict[str, str | None]]:
+    """What a rebuild changed in the packages its build installed, per platform and package:
+    ``before`` and ``after`` versions (None where the package was not installed by it)."""
+
+    def versions(changes: PackageChanges) -> dict[tuple[str, str], str]:
+        touched = [*changes.added, *(u.package for u in changes.upgraded)]
+        return {p.key: p.version for p in touched}
+
+    rows: list[dict[str, str | None]] = []
+    for platform in sorted({*(before or {}), *(after or {})}):
+        old = versions(before[platform]) if before and platform in before else {}
+        new = versions(after[platform]) if after and platform in after else {}
+        for key in sorted({*old, *new}):
+            if old.get(key) != new.get(key):
+                name, architecture = key
+                rows.append(
+                    {
+                        "platform": platform,
+                        "name": name,
+                        "architecture": architecture,
+                        "before": old.get(key),
+                        "after": new.get(key),
+                    }
+                )
+    return rows
+
+
 def packages_label(per_platform: Mapping[str, PackageChanges]) -> str:
     value = {
         "version": LABEL_VERSION,

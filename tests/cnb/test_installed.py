@@ -20,6 +20,7 @@ from cnbext.cnb.installed import (
     parse_dpkg_status,
     parse_packages_label,
     read_installed,
+    rebuild_changes,
 )
 
 # As dpkg writes it (bookworm): multi-line fields, a Source with a version, a package that
@@ -211,3 +212,52 @@ def test_the_label_round_trips_and_is_the_same_for_the_same_packages() -> None:
 )
 def test_a_foreign_or_malformed_label_reads_as_not_recorded(raw: str | None) -> None:
     assert parse_packages_label(raw) is None
+
+
+def test_a_rebuild_reports_each_package_whose_installed_version_changed() -> None:
+    before = {
+        "linux/amd64": PackageChanges(
+            "dpkg",
+            added=(package("jq", "1.6-2.1"), package("libonig5", "6.9.8-1")),
+            upgraded=(Upgrade(package("libc6", "2.36-9+u1"), "2.36-9"),),
+        )
+    }
+    after = {
+        "linux/amd64": PackageChanges(
+            "dpkg",
+            added=(package("jq", "1.6-2.2"), package("libonig5", "6.9.8-1"), package("new", "1")),
+        ),
+        "linux/arm64": PackageChanges("dpkg", added=(package("jq", "1.6-2.2", "arm64"),)),
+    }
+    assert rebuild_changes(before, after) == [
+        {
+            "platform": "linux/amd64",
+            "name": "jq",
+            "architecture": "amd64",
+            "before": "1.6-2.1",
+            "after": "1.6-2.2",
+        },
+        {
+            "platform": "linux/amd64",
+            "name": "libc6",
+            "architecture": "amd64",
+            "before": "2.36-9+u1",
+            "after": None,
+        },
+        {
+            "platform": "linux/amd64",
+            "name": "new",
+            "architecture": "amd64",
+            "before": None,
+            "after": "1",
+        },
+        {
+            "platform": "linux/arm64",
+            "name": "jq",
+            "architecture": "arm64",
+            "before": None,
+            "after": "1.6-2.2",
+        },
+    ]
+    assert rebuild_changes(before, before) == []
+    assert rebuild_changes(None, None) == []
