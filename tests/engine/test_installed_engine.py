@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
@@ -102,3 +103,39 @@ def test_a_lock_is_installed_exactly_and_a_version_that_is_gone_fails_cleanly(
         for name in (first, again):
             if engine.docker.image.exists(name):
                 engine.docker.image.remove(name)
+
+
+def test_a_bases_own_sbom_components_are_kept_and_its_os_packages_reread(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    base, name = engine.name("sbom-base"), engine.name("sbom-kept")
+    context = tmp_path / "base"
+    context.mkdir()
+    stale = {"type": "library", "name": "base-files", "version": "0.0-stale"}
+    stale["purl"] = "pkg:deb/debian/base-files@0.0-stale"
+    npm = {"type": "library", "name": "left-pad", "version": "1.3.0"}
+    npm["purl"] = "pkg:npm/left-pad@1.3.0"
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": [stale, npm]}
+    (context / "bom.cdx.json").write_text(json.dumps(bom))
+    (context / "Dockerfile").write_text(
+        f"FROM {engine.run_image}\nCOPY bom.cdx.json /cnb/sbom/bom.cdx.json\n"
+        "LABEL io.buildpacks.base.sbom=sha256:" + "0" * 64 + "\n"
+    )
+    engine.docker.buildx.build(context, tags=[base], push=True, provenance=False, sbom=False)
+    cnbext.write("extend.toml", extend_toml(base, 'packages = ["jq"]\n'))
+    try:
+        cnbext("extend", name, "-c", "extend.toml", check=True)
+        out = engine.run(
+            name, "dpkg-query -W -f '${Version}' base-files; echo; cat /cnb/sbom/bom.cdx.json"
+        )
+        version, _, sbom = out.partition("\n")
+        components = {c["name"]: c for c in json.loads(sbom)["components"]}
+        assert components["left-pad"] == npm  # kept as the base wrote it
+        assert components["base-files"]["version"] == version  # the database's, not the stale
+        assert "jq" in components
+        layers = engine.docker.image.inspect(name).root_fs.layers or []
+        assert engine.labels(name)["io.buildpacks.base.sbom"] == layers[-1]
+    finally:
+        for image in (name, base):
+            if engine.docker.image.exists(image):
+                engine.docker.image.remove(image)
