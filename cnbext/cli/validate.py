@@ -41,7 +41,7 @@ KindOption = Annotated[
         "--kind",
         help="Read every PATH as this kind instead of guessing from its name: builder, extend, "
         "extend-builder, extension, buildpack, extend-config, plan, build.Dockerfile, "
-        "run.Dockerfile.",
+        "run.Dockerfile, lock.",
         show_default=False,
     ),
 ]

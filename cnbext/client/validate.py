@@ -30,6 +30,7 @@ class Kind(StrEnum):
     PLAN = "plan"
     BUILD_DOCKERFILE = "build.Dockerfile"
     RUN_DOCKERFILE = "run.Dockerfile"
+    LOCK = "lock"
 
 
 # File names, longest first so "extend-builder.toml" is not read as "builder.toml". A name may
@@ -44,6 +45,7 @@ _NAMES: tuple[tuple[str, Kind], ...] = (
     ("builder.toml", Kind.BUILDER),
     ("extend.toml", Kind.EXTEND),
     ("plan.toml", Kind.PLAN),
+    ("extend.lock", Kind.LOCK),
 )
 # Files checked inside a module folder besides its descriptor (e.g. an extension's fixtures).
 _FOLDER_MEMBERS = (Kind.BUILD_DOCKERFILE, Kind.RUN_DOCKERFILE, Kind.EXTEND_CONFIG, Kind.PLAN)
@@ -236,7 +238,15 @@ def _problem(display: str, line: int, message: str, column: int = 1) -> ConfigPr
     return ConfigProblem(display, SourcePosition(line, column), "$", message)
 
 
+def _lock(path: Path, display: str) -> list[ConfigProblem]:
+    from cnbext.config.lock import load_lock
+
+    load_lock(path, display)
+    return []
+
+
 _CHECKERS: dict[Kind, Callable[[Path, str], list[ConfigProblem]]] = {
+    Kind.LOCK: _lock,
     Kind.BUILDER: _builder,
     Kind.EXTEND: _extend,
     Kind.EXTEND_BUILDER: _extend_builder,

@@ -302,3 +302,21 @@ def test_a_toml_named_otherwise_is_known_by_its_keys(
     path = tmp_path / "paketo-jammy-base.toml"
     path.write_text(text)
     assert kind_of(path) is kind
+
+
+def test_a_lock_is_validated_as_extend_locked_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(
+        tmp_path,
+        "ci.extend.lock",
+        'version = 2\n[platforms."linux/amd64"]\ndatabase = "dpkg"\nmanager = "apt"\n'
+        'packages = [{spec = "-y", name = "jq", version = "1"}]\n',
+    )
+    assert report.kind is Kind.LOCK
+    assert [p.path for p in report.problems] == [
+        "$.version",
+        '$.platforms["linux/amd64"].packages[0]',
+        '$.platforms["linux/amd64"].packages[0].spec',
+    ]
