@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from cnbext.errors import CnbextError, ConfigError, ExitCode
     from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.extend import ExtendOptions
-    from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+    from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
     from cnbext.progress import Reporter, SilentReporter
 
 # Public name -> the module that defines it.
@@ -52,6 +52,7 @@ _API = {
     "BuilderOptions": "cnbext.plan.builder_options",
     "ExtensionRequest": "cnbext.config.extension_request",
     "PullPolicy": "cnbext.plan.model",
+    "SbomFormat": "cnbext.plan.model",
     "Plan": "cnbext.plan.model",
     "ImageBuild": "cnbext.plan.model",
     "Result": "cnbext.client.usecase",
@@ -80,6 +81,7 @@ __all__ = [
     "PullPolicy",
     "Reporter",
     "Result",
+    "SbomFormat",
     "SilentReporter",
     "UpgradeOptions",
     "UpgradeResult",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -63,11 +64,32 @@ def extend(
             show_default=False,
         ),
     ] = Path("extend.toml"),
+    lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock",
+            help="Write the package versions each platform resolved to this file (TOML, "
+            "schemas/lock.schema.json); with --locked, install exactly those instead.",
+            show_default=False,
+        ),
+    ] = None,
+    locked: Annotated[
+        bool,
+        typer.Option(
+            "--locked",
+            help="Install exactly the versions in --lock FILE; fail, publishing nothing, "
+            "naming each locked version that is no longer available.",
+        ),
+    ] = False,
 ) -> None:
     app.run(
         lambda: cnbext.extend(
             config,
-            flags.extend_options(names),
+            replace(
+                flags.extend_options(names),  # its refusals are reported by app.run
+                lock=lock.resolve() if lock is not None else None,  # recorded: absolute
+                locked=locked,
+            ),
             dry_run=flags.dry_run,
             reporter=app.reporter,
             settings=flags.engine_settings(),

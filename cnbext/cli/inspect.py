@@ -86,9 +86,31 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
     if "why" in status:
         facts.add_row("", escape(status["why"]))
     console.print(facts)
+    packages = document.get("packages")
+    if isinstance(packages, dict):
+        console.print(packages_table(packages))
     builder = document.get("builder")
     if isinstance(builder, dict):
         render_builder(builder, console)
+
+
+def packages_table(packages: dict[str, Any]) -> Table:
+    """Per platform, every package the build added, upgraded (old -> new) or removed."""
+    table = Table(box=None, header_style="bold", title="installed packages", title_justify="left")
+    for column in ("platform", "change", "package", "version", "arch", "source"):
+        table.add_column(column, overflow="fold")
+    for platform, changes in sorted(packages.items()):
+        rows = [
+            *(("added", p, p["version"]) for p in changes["added"]),
+            *(("upgraded", p, f"{p['previous']} -> {p['version']}") for p in changes["upgraded"]),
+            *(("removed", p, p["version"]) for p in changes["removed"]),
+        ]
+        if not rows:
+            table.add_row(escape(platform), "(none)", "", "", "", "")
+        for change, package, version in rows:
+            cells = (platform, change, package["name"], version)
+            table.add_row(*map(escape, (*cells, package["architecture"], package["source"])))
+    return table
 
 
 def _asked(request: Any, provenance: dict[str, Any]) -> list[tuple[str, str]]:

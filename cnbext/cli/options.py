@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cnbext.cli.output_format import OutputFormat
-from cnbext.plan.model import PullPolicy
+from cnbext.plan.model import PullPolicy, SbomFormat
 
 if TYPE_CHECKING:
     from cnbext.config.extension_request import ExtensionRequest
@@ -57,6 +57,16 @@ PullPolicyOption = Annotated[
         "--pull-policy",
         help="Pull base images **always**, only **if-not-present** in the daemon, or "
         "**never** (then they must be in the daemon; cannot be used with --publish).",
+        case_sensitive=False,
+    ),
+]
+SbomOption = Annotated[
+    SbomFormat,
+    typer.Option(
+        "--sbom",
+        help="Write an SBOM layer of every OS package in images that install packages: "
+        "**cdx** (CycloneDX 1.6 JSON at /cnb/sbom/bom.cdx.json, named by "
+        "io.buildpacks.base.sbom) or **none**.",
         case_sensitive=False,
     ),
 ]
@@ -188,6 +198,8 @@ class RunFlags:
     context: str | None = None
     builder: str | None = None
     no_fact_cache: bool = False
+    # upgrade has no --sbom: it replays the recorded one.
+    sbom: SbomFormat = SbomFormat.CYCLONEDX
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -217,6 +229,7 @@ class RunFlags:
         return {
             "publish": self.publish,
             "pull_policy": self.pull_policy,
+            "sbom": self.sbom,
             "platforms": tuple(self.platform or ()),
             "build_id": self.build_id,
             "extensions": self.extension_requests(),
@@ -289,6 +302,7 @@ def _flag(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 _RUN_FLAGS = (
     _flag("publish", PublishOption, False),
     _flag("pull_policy", PullPolicyOption, PullPolicy.IF_NOT_PRESENT),
+    _flag("sbom", SbomOption, SbomFormat.CYCLONEDX),
     _flag("network", NetworkOption, None),
     _flag("platform", PlatformOption, None),
     _flag("build_id", BuildIdOption, None),

@@ -177,6 +177,15 @@ def render_results(results: Sequence[object], console: Console) -> None:
             escape(digest[:19]),
         )
     console.print(table)
+    changed = [(r.name, p) for r in results if isinstance(r, UpgradeResult) for p in r.packages]
+    if changed:
+        packages = Table(box=None, header_style="bold", title="packages the rebuild changed")
+        for column in ("name", "platform", "package", "before", "after"):
+            packages.add_column(column, overflow="fold")
+        for name, row in changed:
+            cells = (name, row["platform"], row["name"], row["before"], row["after"])
+            packages.add_row(*(escape(str(c or "(none)")) for c in cells))
+        console.print(packages)
 
 
 def exit_code(results: Sequence[UpgradeResult], errors: Console, *, check: bool) -> int:

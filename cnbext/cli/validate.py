@@ -44,7 +44,7 @@ KindOption = Annotated[
         "--kind",
         help="Read each PATH whose kind its name and keys do not tell as this kind: builder, "
         "extend, extend-builder, extension, buildpack, extend-config, plan, build.Dockerfile, "
-        "run.Dockerfile.",
+        "run.Dockerfile, lock.",
         show_default=False,
     ),
 ]

@@ -13,6 +13,7 @@ from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
+from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
 from cnbext.cnb.provenance import PROVENANCE, Provenance, read_provenance
 from cnbext.engine.models import ImageView
@@ -47,6 +48,8 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         if provenance is not None
         else [reference],
         "request": provenance.request if provenance is not None else None,
+        # What the packages asked for installed, per platform, as read from the result.
+        "packages": _packages(view),
     }
     document["status"] = _status(view, registry)
     if BUILDER_METADATA in view.labels:
@@ -59,6 +62,13 @@ def _provenance(view: ImageView) -> Provenance | None:
         return read_provenance(view.labels)
     except (ValueError, KeyError):
         return None
+
+
+def _packages(view: ImageView) -> dict[str, Any] | None:
+    changes = parse_packages_label(view.labels.get(PACKAGES_LABEL))
+    if changes is None:
+        return None
+    return {platform: change.to_dict() for platform, change in changes.items()}
 
 
 def kind_of(view: ImageView) -> str:

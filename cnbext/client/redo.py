@@ -50,10 +50,11 @@ def redo(
     reporter: Reporter,
     engine: Engine | None = None,
     current: str | None = None,
-) -> str:
+) -> tuple[str, dict[str, str]]:
     """Redo ``provenance``'s command on ``engine``, saving to ``names`` (the first is the NAME
     upgraded, the rest the other names the image was saved as); the new digest (or image id)
-    of the first. ``current`` names the image being upgraded (``repository@digest``)."""
+    of the first, and its labels. ``current`` names the image being upgraded
+    (``repository@digest``)."""
     name = names[0]
     if provenance.command not in _COMMANDS:
         raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
@@ -72,10 +73,8 @@ def redo(
                 result = _extend(provenance, recorded, work, reporter, engine)
             else:
                 result = _builder(provenance, recorded, options.config, work, reporter, engine)
-    for image in result.images:
-        if name in image.names:
-            return image.digest
-    return result.images[-1].digest
+    image = next((i for i in result.images if name in i.names), result.images[-1])
+    return image.digest, image.labels
 
 
 def _pull_policy(provenance: Provenance) -> PullPolicy:

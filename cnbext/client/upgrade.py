@@ -27,6 +27,7 @@ from cnbext.client.upgrade_model import (
     UpgradeResult,
 )
 from cnbext.client.usecase import keep_names
+from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
 from cnbext.cnb.labels import REBASABLE
 from cnbext.cnb.provenance import Provenance, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
@@ -196,8 +197,15 @@ def _upgrade(
         env, app_dir = replay_inputs(result.name, provenance, options)
         redo_options = replace(options, platform_env=env, app_dir=app_dir)
         current = checked.current or result.name
-        result.after = redo(names, provenance, redo_options, extensions, reporter, engine, current)
+        result.after, labels = redo(
+            names, provenance, redo_options, extensions, reporter, engine, current
+        )
         result.state, result.method = UPGRADED, "rebuild"
+        # Per package, what the rebuild installed differently (io.cnbext.packages).
+        result.packages = rebuild_changes(
+            parse_packages_label(checked.labels.get(PACKAGES_LABEL)),
+            parse_packages_label(labels.get(PACKAGES_LABEL)),
+        )
     except CnbextError as err:
         result.state, result.error = FAILED, err
 
@@ -259,12 +267,19 @@ def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
     ):
         return False
     if provenance.command == "extend":
-        return checked.labels.get(REBASABLE) == "true"
+        return checked.labels.get(REBASABLE) == "true" and not _own_sbom(provenance)
     return (
         provenance.role == "builder"
         and not provenance.metadata.get("packages")
         and not provenance.extensions
     )
+
+
+def _own_sbom(provenance: Provenance) -> bool:
+    """Whether the image has an SBOM layer cnbext wrote (docs/sbom.md): it lists the base's
+    packages too, so on a new base only a rebuild keeps it true."""
+    options = (provenance.request or {}).get("options") or {}
+    return bool(provenance.metadata.get("packages")) and options.get("sbom") == "cdx"
 
 
 def _extensions(

@@ -41,6 +41,9 @@ class UpgradeResult:
     before: str | None = None
     after: str | None = None
     error: CnbextError | None = None
+    # A rebuild: each package whose installed version changed (platform, name,
+    # architecture, before, after), from the images' io.cnbext.packages.
+    packages: list[dict[str, str | None]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,4 +55,5 @@ class UpgradeResult:
             "digestBefore": self.before,
             "digestAfter": self.after,
             "error": self.error.message if self.error else None,
+            "packages": list(self.packages),
         }

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.facts import gather_image_facts
+from cnbext.client.installed import with_installed_packages
 from cnbext.client.origin import with_digests
 from cnbext.client.publish import ImageResult, apply_plan
 from cnbext.client.work_folder import work_folder
@@ -79,7 +80,8 @@ def run_use_case(
             reporter.warn(warning)
         # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
         built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
-        images = apply_plan(engine, built)
+        # What the builds install is read before anything is published, into their labels.
+        images = apply_plan(engine, with_installed_packages(engine, built, Path(work_dir)))
         if plan.publish:
             keep_names(engine, reporter, images)
         return Result(plan, images)

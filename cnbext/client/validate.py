@@ -30,6 +30,7 @@ class Kind(StrEnum):
     PLAN = "plan"
     BUILD_DOCKERFILE = "build.Dockerfile"
     RUN_DOCKERFILE = "run.Dockerfile"
+    LOCK = "lock"
 
 
 # The files pack and the lifecycle read from a module or an extension's output, by their exact
@@ -49,6 +50,7 @@ _CONFIG_NAMES: tuple[tuple[str, Kind], ...] = (
     ("extend-builder.toml", Kind.EXTEND_BUILDER),
     ("builder.toml", Kind.BUILDER),
     ("extend.toml", Kind.EXTEND),
+    ("extend.lock", Kind.LOCK),
 )
 _DOCKERFILES = (Kind.BUILD_DOCKERFILE, Kind.RUN_DOCKERFILE)
 # Files checked inside a module folder besides its descriptor (e.g. an extension's fixtures).
@@ -363,7 +365,15 @@ def _problem(
     return ConfigProblem(display, SourcePosition(line, column), path, message)
 
 
+def _lock(path: Path, display: str) -> list[ConfigProblem]:
+    from cnbext.config.lock import load_lock
+
+    load_lock(path, display)
+    return []
+
+
 _CHECKERS: dict[Kind, Callable[[Path, str], list[ConfigProblem]]] = {
+    Kind.LOCK: _lock,
     Kind.BUILDER: _builder,
     Kind.EXTEND: _extend,
     Kind.EXTEND_BUILDER: _extend_builder,

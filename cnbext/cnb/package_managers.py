@@ -24,12 +24,18 @@ class PackageManager:
     spec_pattern: re.Pattern[str]  # one package with an optional pin, in this manager's syntax
     spec_example: str
     install_template: str  # shell, {packages} is replaced by the quoted package list
+    pin_separator: str = "="  # name{sep}version pins an exact version
 
     def check_package(self, spec: str) -> str | None:
         """None if ``spec`` is valid for this manager, else why not."""
         if self.spec_pattern.fullmatch(spec):
             return None
         return f"{spec!r} is not a valid {self.name} package (expected e.g. {self.spec_example})"
+
+    def pin(self, name: str, version: str) -> str:
+        """``name`` at exactly ``version``, in this manager's syntax: ``jq=1.6-2.1`` (apt,
+        apk, zypper), ``jq-1.6-3.fc40`` (the rpm family; an epoch as ``jq-2:1.6-3``)."""
+        return f"{name}{self.pin_separator}{version}"
 
     def install_command(self, packages: Sequence[str]) -> str:
         # Specs were validated to hold no shell characters; quoting keeps that true by design.
@@ -82,6 +88,7 @@ def _rpm(
         spec_pattern=re.compile(_RPM_NAME),
         spec_example="jq or jq-1.6",
         install_template=install_template,
+        pin_separator="-",
     )
 
 
@@ -112,6 +119,31 @@ ZYPPER = PackageManager(
         " && zypper clean --all && rm -rf /var/log/zypp* /var/log/zypper.log"
     ),
 )
+
+# What each manager says when a pinned version is not in its repositories (the build log).
+_GONE = {
+    "apt": re.compile(r"Version '([^']+)' for '([^']+)' was not found"),
+    "apk": re.compile(r"(\S+) \(no such package\)"),
+    "dnf": re.compile(r"No match for argument: (\S+)"),
+    "zypper": re.compile(r"No provider of '([^']+)' found"),
+}
+_GONE |= {name: _GONE["dnf"] for name in ("microdnf", "yum", "tdnf")}
+
+
+def unavailable_packages(manager: str, log: str) -> list[str]:
+    """The pinned packages (``name=version`` or as the manager names them) that ``log``
+    says its repositories do not have."""
+    pattern = _GONE.get(manager)
+    if pattern is None:
+        return []
+    found = []
+    for match in pattern.finditer(log):
+        groups = match.groups()
+        spec = f"{groups[1]}={groups[0]}" if len(groups) == 2 else groups[0]
+        if spec not in found:
+            found.append(spec)
+    return found
+
 
 # Preference order inside a family: the first one the image has wins.
 ALL_MANAGERS: tuple[PackageManager, ...] = (APT, APK, DNF, MICRODNF, YUM, TDNF, ZYPPER)

@@ -13,8 +13,9 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 from python_on_whales import DockerClient
@@ -22,7 +23,8 @@ from python_on_whales.exceptions import DockerException
 
 from cnbext.engine.extension_steps import BASE_CONTEXT, read_layout
 from cnbext.engine.failures import last_lines, push_hint
-from cnbext.engine.reading import context_dir
+from cnbext.engine.models import BuiltFiles
+from cnbext.engine.reading import context_dir, match_pattern
 from cnbext.errors import BuildError, PublishError
 from cnbext.plan.model import ImageBuild
 from cnbext.progress import Reporter
@@ -39,9 +41,11 @@ class BuildRunner:
         self.network = network
         self.builder = builder
 
-    def run(self, build: ImageBuild, pull: bool, **outputs: Any) -> dict[str, Any]:
+    def run(
+        self, build: ImageBuild, pull: bool, *, step: str | None = None, **outputs: Any
+    ) -> dict[str, Any]:
         """Run the build with ``outputs`` (buildx's output/load/tags); BuildKit's metadata
-        about the result (digests)."""
+        about the result (digests). ``step`` is what the reporter shows."""
         build_args = dict(build.build_args)
         contexts: dict[str, str] = {}
         if build.base_context is not None:
@@ -70,7 +74,7 @@ class BuildRunner:
             }
             pushing = _pushes(outputs)
             verb = "Building and pushing" if pushing else "Building"
-            with self.reporter.step(f"{verb} {build.role} {build.primary_name}"):
+            with self.reporter.step(step or f"{verb} {build.role} {build.primary_name}"):
                 self._stream(context, options, build, pushing=pushing)
             metadata: dict[str, Any] = json.loads(metadata_file.read_text() or "{}")
             return metadata
@@ -100,6 +104,43 @@ class BuildRunner:
                 f"building the {build.role} {build.primary_name} failed:\n{log}",
                 hint="re-run with --verbose for the whole build log",
             ) from None
+
+    def built_files(
+        self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
+    ) -> dict[str, BuiltFiles]:
+        """Files of ``build``'s base and of its result, per platform, copied out (never run)
+        by a build of the same Dockerfile with a ``FROM scratch`` stage appended: the same
+        solve the image's own build then finds in the cache. Nothing is loaded or pushed.
+
+        The build's Dockerfile must be one stage (``--from=0``: every Dockerfile cnbext
+        generates is). Each platform's files land under its ``$TARGETPLATFORM``, with a
+        marker, so a platform without any of ``paths`` is still seen."""
+        lines = [
+            build.dockerfile.rstrip("\n"),
+            f"FROM {build.base} AS {_BASE_STAGE}",
+            "FROM scratch",
+            "ARG TARGETPLATFORM",
+            f"COPY {_MARKER} /${{TARGETPLATFORM}}/",
+        ]
+        for stage, side in (("0", "result"), (_BASE_STAGE, "base")):
+            for path in paths:
+                parent = str(PurePosixPath(path).parent).rstrip("/")
+                target = f"/${{TARGETPLATFORM}}/{side}{parent}/"
+                lines.append(f"COPY --from={stage} {match_pattern(path)} {target}")
+        reading = replace(
+            build,
+            dockerfile="\n".join(lines) + "\n",
+            labels={},
+            context_files={**build.context_files, _MARKER: ""},
+        )
+        with tempfile.TemporaryDirectory(prefix="cnbext-built-files-") as tmp:
+            dest = Path(tmp, "out")
+            step = f"Reading the packages of {build.role} {build.primary_name}"
+            self.run(reading, pull, step=step, output={"type": "local", "dest": str(dest)})
+            return {
+                _platform_of(marker.parent, dest): _collect(marker.parent, paths, max_bytes)
+                for marker in sorted(dest.rglob(_MARKER))
+            }
 
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         """The diffID each tree gets as a ``COPY --link`` layer, by context path.
@@ -133,6 +174,35 @@ class BuildRunner:
         if len(diff_ids) != len(paths):
             raise BuildError(f"expected {len(paths)} module layers, BuildKit made {len(diff_ids)}")
         return dict(zip(paths, diff_ids, strict=True))
+
+
+_BASE_STAGE = "cnbext-base"
+_MARKER = "cnbext-platform.marker"
+
+
+def _platform_of(folder: Path, dest: Path) -> str:
+    """``dest/linux/arm64`` (one platform) or ``dest/linux_arm64/linux/arm64`` (BuildKit's
+    local exporter puts several platforms each in its own folder) -> ``linux/arm64``."""
+    parts = folder.relative_to(dest).parts
+    if len(parts) > 1 and parts[0] == "_".join(parts[1:]):
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _collect(folder: Path, paths: Sequence[str], max_bytes: int) -> BuiltFiles:
+    found: dict[str, dict[str, bytes]] = {"base": {}, "result": {}}
+    for side, files in found.items():
+        for path in paths:
+            candidate = folder / side / path.lstrip("/")
+            # Never follow a link the image put there: only regular files are read.
+            if candidate.is_symlink() or not candidate.is_file():
+                continue
+            if candidate.stat().st_size > max_bytes:
+                raise BuildError(
+                    f"{path} is over {max_bytes} bytes; refusing to read it as a package database"
+                )
+            files[path] = candidate.read_bytes()
+    return BuiltFiles(base=found["base"], result=found["result"])
 
 
 def check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:

@@ -23,6 +23,7 @@ from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import (
+    BuiltFiles,
     BuiltImage,
     ImageSource,
     ImageView,
@@ -249,6 +250,12 @@ class DockerEngine:
     def _layouts(self) -> LayoutBuilder:
         # The same buildx builder as every other build (--builder, --context, DOCKER_HOST).
         return LayoutBuilder(self.docker, self.reporter, self.network, self.builder)
+
+    def built_files(
+        self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
+    ) -> dict[str, BuiltFiles]:
+        """Files of ``build``'s base and result per platform (cnbext.engine.builds)."""
+        return self.builds.built_files(build, paths, pull=pull, max_bytes=max_bytes)
 
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         """The diffID each tree gets as a ``COPY --link`` layer (cnbext.engine.builds)."""

@@ -32,6 +32,14 @@ class ImageView:
 
 
 @dataclass(frozen=True)
+class BuiltFiles:
+    """Files copied out of one platform of a build's base and of its result, by path."""
+
+    base: dict[str, bytes]
+    result: dict[str, bytes]
+
+
+@dataclass(frozen=True)
 class ImageSource:
     """Where an image's facts are read from, and the content digest that names them.
 

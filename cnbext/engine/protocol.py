@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
-from cnbext.engine.models import BuiltImage, ImageSource, ImageView, Manifest, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BuiltFiles,
+    BuiltImage,
+    ImageSource,
+    ImageView,
+    Manifest,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.engine.settings import EngineSettings
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import ImageBuild, PullPolicy
@@ -75,6 +83,14 @@ class Engine(Protocol):
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
         """Copy directories out of an image into ``dest`` without running it."""
+        ...
+
+    def built_files(
+        self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
+    ) -> dict[str, BuiltFiles]:
+        """``paths`` of ``build``'s base and of its result, by platform, copied out of a
+        build of the same Dockerfile (which the image's own build then finds in the cache);
+        nothing loaded, pushed or run. Files over ``max_bytes`` are refused."""
         ...
 
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:

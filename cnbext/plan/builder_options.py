@@ -12,7 +12,7 @@ from cnbext.config.builder import TargetEntry
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.plan.builder_modules import FetchedModule
 from cnbext.plan.facts import ImageOrigin
-from cnbext.plan.model import PullPolicy
+from cnbext.plan.model import PullPolicy, SbomFormat
 from cnbext.sources.lifecycle import Lifecycle
 
 
@@ -32,6 +32,7 @@ class BuilderOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
     # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
     # supports them only as an experimental feature (pack: `experimental = true`).
     experimental: bool = False

@@ -133,6 +133,7 @@ def plan_create_builder(
         builds=builds,
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sbom=options.sbom,
         warnings=(
             *(str(w) for w in config.warnings),
             *inputs.warnings,

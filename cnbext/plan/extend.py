@@ -29,7 +29,7 @@ from cnbext.config.extend import ExtendConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import ConfigError, ConfigProblem, ImageError, UsageError
 from cnbext.plan.facts import BaseImage, ImageFacts
-from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
 from cnbext.plan.platforms import check_base_platforms
 from cnbext.plan.provenance import extensions_of, image_provenance, with_provenance
 
@@ -46,6 +46,11 @@ class ExtendOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
+    # --lock FILE: write the versions each platform resolved there; with --locked, install
+    # exactly the versions it holds instead.
+    lock: Path | None = None
+    locked: bool = False
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -75,6 +80,8 @@ def check_options(options: ExtendOptions) -> None:
     check_publish_flags(
         publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
     )
+    if options.locked and options.lock is None:
+        raise UsageError("--locked needs --lock FILE: the lock to install from")
     if len(set(options.names)) != len(options.names):
         raise UsageError("the same NAME is given twice")
 
@@ -274,6 +281,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         builds=(build,),
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sbom=options.sbom,
         warnings=(*(str(w) for w in config.warnings), *warnings),
     )
 

@@ -121,6 +121,7 @@ def plan_extend_builder(
         builds=(run_build, builder) if run_build is not None else (builder,),
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sbom=options.sbom,
         warnings=(
             *(str(w) for w in config.warnings),
             *(extensions.warnings if extensions else ()),

@@ -29,6 +29,13 @@ class PullPolicy(StrEnum):
     NEVER = "never"
 
 
+class SbomFormat(StrEnum):
+    """The SBOM layer an image gets (docs/sbom.md): CycloneDX JSON, or none."""
+
+    CYCLONEDX = "cdx"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class ImageBuild:
     """One image to build from a base with a generated Dockerfile."""
@@ -178,6 +185,8 @@ class Plan:
     pull_policy: PullPolicy
     warnings: tuple[str, ...] = field(default_factory=tuple)
     details: BuilderDetails | None = None  # what the builder commands add, for --dry-run
+    # What builds that install packages get besides io.cnbext.packages: an SBOM layer.
+    sbom: SbomFormat = SbomFormat.CYCLONEDX
 
     def steps(self) -> list[str]:
         """The order of work, in words: what --dry-run promises and apply follows."""
@@ -205,6 +214,7 @@ class Plan:
             "command": self.command,
             "publish": self.publish,
             "pullPolicy": self.pull_policy.value,
+            "sbom": self.sbom.value,
             "steps": self.steps(),
             "images": [b.to_dict() for b in self.builds],
             "warnings": list(self.warnings),

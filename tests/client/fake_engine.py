@@ -13,8 +13,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.installed import DPKG_STATUS
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
-from cnbext.engine.models import BuiltImage, ImageSource, ImageView, PhaseResult, PhaseRun
+from cnbext.engine.models import (
+    BuiltFiles,
+    BuiltImage,
+    ImageSource,
+    ImageView,
+    PhaseResult,
+    PhaseRun,
+)
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import BuildError, CnbextError, ImageError, PublishError
@@ -34,8 +42,8 @@ BUILDING = (
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # locate, resolve, export, labels, layers, phase, layout, step, prebuild,
-    # build, copy, push-platform, index, platforms, read
+    method: str  # locate, resolve, export, labels, layers, phase, layout, step, installed,
+    # prebuild, build, copy, push-platform, index, platforms, read
     target: str  # the image read, built (primary name) or copied to
     publish: bool = False  # build only
 
@@ -68,12 +76,28 @@ class FakeEngine(Engine):
     # What registry() answers: tags and their digests (empty: nothing is in any registry).
     served: FakeRegistry = field(default_factory=lambda: FakeRegistry({}))
     settings: EngineSettings = field(default_factory=EngineSettings)
-    # Every build asked for, by its first name (the last one wins).
+    # Every build asked for, by its first name (the last one wins); one platform's image of
+    # a per-platform build by NAME#PLATFORM.
     built: dict[str, ImageBuild] = field(default_factory=dict)
+    # What built_files copies out, by primary name (else a dpkg base plus each package
+    # asked for, at installed_version).
+    package_files: Mapping[str, dict[str, BuiltFiles]] = field(default_factory=dict)
+    # The files of each build's context trees as it was built, by the key of ``built``.
+    tree_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    installed_version: str = "1.0-1"
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._barrier = threading.Barrier(len(self.together)) if self.together else None
+
+    def _keep_trees(self, key: str, build: ImageBuild) -> None:
+        # The context trees are in the work folder, which is gone once the use case returns.
+        self.tree_files[key] = {
+            f"{path}/{file.relative_to(tree)}": file.read_bytes()
+            for path, tree in build.context_trees.items()
+            for file in sorted(tree.rglob("*"))
+            if file.is_file()
+        }
 
     def _record(self, method: str, target: str, *, publish: bool = False) -> None:
         with self._lock:
@@ -119,6 +143,22 @@ class FakeEngine(Engine):
     ) -> None:
         self._record("export", reference)
 
+    def built_files(
+        self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
+    ) -> dict[str, BuiltFiles]:
+        """A dpkg base with base-files; the result adds each package asked for, at
+        ``installed_version`` (or as ``package_files`` says, by primary name)."""
+        self._record("installed", build.primary_name)
+        if build.primary_name in self.package_files:
+            return self.package_files[build.primary_name]
+        base = fake_dpkg_status({"base-files": "12.4"})
+        wanted = {p.split("=")[0]: self.installed_version for p in build.packages}
+        result = fake_dpkg_status({"base-files": "12.4", **wanted})
+        return {
+            platform: BuiltFiles(base={DPKG_STATUS: base}, result={DPKG_STATUS: result})
+            for platform in build.platforms or ("linux/amd64",)
+        }
+
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
         self._record("layers", ",".join(sorted(context_trees)))
         return {path: digest_of(path) for path in context_trees}
@@ -157,6 +197,7 @@ class FakeEngine(Engine):
         assert not by_digest or self.by_digest, "pushed by digest on an engine that cannot"
         self._record("build", build.primary_name, publish=publish)
         self.built[build.primary_name] = build
+        self._keep_trees(build.primary_name, build)
         # by_digest: pushed under no name yet (the client names it by copying).
         names = () if by_digest else build.names[:1] if publish else build.names
         labels = dict(build.result_labels)
@@ -179,6 +220,8 @@ class FakeEngine(Engine):
 
     def push_platform_image(self, build: ImageBuild, *, pull: bool) -> str:
         self._record("push-platform", build.primary_name, publish=True)
+        self.built[f"{build.primary_name}#{build.platforms[0]}"] = build
+        self._keep_trees(f"{build.primary_name}#{build.platforms[0]}", build)
         return digest_of(f"{build.primary_name}#{build.platforms[0]}")
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
@@ -188,6 +231,16 @@ class FakeEngine(Engine):
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         self._record("platforms", reference)
         return self.platforms.get(reference)
+
+
+def fake_dpkg_status(packages: Mapping[str, str], architecture: str = "amd64") -> bytes:
+    """A dpkg status file with ``packages`` (name -> version) fully installed."""
+    stanzas = [
+        f"Package: {name}\nStatus: install ok installed\nArchitecture: {architecture}\n"
+        f"Version: {version}\n"
+        for name, version in packages.items()
+    ]
+    return "\n".join(stanzas).encode()
 
 
 def failing_build(name: str) -> dict[tuple[str, str], CnbextError]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import cnbext
 from cnbext.client.upgrade import run_upgrade
 from cnbext.client.upgrade_model import UpgradeOptions
+from cnbext.cnb.installed import PACKAGES_LABEL, Package, PackageChanges, packages_label
 from cnbext.cnb.provenance import PROVENANCE, BaseRecord, read_provenance
 from cnbext.engine.models import ImageView
 from cnbext.progress import SilentReporter
@@ -84,3 +85,28 @@ def test_a_format_1_label_upgrades_with_a_warning_naming_what_it_did_not_record(
     # The rebuild records its request whole: the next upgrade replays all of it.
     assert rebuilt_label(engine)["version"] == 2
     assert "request" in rebuilt_label(engine)
+
+
+def test_a_rebuild_reports_each_package_whose_installed_version_changed(tmp_path: Path) -> None:
+    label = first_label(tmp_path)
+    engine = published(label)
+    old = packages_label(
+        {"linux/amd64": PackageChanges("dpkg", added=(Package("jq", "1.6-2.1", "amd64", "jq"),))}
+    )
+    view = engine.registry_views[NAME]
+    engine.registry_views = {NAME: replace(view, labels={**view.labels, PACKAGES_LABEL: old})}
+    engine.installed_version = "1.6-2.2"  # what the repositories give the rebuild
+    [result] = run_upgrade(
+        UpgradeOptions(names=(NAME,), publish=True), SilentReporter(), engine=engine
+    )
+    assert (result.state, result.method) == ("upgraded", "rebuild"), result.error
+    assert result.packages == [
+        {
+            "platform": "linux/amd64",
+            "name": "jq",
+            "architecture": "amd64",
+            "before": "1.6-2.1",
+            "after": "1.6-2.2",
+        }
+    ]
+    assert result.to_dict()["packages"] == result.packages

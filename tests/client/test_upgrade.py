@@ -145,6 +145,17 @@ def test_a_moved_base_is_found_through_the_engines_registry() -> None:
     [
         ({}, {"io.buildpacks.rebasable": "true"}, True),
         ({}, {"io.buildpacks.rebasable": "false"}, False),
+        # An SBOM layer cnbext wrote lists the base's packages: a new base makes it false.
+        (
+            {"metadata": {"packages": ["jq"]}, "request": {"options": {"sbom": "cdx"}}},
+            {"io.buildpacks.rebasable": "true"},
+            False,
+        ),
+        (
+            {"metadata": {"packages": ["jq"]}, "request": {"options": {"sbom": "none"}}},
+            {"io.buildpacks.rebasable": "true"},
+            True,
+        ),
         ({"command": "create-builder", "role": "builder"}, {}, True),
         ({"command": "extend-builder", "role": "builder"}, {}, True),
         (

@@ -420,3 +420,21 @@ def test_non_ascii_values_are_printed_as_written(
         'api = "0.10"\n[extension]\nid = "ext/café"\nversion = "1.0.0"\n',
     )
     assert '"ext/café" is not a valid extension id' in lines(report.problems)[0]
+
+
+def test_a_lock_is_validated_as_extend_locked_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = reports_for(
+        tmp_path,
+        "ci.extend.lock",
+        'version = 2\n[platforms."linux/amd64"]\ndatabase = "dpkg"\nmanager = "apt"\n'
+        'packages = [{spec = "-y", name = "jq", version = "1"}]\n',
+    )
+    assert report.kind is Kind.LOCK
+    assert [p.path for p in report.problems] == [
+        "$.version",
+        '$.platforms["linux/amd64"].packages[0]',
+        '$.platforms["linux/amd64"].packages[0].spec',
+    ]

@@ -70,10 +70,12 @@ def test_a_run_whose_work_folder_keeps_files_still_succeeds_with_a_warning(
     made: list[str] = [str(work)]
     real_mkdtemp = tempfile.mkdtemp
 
-    def mkdtemp(prefix: str) -> str:
-        made.append(real_mkdtemp(prefix=prefix))
-        Path(made[-1], "stuck").write_text("x")
-        return made[-1]
+    def mkdtemp(prefix: str | None = None, dir: str | Path | None = None) -> str:
+        folder = real_mkdtemp(prefix=prefix, dir=dir)
+        if dir is None:  # the work folder itself, not one made inside it
+            made.append(folder)
+            Path(folder, "stuck").write_text("x")
+        return folder
 
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     result = cnbext.extend(

@@ -1,0 +1,140 @@
+"""What a build installed, read from the images before they are published.
+
+For every build that installs packages, the package databases of its base and of its result
+are copied out per platform (cnbext.engine: a build of the same Dockerfile, so the image's
+own build is then a cached solve; no container runs), parsed (cnbext.cnb.installed) and the
+difference written into the build's labels as ``io.cnbext.packages``. Nothing is published
+before this is known, so the label is in the image from its first push.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from contextlib import closing
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cnbext.client.sbom import with_sbom_layers
+from cnbext.cnb.distro import Distro, parse_os_release
+from cnbext.cnb.installed import (
+    APK_INSTALLED,
+    DPKG_STATUS,
+    PACKAGES_LABEL,
+    RPMDB_PATHS,
+    Installed,
+    Package,
+    PackageChanges,
+    package_changes,
+    packages_label,
+    read_installed,
+)
+from cnbext.cnb.labels import LabelChange
+from cnbext.cnb.rpmdb import parse_header
+from cnbext.cnb.sbom import SBOM_PATH, SbomError, sbom_document
+from cnbext.engine.protocol import Engine
+from cnbext.errors import BuildError
+from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
+
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+READ_PATHS = (DPKG_STATUS, APK_INSTALLED, *RPMDB_PATHS, *OS_RELEASE, SBOM_PATH)
+# A large distro image's dpkg status is a few MiB; an rpm database some tens.
+MAX_DATABASE_BYTES = 256 * 1024 * 1024
+
+
+def with_installed_packages(engine: Engine, plan: Plan, work_dir: Path) -> Plan:
+    """``plan`` with each package-installing build labelled with what it installed, and
+    given its SBOM layer (unless ``plan.sbom`` is none)."""
+    pull = plan.pull_policy is PullPolicy.ALWAYS
+    sbom = plan.sbom is SbomFormat.CYCLONEDX
+    builds = tuple(_labelled(engine, build, pull, sbom, work_dir) for build in plan.builds)
+    return replace(plan, builds=builds)
+
+
+def _labelled(
+    engine: Engine, build: ImageBuild, pull: bool, sbom: bool, work_dir: Path
+) -> ImageBuild:
+    if build.per_platform:
+        # One build per target (create-builder): each labelled with its own platform.
+        own = tuple(_labelled(engine, one, pull, sbom, work_dir) for one in build.per_platform)
+        return replace(build, per_platform=own)
+    if not build.packages:
+        return build
+    read = read_databases(engine, build, pull)
+    labelled = with_label(build, {p: r.changes for p, r in read.items()})
+    if not sbom:
+        return labelled
+    documents = {p: sbom_of(build, r) for p, r in read.items()}
+    return with_sbom_layers(engine, labelled, documents, work_dir / "sbom")
+
+
+def sbom_of(build: ImageBuild, read: PlatformPackages) -> bytes:
+    """The SBOM document of one platform's result (cnbext.cnb.sbom)."""
+    packages = read.result.packages.values()
+    try:
+        return sbom_document(read.result.database, packages, read.distro, read.base_sbom)
+    except SbomError as err:
+        raise BuildError(
+            f"cannot write the SBOM of the {build.role} {build.primary_name}: {err}",
+            hint="--sbom none builds it without one",
+        ) from None
+
+
+def with_label(build: ImageBuild, changes: dict[str, PackageChanges]) -> ImageBuild:
+    value = packages_label(changes)
+    change = LabelChange(PACKAGES_LABEL, build.result_labels.get(PACKAGES_LABEL), value)
+    return replace(
+        build,
+        labels={**build.labels, PACKAGES_LABEL: value},
+        result_labels={**build.result_labels, PACKAGES_LABEL: value},
+        label_changes=(*build.label_changes, change),
+    )
+
+
+@dataclass(frozen=True)
+class PlatformPackages:
+    """What one platform's result holds, what the build changed, and the base's SBOM."""
+
+    result: Installed
+    changes: PackageChanges
+    distro: Distro | None
+    base_sbom: bytes | None
+
+
+def read_databases(engine: Engine, build: ImageBuild, pull: bool) -> dict[str, PlatformPackages]:
+    """Per platform, the result's packages and what ``build`` changed in its base's."""
+    files = engine.built_files(build, READ_PATHS, pull=pull, max_bytes=MAX_DATABASE_BYTES)
+    read: dict[str, PlatformPackages] = {}
+    for platform, found in files.items():
+        result = read_installed(found.result, read_rpmdb)
+        if result is None:
+            raise BuildError(
+                f"the {build.role} {build.primary_name} ({platform}) has no package database "
+                f"cnbext can read after installing {', '.join(build.packages)}",
+                hint="cnbext reads dpkg's status, apk's installed db and rpm's sqlite db",
+            )
+        changes = package_changes(read_installed(found.base, read_rpmdb), result)
+        release = next((found.result[p] for p in OS_RELEASE if p in found.result), None)
+        distro = parse_os_release(release.decode("utf-8", "replace")) if release else None
+        read[platform] = PlatformPackages(result, changes, distro, found.base.get(SBOM_PATH))
+    return read
+
+
+def read_rpmdb(data: bytes) -> dict[tuple[str, str], Package]:
+    """The packages of an rpm sqlite database (its bytes, as copied out of an image). The
+    database is opened read-only from a private copy; a file that is not one raises
+    BuildError."""
+    with tempfile.TemporaryDirectory(prefix="cnbext-rpmdb-") as tmp:
+        path = Path(tmp, "rpmdb.sqlite")
+        path.write_bytes(data)
+        try:
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                rows = db.execute("SELECT blob FROM Packages").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise BuildError(f"cannot read the image's rpm database: {err}") from None
+    found: dict[tuple[str, str], Package] = {}
+    for (blob,) in rows:
+        package = parse_header(bytes(blob)) if isinstance(blob, bytes) else None
+        if package is not None:
+            found[package.key] = package
+    return found
