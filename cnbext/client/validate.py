@@ -11,50 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cnbext.client.validate_kinds import (
+    DOCKERFILES,
+    FOLDER_MEMBERS,
+    Kind,
+    kind_of,
+)
 from cnbext.errors import ConfigError, ConfigProblem, ExitCode, SourcePosition, UsageError
 
 __all__ = ["FileReport", "Kind", "ValidateResult", "kind_of", "validate", "validate_paths"]
-
-
-class Kind(StrEnum):
-    BUILDER = "builder"
-    EXTEND = "extend"
-    EXTEND_BUILDER = "extend-builder"
-    EXTENSION = "extension"
-    BUILDPACK = "buildpack"
-    EXTEND_CONFIG = "extend-config"
-    PLAN = "plan"
-    BUILD_DOCKERFILE = "build.Dockerfile"
-    RUN_DOCKERFILE = "run.Dockerfile"
-    LOCK = "lock"
-
-
-# The files pack and the lifecycle read from a module or an extension's output, by their exact
-# names (the lifecycle opens extension.toml, plan.toml, build.Dockerfile, ..., nothing else).
-_EXACT_NAMES: dict[str, Kind] = {
-    "extend-config.toml": Kind.EXTEND_CONFIG,
-    "build.Dockerfile": Kind.BUILD_DOCKERFILE,
-    "run.Dockerfile": Kind.RUN_DOCKERFILE,
-    "extension.toml": Kind.EXTENSION,
-    "buildpack.toml": Kind.BUILDPACK,
-    "plan.toml": Kind.PLAN,
-}
-# The config files a command is given (--config), longest first so "extend-builder.toml" is not
-# read as "builder.toml". A name may carry a prefix ("my-builder.toml", "ci.extend.toml"), as
-# repositories with several keep them.
-_CONFIG_NAMES: tuple[tuple[str, Kind], ...] = (
-    ("extend-builder.toml", Kind.EXTEND_BUILDER),
-    ("builder.toml", Kind.BUILDER),
-    ("extend.toml", Kind.EXTEND),
-    ("extend.lock", Kind.LOCK),
-)
-_DOCKERFILES = (Kind.BUILD_DOCKERFILE, Kind.RUN_DOCKERFILE)
-# Files checked inside a module folder besides its descriptor (e.g. an extension's fixtures).
-_FOLDER_MEMBERS = (Kind.BUILD_DOCKERFILE, Kind.RUN_DOCKERFILE, Kind.EXTEND_CONFIG, Kind.PLAN)
 
 
 @dataclass(frozen=True)
@@ -109,56 +77,6 @@ class ValidateResult:
             "error": None,
             "exitCode": int(self.exit_code),
         }
-
-
-def kind_of(path: Path) -> Kind | None:
-    """The kind a file's name says (else, for a .toml, its keys); for a folder, the kind of
-    the descriptor at its root."""
-    if path.is_dir():
-        for name, kind in (("extension.toml", Kind.EXTENSION), ("buildpack.toml", Kind.BUILDPACK)):
-            if (path / name).is_file():
-                return kind
-        return None
-    return _named(path.name) or (_sniffed(path) if path.suffix == ".toml" else None)
-
-
-def _named(name: str) -> Kind | None:
-    if name in _EXACT_NAMES:
-        return _EXACT_NAMES[name]
-    for config, kind in _CONFIG_NAMES:
-        if name == config or name.endswith(("-" + config, "." + config, "_" + config)):
-            return kind
-    return None
-
-
-# Top-level keys only one kind of file has (builder.toml's are pack's sections).
-_BUILDER_KEYS = frozenset(
-    {"buildpacks", "extensions", "order", "order-extensions", "system", "stack", "lifecycle"}
-)
-
-
-def _sniffed(path: Path) -> Kind | None:
-    """The kind of a .toml whose name says nothing (e.g. ``paketo-jammy-base.toml``), from
-    keys only one kind has; None when unsure (extend.toml and extend-builder.toml look alike)."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    keys = set(data)
-    if "extension" in keys:
-        return Kind.EXTENSION
-    if "buildpack" in keys:
-        return Kind.BUILDPACK
-    if keys & _BUILDER_KEYS or (isinstance(data.get("build"), dict) and "image" in data["build"]):
-        return Kind.BUILDER
-    if keys and keys <= {"provides", "requires", "or"}:
-        return Kind.PLAN
-    args = [data.get(k) for k in ("build", "run")]
-    if any(isinstance(a, dict) and "args" in a for a in args) and keys <= {"build", "run"}:
-        return Kind.EXTEND_CONFIG
-    return None
 
 
 def validate(
@@ -235,7 +153,7 @@ def _check_dir(folder: Path, kind: Kind | None) -> list[FileReport]:
         for name in sorted(filenames):
             path = here / name
             file_kind = None if path.is_symlink() else kind_of(path)
-            if file_kind is not None and file_kind not in _DOCKERFILES:
+            if file_kind is not None and file_kind not in DOCKERFILES:
                 reports.append(_check_file(path, file_kind, str(path)))
     return reports
 
@@ -257,7 +175,7 @@ def _located(
     ``$``. A Dockerfile's have none: its position says where."""
     return tuple(
         sorted(
-            (p if p.path or kind in _DOCKERFILES else replace(p, path="$") for p in problems),
+            (p if p.path or kind in DOCKERFILES else replace(p, path="$") for p in problems),
             key=ConfigProblem.sort_key,
         )
     )
@@ -456,7 +374,7 @@ def _members(folder: Path) -> list[tuple[Path, Kind]]:
         for name in sorted(filenames):
             path = Path(directory, name)
             kind = kind_of(path) if not path.is_symlink() else None
-            if kind in _FOLDER_MEMBERS:
+            if kind in FOLDER_MEMBERS:
                 assert kind is not None
                 found.append((path, kind))
     return found

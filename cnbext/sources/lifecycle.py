@@ -162,8 +162,27 @@ def fetch_lifecycle(
         )
         arch = _ARCH_ALIASES.get(arch, arch)
         return _read_lifecycle(root, origin=redact_url(uri), arch=arch, expected_version=None)
-    release = _release_version(version or DEFAULT_LIFECYCLE_VERSION)
-    arch = normalize_arch(arch)
+    return _release(
+        _release_version(version or DEFAULT_LIFECYCLE_VERSION),
+        normalize_arch(arch),
+        work_dir=work_dir,
+        cache_dir=cache_dir,
+        download_base_url=download_base_url,
+        sha256=sha256,
+    )
+
+
+def _release(
+    release: str,
+    arch: str,
+    *,
+    work_dir: Path,
+    cache_dir: Path,
+    download_base_url: str,
+    sha256: str | None,
+) -> Lifecycle:
+    """Release ``release`` for ``arch``: from a folder of release archives when the download
+    base names one, else downloaded (and cached)."""
     name = lifecycle_archive_name(release, arch)
     hint = (
         'without access to GitHub, set [lifecycle] uri = "<path or docker://image>" to a '

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from cnbext.cnb.buildkit_values import parse_duration
 from cnbext.cnb.dockerfile import DockerfileKind, Severity, check_dockerfile, parse_instructions
-from cnbext.cnb.instructions import BUILDKIT_VERSION, _parse_duration, check_instruction
+from cnbext.cnb.instructions import BUILDKIT_VERSION, check_instruction
 
 PREAMBLE = "ARG base_image\nFROM ${base_image}\n"
 NO_DESTINATION = (
@@ -377,14 +378,14 @@ def test_a_refusal_before_from_is_reported_with_the_stage_rule() -> None:
     ],
 )
 def test_go_parse_duration(text: str, nanoseconds: int) -> None:
-    assert _parse_duration(text) == nanoseconds
+    assert parse_duration(text) == nanoseconds
 
 
 @pytest.mark.parametrize(
     "text", ["", "-", "s", ".s", "1", "1.5", "1x", "1s2", "9223372036854775808ns", "2562048h"]
 )
 def test_go_parse_duration_refuses(text: str) -> None:
-    from cnbext.cnb.instructions import _RefusedError
+    from cnbext.cnb.buildkit_values import RefusedError as _RefusedError
 
     with pytest.raises(_RefusedError):
-        _parse_duration(text)
+        parse_duration(text)
