@@ -162,6 +162,27 @@ NoFactCacheOption = Annotated[
         show_envvar=True,
     ),
 ]
+SourceDateEpochOption = Annotated[
+    int | None,
+    typer.Option(
+        "--source-date-epoch",
+        envvar="SOURCE_DATE_EPOCH",
+        help="Seconds since 1970 that every timestamp the builds write is set to (configs, "
+        "history, files the installs wrote), so the same request gives the same digest "
+        "(docs/supply-chain.md). Recorded and replayed by upgrade. Default: "
+        "$SOURCE_DATE_EPOCH, else the build's own time.",
+        show_envvar=True,
+        min=0,
+    ),
+]
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Build without BuildKit's cache (every step runs again); changes nothing "
+        "in what is made, so it is not recorded.",
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(
@@ -188,6 +209,8 @@ class RunFlags:
     context: str | None = None
     builder: str | None = None
     no_fact_cache: bool = False
+    source_date_epoch: int | None = None
+    no_cache: bool = False
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -222,11 +245,12 @@ class RunFlags:
             "extensions": self.extension_requests(),
             "platform_env": self.platform_env(),
             "app_dir": self.app,
+            "source_date_epoch": self.source_date_epoch,
         }
 
     def engine_settings(self) -> EngineSettings:
-        """Where the work runs (--network, --context, --builder, --no-fact-cache): given to
-        the engine, never recorded in an image."""
+        """Where the work runs (--network, --context, --builder, --no-fact-cache,
+        --no-cache): given to the engine, never recorded in an image."""
         from cnbext.engine.settings import EngineSettings
 
         return EngineSettings(
@@ -234,6 +258,7 @@ class RunFlags:
             context=self.context or None,
             builder=self.builder or None,
             fact_cache=not self.no_fact_cache,
+            build_cache=not self.no_cache,
         )
 
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
@@ -299,6 +324,8 @@ _RUN_FLAGS = (
     _flag("context", ContextOption, None),
     _flag("builder", BuilderOption, None),
     _flag("no_fact_cache", NoFactCacheOption, False),
+    _flag("source_date_epoch", SourceDateEpochOption, None),
+    _flag("no_cache", NoCacheOption, False),
 )
 _OUTPUT_FLAGS = (
     _flag("output", OutputOption, OutputFormat.TEXT),

@@ -43,6 +43,9 @@ class BuilderOptions:
     # the targets into `platforms` (cnbext.client.builder_inputs.select_platforms).
     targets: tuple[TargetEntry, ...] = ()
     append_image_name_suffix: bool = False
+    # --source-date-epoch (or $SOURCE_DATE_EPOCH): every timestamp the builds write; None:
+    # build time (docs/supply-chain.md).
+    source_date_epoch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,7 @@ def _builder_build(
         install,
         role="builder",
         dockerfile=dockerfile,
-        build_args=base_build_args(build_base, options.build_id),
+        build_args=base_build_args(build_base, options.build_id, options.source_date_epoch),
         labels=labels,
         names=options.names,
         platforms=options.platforms,

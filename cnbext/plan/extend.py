@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.distro import parse_os_release
-from cnbext.cnb.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
+from cnbext.cnb.dockerfile import (
+    SOURCE_DATE_EPOCH,
+    DockerfileKind,
+    install_dockerfile,
+    is_root_user,
+    split_user,
+)
 from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
@@ -45,6 +51,9 @@ class ExtendOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
+    # --source-date-epoch (or $SOURCE_DATE_EPOCH): seconds since 1970 that every timestamp
+    # the build writes (config, history, files the installs touch) is set to; None: build time.
+    source_date_epoch: int | None = None
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -133,12 +142,17 @@ def plan_packages(
     return PackageInstall(manager, packages, labels)
 
 
-def base_build_args(base: BaseImage, build_id: str | None) -> dict[str, str]:
-    """The build args every generated Dockerfile gets, as the extender passes them."""
+def base_build_args(
+    base: BaseImage, build_id: str | None, source_date_epoch: int | None = None
+) -> dict[str, str]:
+    """The build args every generated Dockerfile gets, as the extender passes them, and
+    BuildKit's SOURCE_DATE_EPOCH when the request sets one (docs/supply-chain.md)."""
     user_id, group_id = split_user(base.user)
     build_args = {"base_image": base.reference, "user_id": user_id, "group_id": group_id}
     if build_id is not None:
         build_args["build_id"] = build_id
+    if source_date_epoch is not None:
+        build_args[SOURCE_DATE_EPOCH] = str(source_date_epoch)
     return build_args
 
 
@@ -151,10 +165,11 @@ def plan_image_build(
     platforms: Sequence[str],
     build_id: str | None,
     package_problem: PackageProblem | None = None,
+    source_date_epoch: int | None = None,
 ) -> ImageBuild:
     """One image: install ``metadata.packages`` into ``base`` and record the merged metadata."""
     install = plan_packages(base, metadata, package_problem)
-    build_args = base_build_args(base, build_id)
+    build_args = base_build_args(base, build_id, source_date_epoch)
     if install.install_command is None:
         dockerfile = "\n".join(
             [
@@ -257,6 +272,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         platforms=options.platforms,
         build_id=options.build_id,
         package_problem=config.package_problem,
+        source_date_epoch=options.source_date_epoch,
     )
     if steps_plan is not None and steps_plan.steps:
         build = apply_extension_plan(

@@ -202,7 +202,7 @@ def _builder_build(
             lines += install_lines(install.install_command)
     if files:
         lines.append("COPY --link files/ /")
-    build_args = base_build_args(builder_base, options.build_id)
+    build_args = base_build_args(builder_base, options.build_id, options.source_date_epoch)
     lines += [*restore_user_lines(user_has_group=bool(build_args["group_id"])), ""]
     return image_build(
         builder_base,
