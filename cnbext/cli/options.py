@@ -183,6 +183,25 @@ NoCacheOption = Annotated[
         "in what is made, so it is not recorded.",
     ),
 ]
+SignOption = Annotated[
+    bool,
+    typer.Option(
+        "--sign",
+        help="Sign every published digest with cosign in the repository of each name, and "
+        "verify it there before anything after it is published (needs --publish and a key).",
+    ),
+]
+SignKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sign-key",
+        envvar="COSIGN_KEY",
+        help="The cosign key --sign uses: a key file or a KMS URI (recorded by reference; "
+        "its password only from $COSIGN_PASSWORD). Default: $COSIGN_KEY.",
+        show_envvar=True,
+        metavar="KEY",
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(
@@ -211,6 +230,8 @@ class RunFlags:
     no_fact_cache: bool = False
     source_date_epoch: int | None = None
     no_cache: bool = False
+    sign: bool = False
+    sign_key: str | None = None
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -246,7 +267,20 @@ class RunFlags:
             "platform_env": self.platform_env(),
             "app_dir": self.app,
             "source_date_epoch": self.source_date_epoch,
+            "sign_key": self.signing_key(),
         }
+
+    def signing_key(self) -> str | None:
+        """The key --sign signs with (--sign-key, else $COSIGN_KEY); None without --sign."""
+        from cnbext.errors import UsageError
+
+        if not self.sign:
+            return None
+        if not self.sign_key:
+            raise UsageError(
+                "--sign needs a key", hint="give --sign-key FILE|KMS-URI or set $COSIGN_KEY"
+            )
+        return self.sign_key if "://" in self.sign_key else str(Path(self.sign_key).resolve())
 
     def engine_settings(self) -> EngineSettings:
         """Where the work runs (--network, --context, --builder, --no-fact-cache,
@@ -326,6 +360,8 @@ _RUN_FLAGS = (
     _flag("no_fact_cache", NoFactCacheOption, False),
     _flag("source_date_epoch", SourceDateEpochOption, None),
     _flag("no_cache", NoCacheOption, False),
+    _flag("sign", SignOption, False),
+    _flag("sign_key", SignKeyOption, None),
 )
 _OUTPUT_FLAGS = (
     _flag("output", OutputOption, OutputFormat.TEXT),

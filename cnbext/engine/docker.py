@@ -275,6 +275,18 @@ class DockerEngine:
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         return self.imagetools.platforms(reference)
 
+    def sign(self, reference: str, key: str) -> None:
+        """Sign ``repository@digest`` with cosign (cnbext.engine.signing)."""
+        from cnbext.engine.signing import Cosign
+
+        with self.reporter.step(f"Signing {reference}"):
+            Cosign().sign(reference, key)
+
+    def verify_signature(self, reference: str, key: str) -> str | None:
+        from cnbext.engine.signing import Cosign
+
+        return Cosign().verify(reference, key)
+
     def registry(self) -> Registry:
         """The registries' API with the user's docker login credentials (one client, so its
         tokens are shared by every call of a run)."""

@@ -82,7 +82,10 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
             f"--label {', '.join(reserved)}: cnbext writes this label; it says what the builder is"
         )
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     check_run_image_flags(
         run_image=options.run_image,
@@ -133,6 +136,7 @@ def plan_create_builder(
         builds=builds,
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sign_key=options.sign_key,
         warnings=(
             *(str(w) for w in config.warnings),
             *inputs.warnings,

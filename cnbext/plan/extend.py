@@ -54,6 +54,9 @@ class ExtendOptions:
     # --source-date-epoch (or $SOURCE_DATE_EPOCH): seconds since 1970 that every timestamp
     # the build writes (config, history, files the installs touch) is set to; None: build time.
     source_date_epoch: int | None = None
+    # --sign: the cosign key every published digest is signed with, by reference (a key file
+    # or a KMS URI; its password only ever comes from $COSIGN_PASSWORD); None: not signed.
+    sign_key: str | None = None
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -63,9 +66,16 @@ def extension_kind(base: BaseImage) -> DockerfileKind:
 
 
 def check_publish_flags(
-    *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str]
+    *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str], sign_key: str | None
 ) -> None:
     """The flag combinations no command can honour (pack refuses the first one too)."""
+    if sign_key is not None and not publish:
+        raise UsageError(
+            "--sign needs --publish: a signature is kept beside a published image",
+            hint="add --publish",
+        )
+    if sign_key is not None and not sign_key.strip():
+        raise UsageError("--sign-key is empty: give a key file or a KMS URI")
     if publish and pull_policy is PullPolicy.NEVER:
         raise UsageError("--publish and --pull-policy never cannot be used together")
     if len(platforms) > 1 and not publish:
@@ -81,7 +91,10 @@ def check_options(options: ExtendOptions) -> None:
     if not options.names:
         raise UsageError("give at least one NAME for the extended image")
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     if len(set(options.names)) != len(options.names):
         raise UsageError("the same NAME is given twice")
@@ -288,6 +301,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         builds=(build,),
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sign_key=options.sign_key,
         warnings=(*(str(w) for w in config.warnings), *warnings),
     )
 

@@ -46,7 +46,10 @@ def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:
     if not options.names:
         raise UsageError("give the extended builder's NAME")
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     check_run_image_flags(
         run_image=options.run_image,
@@ -121,6 +124,7 @@ def plan_extend_builder(
         builds=(run_build, builder) if run_build is not None else (builder,),
         publish=options.publish,
         pull_policy=options.pull_policy,
+        sign_key=options.sign_key,
         warnings=(
             *(str(w) for w in config.warnings),
             *(extensions.warnings if extensions else ()),

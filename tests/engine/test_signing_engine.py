@@ -1,0 +1,73 @@
+"""Signing on publish, for real: cosign signs every published digest in the repository of each
+name (key-based, no transparency log), `cosign verify --key` passes under every name and fails
+with another key; an upgrade's rebuild signs its new digest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import Cli, EngineEnv, extend_toml
+from tests.engine.test_day2_engine import manifest, push_base, upgrade
+
+pytestmark = pytest.mark.engine
+
+PASSWORD = "cnbext-test-key-password"
+
+
+def key_pair(folder: Path) -> Path:
+    """A cosign key pair in ``folder`` (cosign.key, cosign.pub), encrypted with PASSWORD."""
+    folder.mkdir()
+    subprocess.run(
+        ["cosign", "generate-key-pair"],
+        cwd=folder,
+        env={"COSIGN_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    return folder / "cosign.key"
+
+
+def verifies(reference: str, public_key: Path) -> bool:
+    result = subprocess.run(
+        ["cosign", "verify", "--key", str(public_key), "--insecure-ignore-tlog=true", reference],
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode == 0
+
+
+@pytest.fixture
+def signing(cnbext: Cli, tmp_path: Path) -> Path:
+    if shutil.which("cosign") is None:
+        pytest.skip("cosign is not installed (scripts/engine.sh installs it on Debian)")
+    cnbext.env["COSIGN_PASSWORD"] = PASSWORD
+    return key_pair(tmp_path / "keys")
+
+
+def test_every_name_is_signed_and_an_upgrade_signs_its_new_digest(
+    engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path
+) -> None:
+    base, name, mirror = engine.name("sig-base"), engine.name("sig-a"), engine.name("sig-m")
+    push_base(engine, base, tmp_path, "v1")
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\n'))
+    cnbext(
+        *("extend", name, mirror, "-c", "extend.toml", "--publish"),
+        *("--sign", "--sign-key", str(signing)),
+        check=True,
+    )
+    public, other = signing.with_suffix(".pub"), key_pair(tmp_path / "other").with_suffix(".pub")
+    digest, _ = manifest(name)
+    for reference in (name, mirror, f"{mirror.rsplit(':', 1)[0]}@{digest}"):
+        assert verifies(reference, public), reference
+        assert not verifies(reference, other), reference
+
+    push_base(engine, base, tmp_path, "v2")
+    code, images = upgrade(cnbext, "--publish", "--rebase", "never", name)
+    assert (code, images[0]["state"]) == (0, "upgraded"), images
+    new_digest, _ = manifest(mirror)
+    assert new_digest != digest and manifest(name)[0] == new_digest
+    assert verifies(name, public) and verifies(mirror, public)
