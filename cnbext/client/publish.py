@@ -178,22 +178,21 @@ def _name(
 
     concurrently([partial(copy, name) for name in build.copies])
     if sign_key is not None:
-        _sign(engine, build, digest, sign_key)
+        sign_names(engine, build.names, digest, sign_key)
     return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
 
 
-def _sign(engine: Engine, build: ImageBuild, digest: str, key: str) -> None:
-    """Sign ``digest`` in the repository of each of the build's names (once per repository:
-    names that differ only in their tag share the signature), then verify it under every
-    name; any name that does not verify fails the publish before anything after it."""
-    by_name = {name: f"{parse_reference(name).repository}@{digest}" for name in build.names}
+def sign_names(engine: Engine, names: Sequence[str], digest: str, key: str) -> None:
+    """Sign ``digest`` in the repository of each of ``names`` (once per repository: names
+    that differ only in their tag share the signature), then verify it under every name; any
+    name that does not verify fails the publish before anything after it."""
+    by_name = {name: f"{parse_reference(name).repository}@{digest}" for name in names}
     concurrently([partial(engine.sign, ref, key) for ref in dict.fromkeys(by_name.values())])
     reasons = concurrently([partial(engine.verify_signature, ref, key) for ref in by_name.values()])
     unverified = [f"{n}: {why}" for n, why in zip(by_name, reasons, strict=True) if why]
     if unverified:
         raise PublishError(
-            f"the signature of {build.primary_name}@{digest} does not verify under "
-            + "; ".join(unverified),
+            f"the signature of {names[0]}@{digest} does not verify under " + "; ".join(unverified),
             hint="the registry may refuse or drop signature tags (sha256-<hex>.sig)",
         )
 

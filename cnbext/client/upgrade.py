@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
 from cnbext.client.names import saved_names
-from cnbext.client.publish import ImageResult
+from cnbext.client.publish import ImageResult, sign_names
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
     FAILED,
@@ -187,6 +187,9 @@ def _upgrade(
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
                 _copy_to(names, rebased.digest, engine)
+                key = _sign_key(provenance, options)
+                if key is not None:
+                    sign_names(engine, names, rebased.digest, key)
                 keep_names(engine, reporter, [_rebased(names, rebased.digest)])
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
@@ -199,6 +202,15 @@ def _upgrade(
         result.state, result.method = UPGRADED, "rebuild"
     except CnbextError as err:
         result.state, result.error = FAILED, err
+
+
+def _sign_key(provenance: Provenance, options: UpgradeOptions) -> str | None:
+    """The key a rebased image is signed with: --sign's, else the one its request recorded
+    (a rebuild replays that itself)."""
+    if options.sign_key is not None:
+        return options.sign_key
+    recorded = ((provenance.request or {}).get("options") or {}).get("sign_key")
+    return recorded if isinstance(recorded, str) and recorded else None
 
 
 def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:

@@ -1,9 +1,11 @@
 """Signing on publish, for real: cosign signs every published digest in the repository of each
 name (key-based, no transparency log), `cosign verify --key` passes under every name and fails
-with another key; an upgrade's rebuild signs its new digest."""
+with another key; an upgrade's rebuild and rebase sign their new digests; a mirror registry that refuses
+the signature stops the builder."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,10 +14,13 @@ import pytest
 
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 from tests.engine.test_day2_engine import manifest, push_base, upgrade
+from tests.engine.test_extend_builder_engine import extend_builder_toml
+from tests.fixtures.oci_registry import MemoryRegistry, serve_registry
 
 pytestmark = pytest.mark.engine
 
 PASSWORD = "cnbext-test-key-password"
+RUN_ONLY = '[extend.metadata.run]\nowner = "ops"\n'  # no packages: fast
 
 
 def key_pair(folder: Path) -> Path:
@@ -48,12 +53,12 @@ def signing(cnbext: Cli, tmp_path: Path) -> Path:
     return key_pair(tmp_path / "keys")
 
 
-def test_every_name_is_signed_and_an_upgrade_signs_its_new_digest(
+def test_every_name_is_signed_and_each_upgrade_signs_its_new_digest(
     engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path
 ) -> None:
     base, name, mirror = engine.name("sig-base"), engine.name("sig-a"), engine.name("sig-m")
     push_base(engine, base, tmp_path, "v1")
-    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\n'))
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\nrebasable = true\n'))
     cnbext(
         *("extend", name, mirror, "-c", "extend.toml", "--publish"),
         *("--sign", "--sign-key", str(signing)),
@@ -71,3 +76,35 @@ def test_every_name_is_signed_and_an_upgrade_signs_its_new_digest(
     new_digest, _ = manifest(mirror)
     assert new_digest != digest and manifest(name)[0] == new_digest
     assert verifies(name, public) and verifies(mirror, public)
+
+    # A registry-side rebase signs its new digest too, with the recorded key.
+    push_base(engine, base, tmp_path, "v3")
+    code, images = upgrade(cnbext, "--publish", name)
+    assert (code, images[0]["method"]) == (0, "rebase"), images
+    rebased, _ = manifest(mirror)
+    assert rebased not in (digest, new_digest)
+    assert verifies(name, public) and verifies(mirror, public)
+
+
+def test_a_mirror_that_refuses_the_signature_stops_the_builder(
+    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, signing: Path
+) -> None:
+    cnbext.write("extend-builder.toml", extend_builder_toml(example_builder[0], RUN_ONLY))
+    builder, run = engine.name("sig-builder"), engine.name("sig-run")
+    refusing = MemoryRegistry(refused_tags=re.compile(r"sha256-[0-9a-f]{64}\.sig"))
+    with serve_registry(refusing) as mirror_registry:
+        mirror = f"{mirror_registry.host}/cnbext-tests/sig-mirror:1"
+        result = cnbext(
+            *("extend-builder", builder, "-e", "extend-builder.toml", "--publish"),
+            *("--run-image", run, "--run-image-mirror", mirror),
+            *("--sign", "--sign-key", str(signing)),
+        )
+        # The mirror took the image (its digest checked) but not its signature.
+        assert refusing.manifests["cnbext-tests/sig-mirror"]
+        assert not any(t.endswith(".sig") for t in refusing.manifests["cnbext-tests/sig-mirror"])
+    assert result.returncode == 6, result.stderr
+    assert "sig-mirror" in result.stderr and "sign" in result.stderr
+    assert f"published: {run}@sha256:" in result.stderr
+    assert f"not published: {builder}" in result.stderr
+    assert not engine.in_registry(builder)
+    assert verifies(run, signing.with_suffix(".pub"))
