@@ -22,12 +22,13 @@ pytestmark = pytest.mark.skipif(shutil.which("cosign") is None, reason="cosign i
 PASSWORD = "unit-key-password"
 
 
-def key_pair(folder: Path) -> Path:
+def key_pair(folder: Path, password: str = PASSWORD) -> Path:
+    """A cosign key pair in ``folder`` (cosign.key, cosign.pub), encrypted with ``password``."""
     folder.mkdir()
     subprocess.run(
         ["cosign", "generate-key-pair"],
         cwd=folder,
-        env={"COSIGN_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
+        env={"COSIGN_PASSWORD": password, "PATH": "/usr/bin:/bin"},
         check=True,
         capture_output=True,
     )

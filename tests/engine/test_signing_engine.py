@@ -15,6 +15,7 @@ import pytest
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 from tests.engine.test_day2_engine import manifest, push_base, upgrade
 from tests.engine.test_extend_builder_engine import extend_builder_toml
+from tests.engine.test_signing import key_pair as make_key_pair
 from tests.fixtures.oci_registry import MemoryRegistry, serve_registry
 
 pytestmark = pytest.mark.engine
@@ -24,16 +25,7 @@ RUN_ONLY = '[extend.metadata.run]\nowner = "ops"\n'  # no packages: fast
 
 
 def key_pair(folder: Path) -> Path:
-    """A cosign key pair in ``folder`` (cosign.key, cosign.pub), encrypted with PASSWORD."""
-    folder.mkdir()
-    subprocess.run(
-        ["cosign", "generate-key-pair"],
-        cwd=folder,
-        env={"COSIGN_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
-        check=True,
-        capture_output=True,
-    )
-    return folder / "cosign.key"
+    return make_key_pair(folder, PASSWORD)
 
 
 def verifies(reference: str, public_key: Path) -> bool:
