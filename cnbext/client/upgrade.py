@@ -46,6 +46,8 @@ class _Checked:
     names: tuple[str, ...] = ()  # every name the image was saved under, the NAME first
     names_known: bool = True  # False: a published image with no record of its names
     current: str = ""  # the image as it is now: repository@digest in a registry, else its name
+    # The reasons are only names whose signature does not verify: re-signing is the upgrade.
+    resign: bool = False
 
 
 def upgrade(
@@ -143,6 +145,10 @@ def _check(
         build_id=options.build_id,
         default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
     )
+    names = saved_names(name, provenance, view, registry)
+    unsigned = _unsigned(engine, provenance, options, names or (name,), view.digest)
+    resign = bool(unsigned) and not reasons
+    reasons += unsigned
     result = UpgradeResult(
         name,
         NEEDS_UPGRADE if reasons else UP_TO_DATE,
@@ -150,13 +156,41 @@ def _check(
         reasons=reasons,
         before=view.digest or view.image_id,
     )
-    names = saved_names(name, provenance, view, registry)
     current = name
     if view.source == "registry" and view.digest:
         from cnbext.cnb.imageref import parse_reference
 
         current = f"{parse_reference(name).repository}@{view.digest}"
-    return _Checked(result, provenance, view.labels, names or (name,), names is not None, current)
+    known = names is not None
+    return _Checked(result, provenance, view.labels, names or (name,), known, current, resign)
+
+
+def _unsigned(
+    engine: Engine,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    names: Sequence[str],
+    digest: str | None,
+) -> list[str]:
+    """A reason for each name of a published image signed when it was made (or asked to be
+    now, --sign) whose signature does not verify for the digest it serves: missing (copied
+    by hand, deleted) or stale (made for an earlier digest)."""
+    key = _sign_key(provenance, options)
+    if key is None or digest is None or not options.publish:
+        return []
+    from cnbext.cnb.imageref import parse_reference
+
+    reasons = []
+    for name in names:
+        reference = f"{parse_reference(name).repository}@{digest}"
+        try:
+            why = engine.verify_signature(reference, key)
+        except CnbextError as err:
+            why = err.message
+        if why is not None:
+            first = why.splitlines()[0] if why else why
+            reasons.append(f"signature missing or stale under {name} ({first})")
+    return reasons
 
 
 def _upgrade(
@@ -176,6 +210,13 @@ def _upgrade(
                 f"{result.name}: no record of the other names it was saved under is kept "
                 f"beside it; only {result.name} is republished"
             )
+        if checked.resign:
+            digest = result.before or ""
+            key = _sign_key(provenance, options)
+            assert key is not None
+            sign_names(engine, names, digest, key)
+            result.state, result.method, result.after = UPGRADED, "re-sign", digest
+            return
         if _rebasable(checked, options):
             from cnbext.client.rebase import RebaseImpossibleError, rebase
 

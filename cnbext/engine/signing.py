@@ -44,9 +44,13 @@ class Cosign:
 
     def _public_key(self, key: str, tmp: Path) -> str:
         """What ``cosign verify --key`` takes for ``key``: a KMS URI as it is, a private
-        key file's public half (a ``.pub`` file as it is)."""
+        key file's public half (a ``.pub`` file as it is, or the one beside the key, which
+        needs no password)."""
         if "://" in key or key.endswith(".pub"):
             return key
+        beside = Path(key).with_suffix(".pub")
+        if beside.is_file():
+            return str(beside)
         public = tmp / "cosign.pub"
         failure = self._run(["public-key", "--key", key, "--outfile", str(public)])
         if failure is not None:

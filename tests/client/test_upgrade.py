@@ -21,7 +21,7 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
 from cnbext.progress import SilentReporter
-from tests.client.fake_engine import FakeEngine
+from tests.client.fake_engine import Call, FakeEngine
 from tests.client.fake_registry import FakeManifest, FakeRegistry
 
 
@@ -173,3 +173,33 @@ def test_what_is_rebased_registry_side(
         # A builder's image extensions may write other build.Dockerfiles on the new base.
         extended = replace(recorded, extensions=provenance("/e").extensions)
         assert not _rebasable(replace(checked, provenance=extended), options)
+
+
+def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> None:
+    key, digest = "/keys/cosign.key", "sha256:" + "c" * 64
+    signed = replace(
+        provenance("/unused"),
+        extensions=(),
+        request={"command": "extend", "options": {"sign_key": key}, "config": {}},
+    )
+    name = "docker.io/reg/image:1"
+    view = replace(_view(name, {PROVENANCE: signed.encode()}, "registry"), digest=digest)
+    engine = FakeEngine(registry_views={name: view})
+    check = UpgradeOptions(names=("reg/image:1",), check=True, publish=True)
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "needs upgrade", result.error
+    assert result.reasons == [
+        f"signature missing or stale under {name} (no signature by {key} for {digest} "
+        "in docker.io/reg/image)"
+    ]
+    [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
+    assert (result.state, result.method, result.after) == ("upgraded", "re-sign", digest)
+    assert engine.made() == [Call("sign", f"docker.io/reg/image@{digest}", publish=True)]
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons
+    # Not signed when made, no --sign: nothing to check.
+    unsigned = replace(view, labels={PROVENANCE: replace(signed, request=None).encode()})
+    [result] = run_upgrade(
+        check, SilentReporter(), engine=FakeEngine(registry_views={name: unsigned})
+    )
+    assert result.state == "up to date", result.reasons

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def verifies(reference: str, public_key: Path) -> bool:
     return result.returncode == 0
 
 
+def delete_signature(name: str, digest: str) -> None:
+    """Delete cosign's ``sha256-<hex>.sig`` manifest beside ``digest`` in ``name``'s repository."""
+    repository = name.rsplit(":", 1)[0]
+    signature, _ = manifest(f"{repository}:{digest.replace(':', '-')}.sig")
+    host, _, path = repository.partition("/")
+    url = f"http://{host}/v2/{path}/manifests/{signature}"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE")) as response:
+        assert response.status == 202
+
+
 @pytest.fixture
 def signing(cnbext: Cli, tmp_path: Path) -> Path:
     if shutil.which("cosign") is None:
@@ -45,7 +56,7 @@ def signing(cnbext: Cli, tmp_path: Path) -> Path:
     return key_pair(tmp_path / "keys")
 
 
-def test_every_name_is_signed_and_each_upgrade_signs_its_new_digest(
+def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
     engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path
 ) -> None:
     base, name, mirror = engine.name("sig-base"), engine.name("sig-a"), engine.name("sig-m")
@@ -76,6 +87,16 @@ def test_every_name_is_signed_and_each_upgrade_signs_its_new_digest(
     rebased, _ = manifest(mirror)
     assert rebased not in (digest, new_digest)
     assert verifies(name, public) and verifies(mirror, public)
+
+    # Every signature verifies: --check finds nothing. With the mirror's signature deleted,
+    # --check reports that name and an upgrade signs it again (the digest stays).
+    assert upgrade(cnbext, "--check", "--publish", name)[0] == 0
+    delete_signature(mirror, rebased)
+    code, images = upgrade(cnbext, "--check", "--publish", name)
+    assert code == 100 and f"signature missing or stale under {mirror}" in images[0]["reasons"][0]
+    code, images = upgrade(cnbext, "--publish", name)
+    assert (code, images[0]["method"], images[0]["digestAfter"]) == (0, "re-sign", rebased)
+    assert verifies(mirror, public)
 
 
 def test_a_mirror_that_refuses_the_signature_stops_the_builder(
