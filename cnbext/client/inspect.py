@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from cnbext.client.names import saved_names
+from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
@@ -47,10 +48,23 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         else [reference],
         "request": provenance.request if provenance is not None else None,
     }
+    document["signatures"] = _signatures(engine, view, provenance, document["names"])
     document["status"] = _status(view, registry)
     if BUILDER_METADATA in view.labels:
         document["builder"] = builder_view(view, registry)
     return document
+
+
+def _signatures(
+    engine: Engine, view: ImageView, provenance: Provenance | None, names: list[str]
+) -> dict[str, Any] | None:
+    """For a published image signed when it was made: the key, and per name "verified" or
+    why not. None for an image that was not signed (or is only in the daemon)."""
+    key = recorded_key(provenance) if provenance is not None else None
+    if key is None or view.source != "registry" or not view.digest:
+        return None
+    failing = unverified(engine, names, view.digest, key)
+    return {"key": key, "names": {name: failing.get(name, "verified") for name in names}}
 
 
 def _provenance(view: ImageView) -> Provenance | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from cnbext.client.concurrency import concurrently
 from cnbext.client.names import saved_names
 from cnbext.client.publish import ImageResult, sign_names
+from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
     FAILED,
@@ -173,24 +174,13 @@ def _unsigned(
     digest: str | None,
 ) -> list[str]:
     """A reason for each name of a published image signed when it was made (or asked to be
-    now, --sign) whose signature does not verify for the digest it serves: missing (copied
-    by hand, deleted) or stale (made for an earlier digest)."""
+    now, --sign) whose signature does not verify for the digest it serves (missing or
+    stale, cnbext.client.signatures)."""
     key = _sign_key(provenance, options)
     if key is None or digest is None or not options.publish:
         return []
-    from cnbext.cnb.imageref import parse_reference
-
-    reasons = []
-    for name in names:
-        reference = f"{parse_reference(name).repository}@{digest}"
-        try:
-            why = engine.verify_signature(reference, key)
-        except CnbextError as err:
-            why = err.message
-        if why is not None:
-            first = why.splitlines()[0] if why else why
-            reasons.append(f"signature missing or stale under {name} ({first})")
-    return reasons
+    failing = unverified(engine, names, digest, key)
+    return [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
 
 
 def _upgrade(
@@ -246,12 +236,9 @@ def _upgrade(
 
 
 def _sign_key(provenance: Provenance, options: UpgradeOptions) -> str | None:
-    """The key a rebased image is signed with: --sign's, else the one its request recorded
-    (a rebuild replays that itself)."""
-    if options.sign_key is not None:
-        return options.sign_key
-    recorded = ((provenance.request or {}).get("options") or {}).get("sign_key")
-    return recorded if isinstance(recorded, str) and recorded else None
+    """The key an upgraded image is signed with: --sign's, else the one its request
+    recorded (a rebuild replays that itself)."""
+    return options.sign_key if options.sign_key is not None else recorded_key(provenance)
 
 
 def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:

@@ -175,15 +175,24 @@ def test_what_is_rebased_registry_side(
         assert not _rebasable(replace(checked, provenance=extended), options)
 
 
-def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> None:
-    key, digest = "/keys/cosign.key", "sha256:" + "c" * 64
+KEY, SIGNED_NAME = "/keys/cosign.key", "docker.io/reg/image:1"
+
+
+def signed_views(digest: str) -> tuple[ImageView, ImageView]:
+    """SIGNED_NAME published at ``digest``: signed with KEY when made, and not signed."""
     signed = replace(
         provenance("/unused"),
         extensions=(),
-        request={"command": "extend", "options": {"sign_key": key}, "config": {}},
+        request={"command": "extend", "options": {"sign_key": KEY}, "config": {}},
     )
-    name = "docker.io/reg/image:1"
-    view = replace(_view(name, {PROVENANCE: signed.encode()}, "registry"), digest=digest)
+    view = replace(_view(SIGNED_NAME, {PROVENANCE: signed.encode()}, "registry"), digest=digest)
+    unsigned = replace(view, labels={PROVENANCE: replace(signed, request=None).encode()})
+    return view, unsigned
+
+
+def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> None:
+    key, digest, name = KEY, "sha256:" + "c" * 64, SIGNED_NAME
+    view, unsigned = signed_views(digest)
     engine = FakeEngine(registry_views={name: view})
     check = UpgradeOptions(names=("reg/image:1",), check=True, publish=True)
     [result] = run_upgrade(check, SilentReporter(), engine=engine)
@@ -198,8 +207,25 @@ def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> 
     [result] = run_upgrade(check, SilentReporter(), engine=engine)
     assert result.state == "up to date", result.reasons
     # Not signed when made, no --sign: nothing to check.
-    unsigned = replace(view, labels={PROVENANCE: replace(signed, request=None).encode()})
     [result] = run_upgrade(
         check, SilentReporter(), engine=FakeEngine(registry_views={name: unsigned})
     )
     assert result.state == "up to date", result.reasons
+
+
+def test_inspect_shows_whether_each_name_has_a_verified_signature() -> None:
+    from cnbext.client.inspect import inspect_image
+
+    key, digest, name = KEY, "sha256:" + "d" * 64, SIGNED_NAME
+    view, unsigned = signed_views(digest)
+    engine = FakeEngine(registry_views={name: view})
+    engine.signatures.add((f"docker.io/reg/image@{digest}", key))
+    assert inspect_image(name, engine=engine)["signatures"] == {
+        "key": key,
+        "names": {name: "verified"},
+    }
+    engine.signatures.clear()
+    states = inspect_image(name, engine=engine)["signatures"]["names"]
+    assert states[name].startswith(f"no signature by {key}")
+    plain = inspect_image(name, engine=FakeEngine(registry_views={name: unsigned}))
+    assert plain["signatures"] is None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
-from tests.engine.test_day2_engine import manifest, push_base, upgrade
+from tests.engine.test_day2_engine import inspect, manifest, push_base, upgrade
 from tests.engine.test_extend_builder_engine import extend_builder_toml
 from tests.engine.test_signing import key_pair as make_key_pair
 from tests.fixtures.oci_registry import MemoryRegistry, serve_registry
@@ -72,6 +72,8 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
     for reference in (name, mirror, f"{mirror.rsplit(':', 1)[0]}@{digest}"):
         assert verifies(reference, public), reference
         assert not verifies(reference, other), reference
+    shown = inspect(cnbext, mirror)["signatures"]
+    assert shown == {"key": str(signing), "names": {mirror: "verified", name: "verified"}}
 
     push_base(engine, base, tmp_path, "v2")
     code, images = upgrade(cnbext, "--publish", "--rebase", "never", name)
@@ -92,6 +94,7 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
     # --check reports that name and an upgrade signs it again (the digest stays).
     assert upgrade(cnbext, "--check", "--publish", name)[0] == 0
     delete_signature(mirror, rebased)
+    assert inspect(cnbext, name)["signatures"]["names"][mirror] != "verified"
     code, images = upgrade(cnbext, "--check", "--publish", name)
     assert code == 100 and f"signature missing or stale under {mirror}" in images[0]["reasons"][0]
     code, images = upgrade(cnbext, "--publish", name)
