@@ -64,24 +64,30 @@ require_debian_root() {
     || die "no Docker daemon answers and this is not Debian: start Docker yourself, then re-run"
 }
 
-install_engine_packages() {
-  if ! command -v dockerd >/dev/null || ! [ -x /usr/libexec/docker/cli-plugins/docker-buildx ]; then
-    if ! [ -f /etc/apt/sources.list.d/trixie.sources ]; then
-      log "adding Debian trixie with a low pin (only docker.io and docker-buildx come from it)"
-      cat >/etc/apt/sources.list.d/trixie.sources <<SRC
+add_trixie_suite() {
+  # Debian trixie with a low pin: only what is asked for by name comes from it (docker.io,
+  # docker-buildx, cosign), dependencies stay bookworm's.
+  if ! [ -f /etc/apt/sources.list.d/trixie.sources ]; then
+    log "adding Debian trixie with a low pin (only docker.io, docker-buildx and cosign come from it)"
+    cat >/etc/apt/sources.list.d/trixie.sources <<SRC
 Types: deb
 URIs: $(debian_mirror)
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-      cat >/etc/apt/preferences.d/trixie <<PIN
+    cat >/etc/apt/preferences.d/trixie <<PIN
 Package: *
 Pin: release n=trixie
 Pin-Priority: 100
 PIN
-      apt_updated=0
-    fi
+    apt_updated=0
+  fi
+}
+
+install_engine_packages() {
+  if ! command -v dockerd >/dev/null || ! [ -x /usr/libexec/docker/cli-plugins/docker-buildx ]; then
+    add_trixie_suite
     log "installing dockerd and buildx"
     apt_install docker.io/trixie docker-buildx/trixie
   fi
@@ -96,6 +102,17 @@ install_tool_packages() {
     [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them, then re-run"
     log "installing ${missing[*]}"
     apt_install "${missing[@]}"
+  fi
+  # cosign signs and verifies published images (docs/supply-chain.md); Debian has it from
+  # trixie on. Where we cannot install it, the signing tests skip.
+  if ! command -v cosign >/dev/null; then
+    if [ "$(id -u)" = 0 ] && grep -qi '^ID=debian' /etc/os-release 2>/dev/null; then
+      add_trixie_suite
+      log "installing cosign"
+      apt_install cosign/trixie
+    else
+      log "cosign is not installed: signing tests skip"
+    fi
   fi
 }
 

@@ -78,6 +78,10 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
         facts.add_row("saved as", escape(", ".join(document.get("names") or ())))
         for name, value in _asked(document.get("request"), provenance):
             facts.add_row(name, escape(value))
+    signatures = document.get("signatures")
+    if isinstance(signatures, dict):
+        for name, state in signatures["names"].items():
+            facts.add_row("signature", escape(f"{name}: {state}"))
     status = document["status"]
     facts.add_row("status", escape(status["state"]))
     for key, title in (("base", "base"), ("runImageBase", "run image base")):

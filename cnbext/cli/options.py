@@ -172,6 +172,46 @@ NoFactCacheOption = Annotated[
         show_envvar=True,
     ),
 ]
+SourceDateEpochOption = Annotated[
+    int | None,
+    typer.Option(
+        "--source-date-epoch",
+        envvar="SOURCE_DATE_EPOCH",
+        help="Seconds since 1970 that every timestamp the builds write is set to (configs, "
+        "history, files the installs wrote), so the same request gives the same digest "
+        "(docs/supply-chain.md). Recorded and replayed by upgrade. Default: "
+        "$SOURCE_DATE_EPOCH, else the build's own time.",
+        show_envvar=True,
+        min=0,
+    ),
+]
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Build without BuildKit's cache (every step runs again); changes nothing "
+        "in what is made, so it is not recorded.",
+    ),
+]
+SignOption = Annotated[
+    bool,
+    typer.Option(
+        "--sign",
+        help="Sign every published digest with cosign in the repository of each name, and "
+        "verify it there before anything after it is published (needs --publish and a key).",
+    ),
+]
+SignKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sign-key",
+        envvar="COSIGN_KEY",
+        help="The cosign key --sign uses: a key file or a KMS URI (recorded by reference; "
+        "its password only from $COSIGN_PASSWORD). Default: $COSIGN_KEY.",
+        show_envvar=True,
+        metavar="KEY",
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(
@@ -200,6 +240,10 @@ class RunFlags:
     no_fact_cache: bool = False
     # upgrade has no --sbom: it replays the recorded one.
     sbom: SbomFormat = SbomFormat.CYCLONEDX
+    source_date_epoch: int | None = None
+    no_cache: bool = False
+    sign: bool = False
+    sign_key: str | None = None
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -235,11 +279,25 @@ class RunFlags:
             "extensions": self.extension_requests(),
             "platform_env": self.platform_env(),
             "app_dir": self.app,
+            "source_date_epoch": self.source_date_epoch,
+            "sign_key": self.signing_key(),
         }
 
+    def signing_key(self) -> str | None:
+        """The key --sign signs with (--sign-key, else $COSIGN_KEY); None without --sign."""
+        from cnbext.errors import UsageError
+
+        if not self.sign:
+            return None
+        if not self.sign_key:
+            raise UsageError(
+                "--sign needs a key", hint="give --sign-key FILE|KMS-URI or set $COSIGN_KEY"
+            )
+        return self.sign_key if "://" in self.sign_key else str(Path(self.sign_key).resolve())
+
     def engine_settings(self) -> EngineSettings:
-        """Where the work runs (--network, --context, --builder, --no-fact-cache): given to
-        the engine, never recorded in an image."""
+        """Where the work runs (--network, --context, --builder, --no-fact-cache,
+        --no-cache): given to the engine, never recorded in an image."""
         from cnbext.engine.settings import EngineSettings
 
         return EngineSettings(
@@ -247,6 +305,7 @@ class RunFlags:
             context=self.context or None,
             builder=self.builder or None,
             fact_cache=not self.no_fact_cache,
+            build_cache=not self.no_cache,
         )
 
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
@@ -313,6 +372,10 @@ _RUN_FLAGS = (
     _flag("context", ContextOption, None),
     _flag("builder", BuilderOption, None),
     _flag("no_fact_cache", NoFactCacheOption, False),
+    _flag("source_date_epoch", SourceDateEpochOption, None),
+    _flag("no_cache", NoCacheOption, False),
+    _flag("sign", SignOption, False),
+    _flag("sign_key", SignKeyOption, None),
 )
 _OUTPUT_FLAGS = (
     _flag("output", OutputOption, OutputFormat.TEXT),

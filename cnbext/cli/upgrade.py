@@ -21,6 +21,8 @@ from cnbext.cli.options import (
     PublishOption,
     QuietOption,
     RunFlags,
+    SignKeyOption,
+    SignOption,
     VerboseOption,
 )
 from cnbext.cli.output_format import OutputFormat
@@ -96,6 +98,8 @@ def upgrade(
     network: NetworkOption = None,
     env: EnvOption = None,
     app_dir: AppOption = None,
+    sign: SignOption = False,
+    sign_key: SignKeyOption = None,
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
@@ -119,6 +123,8 @@ def upgrade(
             env=env,
             app=app_dir,
             dry_run=False,
+            sign=sign,
+            sign_key=sign_key,
         )
         options = cnbext.UpgradeOptions(
             names=tuple(names),
@@ -130,6 +136,7 @@ def upgrade(
             config=config,
             platform_env=flags.platform_env(),
             app_dir=app_dir,
+            sign_key=flags.signing_key(),
         )
         results = cnbext.upgrade(options, reporter=app.reporter, settings=flags.engine_settings())
         _show(results, output, quiet=quiet, check=check)

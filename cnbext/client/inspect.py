@@ -11,6 +11,7 @@ from typing import Any
 
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
+from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label
@@ -51,10 +52,23 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         # What the packages asked for installed, per platform, as read from the result.
         "packages": _packages(view),
     }
+    document["signatures"] = _signatures(engine, view, provenance, document["names"])
     document["status"] = _status(view, registry)
     if BUILDER_METADATA in view.labels:
         document["builder"] = builder_view(view, registry)
     return document
+
+
+def _signatures(
+    engine: Engine, view: ImageView, provenance: Provenance | None, names: list[str]
+) -> dict[str, Any] | None:
+    """For a published image signed when it was made: the key, and per name "verified" or
+    why not. None for an image that was not signed (or is only in the daemon)."""
+    key = recorded_key(provenance) if provenance is not None else None
+    if key is None or view.source != "registry" or not view.digest:
+        return None
+    failing = unverified(engine, names, view.digest, key)
+    return {"key": key, "names": {name: failing.get(name, "verified") for name in names}}
 
 
 def _provenance(view: ImageView) -> Provenance | None:

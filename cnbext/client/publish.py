@@ -10,6 +10,10 @@ A builder with several targets is one image per platform joined into an index un
 The promise on failure: a builder is never out there before the run image it names (the run
 image and its mirrors are named first, mirrors copied by digest, concurrently, and checked); an
 error half-way says exactly which names were published and which were not.
+With a signing key, each image's digest is signed in the repository of every name (a cosign
+signature lives beside the image, so a copy by digest has none) and verified under every name
+before the next image is named: a name whose signature does not verify fails like a mirror
+whose digest differs, and the builder is not named.
 """
 
 from __future__ import annotations
@@ -78,8 +82,9 @@ def apply_plan(engine: Engine, plan: Plan) -> tuple[ImageResult, ...]:
             for b, r in zip(plan.builds, built, strict=True)
         )
     progress = _Progress(pending=[name for b in plan.builds for name in _names(b)])
+    name = partial(_name, engine, pull=pull, progress=progress, sign_key=plan.sign_key)
     try:
-        return tuple(_publish(engine, plan.builds, pull, progress))
+        return tuple(_publish(engine, plan.builds, pull, name))
     except CnbextError as err:
         raise _with_progress(err, progress) from None
 
@@ -90,8 +95,11 @@ def _names(build: ImageBuild) -> tuple[str, ...]:
     return (*own, *build.names)
 
 
+_Namer = Callable[[ImageBuild, "tuple[BuiltImage, ...] | None"], ImageResult]
+
+
 def _publish(
-    engine: Engine, builds: Sequence[ImageBuild], pull: bool, progress: _Progress
+    engine: Engine, builds: Sequence[ImageBuild], pull: bool, name: _Namer
 ) -> list[ImageResult]:
     """Build and push every image, naming them in plan order (a builder command's run image
     and its mirrors before the builder that names it)."""
@@ -99,13 +107,13 @@ def _publish(
         # Every image is built once and pushed under no name, all at once, so a failed build
         # publishes nothing; names are given afterwards, by digest.
         pushed = concurrently([partial(_push_unnamed, engine, b, pull) for b in builds])
-        return [_name(engine, b, r, pull, progress) for b, r in zip(builds, pushed, strict=True)]
+        return [name(b, r) for b, r in zip(builds, pushed, strict=True)]
     # The engine pushes by name (BuildKit's docker driver): the first image is built and
     # pushed while the others build into the cache; each of those is pushed (a cached solve
     # and the push) only once the images before it are named.
     first, *later = builds
     actions: list[Callable[[], ImageResult | None]] = [
-        partial(_name, engine, first, None, pull, progress),
+        partial(name, first, None),
         *[
             partial(engine.prebuild, one, pull=pull)
             for b in later
@@ -116,7 +124,7 @@ def _publish(
     assert first_result is not None
     results = [first_result]
     for build in later:
-        results.append(_name(engine, build, None, pull, progress))
+        results.append(name(build, None))
     return results
 
 
@@ -141,12 +149,14 @@ def _name(
     engine: Engine,
     build: ImageBuild,
     pushed: tuple[BuiltImage, ...] | None,
+    *,
     pull: bool,
     progress: _Progress,
+    sign_key: str | None,
 ) -> ImageResult:
     """Give ``build`` its first name (an index, see docs/architecture.md), pushing it first
     when ``pushed`` is None; then its other names (copies, concurrently), each checked to have
-    the first name's digest."""
+    the first name's digest; then, with ``sign_key``, sign and verify it under every name."""
     repository = parse_reference(build.primary_name).repository
     if build.per_platform:
         digests = [p.digest for p in pushed] if pushed else None
@@ -167,7 +177,24 @@ def _name(
         progress.mark(name, copied)
 
     concurrently([partial(copy, name) for name in build.copies])
+    if sign_key is not None:
+        sign_names(engine, build.names, digest, sign_key)
     return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
+
+
+def sign_names(engine: Engine, names: Sequence[str], digest: str, key: str) -> None:
+    """Sign ``digest`` in the repository of each of ``names`` (once per repository: names
+    that differ only in their tag share the signature), then verify it under every name; any
+    name that does not verify fails the publish before anything after it."""
+    by_name = {name: f"{parse_reference(name).repository}@{digest}" for name in names}
+    concurrently([partial(engine.sign, ref, key) for ref in dict.fromkeys(by_name.values())])
+    reasons = concurrently([partial(engine.verify_signature, ref, key) for ref in by_name.values()])
+    unverified = [f"{n}: {why}" for n, why in zip(by_name, reasons, strict=True) if why]
+    if unverified:
+        raise PublishError(
+            f"the signature of {names[0]}@{digest} does not verify under " + "; ".join(unverified),
+            hint="the registry may refuse or drop signature tags (sha256-<hex>.sig)",
+        )
 
 
 def _join_platforms(

@@ -57,6 +57,10 @@ def replay(
     }
     if options.build_id is not None:
         overrides["build_id"] = options.build_id
+    if options.sign_key is not None:
+        overrides["sign_key"] = options.sign_key
+    elif not options.publish:
+        overrides["sign_key"] = None  # a signature is kept beside a published image only
     if not options.publish and len(recorded.get("platforms") or ()) > 1:
         overrides["platforms"] = ()  # the daemon holds one platform per name
     config = _config(names[0], command, request, options, work, current, reporter)

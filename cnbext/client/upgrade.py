@@ -16,7 +16,8 @@ from pathlib import Path
 from cnbext.client.concurrency import concurrently
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
-from cnbext.client.publish import ImageResult
+from cnbext.client.publish import ImageResult, sign_names
+from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
     FAILED,
@@ -48,6 +49,8 @@ class _Checked:
     names: tuple[str, ...] = ()  # every name the image was saved under, the NAME first
     names_known: bool = True  # False: a published image with no record of its names
     current: str = ""  # the image as it is now: repository@digest in a registry, else its name
+    # The reasons are only names whose signature does not verify: re-signing is the upgrade.
+    resign: bool = False
 
 
 def upgrade(
@@ -145,6 +148,10 @@ def _check(
         build_id=options.build_id,
         default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
     )
+    names = saved_names(name, provenance, view, registry)
+    unsigned = _unsigned(engine, provenance, options, names or (name,), view.digest)
+    resign = bool(unsigned) and not reasons
+    reasons += unsigned
     result = UpgradeResult(
         name,
         NEEDS_UPGRADE if reasons else UP_TO_DATE,
@@ -152,13 +159,30 @@ def _check(
         reasons=reasons,
         before=view.digest or view.image_id,
     )
-    names = saved_names(name, provenance, view, registry)
     current = name
     if view.source == "registry" and view.digest:
         from cnbext.cnb.imageref import parse_reference
 
         current = f"{parse_reference(name).repository}@{view.digest}"
-    return _Checked(result, provenance, view.labels, names or (name,), names is not None, current)
+    known = names is not None
+    return _Checked(result, provenance, view.labels, names or (name,), known, current, resign)
+
+
+def _unsigned(
+    engine: Engine,
+    provenance: Provenance,
+    options: UpgradeOptions,
+    names: Sequence[str],
+    digest: str | None,
+) -> list[str]:
+    """A reason for each name of a published image signed when it was made (or asked to be
+    now, --sign) whose signature does not verify for the digest it serves (missing or
+    stale, cnbext.client.signatures)."""
+    key = _sign_key(provenance, options)
+    if key is None or digest is None or not options.publish:
+        return []
+    failing = unverified(engine, names, digest, key)
+    return [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
 
 
 def _upgrade(
@@ -178,6 +202,13 @@ def _upgrade(
                 f"{result.name}: no record of the other names it was saved under is kept "
                 f"beside it; only {result.name} is republished"
             )
+        if checked.resign:
+            digest = result.before or ""
+            key = _sign_key(provenance, options)
+            assert key is not None
+            sign_names(engine, names, digest, key)
+            result.state, result.method, result.after = UPGRADED, "re-sign", digest
+            return
         if _rebasable(checked, options):
             from cnbext.client.rebase import RebaseImpossibleError, rebase
 
@@ -189,6 +220,9 @@ def _upgrade(
                 reporter.warn(f"{result.name}: cannot rebase ({err.message}); rebuilding")
             else:
                 _copy_to(names, rebased.digest, engine)
+                key = _sign_key(provenance, options)
+                if key is not None:
+                    sign_names(engine, names, rebased.digest, key)
                 keep_names(engine, reporter, [_rebased(names, rebased.digest)])
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
@@ -208,6 +242,12 @@ def _upgrade(
         )
     except CnbextError as err:
         result.state, result.error = FAILED, err
+
+
+def _sign_key(provenance: Provenance, options: UpgradeOptions) -> str | None:
+    """The key an upgraded image is signed with: --sign's, else the one its request
+    recorded (a rebuild replays that itself)."""
+    return options.sign_key if options.sign_key is not None else recorded_key(provenance)
 
 
 def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:

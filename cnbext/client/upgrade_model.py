@@ -29,6 +29,8 @@ class UpgradeOptions:
     config: Path | None = None
     platform_env: dict[str, str] = field(default_factory=dict)  # --env: over the recorded one
     app_dir: Path | None = None  # --app: instead of the recorded folder
+    # --sign: the key a rebuild's images are signed with instead of the recorded one.
+    sign_key: str | None = None
 
 
 @dataclass

@@ -32,6 +32,19 @@ ALLOWED_INSTRUCTIONS = frozenset(
     {"FROM", "ADD", "ARG", "COPY", "ENV", "LABEL", "RUN", "SHELL", "USER", "WORKDIR"}
 )
 BASE_IMAGE_ARG = "base_image"
+# BuildKit's build arg for reproducible builds: config and history times are set from it.
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+# Files the install writes get the build's time; with SOURCE_DATE_EPOCH set, every file the
+# install changed (newer than a mark made first, on /dev, which no layer holds) is set to it,
+# symlinks themselves included. The pause puts the mark strictly before the first write,
+# whatever the clock's granularity. Files of the base are left alone (touching them would
+# copy them into the layer).
+_MARK = "/dev/.cnbext-install-start"
+_MARK_START = f'if [ -n "${{{SOURCE_DATE_EPOCH}:-}}" ]; then touch {_MARK}; sleep 0.1; fi'
+_CLAMP_TIMES = (
+    f'if [ -n "${{{SOURCE_DATE_EPOCH}:-}}" ]; then find / -xdev -newer {_MARK}'
+    f' -exec touch -h -d "@${{{SOURCE_DATE_EPOCH}}}" {{}} +; rm -f {_MARK}; fi'
+)
 BASE_IMAGE_REF = "${base_image}"  # the lifecycle compares the raw FROM text with this
 
 
@@ -205,9 +218,11 @@ def _build_preamble(preamble: list[Instruction], first_from: Instruction) -> lis
 def install_lines(install_command: str) -> list[str]:
     """The install step: ``build_id`` (default 0) keeps the cache; passing a new value as a
     build arg changes the RUN step's environment and so busts its cache (the CNB extender's
-    idiom). Root only for the install itself."""
-    run = "RUN " + " \\\n && ".join(install_command.split(" && "))
-    return ["ARG build_id=0", "USER root", run]
+    idiom). Root only for the install itself. With SOURCE_DATE_EPOCH given, the files the
+    install wrote get that time (see _CLAMP_TIMES); without it the lines do nothing."""
+    commands = [_MARK_START, *install_command.split(" && "), _CLAMP_TIMES]
+    run = "RUN " + " \\\n && ".join(commands)
+    return ["ARG build_id=0", f"ARG {SOURCE_DATE_EPOCH}", "USER root", run]
 
 
 def restore_user_lines(*, user_has_group: bool) -> list[str]:

@@ -4,6 +4,9 @@ The choice follows the image's os-release ``ID`` then ``ID_LIKE``. The RPM famil
 different front ends (UBI minimal has only microdnf, old CentOS only yum), so there the choice
 also depends on which binary the image actually has. Every install leaves no package lists or
 caches behind: they are dead weight in the layer and stale the moment the image is built.
+Nor does it leave what differs from one run of the same install to the next (logs, history
+databases, backups of the package database, ldconfig's aux cache, which records inode times),
+so two builds of the same request can give the same layer (docs/supply-chain.md).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class PackageManager:
         return self.install_template.format(packages=quoted)
 
 
+# Written by ldconfig (run by package scripts) with the times of the libraries it saw.
+_LDCONFIG_CACHE = "/var/cache/ldconfig/aux-cache"
 _RPM_NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*(?::[A-Za-z0-9._+~-]+)?"
 
 APT = PackageManager(
@@ -60,7 +65,8 @@ APT = PackageManager(
         " && apt-get install -y --no-install-recommends {packages}"
         " && apt-get clean"
         " && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
-        " /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log"
+        " /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log"
+        f" /var/lib/dpkg/*-old /var/cache/debconf/*-old {_LDCONFIG_CACHE}"
     ),
 )
 APK = PackageManager(
@@ -72,7 +78,9 @@ APK = PackageManager(
         r"[A-Za-z0-9][A-Za-z0-9._+-]*(?:@[A-Za-z0-9._-]+)?(?:[=~][A-Za-z0-9._+-]+)?"
     ),
     spec_example="jq or jq=1.7.1-r0",
-    install_template="apk add --no-cache {packages}",
+    install_template=(
+        f"apk add --no-cache {{packages}} && rm -rf /var/cache/apk/* {_LDCONFIG_CACHE}"
+    ),
 )
 _RPM_DISTROS = ("fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn")
 
@@ -95,17 +103,24 @@ def _rpm(
 DNF = _rpm(
     "dnf",
     "dnf install -y --setopt=install_weak_deps=False {packages}"
-    " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*",
+    " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*"
+    f" /var/log/hawkey.log /var/lib/dnf/history* /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
 )
 MICRODNF = _rpm(
     "microdnf",
     "microdnf install -y --setopt=install_weak_deps=0 {packages}"
-    " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*",
+    " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*"
+    f" /var/lib/dnf/history* /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
 )
-YUM = _rpm("yum", "yum install -y {packages} && yum clean all && rm -rf /var/cache/yum")
+YUM = _rpm(
+    "yum",
+    "yum install -y {packages} && yum clean all && rm -rf /var/cache/yum /var/log/yum.log"
+    f" /var/lib/yum/history /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
+)
 TDNF = _rpm(
     "tdnf",
-    "tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf",
+    "tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf /var/log/tdnf*"
+    f" /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
     distros=("photon", "mariner", "azurelinux"),
 )
 ZYPPER = PackageManager(
@@ -116,7 +131,8 @@ ZYPPER = PackageManager(
     spec_example="jq or jq=1.6",
     install_template=(
         "zypper --non-interactive install --no-recommends {packages}"
-        " && zypper clean --all && rm -rf /var/log/zypp* /var/log/zypper.log"
+        " && zypper clean --all && rm -rf /var/log/zypp* /var/log/zypper.log /var/cache/zypp"
+        f" /var/lib/rpm/__db.* {_LDCONFIG_CACHE}"
     ),
 )
 

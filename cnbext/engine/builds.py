@@ -29,17 +29,27 @@ from cnbext.errors import BuildError, PublishError
 from cnbext.plan.model import ImageBuild
 from cnbext.progress import Reporter
 
+# BuildKit's build arg for reproducible builds (the engine may not import cnbext.cnb).
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
 
 class BuildRunner:
     """Runs builds on one buildx builder, with the engine's client, network and reporter."""
 
     def __init__(
-        self, docker: DockerClient, reporter: Reporter, network: str | None, builder: str | None
+        self,
+        docker: DockerClient,
+        reporter: Reporter,
+        network: str | None,
+        builder: str | None,
+        *,
+        cache: bool = True,
     ) -> None:
         self.docker = docker
         self.reporter = reporter
         self.network = network
         self.builder = builder
+        self.cache = cache
 
     def run(
         self, build: ImageBuild, pull: bool, *, step: str | None = None, **outputs: Any
@@ -66,6 +76,7 @@ class BuildRunner:
                 "network": self.network,
                 "pull": pull,
                 "build_contexts": contexts,
+                "cache": self.cache,
                 # Attestation manifests turn the result into an index with "unknown/unknown"
                 # entries, which older lifecycles and pack mis-handle; builds stay plain images.
                 "provenance": False,

@@ -18,7 +18,7 @@ from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from cnbext.engine.builds import BuildRunner, check_diff_ids, strip_tag
+from cnbext.engine.builds import SOURCE_DATE_EPOCH, BuildRunner, check_diff_ids, strip_tag
 from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
@@ -68,7 +68,9 @@ class DockerEngine:
         self.builder = settings.builder or None
         self._driver: str | None = None
         self.reader = ImageReader(self.docker, self.builder)
-        self.builds = BuildRunner(self.docker, reporter, network, self.builder)
+        self.builds = BuildRunner(
+            self.docker, reporter, network, self.builder, cache=settings.build_cache
+        )
         self.imagetools = ImageTools(self.docker, reporter, self.builder, self.reader)
         self._registry: Registry | None = None
 
@@ -206,7 +208,7 @@ class DockerEngine:
                 output |= {"name": repository, "push-by-digest": "true", "store": "false"}
             else:
                 output |= {"name": build.primary_name}
-            metadata = self.builds.run(build, pull, output=output)
+            metadata = self.builds.run(build, pull, output=self._reproducible(build, output))
             digest = str(metadata["containerimage.digest"])
             if build.expected_diff_ids:
                 check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
@@ -229,6 +231,16 @@ class DockerEngine:
                 "publish",
                 hint="add --publish (to a registry both the cluster and this machine reach)",
             )
+
+    def _reproducible(self, build: ImageBuild, output: dict[str, str]) -> dict[str, str]:
+        """``output`` with BuildKit's rewrite-timestamp (every file's time in the layers the
+        build adds clamped to SOURCE_DATE_EPOCH) when the build sets SOURCE_DATE_EPOCH and
+        the driver allows it: the docker driver's exporter always unpacks into the daemon's
+        store, which BuildKit refuses to combine with it (the generated Dockerfiles set the
+        times of what they install themselves, see cnbext.cnb.dockerfile)."""
+        if SOURCE_DATE_EPOCH not in build.build_args or self.driver() == "docker":
+            return output
+        return {**output, "rewrite-timestamp": "true"}
 
     def prebuild(self, build: ImageBuild, *, pull: bool) -> None:
         """Build into BuildKit's cache only: a later :meth:`build` of the same plan is then a
@@ -274,6 +286,7 @@ class DockerEngine:
         manifest digest (from BuildKit's metadata), checked against the registry; its layers
         are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
         output = {"type": "image", "push": "true", "name": build.primary_name}
+        output = self._reproducible(build, output)
         digest = str(self.builds.run(build, pull, output=output)["containerimage.digest"])
         if self.imagetools.digest(build.primary_name) != digest:
             raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
@@ -290,6 +303,18 @@ class DockerEngine:
 
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         return self.imagetools.platforms(reference)
+
+    def sign(self, reference: str, key: str) -> None:
+        """Sign ``repository@digest`` with cosign (cnbext.engine.signing)."""
+        from cnbext.engine.signing import Cosign
+
+        with self.reporter.step(f"Signing {reference}"):
+            Cosign().sign(reference, key)
+
+    def verify_signature(self, reference: str, key: str) -> str | None:
+        from cnbext.engine.signing import Cosign
+
+        return Cosign().verify(reference, key)
 
     def registry(self) -> Registry:
         """The registries' API with the user's docker login credentials (one client, so its

@@ -142,6 +142,15 @@ class Engine(Protocol):
         digest."""
         ...
 
+    def sign(self, reference: str, key: str) -> None:
+        """Sign ``reference`` (``repository@digest``) with the cosign ``key`` (a key file or
+        a KMS URI), the signature kept in that repository. PublishError when it cannot."""
+        ...
+
+    def verify_signature(self, reference: str, key: str) -> str | None:
+        """None when ``reference`` carries a signature ``key`` verifies, else why not."""
+        ...
+
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         """The platforms (os/arch[/variant]) a registry serves for ``reference``; None when
         it cannot be read there."""

@@ -21,3 +21,6 @@ class EngineSettings:
     builder: str | None = None
     # Whether base-image facts may come from the fact cache (kept by content digest).
     fact_cache: bool = True
+    # Whether builds may use BuildKit's cache (--no-cache: every step runs again, e.g. to
+    # check that a request is reproducible without pruning the whole cache).
+    build_cache: bool = True

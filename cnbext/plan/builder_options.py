@@ -44,6 +44,12 @@ class BuilderOptions:
     # the targets into `platforms` (cnbext.client.builder_inputs.select_platforms).
     targets: tuple[TargetEntry, ...] = ()
     append_image_name_suffix: bool = False
+    # --source-date-epoch (or $SOURCE_DATE_EPOCH): every timestamp the builds write; None:
+    # build time (docs/supply-chain.md).
+    source_date_epoch: int | None = None
+    # --sign: the cosign key (file or KMS URI, by reference) the published digests are
+    # signed with; None: not signed (docs/supply-chain.md).
+    sign_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def plan_extended_run_image(
         platforms=options.platforms,
         build_id=options.build_id,
         package_problem=lambda i, why: scoped_package_problem(source, "run", i, why),
+        source_date_epoch=options.source_date_epoch,
     )
     if run_plan is None or not run_plan.steps:
         return build

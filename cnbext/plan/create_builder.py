@@ -82,7 +82,10 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
             f"--label {', '.join(reserved)}: cnbext writes this label; it says what the builder is"
         )
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     check_run_image_flags(
         run_image=options.run_image,
@@ -134,6 +137,7 @@ def plan_create_builder(
         publish=options.publish,
         pull_policy=options.pull_policy,
         sbom=options.sbom,
+        sign_key=options.sign_key,
         warnings=(
             *(str(w) for w in config.warnings),
             *inputs.warnings,
@@ -296,7 +300,7 @@ def _builder_build(
         install,
         role="builder",
         dockerfile=dockerfile,
-        build_args=base_build_args(build_base, options.build_id),
+        build_args=base_build_args(build_base, options.build_id, options.source_date_epoch),
         labels=labels,
         names=options.names,
         platforms=options.platforms,

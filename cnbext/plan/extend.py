@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.cnb.distro import parse_os_release
-from cnbext.cnb.dockerfile import DockerfileKind, install_dockerfile, is_root_user, split_user
+from cnbext.cnb.dockerfile import (
+    SOURCE_DATE_EPOCH,
+    DockerfileKind,
+    install_dockerfile,
+    is_root_user,
+    split_user,
+)
 from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
@@ -51,6 +57,12 @@ class ExtendOptions:
     # exactly the versions it holds instead.
     lock: Path | None = None
     locked: bool = False
+    # --source-date-epoch (or $SOURCE_DATE_EPOCH): seconds since 1970 that every timestamp
+    # the build writes (config, history, files the installs touch) is set to; None: build time.
+    source_date_epoch: int | None = None
+    # --sign: the cosign key every published digest is signed with, by reference (a key file
+    # or a KMS URI; its password only ever comes from $COSIGN_PASSWORD); None: not signed.
+    sign_key: str | None = None
 
 
 def extension_kind(base: BaseImage) -> DockerfileKind:
@@ -60,9 +72,16 @@ def extension_kind(base: BaseImage) -> DockerfileKind:
 
 
 def check_publish_flags(
-    *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str]
+    *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str], sign_key: str | None
 ) -> None:
     """The flag combinations no command can honour (pack refuses the first one too)."""
+    if sign_key is not None and not publish:
+        raise UsageError(
+            "--sign needs --publish: a signature is kept beside a published image",
+            hint="add --publish",
+        )
+    if sign_key is not None and not sign_key.strip():
+        raise UsageError("--sign-key is empty: give a key file or a KMS URI")
     if publish and pull_policy is PullPolicy.NEVER:
         raise UsageError("--publish and --pull-policy never cannot be used together")
     if len(platforms) > 1 and not publish:
@@ -78,7 +97,10 @@ def check_options(options: ExtendOptions) -> None:
     if not options.names:
         raise UsageError("give at least one NAME for the extended image")
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     if options.locked and options.lock is None:
         raise UsageError("--locked needs --lock FILE: the lock to install from")
@@ -141,12 +163,17 @@ def plan_packages(
     return PackageInstall(manager, packages, labels)
 
 
-def base_build_args(base: BaseImage, build_id: str | None) -> dict[str, str]:
-    """The build args every generated Dockerfile gets, as the extender passes them."""
+def base_build_args(
+    base: BaseImage, build_id: str | None, source_date_epoch: int | None = None
+) -> dict[str, str]:
+    """The build args every generated Dockerfile gets, as the extender passes them, and
+    BuildKit's SOURCE_DATE_EPOCH when the request sets one (docs/supply-chain.md)."""
     user_id, group_id = split_user(base.user)
     build_args = {"base_image": base.reference, "user_id": user_id, "group_id": group_id}
     if build_id is not None:
         build_args["build_id"] = build_id
+    if source_date_epoch is not None:
+        build_args[SOURCE_DATE_EPOCH] = str(source_date_epoch)
     return build_args
 
 
@@ -159,10 +186,11 @@ def plan_image_build(
     platforms: Sequence[str],
     build_id: str | None,
     package_problem: PackageProblem | None = None,
+    source_date_epoch: int | None = None,
 ) -> ImageBuild:
     """One image: install ``metadata.packages`` into ``base`` and record the merged metadata."""
     install = plan_packages(base, metadata, package_problem)
-    build_args = base_build_args(base, build_id)
+    build_args = base_build_args(base, build_id, source_date_epoch)
     if install.install_command is None:
         dockerfile = "\n".join(
             [
@@ -266,6 +294,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         platforms=options.platforms,
         build_id=options.build_id,
         package_problem=config.package_problem,
+        source_date_epoch=options.source_date_epoch,
     )
     if steps_plan is not None and steps_plan.steps:
         build = apply_extension_plan(
@@ -282,6 +311,7 @@ def plan_extend(config: ExtendConfig, options: ExtendOptions, facts: ImageFacts)
         publish=options.publish,
         pull_policy=options.pull_policy,
         sbom=options.sbom,
+        sign_key=options.sign_key,
         warnings=(*(str(w) for w in config.warnings), *warnings),
     )
 

@@ -46,7 +46,10 @@ def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:
     if not options.names:
         raise UsageError("give the extended builder's NAME")
     check_publish_flags(
-        publish=options.publish, pull_policy=options.pull_policy, platforms=options.platforms
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        platforms=options.platforms,
+        sign_key=options.sign_key,
     )
     check_run_image_flags(
         run_image=options.run_image,
@@ -122,6 +125,7 @@ def plan_extend_builder(
         publish=options.publish,
         pull_policy=options.pull_policy,
         sbom=options.sbom,
+        sign_key=options.sign_key,
         warnings=(
             *(str(w) for w in config.warnings),
             *(extensions.warnings if extensions else ()),
@@ -203,7 +207,7 @@ def _builder_build(
             lines += install_lines(install.install_command)
     if files:
         lines.append("COPY --link files/ /")
-    build_args = base_build_args(builder_base, options.build_id)
+    build_args = base_build_args(builder_base, options.build_id, options.source_date_epoch)
     lines += [*restore_user_lines(user_has_group=bool(build_args["group_id"])), ""]
     return image_build(
         builder_base,

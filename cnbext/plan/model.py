@@ -187,6 +187,9 @@ class Plan:
     details: BuilderDetails | None = None  # what the builder commands add, for --dry-run
     # What builds that install packages get besides io.cnbext.packages: an SBOM layer.
     sbom: SbomFormat = SbomFormat.CYCLONEDX
+    # The cosign key (file or KMS URI) each published image is signed with in the repository
+    # of every name, and verified there, before the next build is named; None: not signed.
+    sign_key: str | None = None
 
     def steps(self) -> list[str]:
         """The order of work, in words: what --dry-run promises and apply follows."""
@@ -197,6 +200,7 @@ class Plan:
         for build in self.builds:
             if build.per_platform:
                 steps.extend(_per_platform_steps(build))
+                steps += self._signing_steps(build)
                 continue
             where = "push" if self.publish else "load into the daemon as"
             steps.append(
@@ -207,7 +211,17 @@ class Plan:
                     steps.append(f"copy {build.primary_name} to {name} by digest and verify it")
                 else:
                     steps.append(f"tag {build.primary_name} as {name}")
+            steps += self._signing_steps(build)
         return steps
+
+    def _signing_steps(self, build: ImageBuild) -> list[str]:
+        if not (self.publish and self.sign_key):
+            return []
+        return [
+            f"sign the {build.role}'s digest with cosign (key {self.sign_key}) in the "
+            f"repository of each of {', '.join(build.names)}",
+            f"verify the signature under {', '.join(build.names)} (cosign verify --key)",
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +229,7 @@ class Plan:
             "publish": self.publish,
             "pullPolicy": self.pull_policy.value,
             "sbom": self.sbom.value,
+            "signKey": self.sign_key,
             "steps": self.steps(),
             "images": [b.to_dict() for b in self.builds],
             "warnings": list(self.warnings),

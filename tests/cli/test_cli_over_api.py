@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from cnbext.cli import app
+from cnbext.client import usecase
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_copy
 from tests.client.images import RUN_NAME, extend_builder_toml, extend_toml
 
@@ -51,3 +54,36 @@ def test_a_half_publish_exits_6_and_says_what_is_out_there(
     assert result.exit_code == 6
     assert f"published: localhost:5000/r/r:2@{digest_of('localhost:5000/r/r:2')}" in result.stderr
     assert "not published: localhost:5001/r/r:2, localhost:5000/b/b:2" in result.stderr
+
+
+def test_source_date_epoch_from_the_flag_or_the_environment_reaches_the_plan(
+    tmp_path: Path, engine: FakeEngine
+) -> None:
+    config = extend_toml(tmp_path)
+    args = ["extend", "x/y:1", "-c", str(config), "--dry-run", "-o", "json"]
+    for extra, env in (
+        (["--source-date-epoch", "1700000000"], {}),
+        ([], {"SOURCE_DATE_EPOCH": "1700000000"}),
+    ):
+        result = runner.invoke(app, [*args, *extra], env=env)
+        assert result.exit_code == 0, result.stderr
+        build_args = json.loads(result.stdout)["plan"]["images"][0]["buildArgs"]
+        assert build_args["SOURCE_DATE_EPOCH"] == "1700000000"
+    result = runner.invoke(app, [*args, "--source-date-epoch", "-1"])
+    assert result.exit_code == 2
+
+
+def test_no_cache_is_an_engine_setting(
+    tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Any] = []
+
+    def factory(reporter: Any, settings: Any = None) -> FakeEngine:
+        seen.append(settings)
+        return engine
+
+    monkeypatch.setattr(usecase, "docker_engine", factory)
+    config = extend_toml(tmp_path)
+    result = runner.invoke(app, ["extend", "x/y:1", "-c", str(config), "--no-cache"])
+    assert result.exit_code == 0, result.stderr
+    assert [s.build_cache for s in seen] == [False]

@@ -37,6 +37,7 @@ BUILDING = (
     "copy",
     "push-platform",
     "index",
+    "sign",
 )  # the calls that make or publish something
 
 
@@ -85,6 +86,10 @@ class FakeEngine(Engine):
     # The files of each build's context trees as it was built, by the key of ``built``.
     tree_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     installed_version: str = "1.0-1"
+    # Signatures made (repository@digest, key), and repositories that take the image but
+    # drop its signature (a registry refusing the .sig push).
+    signatures: set[tuple[str, str]] = field(default_factory=set)
+    refuses_signatures: Collection[str] = ()
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -231,6 +236,20 @@ class FakeEngine(Engine):
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
         self._record("platforms", reference)
         return self.platforms.get(reference)
+
+    def sign(self, reference: str, key: str) -> None:
+        self._record("sign", reference, publish=True)
+        if reference.split("@")[0] not in self.refuses_signatures:
+            with self._lock:
+                self.signatures.add((reference, key))
+
+    def verify_signature(self, reference: str, key: str) -> str | None:
+        """Verified only where sign() left a signature by ``key`` for that digest."""
+        self._record("verify", reference)
+        repository, _, digest = reference.partition("@")
+        with self._lock:
+            signed = (f"{repository}@{digest}", key) in self.signatures
+        return None if signed else f"no signature by {key} for {digest} in {repository}"
 
 
 def fake_dpkg_status(packages: Mapping[str, str], architecture: str = "amd64") -> bytes:

@@ -21,7 +21,7 @@ from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
 from cnbext.errors import UsageError
 from cnbext.progress import SilentReporter
-from tests.client.fake_engine import FakeEngine
+from tests.client.fake_engine import Call, FakeEngine
 from tests.client.fake_registry import FakeManifest, FakeRegistry
 
 
@@ -184,3 +184,59 @@ def test_what_is_rebased_registry_side(
         # A builder's image extensions may write other build.Dockerfiles on the new base.
         extended = replace(recorded, extensions=provenance("/e").extensions)
         assert not _rebasable(replace(checked, provenance=extended), options)
+
+
+KEY, SIGNED_NAME = "/keys/cosign.key", "docker.io/reg/image:1"
+
+
+def signed_views(digest: str) -> tuple[ImageView, ImageView]:
+    """SIGNED_NAME published at ``digest``: signed with KEY when made, and not signed."""
+    signed = replace(
+        provenance("/unused"),
+        extensions=(),
+        request={"command": "extend", "options": {"sign_key": KEY}, "config": {}},
+    )
+    view = replace(_view(SIGNED_NAME, {PROVENANCE: signed.encode()}, "registry"), digest=digest)
+    unsigned = replace(view, labels={PROVENANCE: replace(signed, request=None).encode()})
+    return view, unsigned
+
+
+def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> None:
+    key, digest, name = KEY, "sha256:" + "c" * 64, SIGNED_NAME
+    view, unsigned = signed_views(digest)
+    engine = FakeEngine(registry_views={name: view})
+    check = UpgradeOptions(names=("reg/image:1",), check=True, publish=True)
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "needs upgrade", result.error
+    assert result.reasons == [
+        f"signature missing or stale under {name} (no signature by {key} for {digest} "
+        "in docker.io/reg/image)"
+    ]
+    [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
+    assert (result.state, result.method, result.after) == ("upgraded", "re-sign", digest)
+    assert engine.made() == [Call("sign", f"docker.io/reg/image@{digest}", publish=True)]
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons
+    # Not signed when made, no --sign: nothing to check.
+    [result] = run_upgrade(
+        check, SilentReporter(), engine=FakeEngine(registry_views={name: unsigned})
+    )
+    assert result.state == "up to date", result.reasons
+
+
+def test_inspect_shows_whether_each_name_has_a_verified_signature() -> None:
+    from cnbext.client.inspect import inspect_image
+
+    key, digest, name = KEY, "sha256:" + "d" * 64, SIGNED_NAME
+    view, unsigned = signed_views(digest)
+    engine = FakeEngine(registry_views={name: view})
+    engine.signatures.add((f"docker.io/reg/image@{digest}", key))
+    assert inspect_image(name, engine=engine)["signatures"] == {
+        "key": key,
+        "names": {name: "verified"},
+    }
+    engine.signatures.clear()
+    states = inspect_image(name, engine=engine)["signatures"]["names"]
+    assert states[name].startswith(f"no signature by {key}")
+    plain = inspect_image(name, engine=FakeEngine(registry_views={name: unsigned}))
+    assert plain["signatures"] is None

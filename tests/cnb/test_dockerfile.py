@@ -226,6 +226,7 @@ def test_generated_dockerfile_structure() -> None:
         "ARG",
         "FROM",
         "ARG",
+        "ARG",
         "USER",
         "RUN",
         "ARG",
@@ -233,11 +234,25 @@ def test_generated_dockerfile_structure() -> None:
         "USER",
     ]
     assert parsed[2].values == ("build_id=0",)
-    assert parsed[3].values == ("root",)
-    run = parsed[4]
-    assert run.line == 6
-    assert " ".join(run.values[0].split()) == command.replace(" && ", " && ")
-    assert "RUN dnf install -y jq \\\n && dnf clean all \\\n && rm -rf /var/cache/dnf" in text
+    assert parsed[3].values == ("SOURCE_DATE_EPOCH",)
+    assert parsed[4].values == ("root",)
+    run = parsed[5]
+    assert run.line == 7
+    assert command in " ".join(run.values[0].split())
+    assert " \\\n && dnf install -y jq \\\n && dnf clean all \\\n && rm -rf /var/cache/dnf" in text
+
+
+def test_the_install_sets_the_times_it_wrote_only_with_a_source_date_epoch() -> None:
+    """The files the install changed (newer than a mark made before it, on /dev, which is in
+    no layer) get SOURCE_DATE_EPOCH; without it nothing is marked or touched."""
+    text = install_dockerfile("apk add --no-cache jq", description="d", user_has_group=True)
+    (run,) = [i for i in parse_instructions(text) if i.keyword == "RUN"]
+    commands = [c.strip() for c in run.values[0].split(" && ")]
+    assert commands[0].startswith('if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then touch /dev/')
+    assert commands[1] == "apk add --no-cache jq"
+    clamp = commands[-1]
+    assert clamp.startswith('if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then find / -xdev -newer /dev/')
+    assert '-exec touch -h -d "@${SOURCE_DATE_EPOCH}" {} +' in clamp
 
 
 # --- split_user / is_root_user ------------------------------------------------------------------

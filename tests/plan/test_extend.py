@@ -196,3 +196,18 @@ def test_the_plan_holds_no_credentials(tmp_path: Path) -> None:
     text = json.dumps(plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).to_dict())
     assert "password" not in text.lower()
     assert "auth" not in text.lower()
+
+
+def test_a_source_date_epoch_reaches_the_build_args_only_when_given(tmp_path: Path) -> None:
+    (plain,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).builds
+    assert "SOURCE_DATE_EPOCH" not in plain.build_args
+    options = replace(OPTIONS, source_date_epoch=1700000000)
+    (build,) = plan_extend(config(tmp_path), options, ImageFacts(RUN_IMAGE)).builds
+    assert build.build_args["SOURCE_DATE_EPOCH"] == "1700000000"
+    # Declared after FROM so the install's RUN sees it (and clamps the times it wrote).
+    lines = build.dockerfile.splitlines()
+    assert lines.index("ARG SOURCE_DATE_EPOCH") < next(
+        i for i, line in enumerate(lines) if line.startswith("RUN ")
+    )
+    # The same Dockerfile either way: only the build arg differs.
+    assert build.dockerfile == plain.dockerfile
