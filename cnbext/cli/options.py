@@ -66,7 +66,7 @@ SbomOption = Annotated[
         "--sbom",
         help="Write an SBOM layer of every OS package in images that install packages: "
         "**cdx** (CycloneDX 1.6 JSON at /cnb/sbom/bom.cdx.json, named by "
-        "io.buildpacks.base.sbom) or **none**.",
+        "io.buildpacks.base.sbom) or **none** (the default for now: see docs/sbom.md).",
         case_sensitive=False,
     ),
 ]
@@ -239,7 +239,7 @@ class RunFlags:
     builder: str | None = None
     no_fact_cache: bool = False
     # upgrade has no --sbom: it replays the recorded one.
-    sbom: SbomFormat = SbomFormat.CYCLONEDX
+    sbom: SbomFormat = SbomFormat.NONE
     source_date_epoch: int | None = None
     no_cache: bool = False
     sign: bool = False
@@ -361,7 +361,7 @@ def _flag(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 _RUN_FLAGS = (
     _flag("publish", PublishOption, False),
     _flag("pull_policy", PullPolicyOption, PullPolicy.IF_NOT_PRESENT),
-    _flag("sbom", SbomOption, SbomFormat.CYCLONEDX),
+    _flag("sbom", SbomOption, SbomFormat.NONE),
     _flag("network", NetworkOption, None),
     _flag("platform", PlatformOption, None),
     _flag("build_id", BuildIdOption, None),

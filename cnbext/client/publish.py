@@ -223,6 +223,12 @@ def _join_platforms(
     return engine.create_index(build.primary_name, sources)
 
 
+def nothing_published(err: CnbextError, plan: Plan) -> CnbextError:
+    """``err`` from the work before the first push (extension steps, reading what the builds
+    install), saying so: every name of the plan is still to be published."""
+    return _with_progress(err, _Progress(pending=[n for b in plan.builds for n in _names(b)]))
+
+
 def _with_progress(err: CnbextError, progress: _Progress) -> CnbextError:
     """Say exactly what is out there, so nobody has to guess after a half-finished publish.
     The error keeps its own type and exit code."""

@@ -16,14 +16,14 @@ from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.facts import gather_image_facts
 from cnbext.client.installed import with_installed_packages
 from cnbext.client.origin import with_digests
-from cnbext.client.publish import ImageResult, apply_plan
+from cnbext.client.publish import ImageResult, apply_plan, nothing_published
 from cnbext.client.work_folder import work_folder
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
-from cnbext.errors import UsageError
+from cnbext.errors import CnbextError, UsageError
 from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
 from cnbext.plan.facts import BaseImage, ImageFacts
@@ -78,10 +78,14 @@ def run_use_case(
             return Result(plan, dry_run=True)
         for warning in plan.warnings:
             reporter.warn(warning)
-        # Image extension steps first, into the work dir (removed on any exit, Ctrl-C too).
-        built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
-        # What the builds install is read before anything is published, into their labels.
-        images = apply_plan(engine, with_installed_packages(engine, built, Path(work_dir)))
+        try:
+            # Image extension steps first, into the work dir (removed on any exit, Ctrl-C
+            # too); what the builds install is read before anything is published.
+            built = build_plan_steps(engine, reporter, plan, Path(work_dir) / "steps")
+            built = with_installed_packages(engine, built, Path(work_dir))
+        except CnbextError as err:
+            raise nothing_published(err, plan) if plan.publish else err from None
+        images = apply_plan(engine, built)
         if plan.publish:
             keep_names(engine, reporter, images)
         return Result(plan, images)
@@ -90,7 +94,6 @@ def run_use_case(
 def keep_names(engine: Engine, reporter: Reporter, images: Sequence[ImageResult]) -> None:
     """Record beside each published image every name it was saved under (for upgrade)."""
     from cnbext.client.names import record_names
-    from cnbext.errors import CnbextError
 
     registry = engine.registry()
     for image in images:

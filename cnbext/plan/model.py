@@ -186,7 +186,7 @@ class Plan:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     details: BuilderDetails | None = None  # what the builder commands add, for --dry-run
     # What builds that install packages get besides io.cnbext.packages: an SBOM layer.
-    sbom: SbomFormat = SbomFormat.CYCLONEDX
+    sbom: SbomFormat = SbomFormat.NONE
     # The cosign key (file or KMS URI) each published image is signed with in the repository
     # of every name, and verified there, before the next build is named; None: not signed.
     sign_key: str | None = None

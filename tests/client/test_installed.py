@@ -36,7 +36,9 @@ def test_each_platforms_changes_are_in_the_label_of_the_published_image(tmp_path
         "linux/arm64": files({"libc6": "2.36-9", "gone": "1"}, {"libc6": "2.36-9"}, "arm64"),
     }
     engine = FakeEngine(IMAGES, package_files={OUT: per_platform})
-    options = cnbext.ExtendOptions(names=(OUT,), publish=True, platforms=PLATFORMS)
+    options = cnbext.ExtendOptions(
+        names=(OUT,), publish=True, platforms=PLATFORMS, sbom=cnbext.SbomFormat.CYCLONEDX
+    )
     result = cnbext.extend(extend_toml(tmp_path), options, engine=engine)
 
     # Read once, before anything is built for real or published.
@@ -65,7 +67,7 @@ def test_each_platforms_changes_are_in_the_label_of_the_published_image(tmp_path
 def test_a_result_without_a_readable_package_database_publishes_nothing(tmp_path: Path) -> None:
     empty = {"linux/amd64": BuiltFiles(base={}, result={})}
     engine = FakeEngine(IMAGES, package_files={OUT: empty})
-    options = cnbext.ExtendOptions(names=(OUT,), publish=True)
+    options = cnbext.ExtendOptions(names=(OUT,), publish=True, sbom=cnbext.SbomFormat.CYCLONEDX)
     with pytest.raises(BuildError, match="no package database cnbext can read"):
         cnbext.extend(extend_toml(tmp_path), options, engine=engine)
     assert engine.made() == []
@@ -112,7 +114,9 @@ def test_each_platform_gets_its_own_sbom_layer_named_by_the_base_sbom_label(
         "linux/arm64": files({"libc6": "2.36-9"}, {"libc6": "2.36-9", "jq": "1.6-2.0"}, "arm64"),
     }
     engine = FakeEngine(IMAGES, package_files={OUT: per_platform})
-    options = cnbext.ExtendOptions(names=(OUT,), publish=True, platforms=PLATFORMS)
+    options = cnbext.ExtendOptions(
+        names=(OUT,), publish=True, platforms=PLATFORMS, sbom=cnbext.SbomFormat.CYCLONEDX
+    )
     result = cnbext.extend(extend_toml(tmp_path), options, engine=engine)
 
     assert SBOM_LABEL not in result.images[0].labels  # the index has none of its own

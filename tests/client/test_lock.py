@@ -19,7 +19,9 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
 def extend(tmp_path: Path, engine: FakeEngine, **options: object) -> cnbext.Result:
-    flags = cnbext.ExtendOptions(names=(OUT,), publish=True, platforms=PLATFORMS)
+    flags = cnbext.ExtendOptions(
+        names=(OUT,), publish=True, platforms=PLATFORMS, sbom=cnbext.SbomFormat.CYCLONEDX
+    )
     flags = replace(flags, **options)  # type: ignore[arg-type]
     return cnbext.extend(extend_toml(tmp_path), flags, engine=engine)
 

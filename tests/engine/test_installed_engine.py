@@ -24,7 +24,9 @@ def test_each_platforms_installed_packages_are_recorded_with_the_versions_dpkg_r
     name = engine.name("installed")
     cnbext.write("extend.toml", extend_toml(engine.multiarch_run_image, 'packages = ["jq"]\n'))
     flags = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
-    result = cnbext("extend", name, "-c", "extend.toml", "--publish", *flags, "-o", "json")
+    result = cnbext(
+        "extend", name, "-c", "extend.toml", "--publish", "--sbom", "cdx", *flags, "-o", "json"
+    )
     assert result.returncode == 0, result.stderr
     label = json.loads(json.loads(result.stdout)["images"][0]["labels"]["io.cnbext.packages"])
     assert sorted(label["platforms"]) == sorted(PLATFORMS)
@@ -126,7 +128,7 @@ def test_a_bases_own_sbom_components_are_kept_and_its_os_packages_reread(
     engine.docker.buildx.build(context, tags=[base], push=True, provenance=False, sbom=False)
     cnbext.write("extend.toml", extend_toml(base, 'packages = ["jq"]\n'))
     try:
-        cnbext("extend", name, "-c", "extend.toml", check=True)
+        cnbext("extend", name, "-c", "extend.toml", "--sbom", "cdx", check=True)
         out = engine.run(
             name, "dpkg-query -W -f '${Version}' base-files; echo; cat /cnb/sbom/bom.cdx.json"
         )
