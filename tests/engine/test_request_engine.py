@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.engine
 
 BOTH = "linux/amd64,linux/arm64"
 FLATTENED = "examples/hello@0.0.1,examples/jq-report@0.0.1"
-
-
-def platform_configs(reference: str) -> dict[str, dict[str, Any]]:
-    out = subprocess.run(
-        ["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Image}}", reference],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    configs: dict[str, dict[str, Any]] = json.loads(out)
-    return configs
 
 
 def run_on(reference: str, platform: str, command: str) -> list[str]:
@@ -45,14 +33,15 @@ def run_on(reference: str, platform: str, command: str) -> list[str]:
     ).stdout.split()
 
 
-def check_builder(builder: str, tag: str, version: str) -> None:
+def check_builder(engine: EngineEnv, builder: str, tag: str, version: str) -> None:
     """Both platforms, each its own machine on the new base; the label; one layer for the
     flattened modules; the --tag at the builder's digest."""
     assert platforms_of(builder) == {"linux/amd64", "linux/arm64"}
     for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
         out = run_on(builder, platform, "uname -m; cat /base-version; ls /cnb/buildpacks")
         assert out == [machine, version, "examples_hello", "examples_jq-report"]
-    for platform, config in platform_configs(builder).items():
+    for platform, config in engine.registry_config(builder).items():
+        assert isinstance(config, dict)
         labels = config["config"]["Labels"]
         assert labels["org.example.team"] == "ops", platform
         layers = json.loads(labels["io.buildpacks.buildpack.layers"])
@@ -80,7 +69,7 @@ def test_a_two_target_builder_keeps_every_flag_through_upgrade(
         *("--label", "org.example.team=ops", "--tag", tag, "--flatten", FLATTENED),
         check=True,
     )
-    check_builder(builder, tag, "v1")
+    check_builder(engine, builder, tag, "v1")
     request = inspect(builder_cli, tag)["request"]
     assert request["options"]["labels"] == {"org.example.team": "ops"}
     assert request["options"]["flatten"] == [FLATTENED.split(",")]
@@ -92,7 +81,7 @@ def test_a_two_target_builder_keeps_every_flag_through_upgrade(
     assert code == 0, images
     # Nothing of the builder's own touched the build image: rebased in the registry.
     assert (images[0]["state"], images[0]["method"]) == ("upgraded", "rebase")
-    check_builder(builder, tag, "v2")
+    check_builder(engine, builder, tag, "v2")
 
     # A rebuild replays the same request (every flag) through create-builder, with the module
     # folders gone: the modules come from the published builder itself.
@@ -101,7 +90,7 @@ def test_a_two_target_builder_keeps_every_flag_through_upgrade(
     code, images = upgrade(builder_cli, "--publish", "--rebase", "never", builder)
     assert code == 0, images
     assert (images[0]["state"], images[0]["method"]) == ("upgraded", "rebuild")
-    check_builder(builder, tag, "v3")
+    check_builder(engine, builder, tag, "v3")
     assert inspect(builder_cli, builder)["status"]["state"] == "up to date"
 
 
@@ -121,7 +110,7 @@ def test_the_same_request_under_two_names_is_the_same_image(
         )
         digests.append(json.loads(result.stdout)["images"][0]["digest"])
     assert digests[0] == digests[1]
-    assert first not in json.dumps(platform_configs(first))
+    assert first not in json.dumps(engine.registry_config(first))
 
 
 def test_every_platforms_image_is_the_same_under_two_names(
