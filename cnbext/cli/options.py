@@ -66,7 +66,8 @@ SbomOption = Annotated[
         "--sbom",
         help="Write an SBOM layer of every OS package in images that install packages: "
         "**cdx** (CycloneDX 1.6 JSON at /cnb/sbom/bom.cdx.json, named by "
-        "io.buildpacks.base.sbom) or **none** (the default for now: see docs/sbom.md).",
+        "io.buildpacks.base.sbom; the default) or **none** (no SBOM layer; the base's label "
+        "is kept). See docs/sbom.md.",
         case_sensitive=False,
     ),
 ]
@@ -239,7 +240,7 @@ class RunFlags:
     builder: str | None = None
     no_fact_cache: bool = False
     # upgrade has no --sbom: it replays the recorded one.
-    sbom: SbomFormat = SbomFormat.NONE
+    sbom: SbomFormat = SbomFormat.CYCLONEDX
     source_date_epoch: int | None = None
     no_cache: bool = False
     sign: bool = False
@@ -361,7 +362,7 @@ def _flag(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 _RUN_FLAGS = (
     _flag("publish", PublishOption, False),
     _flag("pull_policy", PullPolicyOption, PullPolicy.IF_NOT_PRESENT),
-    _flag("sbom", SbomOption, SbomFormat.NONE),
+    _flag("sbom", SbomOption, SbomFormat.CYCLONEDX),
     _flag("network", NetworkOption, None),
     _flag("platform", PlatformOption, None),
     _flag("build_id", BuildIdOption, None),

@@ -20,7 +20,7 @@ from cnbext.client.replay import replay
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import UsageError
-from cnbext.plan.model import PullPolicy
+from cnbext.plan.model import PullPolicy, SbomFormat
 from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ class _Recorded(TypedDict):
     extensions: tuple[ExtensionRequest, ...]
     platform_env: dict[str, str]
     app_dir: Path | None
+    sbom: SbomFormat
 
 
 def _recorded_options(
@@ -110,6 +111,8 @@ def _recorded_options(
         extensions=extensions,
         platform_env=options.platform_env,
         app_dir=options.app_dir,
+        # Format-1 images predate the SBOM layer: they are made again as they were made.
+        sbom=SbomFormat.NONE,
     )
 
 

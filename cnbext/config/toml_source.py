@@ -92,25 +92,12 @@ class TomlSource:
         parser = _PositionRecordingParser(text)
         try:
             document = parser.parse()
-        except ParseError as err:
-            # tomlkit says "... at line L col C"; we say it in our own file:line:col form.
-            message = str(err).rsplit(" at line ", 1)[0]
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        display_name,
-                        SourcePosition(err.line, max(err.col, 1)),
-                        "",
-                        f"invalid TOML: {message}",
-                    )
-                ]
-            ) from None
         except TOMLKitError as err:
-            # Semantic errors (a key defined twice, a table redefined) carry no position:
-            # the parser stopped right after the offending item.
-            position = _offset_position(text, parser._idx)
+            # tomlkit says "... at line L col C"; we say it in our own file:line:col form.
+            message = _message(err)
+            position = _error_position(text, message, err)
             raise ConfigError(
-                [ConfigProblem(display_name, position, "", f"invalid TOML: {err}")]
+                [ConfigProblem(display_name, position, "", f"invalid TOML: {message}")]
             ) from None
         line_starts = _line_starts(text)
         source = cls(display_name, text, document, parser.offsets, line_starts)
@@ -187,14 +174,38 @@ def _position_in(line_starts: list[int], offset: int) -> SourcePosition:
     return SourcePosition(line_index + 1, offset - line_starts[line_index] + 1)
 
 
-def _offset_position(text: str, offset: int) -> SourcePosition:
-    # The parser stands at the start of the next line once an item is done: step back onto it.
-    offset = min(offset, len(text))
-    while offset > 0 and text[offset - 1] == "\n":
-        offset -= 1
-    line_starts = _line_starts(text)
-    line = _position_in(line_starts, offset).line
-    return SourcePosition(line, 1)
+def _message(err: TOMLKitError) -> str:
+    return str(err).rsplit(" at line ", 1)[0] if isinstance(err, ParseError) else str(err)
+
+
+def _error_position(text: str, message: str, err: TOMLKitError) -> SourcePosition:
+    """Where the error is: the first line at which ``message`` holds.
+
+    A syntax error's own position is that line. A semantic error (a key defined twice, a
+    table redefined) has none, or, depending on tomlkit's version, the position where it was
+    noticed (the next table's header), so its line is found from the text alone: the shortest
+    run of whole lines that raises the same error ends at the offending item. A longer
+    prefix keeps every item of a shorter one, so a binary search finds it in log2(lines)
+    parses, which bounds the cost on hostile input."""
+    lines = text.splitlines(keepends=True)
+    low, high = 1, max(len(lines), 1)
+    while low < high:
+        middle = (low + high) // 2
+        if _raises("".join(lines[:middle]), message):
+            high = middle
+        else:
+            low = middle + 1
+    if isinstance(err, ParseError) and err.line == low:
+        return SourcePosition(low, max(err.col, 1))
+    return SourcePosition(low, 1)
+
+
+def _raises(text: str, message: str) -> bool:
+    try:
+        tomlkit.parse(text)
+    except TOMLKitError as err:
+        return _message(err) == message
+    return False
 
 
 def _children(node: Any, part: str | int) -> list[tuple[Key | None, Any]]:

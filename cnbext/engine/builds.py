@@ -216,6 +216,21 @@ def _collect(folder: Path, paths: Sequence[str], max_bytes: int) -> BuiltFiles:
     return BuiltFiles(base=found["base"], result=found["result"])
 
 
+def built_digest(metadata: Mapping[str, object]) -> str:
+    """The digest of the image a build made, from BuildKit's metadata.
+
+    ``containerimage.descriptor`` is the manifest (or index) the exporter wrote. The docker
+    driver's ``containerimage.digest`` is what the pushed name resolves to afterwards, and
+    that is not always the same: when the registry's tag already names an index that holds
+    this very manifest (the per-platform pushes of a multi-platform publish that is run
+    again), the push leaves the tag at that index and the index's digest is reported.
+    """
+    descriptor = metadata.get("containerimage.descriptor")
+    if isinstance(descriptor, Mapping) and isinstance(descriptor.get("digest"), str):
+        return str(descriptor["digest"])
+    return str(metadata["containerimage.digest"])
+
+
 def check_diff_ids(build: ImageBuild, per_platform: list[list[str]]) -> None:
     """Labels name layers by diffID (io.buildpacks.buildpack.layers): they must be real."""
     for layers in per_platform:

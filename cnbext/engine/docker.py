@@ -18,7 +18,14 @@ from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from cnbext.engine.builds import SOURCE_DATE_EPOCH, BuildRunner, check_diff_ids, strip_tag
+from cnbext.cnb.imageref import parse_reference
+from cnbext.engine.builds import (
+    SOURCE_DATE_EPOCH,
+    BuildRunner,
+    built_digest,
+    check_diff_ids,
+    strip_tag,
+)
 from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
@@ -209,7 +216,7 @@ class DockerEngine:
             else:
                 output |= {"name": build.primary_name}
             metadata = self.builds.run(build, pull, output=self._reproducible(build, output))
-            digest = str(metadata["containerimage.digest"])
+            digest = built_digest(metadata)
             if build.expected_diff_ids:
                 check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
             names = () if by_digest else build.names[:1]
@@ -287,11 +294,22 @@ class DockerEngine:
         are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
         output = {"type": "image", "push": "true", "name": build.primary_name}
         output = self._reproducible(build, output)
-        digest = str(self.builds.run(build, pull, output=output)["containerimage.digest"])
+        digest = built_digest(self.builds.run(build, pull, output=output))
+        repository = strip_tag(build.primary_name)
+        check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
         if self.imagetools.digest(build.primary_name) != digest:
-            raise PublishError(f"{build.primary_name} does not have the digest pushed, {digest}")
-        check_diff_ids(build, self.imagetools.diff_ids(f"{strip_tag(build.primary_name)}@{digest}"))
+            self._name_exactly(build.primary_name, repository, digest)
         return digest
+
+    def _name_exactly(self, name: str, repository: str, digest: str) -> None:
+        """Point ``name`` at ``repository@digest`` itself, when a push left it where it was
+        (at an index holding this very image, see built_digest). The manifest is stored
+        under the name as it is: ``imagetools create`` would wrap it in an index of its own."""
+        manifest = self.registry().manifest(f"{repository}@{digest}")
+        tag = parse_reference(name).tag or "latest"
+        self.registry().put_manifest(repository, tag, manifest.raw, manifest.media_type)
+        if self.imagetools.digest(name) != digest:
+            raise PublishError(f"{name} does not have the digest pushed, {digest}")
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
         """Join images into one index under ``target``, registry-side (``imagetools``)."""

@@ -32,7 +32,7 @@ class BuilderOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
-    sbom: SbomFormat = SbomFormat.NONE  # --sbom: the SBOM layer of what was installed
+    sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
     # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
     # supports them only as an experimental feature (pack: `experimental = true`).
     experimental: bool = False

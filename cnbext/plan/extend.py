@@ -52,7 +52,7 @@ class ExtendOptions:
     extensions: tuple[ExtensionRequest, ...] = ()
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
-    sbom: SbomFormat = SbomFormat.NONE  # --sbom: the SBOM layer of what was installed
+    sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
     # --lock FILE: write the versions each platform resolved there; with --locked, install
     # exactly the versions it holds instead.
     lock: Path | None = None

@@ -30,6 +30,10 @@ from cnbext.cnb.provenance import recorded_env, safe_uri
 
 # Options fields the request record leaves out (see the module docstring for why).
 NOT_RECORDED = frozenset({"names", "extensions"})
+# Fields added after requests were first recorded, with what a record without them meant:
+# such an image was made without the feature, and its upgrade must make it the same way even
+# though the flag's default is now on.
+ABSENT_MEANT: Mapping[str, Any] = types.MappingProxyType({"sbom": "none"})
 
 Model = TypeVar("Model")
 
@@ -113,7 +117,7 @@ def record_options(options: Any) -> dict[str, Any]:
 def replay_options(model: type[Model], recorded: Mapping[str, Any], **overrides: Any) -> Model:
     """The options ``recorded`` holds, with ``overrides`` (the upgrade's own) over them. An env
     value recorded by name only is left out: the upgrade must be given it again."""
-    raw = dict(recorded)
+    raw = {**ABSENT_MEANT, **recorded}
     if isinstance(raw.get("platform_env"), Mapping):
         raw["platform_env"] = {k: v for k, v in raw["platform_env"].items() if v is not None}
     return decode_model(model, raw, **overrides)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cnbext.cnb.sbom import SBOM_LABEL
 from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, extend_toml
 from tests.fixtures.buildpacks import write_extension
 
@@ -73,7 +74,16 @@ def test_two_platform_publish_runs_each_platforms_binaries_and_reruns_identicall
         extend_toml(engine.multiarch_run_image, 'packages = ["jq"]\nrebasable = true\n'),
     )
     name = engine.name("arch")
-    args = ("extend", name, "-c", "extend.toml", "--publish", *PLATFORMS, "--extension", str(ext))
+    args = (
+        "extend",
+        name,
+        "-c",
+        "extend.toml",
+        "--publish",
+        *PLATFORMS,
+        "--extension",
+        str(ext),
+    )
     before = engine.image_list()
     first = cnbext(*args, "--build-id", "1", "-o", "json")
     assert first.returncode == 0, first.stderr
@@ -91,6 +101,11 @@ def test_two_platform_publish_runs_each_platforms_binaries_and_reruns_identicall
     for config in configs.values():
         entries = [h.get("created_by", "") for h in config["history"]]
         assert any(e.endswith("Created by extension: test/arch") for e in entries)
+        # The SBOM layer is on by default, one per platform: the re-run below republishes
+        # each platform's image under a name that already names the index holding it.
+        assert config["rootfs"]["diff_ids"][-1] == config["config"]["Labels"][SBOM_LABEL]
+    sbom_layers = {c["config"]["Labels"][SBOM_LABEL] for c in configs.values()}
+    assert len(sbom_layers) == 2, "each platform has its own SBOM document"
     again = cnbext(*args, "--build-id", "1", "-o", "json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["images"][0]["digest"] == image["digest"]

@@ -17,7 +17,7 @@ from cnbext.cnb.provenance import PROVENANCE, BaseRecord, Provenance, read_prove
 from cnbext.config.builder import TargetEntry
 from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
-from cnbext.plan.model import PullPolicy
+from cnbext.plan.model import PullPolicy, SbomFormat
 from cnbext.plan.request import (
     NOT_RECORDED,
     decode,
@@ -99,6 +99,18 @@ def test_names_are_not_recorded_and_secret_env_values_are_not_replayed(tmp_path:
     assert recorded["platform_env"] == {"GREETING": "hi", "NPM_TOKEN": None}
     replayed = replay_options(ExtendOptions, recorded, names=("reg/x:1",))
     assert replayed.platform_env == {"GREETING": "hi"}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_record_from_before_the_sbom_layer_replays_without_one(model: Any) -> None:
+    # The default is now an SBOM layer; an image recorded before the field existed had none,
+    # and its upgrade must make it as it was made. What a record says is kept.
+    old = {k: v for k, v in record_options(model(names=("reg/x:1",))).items() if k != "sbom"}
+    assert replay_options(model, old, names=("reg/x:1",)).sbom is SbomFormat.NONE
+    for value in SbomFormat:
+        recorded = {**old, "sbom": value.value}
+        assert replay_options(model, recorded, names=("reg/x:1",)).sbom is value
+    assert model(names=("reg/x:1",)).sbom is SbomFormat.CYCLONEDX
 
 
 def test_the_config_is_recorded_with_resolved_uris_and_no_credentials(tmp_path: Path) -> None:
