@@ -29,8 +29,7 @@ from cnbext.client.upgrade_model import (
 )
 from cnbext.client.usecase import keep_names
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
-from cnbext.cnb.labels import REBASABLE
-from cnbext.cnb.provenance import Provenance, read_provenance
+from cnbext.cnb.provenance import Provenance, layers_rebasable, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.engine.settings import EngineSettings
@@ -295,7 +294,8 @@ def replay_inputs(
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
     """Rebase only a published image whose base alone moved, and only where its own layers
-    stay right on the new base: an extended image marked rebasable, or a builder none of whose
+    stay right on the new base: an extended image or a builder command's run image whose own
+    layers are rebasable (cnbext.cnb.provenance.layers_rebasable), or a builder none of whose
     own changes touched the build image's files (no packages, no image extensions)."""
     provenance = checked.provenance
     assert provenance is not None
@@ -306,8 +306,8 @@ def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
         and all(r.startswith("base ") for r in checked.result.reasons)
     ):
         return False
-    if provenance.command == "extend":
-        return checked.labels.get(REBASABLE) == "true" and not _own_sbom(provenance)
+    if provenance.command == "extend" or provenance.role == "run image":
+        return layers_rebasable(provenance, checked.labels) and not _own_sbom(provenance)
     return (
         provenance.role == "builder"
         and not provenance.metadata.get("packages")

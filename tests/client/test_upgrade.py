@@ -164,6 +164,23 @@ def test_a_moved_base_is_found_through_the_engines_registry() -> None:
             False,
         ),
         ({"command": "create-builder", "role": "run image"}, {}, False),
+        # cnbext's own judgement is in the provenance; the label is then the base's business.
+        ({"rebasable": True}, {}, True),
+        ({"rebasable": True}, {"io.buildpacks.rebasable": "false"}, True),
+        ({"rebasable": False}, {"io.buildpacks.rebasable": "true"}, False),
+        ({"command": "create-builder", "role": "run image", "rebasable": True}, {}, True),
+        ({"command": "extend-builder", "role": "run image", "rebasable": False}, {}, False),
+        # Made by an older cnbext: no judgement recorded, it wrote the label.
+        (
+            {"command": "extend-builder", "role": "run image"},
+            {"io.buildpacks.rebasable": "true"},
+            True,
+        ),
+        (
+            {"command": "extend-builder", "role": "run image", "metadata": {"packages": ["jq"]}},
+            {"io.buildpacks.rebasable": "false"},
+            False,
+        ),
     ],
 )
 def test_what_is_rebased_registry_side(
