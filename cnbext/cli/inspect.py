@@ -89,6 +89,12 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
             facts.add_row(title, escape(_base_line(status[key])))
     if "why" in status:
         facts.add_row("", escape(status["why"]))
+    run_image = status.get("runImage")
+    if isinstance(run_image, dict):
+        line = f"{run_image['image']}: {run_image['state']}"
+        facts.add_row(
+            "run image", escape(f"{line} ({run_image['why']})" if run_image["why"] else line)
+        )
     console.print(facts)
     packages = document.get("packages")
     if isinstance(packages, dict):

@@ -90,3 +90,39 @@ def test_a_run_image_declared_rebasable_records_it_and_is_found_stale(tmp_path: 
         UpgradeOptions(names=(RUN_OUT,), publish=True, check=True), SilentReporter(), engine=engine
     )
     assert result.state == "needs upgrade" and result.reasons == [f"base {RUN_NAME} moved"]
+
+
+def test_inspect_of_the_builder_says_its_run_image_moved(tmp_path: Path) -> None:
+    from cnbext.client.inspect import inspect_image
+
+    config = extend_builder_toml(tmp_path, '[extend.metadata.run]\npackages = ["tree"]\n')
+    options = cnbext.BuilderOptions(names=(BUILDER_OUT,), run_image=RUN_OUT)
+    result = cnbext.extend_builder(config, options, dry_run=True, engine=FakeEngine(IMAGES))
+    run_build, builder = result.plan.builds
+    builder_label = read_provenance(builder.labels)
+    run_label = read_provenance(run_build.labels)
+    assert builder_label is not None and builder_label.run_image is not None
+    assert run_label is not None
+    recorded = replace(builder_label.run_image, base=BaseRecord(RUN_NAME, OLD))
+    builder_view = ImageView(
+        BUILDER_OUT, "registry", "sha256:" + "8" * 64, ("linux/amd64",),
+        {**builder.result_labels, PROVENANCE: replace(builder_label, run_image=recorded).encode()},
+        "1000:1000", {},
+    )  # fmt: skip
+
+    def run_view(base: str) -> ImageView:
+        label = replace(run_label, base=BaseRecord(RUN_NAME, base)).encode()
+        return ImageView(RUN_OUT, "registry", None, ("linux/amd64",), {PROVENANCE: label}, "", {})
+
+    def status(base: str) -> dict[str, object]:
+        views = {BUILDER_OUT: builder_view, RUN_OUT: run_view(base)}
+        engine = FakeEngine(
+            registry_views=views, served=FakeRegistry({RUN_NAME: FakeManifest(NEW)})
+        )
+        moved: dict[str, object] = inspect_image(BUILDER_OUT, engine=engine)["status"]["runImage"]
+        return moved
+
+    assert status(OLD)["state"] == "same"
+    moved = status(NEW)
+    assert (moved["state"], moved["recorded"], moved["now"]) == ("moved", OLD, NEW)
+    assert "names it by tag" in str(moved["why"])
