@@ -16,7 +16,7 @@ from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
-from cnbext.cnb.provenance import PROVENANCE, Provenance, read_provenance
+from cnbext.cnb.provenance import PROVENANCE, Provenance, layers_rebasable, read_provenance
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import CnbextError
@@ -43,6 +43,10 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         "platforms": list(view.platforms),
         "user": view.user,
         "rebasable": view.labels.get(REBASABLE),
+        # cnbext's own judgement of the image's layers (what upgrade rebases by).
+        "layersRebasable": layers_rebasable(provenance, view.labels)
+        if provenance is not None and provenance.role != "builder"
+        else None,
         "extendMetadata": _json_label(view, EXTEND_METADATA),
         "provenance": _json_label(view, PROVENANCE),
         # Where it was saved (kept beside the image, not in it) and what was asked for.
