@@ -92,19 +92,34 @@ def run_upgrade(
     concurrently(upgrades, MAX_UPGRADES)
     for follower, leader in covered:
         done = leader.result
-        follower.result.state, follower.result.method = done.state, done.method
-        follower.result.after, follower.result.error = done.after, done.error
+        follower.result.state, follower.result.error = done.state, done.error
+        if _role(leader) == "builder" and _role(follower) == "run image":
+            # A run image its builder's upgrade republished: that image's digest is not known
+            # here, only that it was saved with the builder.
+            follower.result.method = f"with {done.name}"
+        else:
+            follower.result.method, follower.result.after = done.method, done.after
     return [c.result for c in checked]
+
+
+def _role(checked: _Checked) -> str | None:
+    return checked.provenance.role if checked.provenance is not None else None
 
 
 def _split_covered(
     todo: Sequence[_Checked],
 ) -> tuple[list[_Checked], list[tuple[_Checked, _Checked]]]:
     """NAMEs that are other names of the same image as an earlier NAME are republished by
-    that one's upgrade (it saves every recorded name), not upgraded a second time."""
+    that one's upgrade (it saves every recorded name), not upgraded a second time; so is a run
+    image whose builder is upgraded too (its rebuild publishes the run image and its mirrors
+    first), which would otherwise be published twice, by two upgrades at once."""
     leaders: list[_Checked] = []
     covered: list[tuple[_Checked, _Checked]] = []
     for candidate in todo:
+        builder = _builder_saving(candidate, todo)
+        if builder is not None:
+            covered.append((candidate, builder))
+            continue
         leader = next(
             (
                 lead
@@ -120,6 +135,17 @@ def _split_covered(
         else:
             covered.append((candidate, leader))
     return leaders, covered
+
+
+def _builder_saving(candidate: _Checked, todo: Sequence[_Checked]) -> _Checked | None:
+    """The builder in ``todo`` whose recorded run image (or a mirror) is ``candidate``."""
+    if _role(candidate) != "run image":
+        return None
+    for other in todo:
+        run = other.provenance.run_image if other.provenance is not None else None
+        if _role(other) == "builder" and run and candidate.result.name in (run.image, *run.mirrors):
+            return other
+    return None
 
 
 def _check(
