@@ -126,3 +126,46 @@ def test_inspect_of_the_builder_says_its_run_image_moved(tmp_path: Path) -> None
     moved = status(NEW)
     assert (moved["state"], moved["recorded"], moved["now"]) == ("moved", OLD, NEW)
     assert "names it by tag" in str(moved["why"])
+
+
+def test_a_create_builder_run_image_is_rebuilt_alone_without_its_modules(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.client.images import BUILDER
+    from tests.fixtures.buildpacks import write_buildpack
+    from tests.fixtures.lifecycle_fixture import write_lifecycle_tree
+
+    build_name = "localhost:5000/stack/build:1"
+    images = {**IMAGES, build_name: replace(BUILDER, reference=build_name, labels={})}
+    write_buildpack(tmp_path / "bp", "ex/bp", "1.0.0")
+    write_lifecycle_tree(tmp_path / "lifecycle")
+    toml = tmp_path / "builder.toml"
+    toml.write_text(
+        f'[build]\nimage = "{build_name}"\n[[run.images]]\nimage = "{RUN_NAME}"\n'
+        '[[buildpacks]]\nuri = "bp"\n[[order]]\n[[order.group]]\nid = "ex/bp"\n'
+        '[lifecycle]\nuri = "lifecycle"\n[extend.metadata.run]\npackages = ["tree"]\n'
+    )
+    options = cnbext.BuilderOptions(
+        names=(BUILDER_OUT,), run_image=RUN_OUT, run_image_mirrors=(MIRROR,)
+    )
+    result = cnbext.create_builder(toml, options, dry_run=True, engine=FakeEngine(images))
+    run_build = result.plan.builds[0]
+    provenance = read_provenance(run_build.labels)
+    assert provenance is not None and provenance.role == "run image"
+    label = replace(provenance, base=BaseRecord(RUN_NAME, OLD)).encode()
+    # The run image needs neither the buildpacks nor the lifecycle: gone, it still upgrades.
+    shutil.rmtree(tmp_path / "bp")
+    shutil.rmtree(tmp_path / "lifecycle")
+    engine = published(label)
+    engine.images = images
+
+    [upgraded] = run_upgrade(
+        UpgradeOptions(names=(RUN_OUT,), publish=True), SilentReporter(), engine=engine
+    )
+
+    assert (upgraded.state, upgraded.method) == ("upgraded", "rebuild"), upgraded.error
+    assert [c.target for c in engine.calls if c.method == "build"] == [RUN_OUT]
+    assert engine.built[RUN_OUT].packages == ("tree",)
+    assert MIRROR in [c.target for c in engine.calls if c.method == "copy"]
+    again = json.loads(engine.built[RUN_OUT].labels[PROVENANCE])
+    assert (again["command"], again["role"]) == ("create-builder", "run image")
