@@ -17,7 +17,8 @@ HELP = """Show what an image is and whether it is still current.
 
 For an image in the Docker daemon (or, when the daemon does not have it, in its registry):
 its kind (extended image, run image, build image, builder), `io.buildpacks.extend.metadata`,
-cnbext's provenance, user, platforms and `io.buildpacks.rebasable`; and live checks: whether
+cnbext's provenance, user, platforms, `io.buildpacks.rebasable` and whether the image's own
+layers may move to a new base (cnbext's judgement, in its provenance); and live checks: whether
 the recorded base now resolves to another digest (stale). For a builder also what
 `pack builder inspect` shows, and the run image and every mirror with its digest compared to
 the run image's (equal / different / missing). Nothing is pulled into the daemon.
@@ -68,6 +69,9 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
     facts.add_row("platforms", escape(", ".join(document["platforms"])))
     facts.add_row("user", escape(document["user"] or "(root)"))
     facts.add_row("rebasable", escape(str(document.get("rebasable") or "(not set)")))
+    own = document.get("layersRebasable")
+    if own is not None:
+        facts.add_row("layers rebasable", "yes" if own else "no (an upgrade rebuilds it)")
     metadata = document.get("extendMetadata")
     facts.add_row("extend metadata", escape(json.dumps(metadata) if metadata else "(none)"))
     provenance = document.get("provenance")
@@ -89,6 +93,12 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
             facts.add_row(title, escape(_base_line(status[key])))
     if "why" in status:
         facts.add_row("", escape(status["why"]))
+    run_image = status.get("runImage")
+    if isinstance(run_image, dict):
+        line = f"{run_image['image']}: {run_image['state']}"
+        facts.add_row(
+            "run image", escape(f"{line} ({run_image['why']})" if run_image["why"] else line)
+        )
     console.print(facts)
     packages = document.get("packages")
     if isinstance(packages, dict):

@@ -35,11 +35,14 @@ HELP = """Upgrade images cnbext made when their base moved: rebase or redo the r
 Every image cnbext makes records the request that made it, whole (docs/day-2.md). For each
 NAME, the recorded base reference is looked up in its registry; when it now serves another
 image (or --build-id differs), the image is upgraded and saved under the same NAME and every
-other name it was saved under: a rebasable image (`io.buildpacks.rebasable=true`), or a builder
-none of whose own changes touched its build image, whose base alone moved is rebased
-registry-side (no layer is uploaded again); anything else is rebuilt by replaying the recorded
-request (every flag, the config as read) through extend / extend-builder / create-builder.
-Builders get their run image and mirrors first, as the command did.
+other name it was saved under: an image or run image whose own layers are rebasable (its
+provenance says so), or a builder none of whose own changes touched its build image, whose
+base alone moved is rebased registry-side (no layer is uploaded again); anything else is
+rebuilt by replaying the recorded request (every flag, the config as read) through extend /
+extend-builder / create-builder. Builders get their run image and mirrors first, as the
+command did. A run image extend-builder or create-builder made is upgraded on its own by its
+name (or a mirror's): only its part of the request, then every mirror; the builders name it
+by tag.
 
 With --check nothing changes: exit 0 when everything is up to date, 100 when anything needs an
 upgrade.

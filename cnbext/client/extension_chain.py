@@ -16,15 +16,16 @@ from pathlib import Path
 from cnbext.client.image_checks import checked_layout
 from cnbext.cnb.dockerfile import DockerfileKind
 from cnbext.cnb.extender import (
-    REBASABLE_LABEL,
     ExtenderStep,
     check_final_user,
     history_name,
+    labels_as_based,
     labels_before,
     step_build_args,
     still_rebasable,
     user_warning,
 )
+from cnbext.cnb.provenance import read_provenance
 from cnbext.engine.extension_steps import (
     BASE_CONTEXT,
     LayoutImage,
@@ -35,6 +36,7 @@ from cnbext.engine.extension_steps import (
 from cnbext.engine.protocol import Engine
 from cnbext.errors import EXTENSION_BUILD_ERROR, ExtensionError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
+from cnbext.plan.provenance import with_provenance
 from cnbext.progress import Reporter
 
 
@@ -68,12 +70,14 @@ def build_extension_steps(
     engine: Engine, reporter: Reporter, build: ImageBuild, scratch: Path, *, pull: bool
 ) -> ImageBuild:
     """``build`` with its extension steps built: its ``base_context`` names their result, and
-    a run image's rebasable label says what the built steps said. ``scratch`` must outlive
-    the build of the image itself."""
+    a run image is rebasable (its provenance says) only if the built steps said so too; its
+    io.buildpacks.rebasable is its base's. ``scratch`` must outlive the build of the image
+    itself."""
     if not build.extension_steps:
         return build
     scratch.mkdir(parents=True, exist_ok=True)
     current: LayoutImage | None = None
+    origin: dict[str, dict[str, str]] = {}  # the labels of the image the steps start from
     rebasable = True
     for index, step in enumerate(build.extension_steps):
         if current is None or step.switch_to:
@@ -82,6 +86,7 @@ def build_extension_steps(
             current = checked_layout(
                 engine.export_layout(source, build.platforms, dest, pull=pull), source
             )
+            origin = {c.platform: dict(c.labels) for c in current.configs}
         current = rewrite_layout(current, labels=labels_before(step))
         if not step.extends:
             continue  # it only switches the run image: nothing to build
@@ -99,16 +104,15 @@ def build_extension_steps(
     assert current is not None
     kind = build.extension_steps[0].kind
     check_final_user(kind, _user(current))
-    labels = dict(build.labels)
-    if kind is DockerfileKind.RUN:
-        ours = labels.get(REBASABLE_LABEL) == "true"
-        labels[REBASABLE_LABEL] = "true" if ours and rebasable else "false"
-    return replace(
-        build,
-        base_context=current.context,
-        labels=labels,
-        result_labels={**build.result_labels, **labels},
+    if kind is not DockerfileKind.RUN:
+        return replace(build, base_context=current.context)
+    # The steps' judgement goes to the provenance; the image keeps its base's label.
+    current = rewrite_layout(current, platform_labels=labels_as_based(origin))
+    built = replace(
+        build, base_context=current.context, rebasable=bool(build.rebasable) and rebasable
     )
+    provenance = read_provenance(build.labels)
+    return built if provenance is None else with_provenance(built, provenance)
 
 
 def _build_step(

@@ -16,9 +16,10 @@ from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
-from cnbext.cnb.provenance import PROVENANCE, Provenance, read_provenance
+from cnbext.cnb.provenance import PROVENANCE, Provenance, layers_rebasable, read_provenance
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
+from cnbext.errors import CnbextError
 
 ORDER = "io.buildpacks.buildpack.order"
 ORDER_EXTENSIONS = "io.buildpacks.buildpack.order-extensions"
@@ -42,6 +43,10 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         "platforms": list(view.platforms),
         "user": view.user,
         "rebasable": view.labels.get(REBASABLE),
+        # cnbext's own judgement of the image's layers (what upgrade rebases by).
+        "layersRebasable": layers_rebasable(provenance, view.labels)
+        if provenance is not None and provenance.role != "builder"
+        else None,
         "extendMetadata": _json_label(view, EXTEND_METADATA),
         "provenance": _json_label(view, PROVENANCE),
         # Where it was saved (kept beside the image, not in it) and what was asked for.
@@ -54,6 +59,8 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
     }
     document["signatures"] = _signatures(engine, view, provenance, document["names"])
     document["status"] = _status(view, registry)
+    if provenance is not None and (moved := _run_image_moved(engine, view, provenance)):
+        document["status"]["runImage"] = moved
     if BUILDER_METADATA in view.labels:
         document["builder"] = builder_view(view, registry)
     return document
@@ -132,6 +139,38 @@ def _status(view: ImageView, registry: RegistryAccess) -> dict[str, Any]:
     else:
         status["state"] = "up to date"
     return status
+
+
+def _run_image_moved(
+    engine: Engine, view: ImageView, provenance: Provenance
+) -> dict[str, Any] | None:
+    """For a builder whose run image it extended: whether that run image, as its name serves
+    it now, is still on the base the builder recorded (``same``) or was upgraded on its own
+    since (``moved``: the builder names it by tag, so builds already use it). None where the
+    builder extended no run image."""
+    run = provenance.run_image
+    if provenance.role != "builder" or run is None or run.base is None or not run.base.digest:
+        return None
+    if run.image == run.base.reference:
+        return None  # the builder names its run image as it found it
+    entry: dict[str, Any] = {"image": run.image, "recorded": run.base.digest, "now": None}
+    try:
+        found = checked_view(engine.read_image(run.image, daemon=view.source != "registry"))
+        now = read_provenance(found.labels)
+    except (CnbextError, ValueError, KeyError) as err:
+        why = err.message if isinstance(err, CnbextError) else f"unreadable provenance ({err})"
+        return {**entry, "state": "unknown", "why": why}
+    if now is None or now.role != "run image":
+        return {**entry, "state": "unknown", "why": f"{run.image} has no run image provenance"}
+    entry.update(now=now.base.digest, digest=found.digest)
+    if now.base.digest == run.base.digest:
+        return {**entry, "state": "same", "why": ""}
+    why = (
+        f"{run.image} moved since this builder was made: it is now on "
+        f"{now.base.reference}@{now.base.digest} (the builder recorded {run.base.digest}); "
+        "the builder names it by tag, so builds use it"
+    )
+    return {**entry, "state": "moved", "why": why}
 
 
 def builder_view(view: ImageView, registry: RegistryAccess) -> dict[str, Any]:

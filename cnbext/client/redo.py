@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import tomlkit
 
 from cnbext.client.replay import replay
+from cnbext.client.run_image_replay import replay_run_image
 from cnbext.cnb.provenance import Provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.errors import UsageError
@@ -60,8 +61,19 @@ def redo(
         raise UsageError(f"{name}: cnbext cannot redo {provenance.command!r}")
     with tempfile.TemporaryDirectory(prefix="cnbext-upgrade-") as tmp:
         work = Path(tmp)
-        if provenance.request is not None:
+        if provenance.request is not None and provenance.role == "run image":
+            # A builder command's run image, upgraded by its own name: its part alone.
+            result = replay_run_image(
+                names, provenance, options, extensions, work, reporter, engine
+            )
+        elif provenance.request is not None:
             result = replay(names, provenance, options, extensions, work, reporter, engine, current)
+        elif provenance.role == "run image":
+            raise UsageError(
+                f"{name} was made by an older cnbext (provenance format 1), which did not "
+                "record the request its run image came from; nothing was upgraded",
+                hint="upgrade the builder that names it: that republishes the run image too",
+            )
         else:
             reporter.warn(
                 f"{name} was recorded by an older cnbext (provenance format 1), which did not "

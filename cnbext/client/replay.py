@@ -46,7 +46,41 @@ def replay(
     assert provenance.request is not None
     request = provenance.request
     command = str(request.get("command") or provenance.command)
-    recorded: dict[str, Any] = dict(request.get("options") or {})
+    recorded, overrides = replay_overrides(names, provenance, options, extensions)
+    config = recorded_config(names[0], command, request, options, work, current, reporter)
+    if command == "extend":
+        from cnbext.client.extend import extend
+        from cnbext.plan.extend import ExtendOptions
+
+        warn_unknown(reporter, names[0], ExtendOptions, recorded)
+        return extend(
+            config,
+            replay_options(ExtendOptions, recorded, **overrides),
+            reporter=reporter,
+            engine=engine,
+        )
+    from cnbext.plan.builder_options import BuilderOptions
+
+    warn_unknown(reporter, names[0], BuilderOptions, recorded)
+    builder_options = replay_options(BuilderOptions, recorded, **overrides)
+    if command == "extend-builder":
+        from cnbext.client.extend_builder import extend_builder
+
+        return extend_builder(config, builder_options, reporter=reporter, engine=engine)
+    from cnbext.client.create_builder import create_builder
+
+    return create_builder(config, builder_options, reporter=reporter, engine=engine)
+
+
+def replay_overrides(
+    names: tuple[str, ...],
+    provenance: Provenance,
+    options: UpgradeOptions,
+    extensions: tuple[ExtensionRequest, ...],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recorded options, and the upgrade's own choices to put over them."""
+    assert provenance.request is not None
+    recorded: dict[str, Any] = dict(provenance.request.get("options") or {})
     overrides: dict[str, Any] = {
         "names": names,
         "publish": options.publish,
@@ -63,32 +97,10 @@ def replay(
         overrides["sign_key"] = None  # a signature is kept beside a published image only
     if not options.publish and len(recorded.get("platforms") or ()) > 1:
         overrides["platforms"] = ()  # the daemon holds one platform per name
-    config = _config(names[0], command, request, options, work, current, reporter)
-    if command == "extend":
-        from cnbext.client.extend import extend
-        from cnbext.plan.extend import ExtendOptions
-
-        _warn_unknown(reporter, names[0], ExtendOptions, recorded)
-        return extend(
-            config,
-            replay_options(ExtendOptions, recorded, **overrides),
-            reporter=reporter,
-            engine=engine,
-        )
-    from cnbext.plan.builder_options import BuilderOptions
-
-    _warn_unknown(reporter, names[0], BuilderOptions, recorded)
-    builder_options = replay_options(BuilderOptions, recorded, **overrides)
-    if command == "extend-builder":
-        from cnbext.client.extend_builder import extend_builder
-
-        return extend_builder(config, builder_options, reporter=reporter, engine=engine)
-    from cnbext.client.create_builder import create_builder
-
-    return create_builder(config, builder_options, reporter=reporter, engine=engine)
+    return recorded, overrides
 
 
-def _config(
+def recorded_config(
     name: str,
     command: str,
     request: dict[str, Any],
@@ -117,7 +129,7 @@ def _config(
     return path
 
 
-def _warn_unknown(reporter: Reporter, name: str, model: type[Any], recorded: Any) -> None:
+def warn_unknown(reporter: Reporter, name: str, model: type[Any], recorded: Any) -> None:
     unknown = unknown_options(model, recorded)
     if unknown:
         reporter.warn(

@@ -29,8 +29,7 @@ from cnbext.client.upgrade_model import (
 )
 from cnbext.client.usecase import keep_names
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
-from cnbext.cnb.labels import REBASABLE
-from cnbext.cnb.provenance import Provenance, read_provenance
+from cnbext.cnb.provenance import Provenance, layers_rebasable, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.engine.settings import EngineSettings
@@ -93,19 +92,34 @@ def run_upgrade(
     concurrently(upgrades, MAX_UPGRADES)
     for follower, leader in covered:
         done = leader.result
-        follower.result.state, follower.result.method = done.state, done.method
-        follower.result.after, follower.result.error = done.after, done.error
+        follower.result.state, follower.result.error = done.state, done.error
+        if _role(leader) == "builder" and _role(follower) == "run image":
+            # A run image its builder's upgrade republished: that image's digest is not known
+            # here, only that it was saved with the builder.
+            follower.result.method = f"with {done.name}"
+        else:
+            follower.result.method, follower.result.after = done.method, done.after
     return [c.result for c in checked]
+
+
+def _role(checked: _Checked) -> str | None:
+    return checked.provenance.role if checked.provenance is not None else None
 
 
 def _split_covered(
     todo: Sequence[_Checked],
 ) -> tuple[list[_Checked], list[tuple[_Checked, _Checked]]]:
     """NAMEs that are other names of the same image as an earlier NAME are republished by
-    that one's upgrade (it saves every recorded name), not upgraded a second time."""
+    that one's upgrade (it saves every recorded name), not upgraded a second time; so is a run
+    image whose builder is upgraded too (its rebuild publishes the run image and its mirrors
+    first), which would otherwise be published twice, by two upgrades at once."""
     leaders: list[_Checked] = []
     covered: list[tuple[_Checked, _Checked]] = []
     for candidate in todo:
+        builder = _builder_saving(candidate, todo)
+        if builder is not None:
+            covered.append((candidate, builder))
+            continue
         leader = next(
             (
                 lead
@@ -121,6 +135,17 @@ def _split_covered(
         else:
             covered.append((candidate, leader))
     return leaders, covered
+
+
+def _builder_saving(candidate: _Checked, todo: Sequence[_Checked]) -> _Checked | None:
+    """The builder in ``todo`` whose recorded run image (or a mirror) is ``candidate``."""
+    if _role(candidate) != "run image":
+        return None
+    for other in todo:
+        run = other.provenance.run_image if other.provenance is not None else None
+        if _role(other) == "builder" and run and candidate.result.name in (run.image, *run.mirrors):
+            return other
+    return None
 
 
 def _check(
@@ -295,7 +320,8 @@ def replay_inputs(
 
 def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
     """Rebase only a published image whose base alone moved, and only where its own layers
-    stay right on the new base: an extended image marked rebasable, or a builder none of whose
+    stay right on the new base: an extended image or a builder command's run image whose own
+    layers are rebasable (cnbext.cnb.provenance.layers_rebasable), or a builder none of whose
     own changes touched the build image's files (no packages, no image extensions)."""
     provenance = checked.provenance
     assert provenance is not None
@@ -306,8 +332,8 @@ def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
         and all(r.startswith("base ") for r in checked.result.reasons)
     ):
         return False
-    if provenance.command == "extend":
-        return checked.labels.get(REBASABLE) == "true" and not _own_sbom(provenance)
+    if provenance.command == "extend" or provenance.role == "run image":
+        return layers_rebasable(provenance, checked.labels) and not _own_sbom(provenance)
     return (
         provenance.role == "builder"
         and not provenance.metadata.get("packages")

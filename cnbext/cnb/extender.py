@@ -240,6 +240,20 @@ def labels_before(step: ExtenderStep) -> dict[str, str]:
     return {REBASABLE_LABEL: "false"} if step.kind is DockerfileKind.RUN else {}
 
 
+def labels_as_based(origin: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str | None]]:
+    """Per platform, the rebasable label a finished run image gets back from ``origin`` (the
+    labels of the image its steps started from; None: the label is removed). What a step
+    left there says whether the extension layers may move to a new base: ahead of time that
+    is the image's own business, recorded in its provenance, while every app built on the
+    run image inherits its labels and the lifecycle's rebaser refuses an app whose label is
+    "false" (docs/extensions.md). With the base's own value, a build-time extension of the
+    run image reads what it would read on the base."""
+    return {
+        platform: {REBASABLE_LABEL: labels.get(REBASABLE_LABEL)}
+        for platform, labels in origin.items()
+    }
+
+
 def parse_bool(value: str | None) -> bool | None:
     """Go's strconv.ParseBool, as the lifecycle reads the label; None when it is no bool."""
     if value in ("1", "t", "T", "TRUE", "true", "True"):

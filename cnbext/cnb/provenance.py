@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnbext.cnb.labels import REBASABLE
 from cnbext.sources.redaction import redact_url
 
 PROVENANCE = "io.cnbext.provenance"
@@ -131,6 +132,11 @@ class Provenance:
     # format 1, which recorded only the fields above.
     request: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
+    # Whether this image's own layers (packages, extension layers) may move onto a new base:
+    # cnbext's judgement, read by upgrade. Not written as io.buildpacks.rebasable, which every
+    # app built on a run image inherits (docs/extensions.md). None: not judged (builders), or
+    # an image made before cnbext recorded it here (see layers_rebasable).
+    rebasable: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -159,6 +165,8 @@ class Provenance:
             value["names"] = list(self.names)
         if self.request is not None:
             value["request"] = self.request
+        if self.rebasable is not None:
+            value["rebasable"] = self.rebasable
         return value
 
     def encode(self) -> str:
@@ -192,6 +200,7 @@ class Provenance:
             app=value.get("app"),
             request=dict(request) if isinstance(request, Mapping) else None,
             format_version=int(version),
+            rebasable=rebasable if isinstance(rebasable := value.get("rebasable"), bool) else None,
         )
 
 
@@ -204,6 +213,15 @@ def read_provenance(labels: Mapping[str, str]) -> Provenance | None:
     if not isinstance(value, dict):
         raise ValueError(f"label {PROVENANCE} is not a JSON object")
     return Provenance.from_dict(value)
+
+
+def layers_rebasable(provenance: Provenance, labels: Mapping[str, str]) -> bool:
+    """Whether the image's own layers may move onto a new base: the provenance's judgement;
+    an image made by a cnbext that did not record it there carries it, as that cnbext wrote
+    it, in io.buildpacks.rebasable ("true" only)."""
+    if provenance.rebasable is not None:
+        return provenance.rebasable
+    return labels.get(REBASABLE) == "true"
 
 
 def earlier_rounds(base_labels: Mapping[str, str]) -> tuple[dict[str, Any], ...]:

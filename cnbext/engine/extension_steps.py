@@ -188,11 +188,13 @@ def rewrite_layout(
     keep_history: Mapping[str, int] | None = None,
     history_template: str | None = None,
     labels: Mapping[str, str] | None = None,
+    platform_labels: Mapping[str, Mapping[str, str | None]] | None = None,
 ) -> LayoutImage:
     """Rewrite each platform's config in place: history entries after the first
     ``keep_history[platform]`` become ``history_template`` with ``{created_by}`` replaced,
-    and ``labels`` are set. Layers stay as they are; the new digests are returned."""
-    if history_template is None and not labels:
+    ``labels`` are set, and so are ``platform_labels[platform]`` (a None value removes the
+    label). Layers stay as they are; the new digests are returned."""
+    if history_template is None and not labels and not platform_labels:
         return image
     layout = _Layout(image.path)
     top = layout.top()
@@ -203,9 +205,11 @@ def rewrite_layout(
             for entry in config.get("history", [])[keep:]:
                 created_by = str(entry.get("created_by", ""))
                 entry["created_by"] = history_template.replace("{created_by}", created_by)
-        if labels:
+        own = (platform_labels or {}).get(_platform(config), {})
+        if labels or own:
             section = config.setdefault("config", {})
-            section["Labels"] = {**(section.get("Labels") or {}), **labels}
+            merged = {**(section.get("Labels") or {}), **(labels or {}), **own}
+            section["Labels"] = {k: v for k, v in merged.items() if v is not None}
 
     layout.rewrite(top, edit)
     layout.save_top(top)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.provenance import BaseRecord, RunImageRecord, safe_uri
+from cnbext.plan.builder_run_image import with_run_image_provenance
 from cnbext.plan.model import ImageBuild
 from cnbext.plan.provenance import base_record, extensions_of, image_provenance, with_provenance
 
@@ -27,18 +28,14 @@ def create_builder_provenance(
     given_run = config.run_images[0].image
     records = extensions_of((*config.extend_extensions, *options.extensions), config.base_dir, None)
     if run_build is not None and facts.run is not None:
-        run_build = with_provenance(
+        run_build = with_run_image_provenance(
             run_build,
-            image_provenance(
-                command="create-builder",
-                role="run image",
-                base=facts.run,
-                given=given_run,
-                platforms=options.platforms,
-                metadata=config.extend_run,
-                extensions=records,
-                build_id=options.build_id,
-            ),
+            command="create-builder",
+            base=facts.run,
+            given=given_run,
+            run_metadata=config.extend_run,
+            records=records,
+            options=options,
         )
     run_record = RunImageRecord(
         options.run_image or given_run,

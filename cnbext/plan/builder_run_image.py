@@ -2,6 +2,8 @@
 
 Shared by create-builder and extend-builder: the run image is extended exactly when --run-image
 names the result, with the extensions' run.Dockerfiles first, then the run scope's packages.
+Upgrading such a run image by its own name plans it alone (:func:`plan_run_image_alone`),
+from the same request.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.extender import applied_extensions
+from cnbext.cnb.provenance import ExtensionRecord
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.toml_source import TomlSource
 from cnbext.errors import ImageError, UsageError
 from cnbext.plan.extend import apply_extension_plan, plan_image_build
-from cnbext.plan.model import ImageBuild
+from cnbext.plan.model import ImageBuild, Plan
+from cnbext.plan.provenance import image_provenance, with_provenance
 
 if TYPE_CHECKING:
     from cnbext.plan.builder_options import BuilderOptions
-    from cnbext.plan.facts import ImageFacts
+    from cnbext.plan.facts import BaseImage, ImageFacts
 
 
 def check_run_image_flags(
@@ -96,4 +100,78 @@ def plan_extended_run_image(
         return build
     return apply_extension_plan(
         build, run_plan, build_id=options.build_id, app_dir=options.app_dir, metadata=metadata
+    )
+
+
+def with_run_image_provenance(
+    run_build: ImageBuild,
+    *,
+    command: str,
+    base: BaseImage,
+    given: str,
+    run_metadata: Mapping[str, Any],
+    records: tuple[ExtensionRecord, ...],
+    options: BuilderOptions,
+) -> ImageBuild:
+    """The extended run image records its own ``base`` (``given`` as the builder names it),
+    and what its extensions saw (env, app folder), so it can be checked and redone alone."""
+    return with_provenance(
+        run_build,
+        image_provenance(
+            command=command,
+            role="run image",
+            base=base,
+            given=given,
+            platforms=options.platforms,
+            metadata=run_metadata,
+            extensions=records,
+            build_id=options.build_id,
+            platform_env=options.platform_env,
+            app_dir=options.app_dir,
+        ),
+    )
+
+
+def plan_run_image_alone(
+    command: str,
+    source: TomlSource,
+    facts: ImageFacts,
+    *,
+    given: str,
+    run_metadata: Mapping[str, Any],
+    records: tuple[ExtensionRecord, ...],
+    options: BuilderOptions,
+    warnings: Sequence[str] = (),
+) -> Plan:
+    """The run image part of a builder command's plan, on its own: the same checks, build and
+    provenance as the command gives it, saved as --run-image and every mirror; no builder (the
+    builders name it by tag). ``facts.base`` is where the extensions ran."""
+    run_steps = facts.extensions.run.steps if facts.extensions else ()
+    check_run_image_request(
+        run_image=options.run_image,
+        run_steps=run_steps,
+        config_changes_run=bool(run_metadata),
+        config_name=source.display_name,
+    )
+    if options.run_image is None:
+        raise UsageError(f"the recorded {command} request extends no run image")
+    build = plan_extended_run_image(source, facts, run_metadata, options)
+    assert facts.run is not None  # plan_extended_run_image refuses it otherwise
+    build = with_run_image_provenance(
+        build,
+        command=command,
+        base=facts.run,
+        given=given,
+        run_metadata=run_metadata,
+        records=records,
+        options=options,
+    )
+    return Plan(
+        command=command,
+        builds=(build,),
+        publish=options.publish,
+        pull_policy=options.pull_policy,
+        sbom=options.sbom,
+        sign_key=options.sign_key,
+        warnings=(*warnings, *(facts.extensions.warnings if facts.extensions else ())),
     )

@@ -23,7 +23,6 @@ from cnbext.cnb.dockerfile import (
 from cnbext.cnb.extender import ExtenderPlan, applied_extensions
 from cnbext.cnb.labels import (
     EXTEND_METADATA,
-    REBASABLE,
     encode_json_label,
     label_changes,
     merge_metadata,
@@ -114,7 +113,9 @@ class PackageInstall:
 
     manager: PackageManager | None  # None: nothing to install
     packages: tuple[str, ...]
-    labels: dict[str, str]  # io.buildpacks.extend.metadata (merged) and io.buildpacks.rebasable
+    labels: dict[str, str]  # io.buildpacks.extend.metadata (merged)
+    # The packages' layers may move onto a new base: only when the config says so.
+    rebasable: bool = False
 
     @property
     def manager_name(self) -> str | None:
@@ -156,11 +157,8 @@ def plan_packages(
         previous = parse_json_label(base.labels, EXTEND_METADATA) or {}
     except ValueError:
         previous = {}  # a foreign, malformed value: ours replaces it rather than failing
-    labels = {
-        EXTEND_METADATA: encode_json_label(merge_metadata(previous, metadata)),
-        REBASABLE: "true" if metadata.get("rebasable", False) is True else "false",
-    }
-    return PackageInstall(manager, packages, labels)
+    labels = {EXTEND_METADATA: encode_json_label(merge_metadata(previous, metadata))}
+    return PackageInstall(manager, packages, labels, metadata.get("rebasable") is True)
 
 
 def base_build_args(
@@ -206,7 +204,7 @@ def plan_image_build(
             description=f"install {', '.join(install.packages)} with {install.manager_name}",
             user_has_group=bool(build_args["group_id"]),
         )
-    return image_build(
+    build = image_build(
         base,
         install,
         role=role,
@@ -216,6 +214,7 @@ def plan_image_build(
         names=names,
         platforms=platforms,
     )
+    return replace(build, rebasable=install.rebasable)
 
 
 def image_build(
@@ -346,20 +345,15 @@ def apply_extension_plan(
     metadata: Mapping[str, Any],
 ) -> ImageBuild:
     """``build`` with the extensions' Dockerfiles of one kind applied first. For a run image
-    the label says whether cnbext's own packages, if any, are declared rebasable; once the
-    steps are built, it stays "true" only if every applied run.Dockerfile's result says so
+    ``rebasable`` says whether cnbext's own packages, if any, are declared rebasable; once the
+    steps are built, it stays true only if every applied run.Dockerfile's result says so
     too (cnbext.client.extension_chain)."""
-    labels = dict(build.labels)
+    rebasable = build.rebasable
     if plan.kind is DockerfileKind.RUN and plan.steps:
-        ours = not build.packages or metadata.get("rebasable") is True
-        labels[REBASABLE] = "true" if ours else "false"
+        rebasable = not build.packages or metadata.get("rebasable") is True
     return replace(
         build,
-        labels=labels,
-        result_labels={**build.result_labels, **labels},
-        label_changes=tuple(
-            label_changes({c.name: c.old for c in build.label_changes if c.old is not None}, labels)
-        ),
+        rebasable=rebasable,
         extension_steps=plan.steps,
         extension_build_ids=tuple(build_id or str(uuid.uuid4()) for _ in plan.steps),
         app_dir=app_dir,

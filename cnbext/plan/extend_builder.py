@@ -20,7 +20,7 @@ from cnbext.cnb.labels import (
     EXTEND_METADATA,
     encode_json_label,
 )
-from cnbext.cnb.provenance import ExtensionRecord, RunImageRecord
+from cnbext.cnb.provenance import RunImageRecord
 from cnbext.config.builder import scoped_package_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.errors import ImageError, UsageError
@@ -29,6 +29,7 @@ from cnbext.plan.builder_run_image import (
     check_run_image_flags,
     check_run_image_request,
     plan_extended_run_image,
+    with_run_image_provenance,
 )
 from cnbext.plan.extend import (
     apply_extension_plan,
@@ -249,7 +250,15 @@ def _with_provenance(
             base_record(run_base, facts.run_image),
             dict(config.run_metadata),
         )
-        run_build = _run_image_provenance(config, options, run_build, run_base, facts, records)
+        run_build = with_run_image_provenance(
+            run_build,
+            command="extend-builder",
+            base=run_base,
+            given=facts.run_image,
+            run_metadata=config.run_metadata,
+            records=records,
+            options=options,
+        )
     builder = with_provenance(
         builder,
         image_provenance(
@@ -267,27 +276,3 @@ def _with_provenance(
         ),
     )
     return builder, run_build
-
-
-def _run_image_provenance(
-    config: ExtendBuilderConfig,
-    options: BuilderOptions,
-    run_build: ImageBuild,
-    run_base: BaseImage,
-    facts: BuilderFacts,
-    records: tuple[ExtensionRecord, ...],
-) -> ImageBuild:
-    """The extended run image records its own base, so it can be checked on its own."""
-    return with_provenance(
-        run_build,
-        image_provenance(
-            command="extend-builder",
-            role="run image",
-            base=run_base,
-            given=facts.run_image,
-            platforms=options.platforms,
-            metadata=config.run_metadata,
-            extensions=records,
-            build_id=options.build_id,
-        ),
-    )

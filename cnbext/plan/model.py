@@ -73,6 +73,10 @@ class ImageBuild:
     # then joined into one image index under ``names[0]``. Empty: this build is published.
     per_platform: tuple[ImageBuild, ...] = ()
     tag_platforms: bool = False
+    # Whether this image's own layers may move onto a new base (an image or run image; None
+    # for builders, judged otherwise): recorded in its provenance for upgrade, never written
+    # as io.buildpacks.rebasable, which apps built on the image would inherit.
+    rebasable: bool | None = None
 
     @property
     def primary_name(self) -> str:

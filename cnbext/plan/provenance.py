@@ -113,8 +113,9 @@ def with_request(plan: Plan, request: Mapping[str, Any]) -> Plan:
 
 
 def with_provenance(build: ImageBuild, provenance: Provenance) -> ImageBuild:
-    """``build`` also writing the provenance label."""
-    value = provenance.encode()
+    """``build`` also writing the provenance label, with the build's own judgement of its
+    layers' rebasability (``build.rebasable``) in it."""
+    value = replace(provenance, rebasable=build.rebasable).encode()
     change = LabelChange(PROVENANCE, build.result_labels.get(PROVENANCE), value)
     return replace(
         build,

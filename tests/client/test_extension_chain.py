@@ -3,6 +3,7 @@ what each step is given, the rebasable reset, history names, the root refusal.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -11,7 +12,9 @@ import pytest
 
 from cnbext.client.extension_chain import build_extension_steps, build_plan_steps
 from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.extender import REBASABLE_LABEL as REBASABLE
 from cnbext.cnb.extender import ExtenderStep
+from cnbext.cnb.provenance import PROVENANCE, BaseRecord, Provenance
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.errors import ROOT_USER_ERROR, ExtensionError
 from cnbext.plan.model import ImageBuild
@@ -67,13 +70,28 @@ def step(ext: str, first_line: str, *, switch_to: str | None = None, extends: bo
     )
 
 
-def image_build(*steps: ExtenderStep, rebasable: str = "true") -> ImageBuild:
+PROVENANCE_OF_RUN = Provenance("extend", "image", "0", BaseRecord("run:1"), PLATFORMS, {})
+
+
+def image_build(*steps: ExtenderStep, rebasable: bool = True) -> ImageBuild:
     return ImageBuild(
         role="run image", base="run:1", dockerfile="", build_args={},
-        labels={"io.buildpacks.rebasable": rebasable}, result_labels={}, label_changes=(),
+        labels={PROVENANCE: PROVENANCE_OF_RUN.encode()}, result_labels={}, label_changes=(),
         names=("out:1",), platforms=PLATFORMS, package_manager=None, packages=(), base_user="1001:1000",
         extension_steps=steps, extension_build_ids=tuple(f"id-{i}" for i in range(len(steps))),
+        rebasable=rebasable,
     )  # fmt: skip
+
+
+def final_labels(result: ImageBuild) -> list[dict[str, str]]:
+    """Each platform's labels in the layout the image itself is built on."""
+    assert result.base_context is not None
+    final = Path(result.base_context.removeprefix("oci-layout://").split("@")[0])
+    return [dict(config["config"].get("Labels") or {}) for config in configs(final)]
+
+
+def recorded_rebasable(result: ImageBuild) -> object:
+    return json.loads(result.labels[PROVENANCE]).get("rebasable")
 
 
 def chain(layouts: FakeLayouts, build: ImageBuild, tmp_path: Path) -> ImageBuild:
@@ -97,7 +115,11 @@ def test_args_user_history_and_rebasable_through_two_steps(tmp_path: Path) -> No
     assert second.build_args["build_id"] == "id-1"
     assert first.platforms == second.platforms == PLATFORMS
     assert layouts.exports == ["run:1"]
-    assert result.labels["io.buildpacks.rebasable"] == "true"
+    # Every run step said so: recorded in the provenance; the image keeps its base's
+    # (missing) label, so an app built on it is not refused by the lifecycle's rebaser.
+    assert result.rebasable is True and recorded_rebasable(result) is True
+    assert [REBASABLE in labels for labels in final_labels(result)] == [False, False]
+    assert REBASABLE not in result.labels
     assert result.base_context is not None
     final = Path(result.base_context.removeprefix("oci-layout://").split("@")[0])
     for config in configs(final):
@@ -111,13 +133,22 @@ def test_args_user_history_and_rebasable_through_two_steps(tmp_path: Path) -> No
 def test_the_label_is_reset_before_each_run_step(tmp_path: Path) -> None:
     layouts = FakeLayouts({"run:1": "1001:1000"}, base_labels={"io.buildpacks.rebasable": "true"})
     result = chain(layouts, image_build(step("a/silent", "# user=1001:1000")), tmp_path)
-    assert result.labels["io.buildpacks.rebasable"] == "false"
+    # The base's "true" did not count for the step; the image gets the base's label back.
+    assert result.rebasable is False and recorded_rebasable(result) is False
+    assert [labels[REBASABLE] for labels in final_labels(result)] == ["true", "true"]
+
+
+def test_a_step_labelled_false_leaves_no_false_label_on_the_image(tmp_path: Path) -> None:
+    layouts = FakeLayouts({"run:1": "1001:1000"})
+    result = chain(layouts, image_build(step("a/no", "# label=false")), tmp_path)
+    assert result.rebasable is False and recorded_rebasable(result) is False
+    assert [REBASABLE in labels for labels in final_labels(result)] == [False, False]
 
 
 def test_cnbexts_own_packages_can_keep_it_false(tmp_path: Path) -> None:
     layouts = FakeLayouts({"run:1": "1001:1000"})
-    build = image_build(step("a/yes", "# label=true"), rebasable="false")
-    assert chain(layouts, build, tmp_path).labels["io.buildpacks.rebasable"] == "false"
+    build = image_build(step("a/yes", "# label=true"), rebasable=False)
+    assert recorded_rebasable(chain(layouts, build, tmp_path)) is False
 
 
 def test_a_switch_builds_on_the_switched_to_image_with_its_user(tmp_path: Path) -> None:

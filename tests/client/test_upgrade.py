@@ -164,6 +164,23 @@ def test_a_moved_base_is_found_through_the_engines_registry() -> None:
             False,
         ),
         ({"command": "create-builder", "role": "run image"}, {}, False),
+        # cnbext's own judgement is in the provenance; the label is then the base's business.
+        ({"rebasable": True}, {}, True),
+        ({"rebasable": True}, {"io.buildpacks.rebasable": "false"}, True),
+        ({"rebasable": False}, {"io.buildpacks.rebasable": "true"}, False),
+        ({"command": "create-builder", "role": "run image", "rebasable": True}, {}, True),
+        ({"command": "extend-builder", "role": "run image", "rebasable": False}, {}, False),
+        # Made by an older cnbext: no judgement recorded, it wrote the label.
+        (
+            {"command": "extend-builder", "role": "run image"},
+            {"io.buildpacks.rebasable": "true"},
+            True,
+        ),
+        (
+            {"command": "extend-builder", "role": "run image", "metadata": {"packages": ["jq"]}},
+            {"io.buildpacks.rebasable": "false"},
+            False,
+        ),
     ],
 )
 def test_what_is_rebased_registry_side(
@@ -240,3 +257,23 @@ def test_inspect_shows_whether_each_name_has_a_verified_signature() -> None:
     assert states[name].startswith(f"no signature by {key}")
     plain = inspect_image(name, engine=FakeEngine(registry_views={name: unsigned}))
     assert plain["signatures"] is None
+
+
+def test_a_run_image_upgraded_with_its_builder_is_left_to_the_builders_upgrade() -> None:
+    from cnbext.cnb.provenance import RunImageRecord
+
+    builder = replace(
+        provenance("/unused"),
+        command="extend-builder",
+        role="builder",
+        run_image=RunImageRecord("docker.io/reg/run:1", ("docker.io/m/run:1",), None, {}),
+    )
+    run = replace(provenance("/unused"), command="extend-builder", role="run image")
+    run_checked = _checked("docker.io/reg/run:1", "sha256:3", run)
+    mirror_checked = _checked("docker.io/m/run:1", "sha256:3", run)
+    builder_checked = _checked("docker.io/reg/builder:1", "sha256:4", builder)
+    leaders, covered = _split_covered([run_checked, builder_checked, mirror_checked])
+    assert leaders == [builder_checked]
+    assert covered == [(run_checked, builder_checked), (mirror_checked, builder_checked)]
+    # Alone, the run image is upgraded by its own name.
+    assert _split_covered([run_checked]) == ([run_checked], [])

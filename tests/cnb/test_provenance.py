@@ -15,6 +15,7 @@ from cnbext.cnb.provenance import (
     RunImageRecord,
     earlier_rounds,
     extension_records,
+    layers_rebasable,
     read_provenance,
     recorded_env,
     safe_uri,
@@ -121,3 +122,36 @@ def test_platform_env_keeps_names_but_not_secret_looking_values() -> None:
     value = provenance(platform_env=recorded_env(env), app="/src/app")
     assert read_provenance({PROVENANCE: value.encode()}) == value
     assert "ghp_x" not in value.encode() and "pw" not in value.encode()
+
+
+@pytest.mark.parametrize(
+    ("recorded", "label", "expected"),
+    [
+        (True, None, True),
+        (True, "false", True),  # the label is the base's: an older run image's, say
+        (False, "true", False),
+        (False, None, False),
+        # No judgement recorded: an older cnbext wrote it as io.buildpacks.rebasable.
+        (None, "true", True),
+        (None, "false", False),
+        (None, "1", False),
+        (None, None, False),
+    ],
+)
+def test_layers_rebasable_reads_the_provenance_then_an_older_cnbexts_label(
+    recorded: bool | None, label: str | None, expected: bool
+) -> None:
+    value = provenance(role="run image", rebasable=recorded)
+    labels = {PROVENANCE: value.encode()}
+    if label is not None:
+        labels["io.buildpacks.rebasable"] = label
+    read = read_provenance(labels)
+    assert read is not None and read.rebasable is recorded
+    assert ("rebasable" in json.loads(labels[PROVENANCE])) is (recorded is not None)
+    assert layers_rebasable(read, labels) is expected
+
+
+def test_a_rebasable_value_that_is_no_bool_is_not_a_judgement() -> None:
+    value = provenance().to_dict()
+    value["rebasable"] = "true"
+    assert Provenance.from_dict(value).rebasable is None

@@ -228,3 +228,9 @@ def example_builder(
 
 def label_json(engine: EngineEnv, image: str, name: str) -> Any:
     return json.loads(engine.labels(image)[name])
+
+
+def layers_rebasable(labels: dict[str, str]) -> Any:
+    """cnbext's judgement of an image's own layers, as its provenance records it: the image
+    itself carries no io.buildpacks.rebasable of cnbext's (apps would inherit it)."""
+    return json.loads(labels["io.cnbext.provenance"]).get("rebasable")

@@ -180,7 +180,7 @@ def test_rebase_path_swaps_only_the_base_layers(
     assert run_fresh(name, "cat /base-version; jq --version").split() == ["v2", "jq-1.6"]
     document = inspect(cnbext, name)
     assert document["status"]["state"] == "up to date"
-    assert document["rebasable"] == "true"
+    assert document["rebasable"] is None and document["layersRebasable"] is True
     assert document["extendMetadata"] == {"packages": ["jq"], "rebasable": True}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from python_on_whales import DockerClient, Image
 
-from tests.engine.conftest import Cli, EngineEnv, extend_toml
+from tests.engine.conftest import Cli, EngineEnv, extend_toml, layers_rebasable
 
 pytestmark = pytest.mark.engine
 
@@ -53,7 +53,9 @@ def test_image_config_and_labels_survive_and_metadata_is_recorded(
     for name, value in (base.config.labels or {}).items():
         assert labels[name] == value, name
     assert json.loads(labels["io.buildpacks.extend.metadata"]) == {"packages": ["jq", "tree"]}
-    assert labels["io.buildpacks.rebasable"] == "false"
+    # Not declared rebasable: cnbext's provenance says so; no label for apps to inherit.
+    assert layers_rebasable(labels) is False
+    assert "io.buildpacks.rebasable" not in labels
 
 
 def test_no_package_manager_lists_or_caches_are_left(
@@ -319,7 +321,8 @@ def test_extensions_follow_the_kind_of_the_image(engine: EngineEnv, cnbext: Cli)
     ]
     labels = engine.labels(run_result)
     # jq was installed by cnbext itself without rebasable = true: not rebasable.
-    assert labels["io.buildpacks.rebasable"] == "false"
+    assert layers_rebasable(labels) is False
+    assert "io.buildpacks.rebasable" not in labels
     assert json.loads(labels["io.buildpacks.extend.metadata"]) == {
         "packages": ["jq"],
         "extensions": [{"id": "examples/run-motd", "version": "0.0.1"}],

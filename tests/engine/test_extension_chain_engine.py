@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnbext.cnb.sbom import SBOM_LABEL
-from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, extend_toml
+from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, extend_toml, layers_rebasable
 from tests.fixtures.buildpacks import write_extension
 
 pytestmark = pytest.mark.engine
@@ -90,7 +90,7 @@ def test_two_platform_publish_runs_each_platforms_binaries_and_reruns_identicall
     # BuildKit's docker driver keeps a pushed image under its name: nothing else is added.
     assert names_added(before, engine.image_list()) <= {name}
     (image,) = json.loads(first.stdout)["images"]
-    assert image["labels"]["io.buildpacks.rebasable"] == "true"  # the quoted LABEL form
+    assert layers_rebasable(image["labels"]) is True  # the quoted LABEL form
     for platform, arch in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
         command = "uname -m; cat /etc/cnbext-ext-arch; id -u; jq --version; cat /etc/cnbext-heredoc"
         out = run_on(engine, name, platform, command)
@@ -237,7 +237,7 @@ def test_switching_run_dockerfile_gets_the_switched_to_images_user(
         "switched",
     ]
     labels = engine.labels(name)
-    assert labels["io.buildpacks.rebasable"] == "false"  # neither Dockerfile says so
+    assert layers_rebasable(labels) is False  # neither Dockerfile says so
     assert json.loads(labels["io.buildpacks.extend.metadata"])["extensions"] == [
         {"id": "test/switch", "version": "1.0.0"},
         {"id": "test/after", "version": "1.0.0"},
@@ -267,13 +267,22 @@ def test_rebasable_is_read_from_each_built_step_and_reset_before_each(
     cnbext.write("extend.toml", extend_toml(engine.run_image, ""))
     both = ("--extension", str(arg_expanded), "--extension", str(quoted))
     cnbext("extend", rebasable, "-c", "extend.toml", *both, check=True)
-    assert engine.labels(rebasable)["io.buildpacks.rebasable"] == "true"
+    assert layers_rebasable(engine.labels(rebasable)) is True
+    # The steps' labels went to the provenance: the image has its base's (none).
+    assert "io.buildpacks.rebasable" not in engine.labels(rebasable)
     # On an image labelled rebasable, a Dockerfile that does not say so makes it false: the
-    # label is reset before each run.Dockerfile, so the inherited value does not count.
+    # label is reset before each run.Dockerfile, so the inherited value does not count; the
+    # image keeps the label its base had.
+    subprocess.run(
+        ["docker", "buildx", "build", "-q", "--load", "-t", rebasable, "-"],
+        input=f"FROM {rebasable}\nLABEL io.buildpacks.rebasable=true\n",
+        text=True, check=True, capture_output=True,
+    )  # fmt: skip
     cnbext.write("extend.toml", extend_toml(rebasable, ""))
     cnbext("extend", inherited, "-c", "extend.toml", "--extension", str(silent), check=True)
     labels = engine.labels(inherited)
-    assert labels["io.buildpacks.rebasable"] == "false"
+    assert layers_rebasable(labels) is False
+    assert labels["io.buildpacks.rebasable"] == "true"  # its base's, untouched
     assert labels["io.cnbext.test"] == "x"
 
 

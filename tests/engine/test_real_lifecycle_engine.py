@@ -7,13 +7,16 @@ each app is then run. The build sees the build image's added packages (the tools
 buildpack records them), the app runs with the run image's, and its
 io.buildpacks.lifecycle.metadata names the extended run image and its mirror. A builder with
 amd64 and arm64 targets gets the arm64 lifecycle archive in its arm64 image, which builds an
-arm64 app under emulation.
+arm64 app under emulation. An app built on an extend-builder run image is rebased by the real
+`rebaser` (no -force) onto that run image once `cnbext upgrade RUN_IMAGE` has moved it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,9 @@ from tests.engine.conftest import EXAMPLES, Cli, EngineEnv
 from tests.fixtures.lifecycle_run import (
     Daemon,
     app_config,
+    app_labels,
     create_app,
+    phase,
     recorded_run_image,
     run_app,
     served_digests,
@@ -238,3 +243,74 @@ def test_the_arm64_builder_of_a_multi_target_builder_builds_an_arm64_app_under_e
     uname = run_app(daemon, app, "-m", entrypoint="uname", platform="linux/arm64")
     assert uname.strip() == "aarch64"
     assert recorded_run_image(app)["image"] == engine.multiarch_run_image
+
+
+def push_run_base(engine: EngineEnv, name: str, tmp: Path, version: str) -> None:
+    """The example run image plus a file naming its version, pushed as ``name``."""
+    context = tmp / f"run-base-{version}"
+    context.mkdir(parents=True)
+    (context / "version").write_text(version + "\n")
+    (context / "Dockerfile").write_text(f"FROM {engine.run_image}\nCOPY version /base-version\n")
+    args = ("docker", "buildx", "build", "-q", "--network", "host", "--provenance=false")
+    subprocess.run([*args, "-t", name, "--push", str(context)], check=True, capture_output=True)
+
+
+def top_digest(reference: str) -> str:
+    out = subprocess.run(
+        ["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Manifest}}", reference],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    digest: str = json.loads(out)["digest"]
+    return digest
+
+
+def test_an_app_on_an_upgraded_run_image_is_rebased_by_the_real_rebaser_without_force(
+    engine: EngineEnv,
+    real_cli: tuple[Cli, RealLifecycle],
+    daemon: Daemon,
+    app_source: Path,
+    tmp_path: Path,
+) -> None:
+    cli, lifecycle = real_cli
+    run_base, plain = engine.name("rl-runbase"), engine.name("rl-plain")
+    made = Made(engine.name("rl-tree"), engine.name("rl-run-tree"), engine.name("rl-tree-mirror"))
+    daemon.note(run_base, plain, made.builder, made.run_image, made.mirror)
+    push_run_base(engine, run_base, tmp_path, "v1")
+    toml = builder_toml(lifecycle, engine.build_image, run_base, extend="")
+    cli("create-builder", plain, "-c", str(cli.write("plain.toml", toml)), "--publish", check=True)
+    config = cli.write(
+        "tree.toml",
+        f'[extend]\nimage = "{plain}"\n[extend.metadata.run]\npackages = ["tree"]\n',
+    )
+    cli(
+        "extend-builder", made.builder, "-e", str(config), "--run-image", made.run_image,
+        "--run-image-mirror", made.mirror, "--publish", check=True,
+    )  # fmt: skip
+    # Packages were installed (not declared rebasable): cnbext's provenance says so, the run
+    # image carries no io.buildpacks.rebasable=false for every app to inherit.
+    run_doc = json.loads(cli("inspect", made.run_image, "-o", "json", check=True).stdout)
+    assert run_doc["rebasable"] is None and run_doc["provenance"]["rebasable"] is False
+    app = engine.name("rl-app-rebase")
+    create_app(daemon, made.builder, app, engine.registry, app_source)
+    assert app_labels(app).get("io.buildpacks.rebasable") != "false"
+    before = recorded_run_image(app)["reference"]
+
+    push_run_base(engine, run_base, tmp_path, "v2")
+    upgraded = cli("upgrade", made.run_image, "--publish", "-o", "json")
+    assert upgraded.returncode == 0, upgraded.stderr
+    (result,) = json.loads(upgraded.stdout)["images"]
+    assert (result["state"], result["method"]) == ("upgraded", "rebuild"), result
+    assert top_digest(made.mirror) == top_digest(made.run_image) == result["digestAfter"]
+
+    # The real rebaser, as `pack rebase` runs it, without -force.
+    phase(daemon, made.builder, "rebaser", ["-insecure-registry", engine.registry, app])
+    report = run_app(daemon, app, "-c", "cat /base-version; command -v tree", entrypoint="sh")
+    assert report.split() == ["v2", "/usr/bin/tree"]
+    assert "hello from a cnbext example builder" in run_app(daemon, app)
+    run_image = recorded_run_image(app)
+    assert (run_image["image"], run_image["mirrors"]) == (made.run_image, [made.mirror])
+    assert run_image["reference"] != before
+    assert run_image["reference"].split("@")[1] in served_digests(made.run_image)
+    # The builder names the run image by tag: inspect says it moved on its own.
+    builder_doc = json.loads(cli("inspect", made.builder, "-o", "json", check=True).stdout)
+    assert builder_doc["status"]["runImage"]["state"] == "moved", builder_doc["status"]

@@ -10,6 +10,7 @@ import pytest
 
 from cnbext.cnb.dockerfile import DockerfileKind, lint
 from cnbext.cnb.labels import EXTEND_METADATA, REBASABLE
+from cnbext.cnb.provenance import PROVENANCE
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.errors import ConfigError, ImageError, UsageError
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
@@ -72,12 +73,13 @@ def test_plan_installs_packages_with_the_distro_manager_and_restores_the_user(
 def test_labels_record_metadata_and_keep_every_base_label(tmp_path: Path) -> None:
     (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(RUN_IMAGE)).builds
     assert json.loads(build.labels[EXTEND_METADATA]) == {"packages": ["jq", "tree"]}
-    assert build.labels[REBASABLE] == "false"
     assert build.result_labels["io.buildpacks.stack.id"] == "io.example.stack"
     assert build.result_labels["org.example.owner"] == "ops"
     changes = {c.name: (c.old, c.new) for c in build.label_changes}
     assert changes[EXTEND_METADATA][0] is None
-    assert changes[REBASABLE] == (None, "false")
+    # Apps built on the image inherit its labels: cnbext's judgement stays in its provenance.
+    assert REBASABLE not in build.labels and REBASABLE not in changes
+    assert json.loads(build.labels[PROVENANCE])["rebasable"] is False
 
 
 def test_extending_an_extended_image_merges_the_metadata(tmp_path: Path) -> None:
@@ -99,7 +101,16 @@ def test_extending_an_extended_image_merges_the_metadata(tmp_path: Path) -> None
 def test_rebasable_true_only_when_the_config_says_so(tmp_path: Path) -> None:
     cfg = config(tmp_path, 'packages = ["jq"]\nrebasable = true\n')
     (build,) = plan_extend(cfg, OPTIONS, ImageFacts(RUN_IMAGE)).builds
-    assert build.labels[REBASABLE] == "true"
+    assert build.rebasable is True
+    assert json.loads(build.labels[PROVENANCE])["rebasable"] is True
+    assert REBASABLE not in build.labels
+
+
+def test_a_base_label_is_inherited_untouched(tmp_path: Path) -> None:
+    labelled = replace(RUN_IMAGE, labels={**RUN_IMAGE.labels, REBASABLE: "false"})
+    (build,) = plan_extend(config(tmp_path), OPTIONS, ImageFacts(labelled)).builds
+    assert REBASABLE not in build.labels
+    assert build.result_labels[REBASABLE] == "false"
 
 
 @pytest.mark.parametrize("user", ["", "0", "root", "0:0", "root:root"])
