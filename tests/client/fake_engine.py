@@ -7,6 +7,7 @@ signature and refuses to instantiate it while one is missing: the fake cannot dr
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import DPKG_STATUS
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import (
+    Attestations,
     BuiltFiles,
     BuiltImage,
     ImageSource,
@@ -38,6 +40,7 @@ BUILDING = (
     "push-platform",
     "index",
     "sign",
+    "attest",
 )  # the calls that make or publish something
 
 
@@ -90,6 +93,12 @@ class FakeEngine(Engine):
     # drop its signature (a registry refusing the .sig push).
     signatures: set[tuple[str, str]] = field(default_factory=set)
     refuses_signatures: Collection[str] = ()
+    # (repository@digest, kind) -> (key, the statement cosign would make); repositories in
+    # refuses_attestations drop them (a registry refusing the .att push).
+    attestations: dict[tuple[str, str], tuple[str, dict[str, object]]] = field(
+        default_factory=dict
+    )
+    refuses_attestations: Collection[str] = ()
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -250,6 +259,24 @@ class FakeEngine(Engine):
         with self._lock:
             signed = (f"{repository}@{digest}", key) in self.signatures
         return None if signed else f"no signature by {key} for {digest} in {repository}"
+
+    def attest(self, reference: str, key: str, predicate: bytes, kind: str) -> None:
+        self._record("attest", f"{reference}#{kind}", publish=True)
+        repository, _, digest = reference.partition("@")
+        subject = {"name": repository, "digest": {"sha256": digest.removeprefix("sha256:")}}
+        made = {"subject": [subject], "kind": kind, "predicate": json.loads(predicate)}
+        if repository not in self.refuses_attestations:
+            with self._lock:
+                self.attestations[(reference, kind)] = (key, made)
+
+    def verify_attestations(self, reference: str, key: str, kind: str) -> Attestations:
+        """The statement attest() left for that digest and kind, when made with ``key``."""
+        self._record("verify-attestation", f"{reference}#{kind}")
+        with self._lock:
+            found = self.attestations.get((reference, kind))
+        if found is None or found[0] != key:
+            return Attestations(why=f"no {kind} attestation by {key} for {reference}")
+        return Attestations(statements=(found[1],))
 
 
 def fake_dpkg_status(packages: Mapping[str, str], architecture: str = "amd64") -> bytes:
