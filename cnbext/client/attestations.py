@@ -11,6 +11,7 @@ digest): one that does not verify fails the publish before the next image is nam
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -53,10 +54,8 @@ def image_attestations(
     """What an image carries: its provenance (when it has cnbext's) about ``digest``, and each
     platform's SBOM document (``sboms``: platform -> (that image's digest, document))."""
     found = []
-    try:
+    with contextlib.suppress(NoProvenanceError):  # not made by cnbext: nothing to say how
         found.append(Attestation(PROVENANCE_TYPE, digest, encode(provenance_predicate(labels))))
-    except NoProvenanceError:
-        pass  # not made by cnbext: nothing to say how
     for platform, (platform_digest, document) in sorted(sboms.items()):
         found.append(Attestation(CYCLONEDX_TYPE, platform_digest, document, platform))
     return tuple(found)
@@ -98,7 +97,9 @@ def unverified_attestations(
     return failing
 
 
-def attestation_problem(engine: Engine, name: str, attestation: Attestation, key: str) -> str | None:
+def attestation_problem(
+    engine: Engine, name: str, attestation: Attestation, key: str
+) -> str | None:
     """None when ``name``'s repository holds a statement of the attestation's type about its
     digest that ``key`` verifies; else why not (missing, another key, another digest)."""
     reference = f"{parse_reference(name).repository}@{attestation.digest}"

@@ -95,9 +95,7 @@ class FakeEngine(Engine):
     refuses_signatures: Collection[str] = ()
     # (repository@digest, kind) -> (key, the statement cosign would make); repositories in
     # refuses_attestations drop them (a registry refusing the .att push).
-    attestations: dict[tuple[str, str], tuple[str, dict[str, object]]] = field(
-        default_factory=dict
-    )
+    attestations: dict[tuple[str, str], tuple[str, dict[str, object]]] = field(default_factory=dict)
     refuses_attestations: Collection[str] = ()
 
     def __post_init__(self) -> None:

@@ -1,0 +1,126 @@
+"""Attestations on publish with the fake engine: each published image's SLSA provenance and
+each platform's SBOM attached in the repository of every name, verified there before the next
+image is named; one that does not verify stops the builder like an unverified signature."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import cnbext
+from cnbext.cnb.slsa import encode, provenance_predicate
+from cnbext.errors import PublishError
+from tests.client.fake_engine import Call, FakeEngine
+from tests.client.images import IMAGES, extend_toml
+from tests.client.test_installed import PLATFORMS, files
+from tests.client.test_publish import BUILDER_OUT, MIRROR, MIRROR_2, RUN_OUT, extend_builder
+from tests.client.test_signing import KEY
+
+OUT = "localhost:5000/x/extended:1"
+
+
+def repository(name: str) -> str:
+    return name.rsplit(":", 1)[0]
+
+
+def test_each_name_carries_the_provenance_verified_before_the_builder_is_named(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(IMAGES)
+    result = extend_builder(tmp_path, engine, sign_key=KEY)
+    run, builder = result.images
+    run_refs = [
+        f"{repository(n)}@{run.digest}#slsaprovenance1" for n in (RUN_OUT, MIRROR, MIRROR_2)
+    ]
+    calls = [c for c in engine.calls if c.method in ("attest", "verify-attestation", "copy")]
+    builder_copy = calls.index(Call("copy", BUILDER_OUT))
+    before = calls[:builder_copy]
+    assert {c for c in before if c.method == "attest"} == {
+        Call("attest", ref, publish=True) for ref in run_refs
+    }
+    assert {c for c in before if c.method == "verify-attestation"} == {
+        Call("verify-attestation", ref) for ref in run_refs
+    }
+    builder_ref = f"localhost:5000/b/builder@{builder.digest}"
+    assert calls[builder_copy + 1 :] == [
+        Call("attest", f"{builder_ref}#slsaprovenance1", publish=True),
+        Call("verify-attestation", f"{builder_ref}#slsaprovenance1"),
+    ]
+    # The predicate is the one the published labels describe, subject the published digest.
+    key, made = engine.attestations[(builder_ref, "slsaprovenance1")]
+    assert key == KEY
+    assert made["predicate"] == json.loads(encode(provenance_predicate(builder.labels)))
+    assert made["subject"] == [
+        {"name": "localhost:5000/b/builder", "digest": {"sha256": builder.digest[7:]}}
+    ]
+
+
+def test_a_mirror_that_drops_attestations_stops_the_builder(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES, refuses_attestations={"localhost:5001/stack/run"})
+    with pytest.raises(PublishError) as caught:
+        extend_builder(tmp_path, engine, sign_key=KEY)
+    message = caught.value.message
+    assert f"attestations of {RUN_OUT} do not verify under {MIRROR}: provenance: " in message
+    assert f"not published: {BUILDER_OUT}" in message
+    assert Call("copy", BUILDER_OUT) not in engine.calls
+
+
+def test_without_a_key_nothing_is_attested(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    extend_builder(tmp_path, engine)
+    assert not engine.attestations
+    assert not [c for c in engine.calls if c.method in ("attest", "verify-attestation")]
+
+
+def test_each_platform_image_carries_its_own_sbom(tmp_path: Path) -> None:
+    per_platform = {
+        "linux/amd64": files({"libc6": "2.36-9"}, {"libc6": "2.36-9", "jq": "1.6-2.1"}, "amd64"),
+        "linux/arm64": files({"libc6": "2.36-9"}, {"libc6": "2.36-9", "jq": "1.6-2.0"}, "arm64"),
+    }
+    engine = FakeEngine(IMAGES, package_files={OUT: per_platform})
+    options = cnbext.ExtendOptions(
+        names=(OUT,),
+        publish=True,
+        platforms=PLATFORMS,
+        sbom=cnbext.SbomFormat.CYCLONEDX,
+        sign_key=KEY,
+    )
+    result = cnbext.extend(extend_toml(tmp_path), options, engine=engine)
+    (index_call,) = [c for c in engine.calls if c.method == "index"]
+    sources = index_call.target.split("<-", 1)[1].split(",")
+    sboms = {
+        ref: made for (ref, kind), (_, made) in engine.attestations.items() if kind == "cyclonedx"
+    }
+    # One SBOM per platform image, by that image's digest; none on the index.
+    assert set(sboms) == set(sources)
+    versions = set()
+    for made in sboms.values():
+        components = {c["name"]: c for c in made["predicate"]["components"]}  # type: ignore[index]
+        versions.add(components["jq"]["version"])
+    assert versions == {"1.6-2.1", "1.6-2.0"}
+    index = f"{repository(OUT)}@{result.images[0].digest}"
+    assert set(engine.attestations) == {
+        *((s, "cyclonedx") for s in sources),
+        (index, "slsaprovenance1"),
+    }
+
+
+def test_the_attested_provenance_holds_no_secret(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    options = cnbext.ExtendOptions(
+        names=(OUT,),
+        publish=True,
+        sign_key=KEY,
+        platform_env={"API_TOKEN": "s3cret-token", "MIRROR_URL": "https://u:s3cret-pw@m.example/x"},
+    )
+    config = extend_toml(tmp_path)
+    result = cnbext.extend(config, options, engine=engine)
+    index = f"{repository(OUT)}@{result.images[0].digest}"
+    _, made = engine.attestations[(index, "slsaprovenance1")]
+    text = json.dumps(made)
+    assert "s3cret" not in text
+    recorded = made["predicate"]["buildDefinition"]["externalParameters"]["options"]  # type: ignore[index]
+    assert recorded["platform_env"] == {"API_TOKEN": None, "MIRROR_URL": None}
+    assert recorded["sign_key"] == KEY  # the key by reference, never its password
