@@ -12,12 +12,16 @@ digest): one that does not verify fails the publish before the next image is nam
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
 from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.provenance import Provenance
+from cnbext.cnb.sbom import SBOM_PATH
 from cnbext.cnb.slsa import (
     COSIGN_TYPES,
     CYCLONEDX_TYPE,
@@ -88,12 +92,11 @@ def unverified_attestations(
 ) -> dict[str, str]:
     """Why each name whose repository lacks a verified attestation fails (the first one that
     does not verify); the names where all verify are left out."""
-    checks = [(n, a) for n in names for a in attestations]
-    reasons = concurrently([partial(attestation_problem, engine, n, a, key) for n, a in checks])
     failing: dict[str, str] = {}
-    for (name, attestation), why in zip(checks, reasons, strict=True):
-        if why is not None and name not in failing:
-            failing[name] = f"{attestation.label()}: {why}"
+    for name, states in attestation_states(engine, names, attestations, key).items():
+        problems = [f"{what}: {why}" for what, why in states.items() if why != "verified"]
+        if problems:
+            failing[name] = problems[0]
     return failing
 
 
@@ -114,6 +117,57 @@ def attestation_problem(
         about = ", ".join(sorted(digests)) or "no digest"
         return f"stale: made for {about}, not {attestation.digest}"
     return None
+
+
+def has_own_sbom(provenance: Provenance) -> bool:
+    """Whether the image has an SBOM layer cnbext wrote (docs/sbom.md)."""
+    options = (provenance.request or {}).get("options") or {}
+    return bool(provenance.metadata.get("packages")) and options.get("sbom") == "cdx"
+
+
+def published_attestations(
+    engine: Engine,
+    reference: str,
+    labels: Mapping[str, str],
+    provenance: Provenance,
+    *,
+    documents: bool,
+) -> tuple[Attestation, ...]:
+    """What the published image ``reference`` (``repository@digest``, labels ``labels``)
+    should carry: its provenance, and with its own SBOM layer each platform's document, read
+    out of that platform's image when ``documents`` (to attach them again), else left empty
+    (to check them: only the digests matter)."""
+    repository, _, digest = reference.partition("@")
+    sboms: dict[str, tuple[str, bytes]] = {}
+    if has_own_sbom(provenance):
+        registry = engine.registry()
+        for platform, one in registry.platform_manifests(registry.manifest(reference)).items():
+            own = f"{repository}@{one.digest}"
+            sboms[platform] = (one.digest, read_sbom(engine, own, platform) if documents else b"")
+    return image_attestations(labels, digest, sboms)
+
+
+def read_sbom(engine: Engine, reference: str, platform: str) -> bytes:
+    """The SBOM document in ``reference``'s layer (copied out, never run)."""
+    with tempfile.TemporaryDirectory(prefix="cnbext-sbom-") as tmp:
+        folder = SBOM_PATH.rsplit("/", 1)[0]
+        engine.export_tree(reference, [folder], Path(tmp), platform=platform)
+        path = Path(tmp) / SBOM_PATH.lstrip("/")
+        if not path.is_file():
+            raise PublishError(f"{reference} ({platform}) has no {SBOM_PATH} to attest")
+        return path.read_bytes()
+
+
+def attestation_states(
+    engine: Engine, names: Sequence[str], attestations: Sequence[Attestation], key: str
+) -> dict[str, dict[str, str]]:
+    """Per name, per attestation (``provenance``, ``sbom (os/arch)``): "verified" or why not."""
+    checks = [(n, a) for n in names for a in attestations]
+    reasons = concurrently([partial(attestation_problem, engine, n, a, key) for n, a in checks])
+    states: dict[str, dict[str, str]] = {name: {} for name in names}
+    for (name, attestation), why in zip(checks, reasons, strict=True):
+        states[name][attestation.label()] = why or "verified"
+    return states
 
 
 def _subject_digests(statement: Mapping[str, object]) -> list[str]:

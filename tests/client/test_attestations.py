@@ -5,6 +5,7 @@ image is named; one that does not verify stops the builder like an unverified si
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,39 @@ def test_the_attested_provenance_holds_no_secret(tmp_path: Path) -> None:
     recorded = made["predicate"]["buildDefinition"]["externalParameters"]["options"]  # type: ignore[index]
     assert recorded["platform_env"] == {"API_TOKEN": None, "MIRROR_URL": None}
     assert recorded["sign_key"] == KEY  # the key by reference, never its password
+
+
+def test_inspect_and_check_name_a_missing_or_stale_attestation() -> None:
+    from cnbext.client.inspect import inspect_image
+    from cnbext.client.upgrade import run_upgrade
+    from cnbext.client.upgrade_model import UpgradeOptions
+    from cnbext.progress import SilentReporter
+    from tests.client.test_upgrade import KEY as SIGNED_KEY
+    from tests.client.test_upgrade import SIGNED_NAME, signed_views
+
+    digest, old = "sha256:" + "e" * 64, "sha256:" + "0" * 64
+    view, _ = signed_views(digest)
+    engine = FakeEngine(registry_views={SIGNED_NAME: view})
+    reference = f"docker.io/reg/image@{digest}"
+    engine.signatures.add((reference, SIGNED_KEY))
+    check = UpgradeOptions(names=(SIGNED_NAME,), check=True, publish=True)
+
+    # An upgrade attaches it (only the attestation is missing: a re-sign, nothing built).
+    [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
+    assert (result.state, result.method) == ("upgraded", "re-sign"), result.reasons
+    _, made = engine.attestations[(reference, "slsaprovenance1")]
+    assert made["predicate"] == json.loads(encode(provenance_predicate(view.labels)))
+    shown = inspect_image(SIGNED_NAME, engine=engine)["attestations"]
+    assert shown == {"key": SIGNED_KEY, "names": {SIGNED_NAME: {"provenance": "verified"}}}
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons
+
+    # A statement about another digest under this one's tag is stale, and says which.
+    made["subject"] = [{"name": "docker.io/reg/image", "digest": {"sha256": old[7:]}}]
+    states = inspect_image(SIGNED_NAME, engine=engine)["attestations"]["names"][SIGNED_NAME]
+    assert states == {"provenance": f"stale: made for {old}, not {digest}"}
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.reasons == [
+        f"attestations missing or stale under {SIGNED_NAME} "
+        f"(provenance: stale: made for {old}, not {digest})"
+    ]
