@@ -88,6 +88,8 @@ class FakeEngine(Engine):
     package_files: Mapping[str, dict[str, BuiltFiles]] = field(default_factory=dict)
     # The files of each build's context trees as it was built, by the key of ``built``.
     tree_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # What export_tree copies out of an image: by reference, file path -> content.
+    image_files: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     installed_version: str = "1.0-1"
     # Signatures made (repository@digest, key), and repositories that take the image but
     # drop its signature (a registry refusing the .sig push).
@@ -154,6 +156,11 @@ class FakeEngine(Engine):
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
         self._record("export", reference)
+        for path, content in self.image_files.get(reference, {}).items():
+            if any(path.startswith(p.rstrip("/") + "/") for p in paths):
+                target = dest / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
 
     def built_files(
         self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int

@@ -161,3 +161,45 @@ def test_inspect_and_check_name_a_missing_or_stale_attestation() -> None:
         f"attestations missing or stale under {SIGNED_NAME} "
         f"(provenance: stale: made for {old}, not {digest})"
     ]
+
+
+def test_an_image_with_its_own_sbom_is_checked_and_re_attested_per_platform() -> None:
+    from cnbext.client.inspect import inspect_image
+    from cnbext.client.upgrade import run_upgrade
+    from cnbext.client.upgrade_model import UpgradeOptions
+    from cnbext.cnb.provenance import PROVENANCE, read_provenance
+    from cnbext.cnb.sbom import SBOM_PATH
+    from cnbext.progress import SilentReporter
+    from tests.client.fake_registry import FakeManifest, FakeRegistry
+    from tests.client.test_upgrade import KEY as SIGNED_KEY
+    from tests.client.test_upgrade import SIGNED_NAME, signed_views
+
+    digest = "sha256:" + "9" * 64
+    own = {"linux/amd64": "sha256:" + "1" * 64, "linux/arm64": "sha256:" + "2" * 64}
+    view, _ = signed_views(digest)
+    recorded = read_provenance(view.labels)
+    assert recorded is not None and recorded.request is not None
+    request = {**recorded.request, "options": {"sign_key": SIGNED_KEY, "sbom": "cdx"}}
+    labelled = replace(recorded, metadata={"packages": ["jq"]}, request=request)
+    view = replace(view, labels={PROVENANCE: labelled.encode()})
+    repository_ = "docker.io/reg/image"
+    engine = FakeEngine(
+        registry_views={SIGNED_NAME: view},
+        served=FakeRegistry({f"{repository_}@{digest}": FakeManifest(digest, own)}),
+        image_files={
+            f"{repository_}@{d}": {SBOM_PATH: f'{{"for": "{p}"}}'.encode()} for p, d in own.items()
+        },
+    )
+    engine.signatures.add((f"{repository_}@{digest}", SIGNED_KEY))
+    states = inspect_image(SIGNED_NAME, engine=engine)["attestations"]["names"][SIGNED_NAME]
+    assert sorted(states) == ["provenance", "sbom (linux/amd64)", "sbom (linux/arm64)"]
+    assert not any(state == "verified" for state in states.values())
+
+    check = UpgradeOptions(names=(SIGNED_NAME,), check=True, publish=True)
+    [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
+    assert (result.state, result.method) == ("upgraded", "re-sign"), result.error
+    for platform, platform_digest in own.items():
+        _, made = engine.attestations[(f"{repository_}@{platform_digest}", "cyclonedx")]
+        assert made["predicate"] == {"for": platform}  # that platform's own document
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons
