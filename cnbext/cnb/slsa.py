@@ -62,6 +62,8 @@ def provenance_predicate(labels: Mapping[str, str]) -> dict[str, Any]:
             "extensions": [e.to_dict() for e in provenance.extensions],
         },
         "internalParameters": {
+            # what was applied: with --locked, the lock's pins as the packages
+            "metadata": provenance.metadata,
             "role": provenance.role,
             "platforms": list(provenance.platforms),
             "provenanceFormat": provenance.format_version,
@@ -88,6 +90,10 @@ def resolved_dependencies(provenance: Provenance, labels: Mapping[str, str]) -> 
             entry["digest"] = _digest_set(extension.digest)
         found.append(entry)
     found += _module_layers(labels)
+    options = (provenance.request or {}).get("options") or {}
+    if options.get("locked") and isinstance(options.get("lock"), str):
+        # Its pins are in the metadata applied and its packages below, by version.
+        found.append({"uri": f"file://{options['lock']}", "name": "lock"})
     found += _packages(labels)
     return found
 

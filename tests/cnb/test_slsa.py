@@ -96,6 +96,17 @@ def test_the_parameters_are_the_recorded_request_and_the_builder_is_cnbext() -> 
     assert predicate["runDetails"]["metadata"] == {}  # no time unless the request fixed one
 
 
+def test_a_lock_installed_exactly_is_a_dependency_and_its_pins_the_metadata() -> None:
+    options = {**REQUEST["options"], "lock": "/src/extend.lock", "locked": True}
+    predicate = provenance_predicate(
+        labels(request={**REQUEST, "options": options}, metadata={"packages": ["jq=1.6-2.1"]})
+    )
+    definition = predicate["buildDefinition"]
+    assert {"uri": "file:///src/extend.lock", "name": "lock"} in definition["resolvedDependencies"]
+    assert definition["internalParameters"]["metadata"] == {"packages": ["jq=1.6-2.1"]}
+    assert definition["externalParameters"]["options"]["locked"] is True
+
+
 def test_a_fixed_source_date_epoch_is_the_only_time_written() -> None:
     request = {**REQUEST, "options": {**REQUEST["options"], "source_date_epoch": 1700000000}}
     metadata = provenance_predicate(labels(request=request))["runDetails"]["metadata"]
