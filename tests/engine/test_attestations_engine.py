@@ -2,12 +2,14 @@
 in each name's repository, a signed SLSA provenance of the image's digest and each platform's
 CycloneDX SBOM on that platform's digest, which `cosign verify-attestation --key` accepts and
 another key does not; inspect shows them verified; a deleted one is reported by
-`upgrade --check` and attached again by the upgrade."""
+`upgrade --check` and attached again by the upgrade. A run-image mirror that refuses
+attestations stops the builder."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -17,7 +19,9 @@ import pytest
 
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 from tests.engine.test_day2_engine import inspect, manifest, upgrade
-from tests.engine.test_signing_engine import key_pair, signing  # noqa: F401 (a fixture)
+from tests.engine.test_extend_builder_engine import extend_builder_toml
+from tests.engine.test_signing_engine import RUN_ONLY, key_pair, signing, verifies  # noqa: F401 (a fixture)
+from tests.fixtures.oci_registry import MemoryRegistry, serve_registry
 
 pytestmark = pytest.mark.engine
 
@@ -106,6 +110,35 @@ def test_every_name_carries_verified_provenance_and_sboms(
     code, images = upgrade(cnbext, "--publish", name)
     assert (code, images[0]["method"], images[0]["digestAfter"]) == (0, "re-sign", digest)
     assert statements(mirror, public, "slsaprovenance1")
+
+
+def test_a_mirror_that_refuses_attestations_stops_the_builder(
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    cnbext: Cli,
+    signing: Path,  # noqa: F811
+) -> None:
+    cnbext.write("extend-builder.toml", extend_builder_toml(example_builder[0], RUN_ONLY))
+    builder, run = engine.name("att-builder"), engine.name("att-run")
+    refusing = MemoryRegistry(refused_tags=re.compile(r"sha256-[0-9a-f]{64}\.att"))
+    with serve_registry(refusing) as mirror_registry:
+        mirror = f"{mirror_registry.host}/cnbext-tests/att-mirror:1"
+        result = cnbext(
+            *("extend-builder", builder, "-e", "extend-builder.toml", "--publish"),
+            *("--run-image", run, "--run-image-mirror", mirror),
+            *("--sign", "--sign-key", str(signing)),
+        )
+        # The mirror took the image and its signature, not its attestation.
+        tags = refusing.manifests["cnbext-tests/att-mirror"]
+        assert any(t.endswith(".sig") for t in tags)
+        assert not any(t.endswith(".att") for t in tags)
+    assert result.returncode == 6, result.stderr
+    assert "cannot attest" in result.stderr and "att-mirror" in result.stderr
+    assert f"published: {run}@sha256:" in result.stderr
+    assert f"not published: {builder}" in result.stderr
+    assert not engine.in_registry(builder)
+    public = signing.with_suffix(".pub")
+    assert verifies(run, public) and statements(run, public, "slsaprovenance1")
 
 
 def delete_tag(name: str, tag: str) -> None:
