@@ -20,7 +20,12 @@ import pytest
 from tests.engine.conftest import Cli, EngineEnv, extend_toml
 from tests.engine.test_day2_engine import inspect, manifest, upgrade
 from tests.engine.test_extend_builder_engine import extend_builder_toml
-from tests.engine.test_signing_engine import RUN_ONLY, key_pair, signing, verifies  # noqa: F401 (a fixture)
+from tests.engine.test_signing_engine import (
+    RUN_ONLY,
+    key_pair,
+    signing,  # noqa: F401 (a fixture)
+    verifies,
+)
 from tests.fixtures.oci_registry import MemoryRegistry, serve_registry
 
 pytestmark = pytest.mark.engine
