@@ -1,7 +1,7 @@
 """Signing on publish, for real: cosign signs every published digest in the repository of each
 name (key-based, no transparency log), `cosign verify --key` passes under every name and fails
-with another key; an upgrade's rebuild and rebase sign their new digests; a mirror registry that refuses
-the signature stops the builder."""
+with another key; an upgrade's rebuild and rebase sign their new digests (the rebase attaches
+its new provenance too); a mirror registry that refuses the signature stops the builder."""
 
 from __future__ import annotations
 
@@ -89,6 +89,15 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
     rebased, _ = manifest(mirror)
     assert rebased not in (digest, new_digest)
     assert verifies(name, public) and verifies(mirror, public)
+    # ... and attaches the new digest's provenance under both names (its new base in it).
+    from tests.engine.test_attestations_engine import statements
+
+    for each in (name, mirror):
+        [made] = statements(each, public, "slsaprovenance1") or pytest.fail(each)
+        assert made["subject"][0]["digest"] == {"sha256": rebased[7:]}
+        dependencies = made["predicate"]["buildDefinition"]["resolvedDependencies"]
+        [recorded] = [d for d in dependencies if d["uri"] == f"pkg:docker/{base}"]
+        assert recorded["digest"] == {"sha256": manifest(base)[0][7:]}  # v3, rebased onto
 
     # Every signature verifies: --check finds nothing. With the mirror's signature deleted,
     # --check reports that name and an upgrade signs it again (the digest stays).
