@@ -33,6 +33,8 @@ from cnbext.cnb.slsa import (
 from cnbext.engine.protocol import Engine
 from cnbext.errors import CnbextError, PublishError
 
+_LIMIT = 4  # cosign processes at a time: registry round trips, on a machine others share
+
 
 @dataclass(frozen=True)
 class Attestation:
@@ -71,13 +73,18 @@ def attest_names(
     """Attach every attestation in the repository of each of ``names`` (once per repository),
     then verify each under every name; any that does not verify fails the publish."""
     repositories = dict.fromkeys(parse_reference(n).repository for n in names)
-    concurrently(
-        [
-            partial(engine.attest, f"{repo}@{a.digest}", key, a.predicate, a.kind)
-            for repo in repositories
-            for a in attestations
-        ]
-    )
+    # Attestations of one digest share its .att tag, which each attest rewrites: those run
+    # one after the other, different digests at the same time.
+    by_reference: dict[str, list[Attestation]] = {}
+    for repo in repositories:
+        for attestation in attestations:
+            by_reference.setdefault(f"{repo}@{attestation.digest}", []).append(attestation)
+
+    def attach(reference: str, each: list[Attestation]) -> None:
+        for attestation in each:
+            engine.attest(reference, key, attestation.predicate, attestation.kind)
+
+    concurrently([partial(attach, r, each) for r, each in by_reference.items()], _LIMIT)
     failing = unverified_attestations(engine, names, attestations, key)
     if failing:
         raise PublishError(
@@ -163,7 +170,8 @@ def attestation_states(
 ) -> dict[str, dict[str, str]]:
     """Per name, per attestation (``provenance``, ``sbom (os/arch)``): "verified" or why not."""
     checks = [(n, a) for n in names for a in attestations]
-    reasons = concurrently([partial(attestation_problem, engine, n, a, key) for n, a in checks])
+    checking = [partial(attestation_problem, engine, n, a, key) for n, a in checks]
+    reasons = concurrently(checking, _LIMIT)
     states: dict[str, dict[str, str]] = {name: {} for name in names}
     for (name, attestation), why in zip(checks, reasons, strict=True):
         states[name][attestation.label()] = why or "verified"

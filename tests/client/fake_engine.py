@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,6 +103,7 @@ class FakeEngine(Engine):
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._attesting: set[str] = set()
         self._barrier = threading.Barrier(len(self.together)) if self.together else None
 
     def _keep_trees(self, key: str, build: ImageBuild) -> None:
@@ -266,7 +268,16 @@ class FakeEngine(Engine):
         return None if signed else f"no signature by {key} for {digest} in {repository}"
 
     def attest(self, reference: str, key: str, predicate: bytes, kind: str) -> None:
+        """Like cosign, rewrites the digest's one .att tag: two at once for one digest would
+        lose one, so the fake refuses them."""
         self._record("attest", f"{reference}#{kind}", publish=True)
+        with self._lock:
+            if reference in self._attesting:
+                raise AssertionError(f"two attestations of {reference} at once")
+            self._attesting.add(reference)
+        time.sleep(0.01)  # long enough for another thread to overlap
+        with self._lock:
+            self._attesting.discard(reference)
         repository, _, digest = reference.partition("@")
         subject = {"name": repository, "digest": {"sha256": digest.removeprefix("sha256:")}}
         made = {"subject": [subject], "kind": kind, "predicate": json.loads(predicate)}

@@ -203,3 +203,18 @@ def test_an_image_with_its_own_sbom_is_checked_and_re_attested_per_platform() ->
         assert made["predicate"] == {"for": platform}  # that platform's own document
     [result] = run_upgrade(check, SilentReporter(), engine=engine)
     assert result.state == "up to date", result.reasons
+
+
+def test_a_one_platform_images_provenance_and_sbom_share_its_digest(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES)
+    options = cnbext.ExtendOptions(
+        names=(OUT,), publish=True, sbom=cnbext.SbomFormat.CYCLONEDX, sign_key=KEY
+    )
+    result = cnbext.extend(extend_toml(tmp_path), options, engine=engine)
+    reference = f"{repository(OUT)}@{result.images[0].digest}"
+    # Both attached (one after the other: they share the digest's .att tag), both verified.
+    assert set(engine.attestations) == {(reference, "slsaprovenance1"), (reference, "cyclonedx")}
+    _, sbom = engine.attestations[(reference, "cyclonedx")]
+    assert "jq" in {c["name"] for c in sbom["predicate"]["components"]}  # type: ignore[index]
+    verified = [c.target for c in engine.calls if c.method == "verify-attestation"]
+    assert sorted(verified) == [f"{reference}#cyclonedx", f"{reference}#slsaprovenance1"]
