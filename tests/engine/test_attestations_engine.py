@@ -62,11 +62,13 @@ def test_every_name_carries_verified_provenance_and_sboms(
     cnbext: Cli,
     signing: Path,  # noqa: F811
     tmp_path: Path,
+    leftovers: list[str],
 ) -> None:
     image, platforms = engine.run_image, ["linux/amd64"]
     if engine.multiarch_run_image is not None:
         image, platforms = engine.multiarch_run_image, ["linux/amd64", "linux/arm64"]
     name, mirror = engine.name("att-a"), engine.name("att-m")
+    leftovers += [name, mirror]
     cnbext.write("extend.toml", extend_toml(image, 'packages = ["jq"]\n'))
     flags = [arg for platform in platforms for arg in ("--platform", platform)]
     cnbext(
@@ -122,9 +124,11 @@ def test_a_mirror_that_refuses_attestations_stops_the_builder(
     example_builder: tuple[str, str],
     cnbext: Cli,
     signing: Path,  # noqa: F811
+    leftovers: list[str],
 ) -> None:
     cnbext.write("extend-builder.toml", extend_builder_toml(example_builder[0], RUN_ONLY))
     builder, run = engine.name("att-builder"), engine.name("att-run")
+    leftovers += [builder, run]
     refusing = MemoryRegistry(refused_tags=re.compile(r"sha256-[0-9a-f]{64}\.att"))
     with serve_registry(refusing) as mirror_registry:
         mirror = f"{mirror_registry.host}/cnbext-tests/att-mirror:1"

@@ -57,9 +57,10 @@ def signing(cnbext: Cli, tmp_path: Path) -> Path:
 
 
 def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
-    engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path
+    engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path, leftovers: list[str]
 ) -> None:
     base, name, mirror = engine.name("sig-base"), engine.name("sig-a"), engine.name("sig-m")
+    leftovers += [base, name, mirror]
     push_base(engine, base, tmp_path, "v1")
     cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\nrebasable = true\n'))
     cnbext(
@@ -112,10 +113,15 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
 
 
 def test_a_mirror_that_refuses_the_signature_stops_the_builder(
-    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, signing: Path
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    cnbext: Cli,
+    signing: Path,
+    leftovers: list[str],
 ) -> None:
     cnbext.write("extend-builder.toml", extend_builder_toml(example_builder[0], RUN_ONLY))
     builder, run = engine.name("sig-builder"), engine.name("sig-run")
+    leftovers += [builder, run]
     refusing = MemoryRegistry(refused_tags=re.compile(r"sha256-[0-9a-f]{64}\.sig"))
     with serve_registry(refusing) as mirror_registry:
         mirror = f"{mirror_registry.host}/cnbext-tests/sig-mirror:1"
