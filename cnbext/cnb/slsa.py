@@ -11,7 +11,9 @@ publish, at a re-sign, after a rebase. No time is written unless the request fix
 (``source_date_epoch``): a build time would make each run's attestation differ.
 
 cosign wraps the predicate in an in-toto statement whose subject is the digest it attests;
-:func:`statement` is that statement, for tests and for reading one back.
+:func:`statement` is that statement (the tests' fake engine makes it so), as in-toto
+Statement v1; cosign 2.5 still writes ``_type`` ``https://in-toto.io/Statement/v0.1`` with
+the same fields, so readers go by ``predicateType`` and ``subject``.
 """
 
 from __future__ import annotations

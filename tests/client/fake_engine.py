@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import DPKG_STATUS
+from cnbext.cnb.slsa import COSIGN_TYPES, statement
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import (
     Attestations,
@@ -98,7 +100,7 @@ class FakeEngine(Engine):
     refuses_signatures: Collection[str] = ()
     # (repository@digest, kind) -> (key, the statement cosign would make); repositories in
     # refuses_attestations drop them (a registry refusing the .att push).
-    attestations: dict[tuple[str, str], tuple[str, dict[str, object]]] = field(default_factory=dict)
+    attestations: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     refuses_attestations: Collection[str] = ()
 
     def __post_init__(self) -> None:
@@ -279,8 +281,8 @@ class FakeEngine(Engine):
         with self._lock:
             self._attesting.discard(reference)
         repository, _, digest = reference.partition("@")
-        subject = {"name": repository, "digest": {"sha256": digest.removeprefix("sha256:")}}
-        made = {"subject": [subject], "kind": kind, "predicate": json.loads(predicate)}
+        predicate_type = next(t for t, k in COSIGN_TYPES.items() if k == kind)
+        made = statement([(repository, digest)], predicate_type, json.loads(predicate))
         if repository not in self.refuses_attestations:
             with self._lock:
                 self.attestations[(reference, kind)] = (key, made)

@@ -98,7 +98,7 @@ def test_each_platform_image_carries_its_own_sbom(tmp_path: Path) -> None:
     assert set(sboms) == set(sources)
     versions = set()
     for made in sboms.values():
-        components = {c["name"]: c for c in made["predicate"]["components"]}  # type: ignore[index]
+        components = {c["name"]: c for c in made["predicate"]["components"]}
         versions.add(components["jq"]["version"])
     assert versions == {"1.6-2.1", "1.6-2.0"}
     index = f"{repository(OUT)}@{result.images[0].digest}"
@@ -122,7 +122,7 @@ def test_the_attested_provenance_holds_no_secret(tmp_path: Path) -> None:
     _, made = engine.attestations[(index, "slsaprovenance1")]
     text = json.dumps(made)
     assert "s3cret" not in text
-    recorded = made["predicate"]["buildDefinition"]["externalParameters"]["options"]  # type: ignore[index]
+    recorded = made["predicate"]["buildDefinition"]["externalParameters"]["options"]
     assert recorded["platform_env"] == {"API_TOKEN": None, "MIRROR_URL": None}
     assert recorded["sign_key"] == KEY  # the key by reference, never its password
 
@@ -215,6 +215,6 @@ def test_a_one_platform_images_provenance_and_sbom_share_its_digest(tmp_path: Pa
     # Both attached (one after the other: they share the digest's .att tag), both verified.
     assert set(engine.attestations) == {(reference, "slsaprovenance1"), (reference, "cyclonedx")}
     _, sbom = engine.attestations[(reference, "cyclonedx")]
-    assert "jq" in {c["name"] for c in sbom["predicate"]["components"]}  # type: ignore[index]
+    assert "jq" in {c["name"] for c in sbom["predicate"]["components"]}
     verified = [c.target for c in engine.calls if c.method == "verify-attestation"]
     assert sorted(verified) == [f"{reference}#cyclonedx", f"{reference}#slsaprovenance1"]
