@@ -86,6 +86,13 @@ def render_inspect(document: dict[str, Any], console: Console) -> None:
     if isinstance(signatures, dict):
         for name, state in signatures["names"].items():
             facts.add_row("signature", escape(f"{name}: {state}"))
+    attestations = document.get("attestations")
+    if isinstance(attestations, dict):
+        if attestations.get("error"):
+            facts.add_row("attestations", escape(str(attestations["error"])))
+        for name, states in attestations["names"].items():
+            for what, state in states.items():
+                facts.add_row("attestation", escape(f"{name}: {what}: {state}"))
     status = document["status"]
     facts.add_row("status", escape(status["state"]))
     for key, title in (("base", "base"), ("runImageBase", "run image base")):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cnbext.client.attestations import attestation_states, published_attestations
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
 from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
+from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label
 from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
 from cnbext.cnb.provenance import PROVENANCE, Provenance, layers_rebasable, read_provenance
@@ -58,6 +60,7 @@ def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, 
         "packages": _packages(view),
     }
     document["signatures"] = _signatures(engine, view, provenance, document["names"])
+    document["attestations"] = _attestations(engine, view, provenance, document["names"])
     document["status"] = _status(view, registry)
     if provenance is not None and (moved := _run_image_moved(engine, view, provenance)):
         document["status"]["runImage"] = moved
@@ -76,6 +79,24 @@ def _signatures(
         return None
     failing = unverified(engine, names, view.digest, key)
     return {"key": key, "names": {name: failing.get(name, "verified") for name in names}}
+
+
+def _attestations(
+    engine: Engine, view: ImageView, provenance: Provenance | None, names: list[str]
+) -> dict[str, Any] | None:
+    """For a published image signed when it was made: per name, per attestation it should
+    carry (``provenance``, ``sbom (os/arch)``), "verified" or why not. None otherwise."""
+    key = recorded_key(provenance) if provenance is not None else None
+    if key is None or provenance is None or view.source != "registry" or not view.digest:
+        return None
+    reference = f"{parse_reference(names[0]).repository}@{view.digest}"
+    try:
+        expected = published_attestations(
+            engine, reference, view.labels, provenance, documents=False
+        )
+    except CnbextError as err:
+        return {"key": key, "error": err.message, "names": {}}
+    return {"key": key, "names": attestation_states(engine, names, expected, key)}
 
 
 def _provenance(view: ImageView) -> Provenance | None:

@@ -13,7 +13,8 @@ error half-way says exactly which names were published and which were not.
 With a signing key, each image's digest is signed in the repository of every name (a cosign
 signature lives beside the image, so a copy by digest has none) and verified under every name
 before the next image is named: a name whose signature does not verify fails like a mirror
-whose digest differs, and the builder is not named.
+whose digest differs, and the builder is not named. Its attestations (cnbext.client.attestations:
+the SLSA provenance, each platform's SBOM) are attached and verified the same way, after it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from cnbext.client.attestations import attest_names, image_attestations
 from cnbext.client.concurrency import concurrently
+from cnbext.client.sbom import sbom_documents
 from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.models import BuiltImage
 from cnbext.engine.protocol import Engine
@@ -158,9 +161,10 @@ def _name(
     when ``pushed`` is None; then its other names (copies, concurrently), each checked to have
     the first name's digest; then, with ``sign_key``, sign and verify it under every name."""
     repository = parse_reference(build.primary_name).repository
+    platform_digests: dict[str, str] = {}
     if build.per_platform:
         digests = [p.digest for p in pushed] if pushed else None
-        digest = _join_platforms(engine, build, digests, pull, progress)
+        digest, platform_digests = _join_platforms(engine, build, digests, pull, progress)
         labels = dict(build.result_labels)
     else:
         built = pushed[0] if pushed else engine.build(build, publish=True, pull=pull)
@@ -179,6 +183,8 @@ def _name(
     concurrently([partial(copy, name) for name in build.copies])
     if sign_key is not None:
         sign_names(engine, build.names, digest, sign_key)
+        sboms = sbom_documents(build, digest, platform_digests)
+        attest_names(engine, build.names, image_attestations(labels, digest, sboms), sign_key)
     return ImageResult(build.role, build.names, digest, labels, build.platforms, True)
 
 
@@ -203,12 +209,12 @@ def _join_platforms(
     digests: list[str] | None,
     pull: bool,
     progress: _Progress,
-) -> str:
+) -> tuple[str, dict[str, str]]:
     """pack's multi-arch publish: each platform's image pushed (under its own name, or, as
     pack does without --append-image-name-suffix, under the build's name, which the index
     then replaces; or already under no name: ``digests``), then all joined into one image
     index under the build's name. Own names differ from it only in their tag, so every image
-    is in the index's repository."""
+    is in the index's repository. The index's digest, and each platform's image's."""
     if digests is None:
         digests = []
         for one in build.per_platform:
@@ -220,7 +226,8 @@ def _join_platforms(
         f"{parse_reference(one.primary_name).repository}@{digest}"
         for one, digest in zip(build.per_platform, digests, strict=True)
     ]
-    return engine.create_index(build.primary_name, sources)
+    own = {one.platforms[0]: d for one, d in zip(build.per_platform, digests, strict=True)}
+    return engine.create_index(build.primary_name, sources), own
 
 
 def nothing_published(err: CnbextError, plan: Plan) -> CnbextError:

@@ -13,6 +13,7 @@ joined into an index under its name (the way pack publishes builders of several 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,8 +55,31 @@ def with_sbom_layers(
     return replace(build, per_platform=own, result_labels=shared)
 
 
+def sbom_documents(
+    build: ImageBuild, digest: str, platform_digests: Mapping[str, str]
+) -> dict[str, tuple[str, bytes]]:
+    """Each platform's SBOM document that ``build`` put in its layer, by platform, with the
+    digest of that platform's image (``digest`` itself for a one-platform image; else
+    ``platform_digests``). Read back from the build context (the work folder is still there
+    while publishing)."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for one in build.per_platform or (build,):
+        for path, tree in one.context_trees.items():
+            if not path.startswith(_PREFIX):
+                continue
+            # os, architecture and variant have no "-" of their own
+            platform = path.removeprefix(_PREFIX).replace("-", "/")
+            own = platform_digests.get(platform, "" if build.per_platform else digest)
+            if own:
+                found[platform] = (own, (tree / SBOM_PATH.lstrip("/")).read_bytes())
+    return found
+
+
+_PREFIX = "cnbext-sbom-"
+
+
 def _context_path(platform: str) -> str:
-    return "cnbext-sbom-" + platform.replace("/", "-")
+    return _PREFIX + platform.replace("/", "-")
 
 
 def _tree(root: Path, document: bytes) -> Path:

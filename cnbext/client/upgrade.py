@@ -13,6 +13,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+from cnbext.client.attestations import (
+    attest_names,
+    has_own_sbom,
+    published_attestations,
+    unverified_attestations,
+)
 from cnbext.client.concurrency import concurrently
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
@@ -28,9 +34,11 @@ from cnbext.client.upgrade_model import (
     UpgradeResult,
 )
 from cnbext.client.usecase import keep_names
+from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
 from cnbext.cnb.provenance import Provenance, layers_rebasable, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
+from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import CnbextError, ImageError, PublishError, UsageError
@@ -174,7 +182,7 @@ def _check(
         default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
     )
     names = saved_names(name, provenance, view, registry)
-    unsigned = _unsigned(engine, provenance, options, names or (name,), view.digest)
+    unsigned = _unsigned(engine, provenance, options, names or (name,), view)
     resign = bool(unsigned) and not reasons
     reasons += unsigned
     result = UpgradeResult(
@@ -186,8 +194,6 @@ def _check(
     )
     current = name
     if view.source == "registry" and view.digest:
-        from cnbext.cnb.imageref import parse_reference
-
         current = f"{parse_reference(name).repository}@{view.digest}"
     known = names is not None
     return _Checked(result, provenance, view.labels, names or (name,), known, current, resign)
@@ -198,16 +204,28 @@ def _unsigned(
     provenance: Provenance,
     options: UpgradeOptions,
     names: Sequence[str],
-    digest: str | None,
+    view: ImageView,
 ) -> list[str]:
     """A reason for each name of a published image signed when it was made (or asked to be
-    now, --sign) whose signature does not verify for the digest it serves (missing or
-    stale, cnbext.client.signatures)."""
+    now, --sign) whose signature or attestations do not verify for the digest it serves
+    (missing, or made for an earlier digest: cnbext.client.signatures, .attestations)."""
     key = _sign_key(provenance, options)
+    digest = view.digest
     if key is None or digest is None or not options.publish:
         return []
     failing = unverified(engine, names, digest, key)
-    return [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
+    reasons = [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
+    reference = f"{parse_reference(names[0]).repository}@{digest}"
+    try:
+        expected = published_attestations(
+            engine, reference, view.labels, provenance, documents=False
+        )
+    except CnbextError as err:
+        return [*reasons, f"cannot read what {names[0]} should attest ({err.message})"]
+    missing = unverified_attestations(engine, names, expected, key)
+    return reasons + [
+        f"attestations missing or stale under {name} ({why})" for name, why in missing.items()
+    ]
 
 
 def _upgrade(
@@ -232,6 +250,7 @@ def _upgrade(
             key = _sign_key(provenance, options)
             assert key is not None
             sign_names(engine, names, digest, key)
+            _attest(engine, names, digest, key, provenance, checked.labels)
             result.state, result.method, result.after = UPGRADED, "re-sign", digest
             return
         if _rebasable(checked, options):
@@ -248,6 +267,7 @@ def _upgrade(
                 key = _sign_key(provenance, options)
                 if key is not None:
                     sign_names(engine, names, rebased.digest, key)
+                    _attest(engine, names, rebased.digest, key, provenance, None)
                 keep_names(engine, reporter, [_rebased(names, rebased.digest)])
                 result.state, result.method, result.after = UPGRADED, "rebase", rebased.digest
                 return
@@ -269,6 +289,23 @@ def _upgrade(
         result.state, result.error = FAILED, err
 
 
+def _attest(
+    engine: Engine,
+    names: Sequence[str],
+    digest: str,
+    key: str,
+    provenance: Provenance,
+    labels: dict[str, str] | None,
+) -> None:
+    """Attach fresh attestations of ``digest`` under every name and verify them; ``labels``
+    None: read them from the image (a rebase wrote new ones)."""
+    reference = f"{parse_reference(names[0]).repository}@{digest}"
+    if labels is None:
+        labels = engine.read_image(reference, daemon=False).labels
+    made = published_attestations(engine, reference, labels, provenance, documents=True)
+    attest_names(engine, names, made, key)
+
+
 def _sign_key(provenance: Provenance, options: UpgradeOptions) -> str | None:
     """The key an upgraded image is signed with: --sign's, else the one its request
     recorded (a rebuild replays that itself)."""
@@ -281,8 +318,6 @@ def _rebased(names: tuple[str, ...], digest: str) -> ImageResult:
 
 def _copy_to(names: Sequence[str], digest: str, engine: Engine) -> None:
     """Copy a rebased ``names[0]`` to the other names by digest, each checked."""
-    from cnbext.cnb.imageref import parse_reference
-
     repository = parse_reference(names[0]).repository
     for name in names[1:]:
         copied = engine.copy_by_digest(repository, digest, name)
@@ -333,19 +368,13 @@ def _rebasable(checked: _Checked, options: UpgradeOptions) -> bool:
     ):
         return False
     if provenance.command == "extend" or provenance.role == "run image":
-        return layers_rebasable(provenance, checked.labels) and not _own_sbom(provenance)
+        # An own SBOM lists the base's packages too: on a new base only a rebuild keeps it true.
+        return layers_rebasable(provenance, checked.labels) and not has_own_sbom(provenance)
     return (
         provenance.role == "builder"
         and not provenance.metadata.get("packages")
         and not provenance.extensions
     )
-
-
-def _own_sbom(provenance: Provenance) -> bool:
-    """Whether the image has an SBOM layer cnbext wrote (docs/sbom.md): it lists the base's
-    packages too, so on a new base only a rebuild keeps it true."""
-    options = (provenance.request or {}).get("options") or {}
-    return bool(provenance.metadata.get("packages")) and options.get("sbom") == "cdx"
 
 
 def _extensions(

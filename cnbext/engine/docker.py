@@ -30,6 +30,7 @@ from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
 from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import (
+    Attestations,
     BuiltFiles,
     BuiltImage,
     ImageSource,
@@ -333,6 +334,18 @@ class DockerEngine:
         from cnbext.engine.signing import Cosign
 
         return Cosign().verify(reference, key)
+
+    def attest(self, reference: str, key: str, predicate: bytes, kind: str) -> None:
+        """Attach a signed in-toto statement with cosign (cnbext.engine.signing)."""
+        from cnbext.engine.signing import Cosign
+
+        with self.reporter.step(f"Attesting {reference} ({kind})"):
+            Cosign().attest(reference, key, predicate, kind)
+
+    def verify_attestations(self, reference: str, key: str, kind: str) -> Attestations:
+        from cnbext.engine.signing import Cosign
+
+        return Cosign().verify_attestations(reference, key, kind)
 
     def registry(self) -> Registry:
         """The registries' API with the user's docker login credentials (one client, so its

@@ -16,6 +16,15 @@ from cnbext.errors import ImageError
 
 
 @dataclass(frozen=True)
+class Attestations:
+    """The in-toto statements of one predicate type a key verifies on an image; ``why``
+    there are none (missing, or signed by another key)."""
+
+    statements: tuple[dict[str, Any], ...] = ()
+    why: str | None = None
+
+
+@dataclass(frozen=True)
 class ImageView:
     """An image as it is now, read where it already is (the daemon or its registry)."""
 

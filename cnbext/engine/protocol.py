@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from cnbext.engine.extension_steps import LayoutImage, StepBuild
 from cnbext.engine.models import (
+    Attestations,
     BuiltFiles,
     BuiltImage,
     ImageSource,
@@ -149,6 +150,16 @@ class Engine(Protocol):
 
     def verify_signature(self, reference: str, key: str) -> str | None:
         """None when ``reference`` carries a signature ``key`` verifies, else why not."""
+        ...
+
+    def attest(self, reference: str, key: str, predicate: bytes, kind: str) -> None:
+        """Attach ``predicate`` (JSON) to ``reference`` (``repository@digest``) as an in-toto
+        statement of cosign's ``--type kind``, signed with ``key``, replacing an earlier one of
+        that type. PublishError when it cannot."""
+        ...
+
+    def verify_attestations(self, reference: str, key: str, kind: str) -> Attestations:
+        """The statements of ``--type kind`` on ``reference`` that ``key`` verifies."""
         ...
 
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:

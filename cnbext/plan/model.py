@@ -225,6 +225,8 @@ class Plan:
             f"sign the {build.role}'s digest with cosign (key {self.sign_key}) in the "
             f"repository of each of {', '.join(build.names)}",
             f"verify the signature under {', '.join(build.names)} (cosign verify --key)",
+            f"attest the {build.role}: {_attested(self.sbom, build)}, in the repository of "
+            f"each of {', '.join(build.names)}, verified under each (cosign verify-attestation)",
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,3 +255,11 @@ def _per_platform_steps(build: ImageBuild) -> list[str]:
         f"copy {build.primary_name} to {name} by digest and verify it" for name in build.copies
     ]
     return steps
+
+
+def _attested(sbom: SbomFormat, build: ImageBuild) -> str:
+    """What a signed image carries (cnbext.client.attestations)."""
+    packages = build.packages or any(one.packages for one in build.per_platform)
+    if sbom is SbomFormat.CYCLONEDX and packages:
+        return "SLSA provenance on its digest, each platform's CycloneDX SBOM on that platform's"
+    return "SLSA provenance on its digest"

@@ -7,15 +7,20 @@ signature and refuses to instantiate it while one is missing: the fake cannot dr
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import DPKG_STATUS
+from cnbext.cnb.slsa import COSIGN_TYPES, statement
 from cnbext.engine.extension_steps import LayoutImage, StepBuild, read_layout
 from cnbext.engine.models import (
+    Attestations,
     BuiltFiles,
     BuiltImage,
     ImageSource,
@@ -38,6 +43,7 @@ BUILDING = (
     "push-platform",
     "index",
     "sign",
+    "attest",
 )  # the calls that make or publish something
 
 
@@ -85,14 +91,21 @@ class FakeEngine(Engine):
     package_files: Mapping[str, dict[str, BuiltFiles]] = field(default_factory=dict)
     # The files of each build's context trees as it was built, by the key of ``built``.
     tree_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # What export_tree copies out of an image: by reference, file path -> content.
+    image_files: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     installed_version: str = "1.0-1"
     # Signatures made (repository@digest, key), and repositories that take the image but
     # drop its signature (a registry refusing the .sig push).
     signatures: set[tuple[str, str]] = field(default_factory=set)
     refuses_signatures: Collection[str] = ()
+    # (repository@digest, kind) -> (key, the statement cosign would make); repositories in
+    # refuses_attestations drop them (a registry refusing the .att push).
+    attestations: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    refuses_attestations: Collection[str] = ()
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._attesting: set[str] = set()
         self._barrier = threading.Barrier(len(self.together)) if self.together else None
 
     def _keep_trees(self, key: str, build: ImageBuild) -> None:
@@ -147,6 +160,11 @@ class FakeEngine(Engine):
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None
     ) -> None:
         self._record("export", reference)
+        for path, content in self.image_files.get(reference, {}).items():
+            if any(path.startswith(p.rstrip("/") + "/") for p in paths):
+                target = dest / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
 
     def built_files(
         self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int
@@ -250,6 +268,33 @@ class FakeEngine(Engine):
         with self._lock:
             signed = (f"{repository}@{digest}", key) in self.signatures
         return None if signed else f"no signature by {key} for {digest} in {repository}"
+
+    def attest(self, reference: str, key: str, predicate: bytes, kind: str) -> None:
+        """Like cosign, rewrites the digest's one .att tag: two at once for one digest would
+        lose one, so the fake refuses them."""
+        self._record("attest", f"{reference}#{kind}", publish=True)
+        with self._lock:
+            if reference in self._attesting:
+                raise AssertionError(f"two attestations of {reference} at once")
+            self._attesting.add(reference)
+        time.sleep(0.01)  # long enough for another thread to overlap
+        with self._lock:
+            self._attesting.discard(reference)
+        repository, _, digest = reference.partition("@")
+        predicate_type = next(t for t, k in COSIGN_TYPES.items() if k == kind)
+        made = statement([(repository, digest)], predicate_type, json.loads(predicate))
+        if repository not in self.refuses_attestations:
+            with self._lock:
+                self.attestations[(reference, kind)] = (key, made)
+
+    def verify_attestations(self, reference: str, key: str, kind: str) -> Attestations:
+        """The statement attest() left for that digest and kind, when made with ``key``."""
+        self._record("verify-attestation", f"{reference}#{kind}")
+        with self._lock:
+            found = self.attestations.get((reference, kind))
+        if found is None or found[0] != key:
+            return Attestations(why=f"no {kind} attestation by {key} for {reference}")
+        return Attestations(statements=(found[1],))
 
 
 def fake_dpkg_status(packages: Mapping[str, str], architecture: str = "amd64") -> bytes:

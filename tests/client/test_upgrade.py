@@ -227,11 +227,16 @@ def test_a_missing_signature_is_reported_by_check_and_re_signed_by_upgrade() -> 
     assert result.state == "needs upgrade", result.error
     assert result.reasons == [
         f"signature missing or stale under {name} (no signature by {key} for {digest} "
-        "in docker.io/reg/image)"
+        "in docker.io/reg/image)",
+        f"attestations missing or stale under {name} (provenance: no slsaprovenance1 "
+        f"attestation by {key} for docker.io/reg/image@{digest})",
     ]
     [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
     assert (result.state, result.method, result.after) == ("upgraded", "re-sign", digest)
-    assert engine.made() == [Call("sign", f"docker.io/reg/image@{digest}", publish=True)]
+    assert engine.made() == [
+        Call("sign", f"docker.io/reg/image@{digest}", publish=True),
+        Call("attest", f"docker.io/reg/image@{digest}#slsaprovenance1", publish=True),
+    ]
     [result] = run_upgrade(check, SilentReporter(), engine=engine)
     assert result.state == "up to date", result.reasons
     # Not signed when made, no --sign: nothing to check.

@@ -180,6 +180,17 @@ def extend_toml(image: str, metadata: str) -> str:
 EXAMPLES = REPO / "builder-examples"
 
 
+@pytest.fixture
+def leftovers(engine: EngineEnv) -> Iterator[list[str]]:
+    """Names the test publishes; the docker driver also keeps what it pushes in the daemon,
+    removed afterwards."""
+    names: list[str] = []
+    yield names
+    present = [name for name in names if engine.docker.image.exists(name)]
+    if present:
+        engine.docker.image.remove(present, force=True)
+
+
 @pytest.fixture(scope="session")
 def lifecycle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("lifecycle-releases")

@@ -1,7 +1,7 @@
 """Signing on publish, for real: cosign signs every published digest in the repository of each
 name (key-based, no transparency log), `cosign verify --key` passes under every name and fails
-with another key; an upgrade's rebuild and rebase sign their new digests; a mirror registry that refuses
-the signature stops the builder."""
+with another key; an upgrade's rebuild and rebase sign their new digests (the rebase attaches
+its new provenance too); a mirror registry that refuses the signature stops the builder."""
 
 from __future__ import annotations
 
@@ -57,9 +57,10 @@ def signing(cnbext: Cli, tmp_path: Path) -> Path:
 
 
 def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
-    engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path
+    engine: EngineEnv, cnbext: Cli, signing: Path, tmp_path: Path, leftovers: list[str]
 ) -> None:
     base, name, mirror = engine.name("sig-base"), engine.name("sig-a"), engine.name("sig-m")
+    leftovers += [base, name, mirror]
     push_base(engine, base, tmp_path, "v1")
     cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\nrebasable = true\n'))
     cnbext(
@@ -89,6 +90,15 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
     rebased, _ = manifest(mirror)
     assert rebased not in (digest, new_digest)
     assert verifies(name, public) and verifies(mirror, public)
+    # ... and attaches the new digest's provenance under both names (its new base in it).
+    from tests.engine.test_attestations_engine import statements
+
+    for each in (name, mirror):
+        [made] = statements(each, public, "slsaprovenance1") or pytest.fail(each)
+        assert made["subject"][0]["digest"] == {"sha256": rebased[7:]}
+        dependencies = made["predicate"]["buildDefinition"]["resolvedDependencies"]
+        [recorded] = [d for d in dependencies if d["uri"] == f"pkg:docker/{base}"]
+        assert recorded["digest"] == {"sha256": manifest(base)[0][7:]}  # v3, rebased onto
 
     # Every signature verifies: --check finds nothing. With the mirror's signature deleted,
     # --check reports that name and an upgrade signs it again (the digest stays).
@@ -103,10 +113,15 @@ def test_every_name_is_signed_and_each_upgrade_signs_what_it_publishes(
 
 
 def test_a_mirror_that_refuses_the_signature_stops_the_builder(
-    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, signing: Path
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    cnbext: Cli,
+    signing: Path,
+    leftovers: list[str],
 ) -> None:
     cnbext.write("extend-builder.toml", extend_builder_toml(example_builder[0], RUN_ONLY))
     builder, run = engine.name("sig-builder"), engine.name("sig-run")
+    leftovers += [builder, run]
     refusing = MemoryRegistry(refused_tags=re.compile(r"sha256-[0-9a-f]{64}\.sig"))
     with serve_registry(refusing) as mirror_registry:
         mirror = f"{mirror_registry.host}/cnbext-tests/sig-mirror:1"
