@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cnbext.cli.options import OutputOption, VerboseOption
+from cnbext.cli.options import BuilderOption, ContextOption, OutputOption, VerboseOption
 from cnbext.cli.output_format import OutputFormat
 
 HELP = """Show what an image is and whether it is still current.
@@ -29,6 +29,7 @@ EPILOG = """**Examples**
 ```
 cnbext inspect registry.example.com/cnb/run:1
 cnbext inspect my/builder:1 --output json
+cnbext inspect my/builder:1 --context remote-engine
 ```
 
 Exit codes: 0 ok, 4 image not found or unreadable (docs/exit-codes.md).
@@ -39,6 +40,8 @@ def inspect(
     reference: Annotated[str, typer.Argument(help="The image.", metavar="REF")],
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
+    context: ContextOption = None,
+    builder: BuilderOption = None,
 ) -> None:
     from cnbext.cli.application import Application
 
@@ -48,7 +51,8 @@ def inspect(
         import cnbext
         from cnbext.cli.application import print_json, stdout_console
 
-        document = cnbext.inspect_image(reference)
+        settings = cnbext.EngineSettings(context=context or None, builder=builder or None)
+        document = cnbext.inspect_image(reference, settings=settings)
         if output is OutputFormat.JSON:
             print_json(document)
         else:

@@ -13,7 +13,9 @@ from rich.table import Table
 
 from cnbext.cli.options import (
     AppOption,
+    BuilderOption,
     BuildIdOption,
+    ContextOption,
     EnvOption,
     ExtensionOption,
     NetworkOption,
@@ -55,6 +57,7 @@ cnbext upgrade --check reg.example.com/cnb/run:1 reg.example.com/cnb/builder:1
 cnbext upgrade --publish reg.example.com/cnb/run:1
 cnbext upgrade --publish reg.example.com/cnb/builder:1
 cnbext upgrade --publish reg.example.com/cnb/builder:1 --config new-builder.toml
+cnbext upgrade --publish reg.example.com/cnb/builder:1 --builder container-builder
 ```
 
 Exit codes: 0 ok (everything up to date or upgraded), 100 (--check) something needs an
@@ -99,6 +102,8 @@ def upgrade(
     extension: ExtensionOption = None,
     config: BuilderTomlOption = None,
     network: NetworkOption = None,
+    context: ContextOption = None,
+    builder: BuilderOption = None,
     env: EnvOption = None,
     app_dir: AppOption = None,
     sign: SignOption = False,
@@ -126,6 +131,8 @@ def upgrade(
             env=env,
             app=app_dir,
             dry_run=False,
+            context=context,
+            builder=builder,
             sign=sign,
             sign_key=sign_key,
         )

@@ -21,18 +21,21 @@ from cnbext.cnb.labels import BUILDER_METADATA, EXTEND_METADATA, REBASABLE
 from cnbext.cnb.provenance import PROVENANCE, Provenance, layers_rebasable, read_provenance
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
+from cnbext.engine.settings import EngineSettings
 from cnbext.errors import CnbextError
 
 ORDER = "io.buildpacks.buildpack.order"
 ORDER_EXTENSIONS = "io.buildpacks.buildpack.order-extensions"
 
 
-def inspect_image(reference: str, *, engine: Engine | None = None) -> dict[str, Any]:
-    """What ``reference`` is (read through ``engine``, the Docker one by default) and its
-    live status (registry lookups)."""
+def inspect_image(
+    reference: str, *, engine: Engine | None = None, settings: EngineSettings | None = None
+) -> dict[str, Any]:
+    """What ``reference`` is (read through ``engine``, else the Docker one ``settings`` name:
+    context, builder) and its live status (registry lookups)."""
     from cnbext.client.usecase import reading_engine
 
-    engine = engine or reading_engine()
+    engine = engine or reading_engine(settings=settings)
     registry = engine.registry()
     view = checked_view(engine.read_image(reference))
     provenance = _provenance(view)

@@ -192,3 +192,23 @@ def test_extension_steps_build_through_the_context(
     assert build_records(remote) > records
     history = [str(entry.get("created_by", "")) for entry in single_config(engine, name)["history"]]
     assert any("Created by extension: test/remote" in entry for entry in history), history
+
+
+def test_inspect_and_upgrade_read_the_engine_their_own_context_names(
+    engine: EngineEnv, cnbext: Cli, remote: Daemon, context: str
+) -> None:
+    # An image only the remote daemon holds: inspect and upgrade find it there by their own
+    # --context flag, and not in the default engine.
+    cnbext.write("extend.toml", extend_toml(engine.run_image, 'packages = ["jq"]\n'))
+    name = engine.name("remote-day2")
+    before = image_names()
+    cnbext("extend", name, "-c", "extend.toml", "--context", context, check=True)
+    assert name in remote_names(remote)
+    shown = cnbext("inspect", name, "--context", context, "-o", "json", check=True)
+    document = json.loads(shown.stdout)
+    assert document["source"] == "daemon"
+    assert document["names"] == [name]  # its daemon tags
+    assert cnbext("inspect", name).returncode == 4  # the default engine has no such image
+    checked = cnbext("upgrade", "--check", name, "--context", context, "-o", "json", check=True)
+    assert [image["state"] for image in json.loads(checked.stdout)["images"]] == ["up to date"]
+    assert image_names() == before
