@@ -11,79 +11,71 @@ imported on use, so ``cnbext --help`` never imports python-on-whales or jsonsche
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 
 import typer
 
 from cnbext.version import __version__
 
-app = typer.Typer(
-    name="cnbext",
-    help=(
-        "Extend Cloud Native Buildpacks images ahead of time: add OS packages to base images, "
-        "builders and run images, and publish them with their mirrors.\n\n"
-        "Global flags, before the command: **--context NAME** (a docker context) and "
-        "**--builder NAME** (a buildx builder), the same as each command's own; "
-        "**--version** prints the version.\n\n"
-        "Docs: docs/ in the source tree. Exit codes: docs/exit-codes.md."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    # default_map: the group's own --help, when not given, is then False rather than None,
-    # which typer passes through instead of building a converter for it (its validation
-    # layer costs ~50 ms of imports on every `cnbext CMD ...`).
-    context_settings={"help_option_names": ["-h", "--help"], "default_map": {"help": False}},
-)
+# Each command's module, imported only when its command is registered: `cnbext upgrade ...`
+# imports upgrade's module alone (the builder commands' flags cost ~50 ms to import).
+COMMANDS = {
+    "extend": "extend",
+    "create-builder": "create_builder",
+    "extend-builder": "extend_builder",
+    "validate": "validate",
+    "inspect": "inspect",
+    "upgrade": "upgrade",
+}
 
 
-@app.callback()
-def _root() -> None:
+def new_app(commands: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The typer application with ``commands`` registered (all of them by default)."""
+    application = typer.Typer(
+        name="cnbext",
+        help=(
+            "Extend Cloud Native Buildpacks images ahead of time: add OS packages to base "
+            "images, builders and run images, and publish them with their mirrors.\n\n"
+            "Global flags, before the command: **--context NAME** (a docker context) and "
+            "**--builder NAME** (a buildx builder), the same as each command's own; "
+            "**--version** prints the version.\n\n"
+            "Docs: docs/ in the source tree. Exit codes: docs/exit-codes.md."
+        ),
+        no_args_is_help=True,
+        rich_markup_mode="markdown",
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        # default_map: the group's own --help, when not given, is then False rather than
+        # None, which typer passes through instead of building a converter for it (its
+        # validation layer costs ~50 ms of imports on every `cnbext CMD ...`).
+        context_settings={"help_option_names": ["-h", "--help"], "default_map": {"help": False}},
+    )
     # A group callback with no options: typer converts every group option on every run
     # (importing its validation layer, ~50 ms), so --version and the global flags are taken
-    # off in main() before typer parses.
+    # off in main() before typer parses. It also keeps a one-command app a group.
+    application.callback()(_root)
+    for name in commands:
+        module = importlib.import_module(f"cnbext.cli.{COMMANDS[name]}")
+        application.command(name, help=module.HELP, epilog=module.EPILOG, no_args_is_help=True)(
+            getattr(module, COMMANDS[name])
+        )
+    return application
+
+
+def _root() -> None:
     pass
 
 
-def _register() -> None:
-    from cnbext.cli import create_builder, extend, extend_builder, validate
-
-    app.command("extend", help=extend.HELP, epilog=extend.EPILOG, no_args_is_help=True)(
-        extend.extend
-    )
-    app.command(
-        "create-builder",
-        help=create_builder.HELP,
-        epilog=create_builder.EPILOG,
-        no_args_is_help=True,
-    )(create_builder.create_builder)
-    app.command(
-        "extend-builder",
-        help=extend_builder.HELP,
-        epilog=extend_builder.EPILOG,
-        no_args_is_help=True,
-    )(extend_builder.extend_builder)
-    app.command("validate", help=validate.HELP, epilog=validate.EPILOG, no_args_is_help=True)(
-        validate.validate
-    )
-    _register_day2()
-
-
-def _register_day2() -> None:
-    from cnbext.cli import inspect, upgrade
-
-    app.command("inspect", help=inspect.HELP, epilog=inspect.EPILOG, no_args_is_help=True)(
-        inspect.inspect
-    )
-    app.command("upgrade", help=upgrade.HELP, epilog=upgrade.EPILOG, no_args_is_help=True)(
-        upgrade.upgrade
-    )
-
-
-_register()
+def __getattr__(name: str) -> typer.Typer:
+    # ``from cnbext.cli import app``: every command, built on first use.
+    if name == "app":
+        application = new_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)
 
 
 GLOBAL_FLAGS = {"--context": "DOCKER_CONTEXT", "--builder": "BUILDX_BUILDER"}
@@ -94,7 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["--version"]:
         print(f"cnbext {__version__}")
         return
-    app(args=take_global_flags(args, os.environ))
+    rest = take_global_flags(args, os.environ)
+    # Only the command asked for is registered; help and errors of the group see them all.
+    commands = rest[:1] if rest[:1] and rest[0] in COMMANDS else COMMANDS
+    new_app(commands)(args=rest)
 
 
 def take_global_flags(argv: list[str], environ: MutableMapping[str, str]) -> list[str]:

@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.lock import locked_config, run_locked, write_lock
-from cnbext.client.usecase import Result, image_config_planner, normalize_names, run_use_case
+from cnbext.client.names import normalize_names
+from cnbext.client.usecase import Result, image_config_planner, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cnbext.cnb.image_config import check_image_config, check_platform_string
-from cnbext.engine.extension_steps import LayoutImage
-from cnbext.engine.models import ImageView
-from cnbext.plan.facts import BaseImage
+
+if TYPE_CHECKING:  # the day-2 views need neither the plan's facts nor extension steps
+    from cnbext.engine.extension_steps import LayoutImage
+    from cnbext.engine.models import ImageView
+    from cnbext.plan.facts import BaseImage
 
 
 def checked_facts(image: BaseImage) -> BaseImage:

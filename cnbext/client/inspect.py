@@ -33,7 +33,7 @@ def inspect_image(
 ) -> dict[str, Any]:
     """What ``reference`` is (read through ``engine``, else the Docker one ``settings`` name:
     context, builder) and its live status (registry lookups)."""
-    from cnbext.client.usecase import reading_engine
+    from cnbext.client.engines import reading_engine
 
     engine = engine or reading_engine(settings=settings)
     registry = engine.registry()

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.provenance import Provenance
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import RegistryAccess
-from cnbext.errors import CnbextError
+from cnbext.errors import CnbextError, UsageError
+from cnbext.progress import Reporter
+
+if TYPE_CHECKING:
+    from cnbext.client.publish import ImageResult
+    from cnbext.engine.protocol import Engine
 
 ARTIFACT_TYPE = "application/vnd.cnbext.names.v1+json"
 ANNOTATION = "io.cnbext.names"
@@ -101,3 +107,38 @@ def _normalized(name: str) -> str:
         return str(parse_reference(name))
     except InvalidReferenceError:
         return name  # recorded by hand or by a foreign tool: kept as it is, refused when used
+
+
+def normalize_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Output names, normalized; every bad one reported at once, before any work."""
+    from cnbext.cnb.imageref import InvalidReferenceError
+
+    normalized: list[str] = []
+    problems: list[str] = []
+    for name in names:
+        try:
+            reference = parse_reference(name)
+        except InvalidReferenceError as err:
+            problems.append(str(err))
+            continue
+        if reference.digest is not None:
+            problems.append(f"{name}: an output name cannot have a digest; give a tag")
+            continue
+        normalized.append(str(reference))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return tuple(normalized)
+
+
+def keep_names(engine: Engine, reporter: Reporter, images: Sequence[ImageResult]) -> None:
+    """Record beside each published image every name it was saved under (for upgrade)."""
+    registry = engine.registry()
+    for image in images:
+        try:
+            record_names(registry, image.names, image.digest)
+        except CnbextError as err:
+            # The images are out there and correct; only a later upgrade's list is affected.
+            reporter.warn(
+                f"{image.names[0]}: cannot record its names beside it ({err.message}); "
+                "`cnbext upgrade` will republish only the names it is given"
+            )

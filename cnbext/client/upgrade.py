@@ -21,7 +21,7 @@ from cnbext.client.attestations import (
 )
 from cnbext.client.concurrency import concurrently
 from cnbext.client.image_checks import checked_view
-from cnbext.client.names import saved_names
+from cnbext.client.names import keep_names, normalize_names, saved_names
 from cnbext.client.publish import ImageResult, sign_names
 from cnbext.client.signatures import recorded_key, unverified
 from cnbext.client.status import upgrade_reasons
@@ -33,7 +33,6 @@ from cnbext.client.upgrade_model import (
     UpgradeOptions,
     UpgradeResult,
 )
-from cnbext.client.usecase import keep_names
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
 from cnbext.cnb.provenance import Provenance, layers_rebasable, read_provenance
@@ -83,7 +82,7 @@ def run_upgrade(
     """Check every NAME concurrently; with anything to do (and not --check), upgrade those.
     Images are read and rebuilt through ``engine`` (the Docker one ``settings`` name by
     default)."""
-    from cnbext.client.usecase import normalize_names, reading_engine
+    from cnbext.client.engines import reading_engine
 
     reader = engine or reading_engine(reporter, settings)
     registry = reader.registry()

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from cnbext.client.extension_chain import build_plan_steps
 from cnbext.client.facts import gather_image_facts
 from cnbext.client.installed import with_installed_packages
+from cnbext.client.names import keep_names, normalize_names
 from cnbext.client.origin import with_digests
 from cnbext.client.publish import ImageResult, apply_plan, nothing_published
 from cnbext.client.work_folder import work_folder
@@ -23,7 +24,7 @@ from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
-from cnbext.errors import CnbextError, UsageError
+from cnbext.errors import CnbextError
 from cnbext.plan.builder_options import BuilderOptions
 from cnbext.plan.extend import ExtendOptions
 from cnbext.plan.facts import BaseImage, ImageFacts
@@ -91,22 +92,6 @@ def run_use_case(
         return Result(plan, images)
 
 
-def keep_names(engine: Engine, reporter: Reporter, images: Sequence[ImageResult]) -> None:
-    """Record beside each published image every name it was saved under (for upgrade)."""
-    from cnbext.client.names import record_names
-
-    registry = engine.registry()
-    for image in images:
-        try:
-            record_names(registry, image.names, image.digest)
-        except CnbextError as err:
-            # The images are out there and correct; only a later upgrade's list is affected.
-            reporter.warn(
-                f"{image.names[0]}: cannot record its names beside it ({err.message}); "
-                "`cnbext upgrade` will republish only the names it is given"
-            )
-
-
 def image_config_planner(
     loaded: ImageConfig,
     options: Options,
@@ -164,37 +149,6 @@ def docker_engine(reporter: Reporter, settings: EngineSettings | None = None) ->
     engine = DockerEngine(reporter, settings)
     engine.ensure_available()
     return engine
-
-
-def reading_engine(
-    reporter: Reporter | None = None, settings: EngineSettings | None = None
-) -> Engine:
-    """The Docker engine for reads that may not need the daemon at all (registry-only reads);
-    a read that does need it fails then with the daemon's error."""
-    from cnbext.engine.docker import DockerEngine
-
-    return DockerEngine(reporter if reporter is not None else SilentReporter(), settings)
-
-
-def normalize_names(names: Sequence[str]) -> tuple[str, ...]:
-    """Output names, normalized; every bad one reported at once, before any work."""
-    from cnbext.cnb.imageref import InvalidReferenceError, parse_reference
-
-    normalized: list[str] = []
-    problems: list[str] = []
-    for name in names:
-        try:
-            reference = parse_reference(name)
-        except InvalidReferenceError as err:
-            problems.append(str(err))
-            continue
-        if reference.digest is not None:
-            problems.append(f"{name}: an output name cannot have a digest; give a tag")
-            continue
-        normalized.append(str(reference))
-    if problems:
-        raise UsageError("; ".join(problems))
-    return tuple(normalized)
 
 
 def normalize_builder_options(options: BuilderOptions) -> BuilderOptions:

@@ -16,10 +16,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING, Any, cast
 
 from cnbext.engine.extension_steps import BASE_CONTEXT, read_layout
 from cnbext.engine.failures import last_lines, push_hint
@@ -28,6 +25,9 @@ from cnbext.engine.reading import context_dir, match_pattern
 from cnbext.errors import BuildError, PublishError
 from cnbext.plan.model import ImageBuild
 from cnbext.progress import Reporter
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 # BuildKit's build arg for reproducible builds (the engine may not import cnbext.cnb).
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
@@ -96,6 +96,8 @@ class BuildRunner:
         # Streaming is the only way python-on-whales captures buildx's log (otherwise it goes
         # straight to our stderr); keep the tail to explain a failure without --verbose.
         tail: deque[str] = deque(maxlen=30)
+        from python_on_whales.exceptions import DockerException
+
         try:
             lines = self.docker.buildx.build(context, stream_logs=True, progress="plain", **options)
             for line in cast(Iterator[str], lines):
@@ -172,6 +174,8 @@ class BuildRunner:
             _normalize_times(context)
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             layout = Path(tmp, "layout")
+            from python_on_whales.exceptions import DockerException
+
             try:
                 self.docker.buildx.build(
                     context,

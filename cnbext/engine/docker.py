@@ -10,13 +10,9 @@ registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from python_on_whales import DockerClient
-from python_on_whales.client_config import ClientNotFoundError
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.builds import (
@@ -49,6 +45,8 @@ from cnbext.plan.model import ImageBuild, PullPolicy
 from cnbext.progress import Reporter
 
 if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
     from cnbext.engine.registry import Registry
 
 # Drivers whose builders keep results away from the context's engine (pods in a cluster):
@@ -71,20 +69,42 @@ class DockerEngine:
         settings = settings or EngineSettings()
         self.settings = settings
         self.reporter = reporter
-        self.network = network = settings.network
-        self.docker = client or DockerClient(context=settings.context or None)
+        self.network = settings.network
         self.builder = settings.builder or None
         self._driver: str | None = None
-        self.reader = ImageReader(self.docker, self.builder)
-        self.builds = BuildRunner(
-            self.docker, reporter, network, self.builder, cache=settings.build_cache
-        )
-        self.imagetools = ImageTools(self.docker, reporter, self.builder, self.reader)
         self._registry: Registry | None = None
+        if client is not None:
+            self.docker = client
+
+    # python-on-whales (and pydantic under it, ~0.15 s) is imported when the daemon or buildx
+    # is first needed: a registry-only command (upgrade --publish by rebase, --check) never
+    # loads it.
+    @cached_property
+    def docker(self) -> DockerClient:
+        from python_on_whales import DockerClient
+
+        return DockerClient(context=self.settings.context or None)
+
+    @cached_property
+    def reader(self) -> ImageReader:
+        return ImageReader(self.docker, self.builder)
+
+    @cached_property
+    def builds(self) -> BuildRunner:
+        cache = self.settings.build_cache
+        return BuildRunner(self.docker, self.reporter, self.network, self.builder, cache=cache)
+
+    @cached_property
+    def imagetools(self) -> ImageTools:
+        return ImageTools(self.docker, self.reporter, self.builder, self.reader)
 
     # -- availability -------------------------------------------------------------------------
 
     def ensure_available(self) -> None:
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
         try:
             # `docker version` with a format: one round trip to the daemon, nothing to parse
             # (python-on-whales' info() models the whole `docker info` document).
@@ -177,6 +197,9 @@ class DockerEngine:
         return self._driver
 
     def _inspect_driver(self) -> str:
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
         command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
         if self.builder:
             command.append(self.builder)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from python_on_whales.exceptions import DockerException
 
 
 def last_lines(err: DockerException, count: int = 6) -> str:

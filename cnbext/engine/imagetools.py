@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING, Any
 
 from cnbext.engine.failures import last_lines
 from cnbext.engine.models import INDEX_TYPES
 from cnbext.engine.reading import ImageReader
 from cnbext.errors import PublishError
 from cnbext.progress import Reporter
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 
 class ImageTools:
@@ -41,6 +41,8 @@ class ImageTools:
         return self.digest(target)
 
     def _create(self, sources: list[str], target: str, failure: str) -> None:
+        from python_on_whales.exceptions import DockerException
+
         try:
             self.docker.buildx.imagetools.create(
                 sources=sources, tags=[target], builder=self.builder

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-
-from python_on_whales import DockerClient
+from typing import TYPE_CHECKING
 
 from cnbext.engine.models import PhaseResult, PhaseRun
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 POLL_SECONDS = 0.1
 

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cnbext.engine.extension_steps import LayoutImage, StepBuild
-from cnbext.engine.models import (
-    Attestations,
-    BuiltFiles,
-    BuiltImage,
-    ImageSource,
-    ImageView,
-    Manifest,
-    PhaseResult,
-    PhaseRun,
-)
-from cnbext.engine.settings import EngineSettings
-from cnbext.plan.facts import BaseImage
-from cnbext.plan.model import ImageBuild, PullPolicy
+# Names for the signatures only: importing the plan and the extension-step code here would
+# load them (~40 ms) into every command that merely reads a registry.
+if TYPE_CHECKING:
+    from cnbext.engine.extension_steps import LayoutImage, StepBuild
+    from cnbext.engine.models import (
+        Attestations,
+        BuiltFiles,
+        BuiltImage,
+        ImageSource,
+        ImageView,
+        Manifest,
+        PhaseResult,
+        PhaseRun,
+    )
+    from cnbext.engine.settings import EngineSettings
+    from cnbext.plan.facts import BaseImage
+    from cnbext.plan.model import ImageBuild, PullPolicy
 
 
 class RegistryAccess(Protocol):

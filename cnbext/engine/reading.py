@@ -15,11 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException, NoSuchImage
-from python_on_whales.utils import run
+from typing import TYPE_CHECKING, Any
 
 from cnbext.engine.failures import last_lines
 from cnbext.engine.models import (
@@ -33,6 +29,9 @@ from cnbext.engine.models import (
 from cnbext.errors import ImageError, PublishError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import PullPolicy
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
@@ -57,6 +56,8 @@ class ImageReader:
             daemon and pull_policy is not PullPolicy.ALWAYS
         )
         if use_daemon:
+            from python_on_whales.exceptions import NoSuchImage
+
             try:
                 image_id = self.docker.image.inspect(reference).id
             except NoSuchImage:
@@ -148,6 +149,9 @@ class ImageReader:
         command = [*self.docker.client_config.docker_cmd, "buildx", "imagetools", "inspect"]
         if self.builder:
             command += ["--builder", self.builder]
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
         try:
             output: str = run([*command, "--format", template, reference], return_stderr=False)
         except DockerException as err:
@@ -200,6 +204,8 @@ class ImageReader:
             context = context_dir(tmp)
             context.mkdir()
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+            from python_on_whales.exceptions import DockerException
+
             try:
                 self.docker.buildx.build(
                     context,

@@ -38,6 +38,9 @@ TIMEOUT = 30.0
 LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$")
 
 
+REMEMBERED_BYTES = 1 << 20
+
+
 class Registry:
     """Thread-safe: tokens are cached per (host, scope) behind a lock."""
 
@@ -46,6 +49,9 @@ class Registry:
         self._config_path = docker_config or Path(home) / "config.json"
         self._tokens: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        # What a digest names never changes: a manifest or config read by digest once in a
+        # repository is not read again by this client (an upgrade reads each twice).
+        self._by_digest: dict[tuple[str, str, str], bytes] = {}
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -53,15 +59,21 @@ class Registry:
         """The manifest or index ``reference`` names (tag or digest)."""
         ref = parse_reference(reference)
         target = ref.digest or ref.tag or "latest"
-        status, headers, body = self._request(
-            ref.domain, ref.path, "GET", f"manifests/{target}", headers={"Accept": ACCEPT}
-        )
-        if status == 404:
-            raise NotFoundError(f"{reference} is not in its registry")
-        if status != 200:
-            raise ImageError(f"cannot read {reference}: registry answered {status}")
+        body = self._by_digest.get((ref.domain, ref.path, target))
+        content_type = ""
+        if body is None:
+            status, headers, body = self._request(
+                ref.domain, ref.path, "GET", f"manifests/{target}", headers={"Accept": ACCEPT}
+            )
+            if status == 404:
+                raise NotFoundError(f"{reference} is not in its registry")
+            if status != 200:
+                raise ImageError(f"cannot read {reference}: registry answered {status}")
+            content_type = headers.get("content-type", "")
+            if ref.digest is not None and digest_of(body) == ref.digest:
+                self._remember(ref.domain, ref.path, ref.digest, body)
         document: dict[str, Any] = json.loads(body)
-        media_type = str(document.get("mediaType") or headers.get("content-type", ""))
+        media_type = str(document.get("mediaType") or content_type)
         return Manifest(ref.repository, digest_of(body), media_type, body, document)
 
     def digest(self, reference: str) -> str | None:
@@ -73,12 +85,21 @@ class Registry:
 
     def blob(self, repository: str, digest: str) -> bytes:
         ref = parse_reference(repository)
+        known = self._by_digest.get((ref.domain, ref.path, digest))
+        if known is not None:
+            return known
         status, _, body = self._request(ref.domain, ref.path, "GET", f"blobs/{digest}")
         if status != 200:
             raise ImageError(f"cannot read blob {digest} of {repository}: {status}")
         if digest_of(body) != digest:
             raise ImageError(f"blob {digest} of {repository} does not match its digest")
+        self._remember(ref.domain, ref.path, digest, body)
         return body
+
+    def _remember(self, domain: str, path: str, digest: str, body: bytes) -> None:
+        if len(body) <= REMEMBERED_BYTES:  # manifests and configs, not layers
+            with self._lock:
+                self._by_digest[(domain, path, digest)] = body
 
     def json_blob(self, repository: str, digest: str) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.blob(repository, digest))

@@ -76,6 +76,26 @@ def test_a_single_manifest_is_keyed_by_its_configs_platform(
     assert config["rootfs"]["diff_ids"] == list(image.layers)
 
 
+def test_what_a_digest_names_is_read_once_per_repository(
+    tmp_path: Path, served: MemoryRegistry
+) -> None:
+    image = push_image(served, "one", [b"x"], platform="linux/amd64", tag="1")
+    push_image(served, "two", [b"x"], platform="linux/amd64", tag="1")
+    registry = client(tmp_path)
+    config = digest_of(json.dumps(image.config).encode())
+    by_digest = f"{served.host}/one@{image.descriptor['digest']}"
+    for _ in range(3):
+        registry.manifest(by_digest)
+        registry.blob(f"{served.host}/one", config)
+        registry.manifest(f"{served.host}/one:1")  # a tag may move: asked every time
+    registry.blob(f"{served.host}/two", config)  # another repository is asked for itself
+    gets = [path for method, path in served.requests if method == "GET"]
+    assert gets.count(f"/v2/one/manifests/{image.descriptor['digest']}") == 1
+    assert gets.count(f"/v2/one/blobs/{config}") == 1
+    assert gets.count("/v2/one/manifests/1") == 3
+    assert gets.count(f"/v2/two/blobs/{config}") == 1
+
+
 def test_what_the_registry_lacks_is_not_found_or_none(
     tmp_path: Path, served: MemoryRegistry
 ) -> None:
