@@ -277,6 +277,7 @@ EXT = {
     + '\n[[targets]]\nos = "linux"\narch = "arm"\narch-variant = "v6"\n',
     "targets-unknown": EXT_BASE + '\n[[targets]]\nos = "linux"\nbogus = 1\n',
     "id-upper": EXT_BASE.replace("samples/ext", "Samples/Ext"),
+    "id-underscore": EXT_BASE.replace("samples/ext", "samples_ext"),
     "id-non-ascii": EXT_BASE.replace("samples/ext", "samples/ëxt"),
     "id-space": EXT_BASE.replace("samples/ext", "samples ext"),
     "id-config": EXT_BASE.replace("samples/ext", "config"),
@@ -334,6 +335,8 @@ BP = {
     "licenses": BP_BASE + '\n[[buildpack.licenses]]\ntype = "MIT"\n',
     "keywords": BP_BASE.replace('"0.0.1"\n', '"0.0.1"\nkeywords = ["k"]\n', 1),
     "id-upper": BP_BASE.replace("samples/bp", "Samples/BP"),
+    "id-underscore": BP_BASE.replace("samples/bp", "samples_bp"),
+    "id-config": BP_BASE.replace('"samples/bp"', '"config"'),
     "empty": "",
 }
 # builder.toml
@@ -408,6 +411,8 @@ PLAN = {
     "unknown-key": '[[provides]]\nname = "node"\nbogus = 1\n',
     "unknown-top": '[[provides]]\nname = "node"\n\n[bogus]\na = 1\n',
     "provides-no-name": "[[provides]]\n",
+    "provides-empty-name": '[[provides]]\nname = ""\n',
+    "or-provides-no-name": "[[or]]\n[[or.provides]]\n",
     "provides-name-int": "[[provides]]\nname = 1\n",
     "provides-table": '[provides]\nname = "node"\n',
     "provides-metadata": '[[provides]]\nname = "node"\n[provides.metadata]\na = 1\n',

@@ -33,7 +33,9 @@ SPEC_RULES = {
     "api is required": re.compile(r"no `api`: read as Buildpack API 0\.1"),
     "ids use letters, digits, . / -": re.compile(r"id .* which the spec asks for"),
     "reserved ids": re.compile(r"id .* is reserved by the spec"),
-    "plan entries have a name": re.compile(r"\$\.(or\[\d+\]\.)?provides\[\d+\]"),
+    "plan entries have a name": re.compile(
+        r"provides\[\d+\].*(missing required key 'name'|`name` is empty)"
+    ),
     "only the spec's keys (lifecycle files)": re.compile(
         r"ignoring unexpected key .*\(the lifecycle ignores it\)"
     ),
@@ -48,6 +50,8 @@ ON_PURPOSE = {
     "extension/mut/version-dotdot/extension.toml": "a version '..' names the parent folder",
     "extension/mut/id-space/extension.toml": "an id with whitespace breaks the words of the "
     "Dockerfiles cnbext generates",
+    "buildpack/mut/id-config/buildpack.toml": "a buildpack's layers folder is named after its "
+    "id: 'config' would be the lifecycle's own /layers/config",
     "extend-config/mut/no-name/extend-config.toml": "a nameless build arg is handed to the "
     "image build as an empty --build-arg",
     "builder/pack/acceptance_testdata_pack_fixtures_builder_multi_platform/builder.toml": "a "
