@@ -124,3 +124,22 @@ def test_every_allowance_is_used() -> None:
         if rule.search(warning)
     }
     assert excused == set(SPEC_RULES)
+
+
+DESCRIPTORS = [
+    rel for rel, v in VERDICTS.items() if v["kind"] in ("buildpack", "extension") and "/mut/" in rel
+]
+
+
+@pytest.mark.parametrize("rel", DESCRIPTORS)
+def test_a_module_validate_passes_is_read_by_the_builds_too(rel: str) -> None:
+    """create-builder and extend read fetched modules with their own, shorter reader: it must
+    take every descriptor validate passes (validate never passes what a command refuses)."""
+    from cnbext.sources.descriptor import ModuleError, read_descriptor
+
+    kind = VERDICTS[rel]["kind"]
+    problems = [p for r in validate([ROOT / rel]).files for p in r.problems]
+    try:
+        read_descriptor((ROOT / rel).parent, kind)  # type: ignore[arg-type]
+    except ModuleError as err:
+        assert problems, f"validate passes it, the build refuses it: {err}"
