@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,18 @@ def dirs(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
+@pytest.fixture(scope="session")
+def cache_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cnbext-caches")
+
+
 @pytest.fixture(autouse=True)
-def own_cache_dir(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def own_cache_dir(cache_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets an empty cnbext cache folder (downloads, image facts): tests never
-    see each other's entries, nor the user's."""
-    path = tmp_path_factory.mktemp("cnbext-cache")
+    see each other's entries, nor the user's. (One folder per test under one session folder:
+    pytest's numbered temp folders list their parent on every creation, which costs
+    seconds over a few thousand tests.)"""
+    path = cache_dirs / uuid.uuid4().hex
+    path.mkdir()
     monkeypatch.setenv("CNBEXT_CACHE_DIR", str(path))
     return path

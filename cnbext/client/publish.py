@@ -26,7 +26,6 @@ from functools import partial
 from typing import Any
 
 from cnbext.client.concurrency import concurrently
-from cnbext.client.sbom import sbom_documents
 from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.models import BuiltImage
 from cnbext.engine.protocol import Engine
@@ -182,6 +181,7 @@ def _name(
     concurrently([partial(copy, name) for name in build.copies])
     if sign_key is not None:
         from cnbext.client.attestations import attest_names, image_attestations
+        from cnbext.client.sbom import sbom_documents
 
         sign_names(engine, build.names, digest, sign_key)
         sboms = sbom_documents(build, digest, platform_digests)
