@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import Cli, EngineEnv, assert_locked_gone, extend_toml
+from tests.engine.test_reproducible_engine import EPOCH, publish_cold
 
 pytestmark = pytest.mark.engine
 
@@ -140,3 +141,16 @@ def test_a_pin_then_its_lock_install_exactly_that_version_and_a_gone_one_fails_c
         lock.replace(rpm_base.pin("1.0-1"), rpm_base.pin("0.0-gone"))
     )
     assert_locked_gone(cnbext, engine, gone, args, rpm_base.pin("0.0-gone"))
+
+
+def test_two_cold_installs_give_the_same_image(
+    engine: EngineEnv, cnbext: Cli, rpm_base: RpmBase, leftovers: list[str]
+) -> None:
+    # What rpm, dnf and zypper leave that differs run to run (sqlite's index salts, zypper's
+    # random id, logs, caches) is emptied or removed by the install step.
+    cnbext.write("extend.toml", extend_toml(rpm_base.image, 'packages = ["cnbext-hello"]\n'))
+    first, second = engine.name("rpm-repro-a"), engine.name("rpm-repro-b")
+    leftovers += [first, second]
+    epoch = ("--source-date-epoch", EPOCH)
+    assert publish_cold(cnbext, first, *epoch) == publish_cold(cnbext, second, *epoch)
+    assert installed(engine, second) == ["cnbext-hello", "1.1-1", "noarch"]
