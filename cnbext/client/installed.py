@@ -30,6 +30,7 @@ from cnbext.cnb.installed import (
     read_installed,
 )
 from cnbext.cnb.labels import LabelChange
+from cnbext.cnb.package_managers import database_of
 from cnbext.cnb.rpmdb import parse_header
 from cnbext.cnb.sbom import SBOM_PATH, SbomError, sbom_document
 from cnbext.engine.protocol import Engine
@@ -104,16 +105,18 @@ class PlatformPackages:
 def read_databases(engine: Engine, build: ImageBuild, pull: bool) -> dict[str, PlatformPackages]:
     """Per platform, the result's packages and what ``build`` changed in its base's."""
     files = engine.built_files(build, READ_PATHS, pull=pull, max_bytes=MAX_DATABASE_BYTES)
+    database = database_of(build.package_manager)
     read: dict[str, PlatformPackages] = {}
     for platform, found in files.items():
-        result = read_installed(found.result, read_rpmdb)
+        result = read_installed(found.result, read_rpmdb, database)
         if result is None:
             raise BuildError(
-                f"the {build.role} {build.primary_name} ({platform}) has no package database "
-                f"cnbext can read after installing {', '.join(build.packages)}",
+                f"the {build.role} {build.primary_name} ({platform}) has no "
+                f"{database + ' ' if database else ''}package database cnbext can read after "
+                f"installing {', '.join(build.packages)} with {build.package_manager}",
                 hint="cnbext reads dpkg's status, apk's installed db and rpm's sqlite db",
             )
-        changes = package_changes(read_installed(found.base, read_rpmdb), result)
+        changes = package_changes(read_installed(found.base, read_rpmdb, database), result)
         release = next((found.result[p] for p in OS_RELEASE if p in found.result), None)
         distro = parse_os_release(release.decode("utf-8", "replace")) if release else None
         read[platform] = PlatformPackages(result, changes, distro, found.base.get(SBOM_PATH))

@@ -139,19 +139,34 @@ def parse_apk_installed(text: str) -> dict[tuple[str, str], Package]:
 
 
 def read_installed(
-    files: Mapping[str, bytes], rpm_reader: Callable[[bytes], dict[tuple[str, str], Package]]
+    files: Mapping[str, bytes],
+    rpm_reader: Callable[[bytes], dict[tuple[str, str], Package]],
+    database: str | None = None,
 ) -> Installed | None:
     """The package database among ``files`` (path -> content, as copied out of an image);
-    None when the image has none cnbext reads. ``rpm_reader`` parses an rpm sqlite
-    database's bytes (it needs a file on disk, which the caller owns)."""
-    if DPKG_STATUS in files:
-        return Installed("dpkg", parse_dpkg_status(_text(files[DPKG_STATUS])))
-    if APK_INSTALLED in files:
-        return Installed("apk", parse_apk_installed(_text(files[APK_INSTALLED])))
-    for path in RPMDB_PATHS:
-        if path in files:
-            return Installed("rpm", rpm_reader(files[path]))
-    return None
+    None when the image has none cnbext reads. ``database`` (dpkg, apk or rpm: the one the
+    build's package manager installs into) reads only that one: a Debian image with rpm
+    installed has both, and the other one says nothing about this install. Without it the
+    first one found is read. ``rpm_reader`` parses an rpm sqlite database's bytes (it needs
+    a file on disk, which the caller owns)."""
+    readers: dict[str, Callable[[], Installed | None]] = {
+        "dpkg": lambda: _read_text(files, "dpkg", DPKG_STATUS, parse_dpkg_status),
+        "apk": lambda: _read_text(files, "apk", APK_INSTALLED, parse_apk_installed),
+        "rpm": lambda: next(
+            (Installed("rpm", rpm_reader(files[p])) for p in RPMDB_PATHS if p in files), None
+        ),
+    }
+    chosen = [readers[database]] if database in readers else list(readers.values())
+    return next((found for read in chosen if (found := read()) is not None), None)
+
+
+def _read_text(
+    files: Mapping[str, bytes],
+    database: str,
+    path: str,
+    parse: Callable[[str], dict[tuple[str, str], Package]],
+) -> Installed | None:
+    return Installed(database, parse(_text(files[path]))) if path in files else None
 
 
 def _text(data: bytes) -> str:

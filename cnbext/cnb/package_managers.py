@@ -28,6 +28,7 @@ class PackageManager:
     spec_example: str
     install_template: str  # shell, {packages} is replaced by the quoted package list
     pin_separator: str = "="  # name{sep}version pins an exact version
+    database: str = "rpm"  # the package database it installs into (cnbext.cnb.installed)
 
     def check_package(self, spec: str) -> str | None:
         """None if ``spec`` is valid for this manager, else why not."""
@@ -48,6 +49,16 @@ class PackageManager:
 
 # Written by ldconfig (run by package scripts) with the times of the libraries it saw.
 _LDCONFIG_CACHE = "/var/cache/ldconfig/aux-cache"
+# rpm's sqlite database keeps its write-ahead log and shared-memory index beside it
+# (/var/lib/rpm, or /usr/lib/sysimage/rpm on Fedora 36+ and openSUSE): a reader that cannot
+# write there (rpm -q as the image's non-root user) needs both to exist. The log is empty once
+# rpm has closed the database; the index holds random salts of every run, so it is emptied,
+# not removed (sqlite reads an empty one as "no log", and rpm re-creates it when it next
+# writes). Berkeley DB's environment files (rpm before 4.16) are removed.
+_RPMDB_LEFTOVERS = (
+    "/var/lib/rpm/__db.* && truncate -c -s 0"
+    " /var/lib/rpm/rpmdb.sqlite-shm /usr/lib/sysimage/rpm/rpmdb.sqlite-shm"
+)
 _RPM_NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*(?::[A-Za-z0-9._+~-]+)?"
 
 APT = PackageManager(
@@ -59,6 +70,7 @@ APT = PackageManager(
         r"[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+|/[A-Za-z0-9.+~-]+)?"
     ),
     spec_example="jq or jq=1.6-2.1",
+    database="dpkg",
     install_template=(
         "export DEBIAN_FRONTEND=noninteractive"
         " && apt-get update"
@@ -78,6 +90,7 @@ APK = PackageManager(
         r"[A-Za-z0-9][A-Za-z0-9._+-]*(?:@[A-Za-z0-9._-]+)?(?:[=~][A-Za-z0-9._+-]+)?"
     ),
     spec_example="jq or jq=1.7.1-r0",
+    database="apk",
     install_template=(
         f"apk add --no-cache {{packages}} && rm -rf /var/cache/apk/* {_LDCONFIG_CACHE}"
     ),
@@ -104,23 +117,23 @@ DNF = _rpm(
     "dnf",
     "dnf install -y --setopt=install_weak_deps=False {packages}"
     " && dnf clean all && rm -rf /var/cache/dnf /var/cache/libdnf5 /var/log/dnf*"
-    f" /var/log/hawkey.log /var/lib/dnf/history* /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
+    f" /var/log/hawkey.log /var/lib/dnf/history* {_LDCONFIG_CACHE} {_RPMDB_LEFTOVERS}",
 )
 MICRODNF = _rpm(
     "microdnf",
     "microdnf install -y --setopt=install_weak_deps=0 {packages}"
     " && microdnf clean all && rm -rf /var/cache/yum /var/cache/dnf /var/log/dnf*"
-    f" /var/lib/dnf/history* /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
+    f" /var/lib/dnf/history* {_LDCONFIG_CACHE} {_RPMDB_LEFTOVERS}",
 )
 YUM = _rpm(
     "yum",
     "yum install -y {packages} && yum clean all && rm -rf /var/cache/yum /var/log/yum.log"
-    f" /var/lib/yum/history /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
+    f" /var/lib/yum/history {_LDCONFIG_CACHE} {_RPMDB_LEFTOVERS}",
 )
 TDNF = _rpm(
     "tdnf",
     "tdnf install -y {packages} && tdnf clean all && rm -rf /var/cache/tdnf /var/log/tdnf*"
-    f" /var/lib/rpm/__db.* {_LDCONFIG_CACHE}",
+    f" {_LDCONFIG_CACHE} {_RPMDB_LEFTOVERS}",
     distros=("photon", "mariner", "azurelinux"),
 )
 ZYPPER = PackageManager(
@@ -132,7 +145,9 @@ ZYPPER = PackageManager(
     install_template=(
         "zypper --non-interactive install --no-recommends {packages}"
         " && zypper clean --all && rm -rf /var/log/zypp* /var/log/zypper.log /var/cache/zypp"
-        f" /var/lib/rpm/__db.* {_LDCONFIG_CACHE}"
+        # A random id libzypp makes on its first run, and its pid file.
+        " /var/lib/zypp/AnonymousUniqueId /run/zypp.pid"
+        f" {_LDCONFIG_CACHE} {_RPMDB_LEFTOVERS}"
     ),
 )
 
@@ -164,6 +179,13 @@ def unavailable_packages(manager: str, log: str) -> list[str]:
 # Preference order inside a family: the first one the image has wins.
 ALL_MANAGERS: tuple[PackageManager, ...] = (APT, APK, DNF, MICRODNF, YUM, TDNF, ZYPPER)
 PROBE_PATHS: tuple[str, ...] = tuple(path for m in ALL_MANAGERS for path in m.binaries)
+
+
+def database_of(manager: str | None) -> str | None:
+    """The package database the manager named ``manager`` installs into (dpkg, apk or rpm);
+    None for no or an unknown manager. An image may hold more than one (Debian with rpm
+    installed): only this one says what the manager installed."""
+    return next((m.database for m in ALL_MANAGERS if m.name == manager), None)
 
 
 class UnsupportedDistroError(Exception):

@@ -68,7 +68,10 @@ def test_a_result_without_a_readable_package_database_publishes_nothing(tmp_path
     empty = {"linux/amd64": BuiltFiles(base={}, result={})}
     engine = FakeEngine(IMAGES, package_files={OUT: empty})
     options = cnbext.ExtendOptions(names=(OUT,), publish=True, sbom=cnbext.SbomFormat.CYCLONEDX)
-    with pytest.raises(BuildError, match="no package database cnbext can read"):
+    with pytest.raises(
+        BuildError,
+        match="has no dpkg package database cnbext can read after installing jq with apt",
+    ):
         cnbext.extend(extend_toml(tmp_path), options, engine=engine)
     assert engine.made() == []
 

@@ -143,6 +143,19 @@ def test_the_database_is_chosen_by_the_files_the_image_has() -> None:
     assert read_installed({"/etc/os-release": b"ID=scratch"}, no_rpm) is None
 
 
+def test_only_the_database_of_the_installing_manager_is_read() -> None:
+    # Debian with rpm and dnf installed: dpkg's status and an rpm database side by side.
+    rpm_package = Package("cnbext-hello", "1.1-1", "noarch", "cnbext-hello")
+    both = {DPKG_STATUS: DPKG.encode(), RPMDB_PATHS[1]: b"db"}
+    rpm = read_installed(both, lambda data: {rpm_package.key: rpm_package}, "rpm")
+    assert rpm == Installed("rpm", {rpm_package.key: rpm_package})
+    dpkg = read_installed(both, no_rpm, "dpkg")
+    assert dpkg is not None and dpkg.database == "dpkg" and len(dpkg.packages) == 4
+    # The manager's database is absent: nothing is read, not the other one.
+    assert read_installed({DPKG_STATUS: DPKG.encode()}, no_rpm, "rpm") is None
+    assert read_installed({APK_INSTALLED: APK.encode()}, no_rpm, "dpkg") is None
+
+
 def package(name: str, version: str, architecture: str = "amd64") -> Package:
     return Package(name, version, architecture, name)
 

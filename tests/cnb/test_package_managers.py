@@ -21,6 +21,7 @@ from cnbext.cnb.package_managers import (
     PackageManager,
     UnsupportedDistroError,
     choose_manager,
+    database_of,
     supported_distros,
 )
 
@@ -437,6 +438,54 @@ def test_install_command_is_non_interactive_and_skips_recommends(
 )
 def test_install_command_cleans_caches(manager: PackageManager, cleanup: str) -> None:
     assert cleanup in manager.install_command(["jq"])
+
+
+RPMDB_MANAGERS = [DNF, MICRODNF, YUM, TDNF, ZYPPER]
+
+
+@pytest.mark.parametrize("manager", RPMDB_MANAGERS, ids=lambda m: m.name)
+def test_rpm_installs_empty_sqlites_run_to_run_index_and_keep_its_log(
+    manager: PackageManager,
+) -> None:
+    # Seen with Debian's rpm under dnf and zypper (tests/engine/test_rpm_engine.py): the -shm
+    # index holds random salts; removing it (or the -wal) stops rpm -q as a non-root user.
+    command = manager.install_command(["jq"])
+    removed = command.split(" rm -rf ", 1)[1].split(" && ")[0].split()
+    assert "/var/lib/rpm/__db.*" in removed  # Berkeley DB's environment (rpm before 4.16)
+    emptied = command.split(" && truncate -c -s 0 ", 1)[1].split(" && ")[0].split()
+    assert emptied == ["/var/lib/rpm/rpmdb.sqlite-shm", "/usr/lib/sysimage/rpm/rpmdb.sqlite-shm"]
+    assert "sqlite-wal" not in command and ".rpm.lock" not in command
+    assert command.index(" install ") < command.index("truncate")
+
+
+def test_zypper_leaves_no_random_id_pid_or_caches_behind() -> None:
+    removed = ZYPPER.install_command(["jq"]).split(" rm -rf ", 1)[1].split()
+    for path in ("/var/lib/zypp/AnonymousUniqueId", "/run/zypp.pid", "/var/cache/zypp"):
+        assert path in removed
+    assert "/var/log/zypp*" in removed
+
+
+def test_dnf_leaves_no_caches_logs_or_history_behind() -> None:
+    removed = DNF.install_command(["jq"]).split(" rm -rf ", 1)[1].split()
+    for path in ("/var/cache/dnf", "/var/log/dnf*", "/var/log/hawkey.log", "/var/lib/dnf/history*"):
+        assert path in removed
+
+
+@pytest.mark.parametrize(
+    ("manager", "database"),
+    [(APT, "dpkg"), (APK, "apk"), *((m, "rpm") for m in RPMDB_MANAGERS)],
+    ids=lambda value: value.name if isinstance(value, PackageManager) else None,
+)
+def test_each_manager_names_the_database_it_installs_into(
+    manager: PackageManager, database: str
+) -> None:
+    assert manager.database == database
+    assert database_of(manager.name) == database
+
+
+def test_no_or_an_unknown_manager_has_no_database() -> None:
+    assert database_of(None) is None
+    assert database_of("pacman") is None
 
 
 @pytest.mark.parametrize("manager", [m for m in ALL_MANAGERS if m is not APK], ids=lambda m: m.name)

@@ -9,7 +9,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from tests.engine.conftest import Cli, EngineEnv, extend_toml
+from tests.engine.conftest import Cli, EngineEnv, assert_locked_gone, extend_toml
 
 pytestmark = pytest.mark.engine
 
@@ -99,10 +99,7 @@ def test_a_lock_is_installed_exactly_and_a_version_that_is_gone_fails_cleanly(
         assert pinned in engine.labels(again)["io.buildpacks.extend.metadata"]
 
         (cnbext.workdir / "extend.lock").write_text(lock.replace(pinned, "jq=0.0-gone"))
-        failed = cnbext("extend", gone, *args)
-        assert failed.returncode == 5, failed.stderr
-        assert "locked versions are no longer available: jq=0.0-gone" in failed.stderr
-        assert not engine.docker.image.exists(gone)
+        assert_locked_gone(cnbext, engine, gone, args, "jq=0.0-gone")
     finally:
         for name in (first, again):
             if engine.docker.image.exists(name):
