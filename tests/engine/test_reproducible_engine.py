@@ -103,3 +103,18 @@ def test_two_cold_builds_with_an_image_extension_that_writes_files_are_the_same(
     ]
     assert entries and {h["created"] for h in entries} == {"2023-11-14T22:13:20Z"}
     assert engine.run(made[1], "cat /opt/cnbext-ext/link").strip() == "made"
+
+
+def test_two_cold_arm64_builds_under_emulation_have_the_same_digest(
+    engine: EngineEnv, cnbext: Cli
+) -> None:
+    """The amd64 check above, for linux/arm64 (the install runs under emulation)."""
+    if engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    cnbext.write("extend.toml", extend_toml(engine.multiarch_run_image, 'packages = ["jq"]\n'))
+    arm64 = ("--platform", "linux/arm64", "--source-date-epoch", EPOCH)
+    first, second = engine.name("repro-arm-a"), engine.name("repro-arm-b")
+    assert publish_cold(cnbext, first, *arm64) == publish_cold(cnbext, second, *arm64)
+    digests = platform_digests(engine, second)
+    assert list(digests) == ["linux/arm64"]
+    assert engine.registry_config(second)["created"] == "2023-11-14T22:13:20Z"
