@@ -77,8 +77,11 @@ def platform_digests(engine: EngineEnv, name: str) -> dict[str, str]:
 def test_two_cold_builds_with_an_image_extension_that_writes_files_are_the_same(
     engine: EngineEnv, cnbext: Cli, tmp_path: Path, leftovers: list[str]
 ) -> None:
+    """On linux/amd64 and, where the engine emulates it, linux/arm64 too."""
     ext = static_extension(tmp_path, "test/writes", run_Dockerfile=WRITING_RUN)
-    cnbext.write("extend.toml", extend_toml(engine.run_image, 'owner = "ops"\n'))
+    base = engine.multiarch_run_image or engine.run_image
+    platforms = ("linux/amd64", "linux/arm64") if engine.multiarch_run_image else ()
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\n'))
     made = []
     for label in ("repro-ext-a", "repro-ext-b"):
         prune_build_cache()
@@ -86,22 +89,29 @@ def test_two_cold_builds_with_an_image_extension_that_writes_files_are_the_same(
         cnbext(
             *("extend", name, "-c", "extend.toml", "--publish", "--extension", str(ext)),
             *("--source-date-epoch", EPOCH, "--build-id", "fixed"),
+            *(arg for p in platforms for arg in ("--platform", p)),
             check=True,
         )
         made.append(name)
         leftovers.append(name)
     first, second = (platform_digests(engine, name) for name in made)
-    assert first == second
-    config = engine.registry_config(made[1])
-    # The base's layers are the base's own (only the extension's layer had its times set).
-    base = engine.registry_config(engine.run_image)["rootfs"]["diff_ids"]
-    assert config["rootfs"]["diff_ids"][: len(base)] == base
-    entries = [
-        h
-        for h in config["history"]
-        if "Created by extension: test/writes" in h.get("created_by", "")
-    ]
-    assert entries and {h["created"] for h in entries} == {"2023-11-14T22:13:20Z"}
+    assert first == second and sorted(first) == sorted(platforms or ("linux/amd64",))
+    repository = made[1].rsplit(":", 1)[0]
+    based_on = platform_digests(engine, base)
+    for platform, digest in second.items():
+        config = engine.registry_config(f"{repository}@{digest}")
+        # The base's layers are the base's own (only the extension's layer had its times set).
+        own = engine.registry_config(f"{base.rsplit(':', 1)[0]}@{based_on[platform]}")
+        assert (
+            config["rootfs"]["diff_ids"][: len(own["rootfs"]["diff_ids"])]
+            == (own["rootfs"]["diff_ids"])
+        )
+        entries = [
+            h
+            for h in config["history"]
+            if "Created by extension: test/writes" in h.get("created_by", "")
+        ]
+        assert entries and {h["created"] for h in entries} == {"2023-11-14T22:13:20Z"}
     assert engine.run(made[1], "cat /opt/cnbext-ext/link").strip() == "made"
 
 
