@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnbext.client.image_checks import checked_layout
-from cnbext.cnb.dockerfile import DockerfileKind
+from cnbext.cnb.dockerfile import SOURCE_DATE_EPOCH, DockerfileKind
 from cnbext.cnb.extender import (
     ExtenderStep,
     check_final_user,
@@ -33,6 +33,7 @@ from cnbext.engine.extension_steps import (
     StepBuildError,
     rewrite_layout,
 )
+from cnbext.engine.layer_times import clamp_new_layers
 from cnbext.engine.protocol import Engine
 from cnbext.errors import EXTENSION_BUILD_ERROR, ExtensionError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy
@@ -91,6 +92,10 @@ def build_extension_steps(
         if not step.extends:
             continue  # it only switches the run image: nothing to build
         result = _build_step(engine, build, step, index, current, scratch)
+        epoch = build.build_args.get(SOURCE_DATE_EPOCH)
+        if epoch is not None:  # the times of what the step's RUN wrote (layer_times)
+            keep = {c.platform: len(c.diff_ids) for c in current.configs}
+            result = clamp_new_layers(result, keep, int(epoch))
         if step.kind is DockerfileKind.RUN:
             rebasable = still_rebasable(rebasable, [c.labels for c in result.configs])
         warning = user_warning(step, _user(current), _user(result))
@@ -134,6 +139,7 @@ def _build_step(
             build_id=build.extension_build_ids[index],
             user=_user(base),
             base_image=BASE_CONTEXT,
+            source_date_epoch=build.build_args.get(SOURCE_DATE_EPOCH),
         ),
         contexts=dict.fromkeys(names, base),
         platforms=build.platforms,

@@ -184,6 +184,10 @@ def _name(
         from cnbext.client.sbom import sbom_documents
 
         sign_names(engine, build.names, digest, sign_key)
+        for one in build.per_platform if build.tag_platforms else ():
+            # --append-image-name-suffix: each platform's own name serves that platform's
+            # image, a digest of its own, signed (in the index's repository) and verified too.
+            sign_names(engine, one.names, platform_digests[one.platforms[0]], sign_key)
         sboms = sbom_documents(build, digest, platform_digests)
         attest_names(engine, build.names, image_attestations(labels, digest, sboms), sign_key)
     return ImageResult(build.role, build.names, digest, labels, build.platforms, True)

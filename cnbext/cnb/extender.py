@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnbext.cnb.dockerfile import DockerfileKind, check_dockerfile, is_root_user, split_user
+from cnbext.cnb.dockerfile import (
+    SOURCE_DATE_EPOCH,
+    DockerfileKind,
+    check_dockerfile,
+    is_root_user,
+    split_user,
+)
 from cnbext.cnb.semver import module_version_warning
 from cnbext.errors import (
     DETECT_PLAN_ERROR,
@@ -214,17 +220,26 @@ def applied_extensions(plan: ExtenderPlan) -> list[dict[str, str]]:
 
 
 def step_build_args(
-    step: ExtenderStep, *, build_id: str, user: str, base_image: str
+    step: ExtenderStep,
+    *,
+    build_id: str,
+    user: str,
+    base_image: str,
+    source_date_epoch: str | None = None,
 ) -> dict[str, str]:
     """The lifecycle's order: build_id, user_id and group_id (the User of the image the step
     builds on: the previous result, or after a switch the switched-to image), the
-    extension's args, then base_image last so nothing can replace it."""
+    extension's args, then base_image last so nothing can replace it. A reproducible
+    request's SOURCE_DATE_EPOCH (BuildKit's: config, history and, with rewrite-timestamp,
+    file times) comes after the extension's args, so an extension cannot move it."""
     user_id, group_id = split_user(user)
+    epoch = {SOURCE_DATE_EPOCH: source_date_epoch} if source_date_epoch is not None else {}
     return {
         "build_id": build_id,
         "user_id": user_id,
         "group_id": group_id,
         **step.args,
+        **epoch,
         "base_image": base_image,
     }
 

@@ -302,7 +302,8 @@ class DockerEngine:
         # The same buildx builder as every other build (--builder, --context, DOCKER_HOST).
         from cnbext.engine.extension_steps import LayoutBuilder
 
-        return LayoutBuilder(self.docker, self.reporter, self.network, self.builder)
+        cache = self.settings.build_cache
+        return LayoutBuilder(self.docker, self.reporter, self.network, self.builder, cache=cache)
 
     def built_files(
         self, build: ImageBuild, paths: Sequence[str], *, pull: bool, max_bytes: int

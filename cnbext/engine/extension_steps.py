@@ -97,6 +97,8 @@ class LayoutBuilder:
         reporter: Reporter,
         network: str | None,
         builder: str | None = None,
+        *,
+        cache: bool = True,
     ) -> None:
         self.docker = docker
         self.reporter = reporter
@@ -104,6 +106,7 @@ class LayoutBuilder:
         # The buildx builder every other build goes to (--builder); the client (docker
         # context, DOCKER_HOST) is the one ``docker`` was made with.
         self.builder = builder
+        self.cache = cache  # False: --no-cache, every step runs again like the image's own
 
     def export(
         self, reference: str, platforms: Sequence[str], dest: Path, *, pull: bool
@@ -152,6 +155,7 @@ class LayoutBuilder:
                     network=self.network,
                     builder=self.builder,
                     pull=pull,
+                    cache=self.cache,
                     provenance=False,
                     sbom=False,
                     stream_logs=True,

@@ -225,6 +225,10 @@ class Plan:
             f"sign the {build.role}'s digest with cosign (key {self.sign_key}) in the "
             f"repository of each of {', '.join(build.names)}",
             f"verify the signature under {', '.join(build.names)} (cosign verify --key)",
+            *(
+                f"sign {one.primary_name}'s digest (its platform's image) and verify it there"
+                for one in (build.per_platform if build.tag_platforms else ())
+            ),
             f"attest the {build.role}: {_attested(self.sbom, build)}, in the repository of "
             f"each of {', '.join(build.names)}, verified under each (cosign verify-attestation)",
         ]

@@ -86,3 +86,39 @@ def test_the_dry_run_shows_the_signing_steps(tmp_path: Path) -> None:
     assert signing[0].startswith(f"sign the run image's digest with cosign (key {KEY})")
     assert steps.index(signing[1]) < steps.index(next(s for s in steps if BUILDER_OUT in s))
     assert result.plan.to_dict()["signKey"] == KEY
+
+
+def test_each_per_platform_name_is_signed_and_verified_with_its_platform_digest(
+    tmp_path: Path,
+) -> None:
+    # --append-image-name-suffix: NAME-os-arch serves that platform's image, which has a
+    # digest of its own: signed in the index's repository and verified under that name.
+    from dataclasses import replace
+
+    from cnbext.client.publish import apply_plan
+    from tests.client.test_publish import platform_digest
+
+    engine = FakeEngine(IMAGES)
+    planned = extend_builder(tmp_path, engine, sign_key=KEY).plan
+    run, builder = planned.builds
+    ones = tuple(
+        replace(builder, names=(f"{BUILDER_OUT}-linux-{arch}",), platforms=(f"linux/{arch}",))
+        for arch in ("amd64", "arm64")
+    )
+    joined = replace(builder, per_platform=ones, tag_platforms=True)
+    engine.calls.clear()
+    images = apply_plan(engine, replace(planned, builds=(run, joined)))
+    repository = BUILDER_OUT.rsplit(":", 1)[0]
+    own = [f"{repository}@{platform_digest(one)}" for one in ones]
+    index = f"{repository}@{images[1].digest}"
+    calls = [c for c in engine.calls if c.method in ("sign", "verify") and "builder" in c.target]
+    assert calls == [
+        Call("sign", index, publish=True),
+        Call("verify", index),
+        *(c for ref in own for c in (Call("sign", ref, publish=True), Call("verify", ref))),
+    ]
+    assert all((ref, KEY) in engine.signatures for ref in own)
+    steps = replace(planned, builds=(run, joined)).steps()
+    assert f"sign {ones[1].primary_name}'s digest (its platform's image) and verify it there" in (
+        steps
+    )

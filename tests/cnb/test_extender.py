@@ -126,6 +126,21 @@ def test_step_args_in_the_lifecycle_order_with_base_image_last() -> None:
     assert step_build_args(step(), build_id="b", user="cnb", base_image="x")["group_id"] == ""
 
 
+def test_a_reproducible_request_gives_each_step_its_epoch_after_the_extensions_args() -> None:
+    args = step_build_args(
+        step(args={"SOURCE_DATE_EPOCH": "1"}),
+        build_id="b",
+        user="cnb",
+        base_image="base",
+        source_date_epoch="1700000000",
+    )
+    assert list(args)[-2:] == ["SOURCE_DATE_EPOCH", "base_image"]
+    assert args["SOURCE_DATE_EPOCH"] == "1700000000"
+    assert "SOURCE_DATE_EPOCH" not in step_build_args(
+        step(), build_id="b", user="cnb", base_image="base"
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "parsed"),
     [("true", True), ("True", True), ("1", True), ("t", True), ("TRUE", True),

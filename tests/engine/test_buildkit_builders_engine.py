@@ -282,3 +282,36 @@ def test_a_failed_build_names_nothing_and_moves_no_tag(
     assert pushed_to(run) and not engine.in_registry(run)
     assert engine.registry_digest(mirror) == mirror_digest
     assert not pushed_to(made, (engine.auth_user, engine.auth_password))
+
+
+@pytest.mark.usefixtures("as_found")
+def test_a_reproducible_extend_with_an_extension_keeps_the_base_layers_on_the_builder(
+    engine: EngineEnv, cnbext: Cli, builder: Builder, tmp_path: Path
+) -> None:
+    """With --source-date-epoch the image exporter clamps file times (rewrite-timestamp):
+    two cold builds, the builder's cache pruned before each, are the same per platform, and
+    each platform's base layers are still the base's own (so the image can be rebased)."""
+    from tests.engine.test_reproducible_engine import EPOCH, platform_digests
+
+    assert engine.multiarch_run_image is not None
+    base = engine.multiarch_run_image
+    extension = write_extension(tmp_path / "ext", "test/machine", "1.0.0", generate_script=GENERATE)
+    cnbext.write("extend.toml", extend_toml(base, 'owner = "ops"\n'))
+    made = []
+    for label in ("bk-repro-a", "bk-repro-b"):
+        docker("buildx", "prune", "-af", "--builder", builder.name)
+        made.append(engine.name(label))
+        result = cnbext(
+            *("extend", made[-1], "-c", "extend.toml", "--publish", *BOTH),
+            *("--extension", str(extension), "--builder", builder.name),
+            *("--source-date-epoch", EPOCH, "--build-id", "fixed"),
+        )
+        assert result.returncode == 0, result.stderr
+    first, second = (platform_digests(engine, name) for name in made)
+    assert first == second and sorted(first) == sorted(MACHINES)
+    based_on = platform_digests(engine, base)
+    for platform, digest in second.items():
+        config = engine.registry_config(f"{made[1].rsplit(':', 1)[0]}@{digest}")
+        own = engine.registry_config(f"{base.rsplit(':', 1)[0]}@{based_on[platform]}")
+        count = len(own["rootfs"]["diff_ids"])
+        assert config["rootfs"]["diff_ids"][:count] == own["rootfs"]["diff_ids"], platform

@@ -139,3 +139,29 @@ def test_a_mirror_that_refuses_the_signature_stops_the_builder(
     assert f"not published: {builder}" in result.stderr
     assert not engine.in_registry(builder)
     assert verifies(run, signing.with_suffix(".pub"))
+
+
+def test_each_per_platform_suffix_name_is_signed_and_verifies(
+    engine: EngineEnv, builder_cli: Cli, signing: Path, tmp_path: Path
+) -> None:
+    """create-builder --append-image-name-suffix: NAME-linux-amd64 and NAME-linux-arm64 serve
+    each platform's image (its own digest), and verify like the index's names."""
+    from tests.engine.test_create_builder_pack_engine import TWO_TARGETS, builder_toml
+
+    if engine.multiarch_build_image is None or engine.multiarch_run_image is None:
+        pytest.skip("the engine has no linux/arm64 emulation (make engine sets it up on Debian)")
+    builder = engine.name("sig-suffix-builder", tag="1.0")
+    toml = builder_toml(engine.multiarch_build_image, engine.multiarch_run_image, TWO_TARGETS)
+    builder_cli.write("builder.toml", toml)
+    result = builder_cli(
+        *("create-builder", builder, "-c", "builder.toml", "--publish"),
+        *("--append-image-name-suffix", "--sign", "--sign-key", str(signing)),
+    )
+    assert result.returncode == 0, result.stderr
+    public = signing.with_suffix(".pub")
+    other = key_pair(tmp_path / "other").with_suffix(".pub")
+    own = [f"{builder}-linux-{arch}" for arch in ("amd64", "arm64")]
+    assert len({manifest(name)[0] for name in (builder, *own)}) == 3  # three digests
+    for reference in (builder, *own):
+        assert verifies(reference, public), reference
+        assert not verifies(reference, other), reference
