@@ -7,13 +7,14 @@ volume at /layers and publishing to the loopback registry; each app is then run.
 - A packaged image extension (wants-run-alt: a run.Dockerfile with only FROM) is run by the
   real detector; the run-image switch shows in analyzed.toml and in the app's
   io.buildpacks.lifecycle.metadata, and the app runs on the other run image.
-- `cnbext extend-builder` publishes a run image and a mirror on different registries: the
-  analyzer picks the one on the app's registry, and the app records it (its reference) with the
-  run image and its mirrors. When the primary cannot be read, the analyzer falls back to the
-  first readable one, the mirror, and the app still builds from it.
-
-The two registries are two names of the loopback registry: `localhost:5000` and
-`127.0.0.1:5000`. The lifecycle compares registries by name, as it compares them anywhere.
+- `cnbext extend-builder` publishes the run image on the auth registry and its mirror on the
+  open one. With credentials for both, the analyzer picks the one on the app's registry (the
+  mirror), and the app records it (its reference) with the run image and its mirrors. For an
+  app on neither registry (the open registry under its other name, 127.0.0.1: another registry
+  to the lifecycle, which compares registries by name) it takes the first it can read: the
+  primary with credentials, the mirror without them (401), and the app builds from it.
+- A primary that is gone (404) is not "cannot be read" to the lifecycle: it is still picked,
+  with no digest, and the exporter fails.
 """
 
 from __future__ import annotations
