@@ -51,19 +51,13 @@ from tests.fixtures.real_lifecycle import (
     Made,
     RealLifecycle,
     builder_toml,
+    extension_toml,
 )
 
 pytestmark = pytest.mark.engine
 
 WANTS_RUN_ALT = LIFECYCLE_APPS / "wants-run-alt"
-EXTENSIONS = f"""
-[[extensions]]
-uri = "{WANTS_RUN_ALT}"
-
-[[order-extensions]]
-  [[order-extensions.group]]
-  id = "cnbext-tests/wants-run-alt"
-"""
+EXTENSIONS = extension_toml(WANTS_RUN_ALT, "cnbext-tests/wants-run-alt")
 
 
 @pytest.fixture(scope="module")
