@@ -21,6 +21,8 @@ from python_on_whales import DockerClient
 
 from tests.fixtures.http_server import serve_directory
 from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
+from tests.fixtures.lifecycle_run import Daemon
+from tests.fixtures.real_lifecycle import RealLifecycle, verified_real_lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -257,3 +259,36 @@ def layers_rebasable(labels: dict[str, str]) -> Any:
     """cnbext's judgement of an image's own layers, as its provenance records it: the image
     itself carries no io.buildpacks.rebasable of cnbext's (apps would inherit it)."""
     return json.loads(labels["io.cnbext.provenance"]).get("rebasable")
+
+
+# The real lifecycle (test_real_lifecycle*_engine.py): one set per module.
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Daemon]:
+    pulled = Daemon()
+    yield pulled
+    pulled.clean()
+
+
+@pytest.fixture(scope="module")
+def real_cli(
+    engine: EngineEnv, tmp_path_factory: pytest.TempPathFactory, daemon: Daemon
+) -> Iterator[tuple[Cli, RealLifecycle]]:
+    lifecycle = verified_real_lifecycle()
+    work = tmp_path_factory.mktemp("real-lifecycle")
+    env = {
+        **os.environ,
+        "CNBEXT_NETWORK": "host",
+        "CNBEXT_LIFECYCLE_BASE_URL": str(lifecycle.folder),
+        "CNBEXT_CACHE_DIR": str(work / "cache"),
+    }
+    yield Cli(work, env), lifecycle
+
+
+@pytest.fixture(scope="module")
+def app_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("app")
+    (source / "README").write_text("a tiny app: the buildpacks need nothing from it\n")
+    source.chmod(0o755)  # the phases run as the CNB user, with /workspace as their cwd
+    return source

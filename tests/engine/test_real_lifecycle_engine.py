@@ -14,16 +14,13 @@ arm64 app under emulation. An app built on an extend-builder run image is rebase
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import EXAMPLES, Cli, EngineEnv
+from tests.engine.conftest import Cli, EngineEnv
 from tests.fixtures.lifecycle_run import (
     Daemon,
     app_config,
@@ -34,88 +31,11 @@ from tests.fixtures.lifecycle_run import (
     run_app,
     served_digests,
 )
-from tests.fixtures.real_lifecycle import RealLifecycle, verified_real_lifecycle
+from tests.fixtures.real_lifecycle import Made, RealLifecycle, builder_toml
 
 pytestmark = pytest.mark.engine
 
-TOOLS_REPORT = Path(__file__).resolve().parents[1] / "fixtures" / "lifecycle-apps" / "tools-report"
 TOOLS_FILE = "/layers/cnbext-tests_tools-report/tools/tools.txt"
-
-
-@dataclass(frozen=True)
-class Made:
-    builder: str
-    run_image: str
-    mirror: str
-
-
-def builder_toml(
-    lifecycle: RealLifecycle, build_image: str, run_image: str, *, extend: str, targets: str = ""
-) -> str:
-    """The example buildpacks and tools-report, on the real lifecycle."""
-    return f"""
-[[buildpacks]]
-uri = "{EXAMPLES / "buildpacks" / "hello"}"
-[[buildpacks]]
-uri = "{EXAMPLES / "buildpacks" / "jq-report"}"
-[[buildpacks]]
-uri = "{TOOLS_REPORT}"
-
-[[order]]
-  [[order.group]]
-  id = "examples/jq-report"
-  [[order.group]]
-  id = "cnbext-tests/tools-report"
-  [[order.group]]
-  id = "examples/hello"
-
-[[order]]
-  [[order.group]]
-  id = "cnbext-tests/tools-report"
-  [[order.group]]
-  id = "examples/hello"
-
-[build]
-image = "{build_image}"
-
-[[run.images]]
-image = "{run_image}"
-
-[lifecycle]
-version = "{lifecycle.version}"
-{targets}
-{extend}
-"""
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[Daemon]:
-    pulled = Daemon()
-    yield pulled
-    pulled.clean()
-
-
-@pytest.fixture(scope="module")
-def real_cli(
-    engine: EngineEnv, tmp_path_factory: pytest.TempPathFactory, daemon: Daemon
-) -> Iterator[tuple[Cli, RealLifecycle]]:
-    lifecycle = verified_real_lifecycle()
-    work = tmp_path_factory.mktemp("real-lifecycle")
-    env = {
-        **os.environ,
-        "CNBEXT_NETWORK": "host",
-        "CNBEXT_LIFECYCLE_BASE_URL": str(lifecycle.folder),
-        "CNBEXT_CACHE_DIR": str(work / "cache"),
-    }
-    yield Cli(work, env), lifecycle
-
-
-@pytest.fixture(scope="module")
-def app_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = tmp_path_factory.mktemp("app")
-    (source / "README").write_text("a tiny app: the buildpacks need nothing from it\n")
-    source.chmod(0o755)  # the phases run as the CNB user, with /workspace as their cwd
-    return source
 
 
 @pytest.fixture(scope="module")
