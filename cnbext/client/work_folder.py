@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.progress import Reporter
+from cnbext.sources.disk import disk_budget
 
 
 @contextmanager
 def work_folder(prefix: str, reporter: Reporter) -> Iterator[Path]:
-    """A fresh folder under the temp folder, removed on any exit (Ctrl-C too)."""
+    """A fresh folder under the temp folder, removed on any exit (Ctrl-C too); what the
+    command copies into it (and into scratch build contexts) is charged to one disk budget."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        yield path
+        with disk_budget():
+            yield path
     finally:
         left = remove_tree(path)
         if left:
