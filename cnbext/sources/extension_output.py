@@ -141,7 +141,6 @@ def fresh_output_dir(path: Path) -> None:
     folder would otherwise receive the copy of a static generate folder)."""
     remove(path)
     path.mkdir()
-    path.chmod(0o777)  # the CNB user writes here
 
 
 def copy_static_output(source: Path, dest: Path) -> None:
