@@ -154,20 +154,32 @@ def watch_phase(
 def _ended(docker: DockerClient, container_id: str) -> tuple[int | None, bool] | None:
     """(exit code, still running) once the phase has ended; None while it runs. A container
     that stopped without the marker (no /bin/sh, killed) ends with its own exit code."""
-    last = str(docker.container.logs(container_id, tail=1)).strip()
-    if last.startswith(MARKER) and last[len(MARKER) :].isdigit():
-        return int(last[len(MARKER) :]), True
+    code = _marked_code(str(docker.container.logs(container_id, tail=MARKER_TAIL)))
+    if code is not None:
+        return code, True
     state = docker.container.inspect(container_id).state
     if not state.running:
         return int(state.exit_code or 0), False
     return None
 
 
+# The shell may still report the phase's end (``File size limit exceeded``) after the marker,
+# on stderr, which the logs interleave: the marker is looked for in the last lines.
+MARKER_TAIL = 5
+
+
+def _marked_code(logs: str) -> int | None:
+    for line in reversed(logs.splitlines()):
+        text = line.strip()
+        if text.startswith(MARKER) and text[len(MARKER) :].isdigit():
+            return int(text[len(MARKER) :])
+    return None
+
+
 def _logs(docker: DockerClient, container_id: str) -> str:
-    lines = str(docker.container.logs(container_id, tail=41)).splitlines()
-    if lines and lines[-1].startswith(MARKER):
-        lines.pop()
-    return "\n".join(lines[-40:]) + "\n" if lines else ""
+    lines = str(docker.container.logs(container_id, tail=40 + MARKER_TAIL)).splitlines()
+    kept = [line for line in lines if not line.strip().startswith(MARKER)]
+    return "\n".join(kept[-40:]) + "\n" if kept else ""
 
 
 def copy_output(

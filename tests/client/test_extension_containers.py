@@ -15,7 +15,7 @@ import pytest
 import cnbext
 from cnbext.engine.models import PhaseResult, PhaseRun
 from cnbext.engine.phase_output import extract_output
-from cnbext.engine.phases import MARKER, wrapped
+from cnbext.engine.phases import MARKER, _marked_code, wrapped
 from cnbext.errors import BuildError, ExitCode, ExtensionError, ImageError
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN, RUN_NAME, extend_toml
@@ -170,3 +170,17 @@ def test_the_phase_shell_refuses_to_run_outside_its_own_pid_namespace(tmp_path: 
     assert done.returncode == 125
     assert "must be PID 1" in done.stderr and MARKER not in done.stdout
     assert not ran.exists()
+
+
+@pytest.mark.parametrize(
+    ("logs", "code"),
+    [
+        (f"building\n{MARKER}0\n", 0),
+        (f"{MARKER}153\nFile size limit exceeded\n", 153),  # the shell's own report after it
+        (f"{MARKER}1\nlater\n{MARKER}100\n", 100),  # the last one counts
+        ("still running\n", None),
+        (f"{MARKER}x\n", None),
+    ],
+)
+def test_the_phase_end_is_read_from_the_last_lines(logs: str, code: int | None) -> None:
+    assert _marked_code(logs) == code
