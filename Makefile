@@ -53,11 +53,14 @@ lint: install
 	$(BIN)/ruff format --check cnbext tests scripts
 	$(BIN)/mypy --strict cnbext tests
 
+# Unit tests share nothing, so they run on every core; engine tests compare the daemon's
+# image list and run one at a time.
 unit: install
-	$(BIN)/pytest -m "not engine" -q
+	$(BIN)/pytest -m "not engine" -q -n auto
 
 test: engine install lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -m "not engine" -q -n auto
+	$(BIN)/pytest -m engine -q
 
 bench: engine install stack
 	$(BIN)/python scripts/bench.py --out bench-results.txt

@@ -312,6 +312,8 @@ class RunFlags:
     def extension_requests(self) -> tuple[ExtensionRequest, ...]:
         """--extension flags as requests, paths made absolute (see flag_uri); a
         ``#sha256=<hex>`` suffix pins the archive's digest, as ``sha256 =`` does in a config."""
+        if not self.extension:
+            return ()
         from cnbext.config.extension_request import ExtensionRequest
         from cnbext.errors import UsageError
         from cnbext.sources.download import valid_sha256

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cnbext.client.concurrency import concurrently
 from cnbext.cnb.imageref import parse_reference
-from cnbext.cnb.provenance import Provenance
+from cnbext.cnb.provenance import Provenance, has_own_sbom
 from cnbext.cnb.sbom import SBOM_PATH
 from cnbext.cnb.slsa import (
     COSIGN_TYPES,
@@ -124,12 +124,6 @@ def attestation_problem(
         about = ", ".join(sorted(digests)) or "no digest"
         return f"stale: made for {about}, not {attestation.digest}"
     return None
-
-
-def has_own_sbom(provenance: Provenance) -> bool:
-    """Whether the image has an SBOM layer cnbext wrote (docs/sbom.md)."""
-    options = (provenance.request or {}).get("options") or {}
-    return bool(provenance.metadata.get("packages")) and options.get("sbom") == "cdx"
 
 
 def published_attestations(

@@ -29,7 +29,8 @@ from cnbext.plan.facts import ImageFacts
 from cnbext.progress import Reporter
 from cnbext.sources import disk
 from cnbext.sources.cache import cache_dir
-from cnbext.sources.lifecycle import DEFAULT_DOWNLOAD_BASE_URL, Lifecycle, fetch_lifecycle
+from cnbext.sources.lifecycle import Lifecycle, fetch_lifecycle
+from cnbext.sources.lifecycle_release import DEFAULT_DOWNLOAD_BASE_URL
 from cnbext.sources.modules import fetch_modules, stage_module
 from cnbext.sources.uri import redact_url
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cnbext.client.attestations import attestation_states, published_attestations
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
 from cnbext.client.signatures import recorded_key, unverified
@@ -92,6 +91,8 @@ def _attestations(
     key = recorded_key(provenance) if provenance is not None else None
     if key is None or provenance is None or view.source != "registry" or not view.digest:
         return None
+    from cnbext.client.attestations import attestation_states, published_attestations
+
     reference = f"{parse_reference(names[0]).repository}@{view.digest}"
     try:
         expected = published_attestations(

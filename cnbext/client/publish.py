@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from cnbext.client.attestations import attest_names, image_attestations
 from cnbext.client.concurrency import concurrently
 from cnbext.client.sbom import sbom_documents
 from cnbext.cnb.imageref import parse_reference
@@ -182,6 +181,8 @@ def _name(
 
     concurrently([partial(copy, name) for name in build.copies])
     if sign_key is not None:
+        from cnbext.client.attestations import attest_names, image_attestations
+
         sign_names(engine, build.names, digest, sign_key)
         sboms = sbom_documents(build, digest, platform_digests)
         attest_names(engine, build.names, image_attestations(labels, digest, sboms), sign_key)

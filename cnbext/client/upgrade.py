@@ -13,12 +13,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from cnbext.client.attestations import (
-    attest_names,
-    has_own_sbom,
-    published_attestations,
-    unverified_attestations,
-)
 from cnbext.client.concurrency import concurrently
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import keep_names, normalize_names, saved_names
@@ -35,7 +29,7 @@ from cnbext.client.upgrade_model import (
 )
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.installed import PACKAGES_LABEL, parse_packages_label, rebuild_changes
-from cnbext.cnb.provenance import Provenance, layers_rebasable, read_provenance
+from cnbext.cnb.provenance import Provenance, has_own_sbom, layers_rebasable, read_provenance
 from cnbext.config.extension_request import ExtensionRequest
 from cnbext.engine.models import ImageView
 from cnbext.engine.protocol import Engine, RegistryAccess
@@ -172,7 +166,7 @@ def _check(
             hint="extend it again with cnbext to record how it was made",
         )
         return _Checked(UpgradeResult(name, FAILED, error=error), None, view.labels)
-    from cnbext.sources.lifecycle import DEFAULT_LIFECYCLE_VERSION
+    from cnbext.sources.lifecycle_release import DEFAULT_LIFECYCLE_VERSION
 
     reasons = upgrade_reasons(
         provenance,
@@ -212,6 +206,9 @@ def _unsigned(
     digest = view.digest
     if key is None or digest is None or not options.publish:
         return []
+    # Attestations (SLSA and SBOM statements) are loaded only for images signed with a key.
+    from cnbext.client.attestations import published_attestations, unverified_attestations
+
     failing = unverified(engine, names, digest, key)
     reasons = [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
     reference = f"{parse_reference(names[0]).repository}@{digest}"
@@ -298,6 +295,8 @@ def _attest(
 ) -> None:
     """Attach fresh attestations of ``digest`` under every name and verify them; ``labels``
     None: read them from the image (a rebase wrote new ones)."""
+    from cnbext.client.attestations import attest_names, published_attestations
+
     reference = f"{parse_reference(names[0]).repository}@{digest}"
     if labels is None:
         labels = engine.read_image(reference, daemon=False).labels

@@ -222,12 +222,7 @@ def _buildpack(path: Path, display: str) -> list[ConfigProblem]:
         raise ConfigError(
             [source.problem([key], "cannot have both 'targets'/'stacks' and an 'order' defined")]
         )
-    warnings += descriptor_warnings(source, "buildpack")
-    if "api" not in source.data():
-        # pack reads a descriptor without `api` as Buildpack API 0.1, which no lifecycle
-        # this century supports: say so now rather than at create-builder time.
-        warnings.append(source.problem([], "no `api`: read as Buildpack API 0.1, as pack does"))
-    return warnings
+    return warnings + descriptor_warnings(source, "buildpack")
 
 
 def _extend_config(path: Path, display: str) -> list[ConfigProblem]:

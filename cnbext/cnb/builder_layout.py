@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
-from cnbext.sources.lifecycle import Lifecycle
-from cnbext.sources.modules import Module
 from cnbext.version import __version__
+
+# Types only: `inspect` reads builder labels with run_images_of and loads no archive code.
+if TYPE_CHECKING:
+    from cnbext.sources.lifecycle import Lifecycle
+    from cnbext.sources.modules import Module
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,12 @@ def layers_rebasable(provenance: Provenance, labels: Mapping[str, str]) -> bool:
     return labels.get(REBASABLE) == "true"
 
 
+def has_own_sbom(provenance: Provenance) -> bool:
+    """Whether the image has an SBOM layer cnbext wrote (docs/sbom.md)."""
+    options = (provenance.request or {}).get("options") or {}
+    return bool(provenance.metadata.get("packages")) and options.get("sbom") == "cdx"
+
+
 def earlier_rounds(base_labels: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
     """The history a new round inherits: the base's own history, then the base's round."""
     try:

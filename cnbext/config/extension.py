@@ -137,7 +137,7 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
     extension: dict[str, Any] = data["extension"]
     return ExtensionConfig(
         source=source,
-        api=canonical_api(data["api"]),
+        api=canonical_api(data.get("api", ASSUMED_API)),
         id=extension["id"],
         version=extension["version"],
         name=extension.get("name"),
@@ -159,6 +159,9 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
     )
 
 
+ASSUMED_API = "0.1"  # pack's dist.AssumedBuildpackAPIVersion
+
+
 def descriptor_warnings(source: TomlSource, kind: str) -> list[ConfigProblem]:
     """Warnings for a buildpack.toml / extension.toml that passed its schema: the spec's forms
     of the version and the API, which pack and the lifecycle do not ask for."""
@@ -168,6 +171,12 @@ def descriptor_warnings(source: TomlSource, kind: str) -> list[ConfigProblem]:
     message = module_version_warning(kind, version) if isinstance(version, str) else None
     warnings = [source.problem([kind, "version"], message)] if message else []
     api = data.get("api")
+    if api is None:
+        # pack reads a descriptor without `api` as Buildpack API 0.1 (dist.AssumedBuildpackAPI
+        # Version), which no current lifecycle supports: say so now, not at build time.
+        warnings.append(
+            source.problem([], f"no `api`: read as Buildpack API {ASSUMED_API}, as pack does")
+        )
     if isinstance(api, str) and not SPEC_API_VERSION.fullmatch(api):
         warnings.append(
             source.problem(

@@ -8,7 +8,9 @@ on; unknown keys get a did-you-mean from the ``properties`` of the table they ap
 A table whose schema carries ``"x-unknown-keys": "<who ignores them>"`` takes unknown keys as
 warnings, not problems: pack warns "Ignoring unexpected key(s)" for a buildpack.toml or
 extension.toml and builds, and the lifecycle decodes plan.toml and extend-config.toml without
-looking at keys it does not know, so cnbext refuses only what they refuse.
+looking at keys it does not know, so cnbext refuses only what they refuse. A subschema with
+``"x-spec-rule": true`` is a rule of the spec that pack and the lifecycle do not check: its
+failures are warnings too (docs/validate.md lists them).
 """
 
 from __future__ import annotations
@@ -142,8 +144,9 @@ def _describe(source: TomlSource, error: ValidationError) -> Iterator[tuple[Conf
         if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
             yield from _unknown_keys(source, path, schema, leaf.instance)
             continue
+        # "x-spec-rule": the spec asks for it, pack and the lifecycle do not check it: a warning.
         for problem in _problems(source, leaf, path, schema):
-            yield problem, False
+            yield problem, bool(schema.get("x-spec-rule"))
 
 
 def _unknown_keys(

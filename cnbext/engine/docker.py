@@ -15,16 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.builds import (
-    SOURCE_DATE_EPOCH,
-    BuildRunner,
-    built_digest,
-    check_diff_ids,
-    strip_tag,
-)
-from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
 from cnbext.engine.failures import last_lines
-from cnbext.engine.imagetools import ImageTools
 from cnbext.engine.models import (
     Attestations,
     BuiltFiles,
@@ -36,18 +27,23 @@ from cnbext.engine.models import (
     label_dict,
     refusals_naming,
 )
-from cnbext.engine.phases import run_phase
-from cnbext.engine.reading import ImageReader
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import EngineError, PublishError
-from cnbext.plan.facts import BaseImage
-from cnbext.plan.model import ImageBuild, PullPolicy
 from cnbext.progress import Reporter
 
+# The build machinery (BuildKit runs, layouts, imagetools, Dockerfile-reading facts) is
+# imported where it is first used: a registry-only command (an upgrade by rebase, --check)
+# reads images through this engine and loads none of it.
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
+    from cnbext.engine.builds import BuildRunner
+    from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
+    from cnbext.engine.imagetools import ImageTools
+    from cnbext.engine.reading import ImageReader
     from cnbext.engine.registry import Registry
+    from cnbext.plan.facts import BaseImage
+    from cnbext.plan.model import ImageBuild, PullPolicy
 
 # Drivers whose builders keep results away from the context's engine (pods in a cluster):
 # results can be pushed, not loaded.
@@ -87,15 +83,21 @@ class DockerEngine:
 
     @cached_property
     def reader(self) -> ImageReader:
+        from cnbext.engine.reading import ImageReader
+
         return ImageReader(self.docker, self.builder)
 
     @cached_property
     def builds(self) -> BuildRunner:
+        from cnbext.engine.builds import BuildRunner
+
         cache = self.settings.build_cache
         return BuildRunner(self.docker, self.reporter, self.network, self.builder, cache=cache)
 
     @cached_property
     def imagetools(self) -> ImageTools:
+        from cnbext.engine.imagetools import ImageTools
+
         return ImageTools(self.docker, self.reporter, self.builder, self.reader)
 
     # -- availability -------------------------------------------------------------------------
@@ -156,6 +158,8 @@ class DockerEngine:
         """Run an extension's detect or generate in a container of ``phase.image``, as the
         image's CNB user, with no capabilities and no way to gain privileges, its output in a
         capped tmpfs copied out once it ends (cnbext.engine.phases)."""
+        from cnbext.engine.phases import run_phase
+
         return run_phase(self.docker, phase, self.network)
 
     # -- building -----------------------------------------------------------------------------
@@ -205,6 +209,8 @@ class DockerEngine:
         ``by_digest`` to that name's repository under no name (the client names it with
         :meth:`copy_by_digest` when the publish order allows); the pushed manifest's digest
         comes back. Else load it into the daemon under every name; its image id comes back."""
+        from cnbext.engine.builds import built_digest, check_diff_ids, strip_tag
+
         if not publish:
             self._check_loads()
         if publish:
@@ -245,6 +251,8 @@ class DockerEngine:
         the driver allows it: the docker driver's exporter always unpacks into the daemon's
         store, which BuildKit refuses to combine with it (the generated Dockerfiles set the
         times of what they install themselves, see cnbext.cnb.dockerfile)."""
+        from cnbext.engine.builds import SOURCE_DATE_EPOCH
+
         if SOURCE_DATE_EPOCH not in build.build_args or self.driver() == "docker":
             return output
         return {**output, "rewrite-timestamp": "true"}
@@ -268,6 +276,8 @@ class DockerEngine:
     @property
     def _layouts(self) -> LayoutBuilder:
         # The same buildx builder as every other build (--builder, --context, DOCKER_HOST).
+        from cnbext.engine.extension_steps import LayoutBuilder
+
         return LayoutBuilder(self.docker, self.reporter, self.network, self.builder)
 
     def built_files(
@@ -292,6 +302,8 @@ class DockerEngine:
         """Build a one-platform ``build``, push it under its first name and return its
         manifest digest (from BuildKit's metadata), checked against the registry; its layers
         are checked too. (Pushing by digest alone is not possible with the docker driver.)"""
+        from cnbext.engine.builds import built_digest, check_diff_ids, strip_tag
+
         output = {"type": "image", "push": "true", "name": build.primary_name}
         output = self._reproducible(build, output)
         digest = built_digest(self.builds.run(build, pull, output=output))

@@ -31,9 +31,11 @@ INSTALL_DIRS: dict[ModuleKind, str] = {"buildpack": "buildpacks", "extension": "
 _API_VERSION = re.compile(r"v?([0-9]+)\.?([0-9]*)")
 SPEC_API_VERSION = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
 _UINT64 = 1 << 64
-# buildpack.md: ids are letters, digits, '.', '/' and '-'; '/' becomes '_' on disk, which is
-# only reversible because '_' itself is not allowed.
-_MODULE_ID = re.compile(r"[A-Za-z0-9./-]+")
+# buildpack.md asks ids to be letters, digits, '.', '/' and '-' (and not app, config, generated,
+# sbom); pack and the lifecycle check neither, so cnbext only refuses what is unsafe as a folder
+# name and a Dockerfile word (the spec's rules are warnings: the descriptor schemas). A buildpack
+# id still may not be reserved: its layers folder would be the lifecycle's own (/layers/config).
+_MODULE_ID = re.compile(r"[^\s\x00-\x1f\x7f\\\"'`$]+")
 _RESERVED_IDS = frozenset({"app", "config", "generated", "sbom"})
 # Versions become folder names; anything that could leave the folder is refused.
 _MODULE_VERSION = re.compile(r"[A-Za-z0-9._+-]+")
@@ -130,9 +132,10 @@ def load_descriptor(root: Path, kind: ModuleKind, origin: str | None) -> ModuleD
 def parse_descriptor(data: dict[str, Any], kind: ModuleKind, *, where: str) -> ModuleDescriptor:
     """Check a parsed descriptor and report every problem at once, each with its key."""
     problems: list[str] = []
-    # Buildpack API 0.1 descriptors had no `api` key; pack reads them as 0.1, and so do we, so
-    # the lifecycle compatibility check can reject them with a message about the API.
-    api = data.get("api", "0.1" if kind == "buildpack" else None)
+    # Buildpack API 0.1 descriptors had no `api` key; pack reads a buildpack's or an extension's
+    # as 0.1, and so do we, so the lifecycle compatibility check can reject them with a message
+    # about the API.
+    api = data.get("api", "0.1")
     if not isinstance(api, str) or parse_api(api) is None:
         problems.append(f'api must be a version string like "0.10", got {api!r}')
     table = data.get(kind)
@@ -141,8 +144,10 @@ def parse_descriptor(data: dict[str, Any], kind: ModuleKind, *, where: str) -> M
         table = {}
     module_id = table.get("id")
     if not isinstance(module_id, str) or not _MODULE_ID.fullmatch(module_id):
-        problems.append(f"{kind}.id must be letters, digits, '.', '/' and '-', got {module_id!r}")
-    elif module_id in _RESERVED_IDS or module_id.strip(".") == "":
+        problems.append(
+            f"{kind}.id must be a name without whitespace, quotes, '\\' or '$', got {module_id!r}"
+        )
+    elif (kind == "buildpack" and module_id in _RESERVED_IDS) or module_id.strip(".") == "":
         problems.append(f"{kind}.id {module_id!r} is reserved or not a name")
     version = table.get("version")
     if (

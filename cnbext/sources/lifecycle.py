@@ -25,14 +25,15 @@ from cnbext.sources.archive import extract_tar, find_root, fresh_dir, open_tar
 from cnbext.sources.descriptor import parse_api
 from cnbext.sources.download import download_to_cache, evict_on_error
 from cnbext.sources.lifecycle_folder import release_archive, release_folder
+from cnbext.sources.lifecycle_release import (
+    BASE_URL_ENV,
+    DEFAULT_DOWNLOAD_BASE_URL,
+    DEFAULT_LIFECYCLE_VERSION,
+)
 from cnbext.sources.locate import Places, SourceTerms, locate
 from cnbext.sources.safe_tree import ImageExporter
 from cnbext.sources.toml_limits import load_toml
 from cnbext.sources.uri import redact_url
-
-DEFAULT_LIFECYCLE_VERSION = "0.21.0"
-DEFAULT_DOWNLOAD_BASE_URL = "https://github.com/buildpacks/lifecycle/releases/download"
-BASE_URL_ENV = "CNBEXT_LIFECYCLE_BASE_URL"
 
 # What pack checks for, plus the launcher every app image needs (lifecycle/platform.md).
 REQUIRED_BINARIES = ("detector", "analyzer", "restorer", "builder", "exporter", "launcher")

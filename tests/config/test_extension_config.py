@@ -155,14 +155,7 @@ def test_descriptor_is_what_modules_read_descriptor_gives(tmp_path: Path, text: 
 INVALID = {
     "empty file": (
         "",
-        [
-            "extension.toml:1:1: missing required key 'api' in the top level",
-            "extension.toml:1:1: missing required key 'extension' in the top level",
-        ],
-    ),
-    "missing api": (
-        '[extension]\nid = "a"\nversion = "1.0.0"\n',
-        ["extension.toml:1:1: missing required key 'api' in the top level"],
+        ["extension.toml:1:1: missing required key 'extension' in the top level"],
     ),
     "api with a dash": (
         'api = "0-10"\n[extension]\nid = "a"\nversion = "1.0.0"\n',
@@ -186,16 +179,11 @@ INVALID = {
     ),
     "id with a space": (
         'api = "0.10"\n[extension]\nid = "my ext"\nversion = "1.0.0"\n',
-        ['extension.toml:3:6: $.extension.id: "my ext" is not a valid extension id'],
-    ),
-    "id with an underscore": (
-        # '_' is what '/' becomes on disk; allowing it would make two ids share a folder.
-        'api = "0.10"\n[extension]\nid = "my_ext"\nversion = "1.0.0"\n',
-        ['extension.toml:3:6: $.extension.id: "my_ext" is not a valid extension id'],
+        ['extension.toml:3:6: $.extension.id: "my ext" is not a usable extension id'],
     ),
     "empty id": (
         'api = "0.10"\n[extension]\nid = ""\nversion = "1.0.0"\n',
-        ['extension.toml:3:6: $.extension.id: "" is not a valid extension id'],
+        ['extension.toml:3:6: $.extension.id: "" is not a usable extension id'],
     ),
     "id of dots only": (
         'api = "0.10"\n[extension]\nid = ".."\nversion = "1.0.0"\n',
@@ -270,13 +258,23 @@ def test_invalid_config_reports_each_problem_with_position(
         assert problem.startswith(prefix), problem
 
 
-@pytest.mark.parametrize("reserved", ["app", "config", "generated", "sbom"])
-def test_reserved_ids_are_refused(tmp_path: Path, reserved: str) -> None:
-    text = f'api = "0.10"\n[extension]\nid = "{reserved}"\nversion = "1.0.0"\n'
-    assert problems_of(tmp_path, text) == [
-        f'extension.toml:3:6: $.extension.id: "{reserved}" is reserved (the lifecycle uses app, '
-        "config, generated and sbom for its own folders); choose another id"
-    ]
+@pytest.mark.parametrize(
+    ("extension", "warning"),
+    [
+        # pack reads a descriptor without `api` as Buildpack API 0.1 (pack's default)
+        ('[extension]\nid = "a"\nversion = "1.0.0"\n', "no `api`: read as Buildpack API 0.1"),
+        # the spec's id rules, which neither pack nor the lifecycle checks
+        ('api = "0.10"\n[extension]\nid = "my_ext"\nversion = "1.0.0"\n', "extension id"),
+        ('api = "0.10"\n[extension]\nid = "app"\nversion = "1.0.0"\n', "reserved by the spec"),
+        ('api = "0.10"\n[extension]\nid = "sbom"\nversion = "1.0.0"\n', "reserved by the spec"),
+    ],
+)
+def test_what_only_the_spec_asks_for_is_a_warning(
+    tmp_path: Path, extension: str, warning: str
+) -> None:
+    config = load_extension_config(write(tmp_path, extension))
+    assert [warning in str(w) for w in config.warnings] == [True], config.warnings
+    assert config.api == ("0.1" if "api" not in extension else "0.10")
 
 
 def test_reserved_word_inside_an_id_is_fine(tmp_path: Path) -> None:
@@ -289,7 +287,7 @@ def test_all_problems_are_reported_at_once_in_position_order(tmp_path: Path) -> 
         tmp_path,
         'api = "1.0.0"\n'
         "[extension]\n"
-        'id = "sbom"\n'
+        'id = "sbom"\n'  # only a warning: the spec reserves it, pack and the lifecycle do not
         'version = "1 0"\n'
         'keywords = ["ok", false]\n'
         "colour = 1\n"  # only a warning: pack ignores it
@@ -298,7 +296,6 @@ def test_all_problems_are_reported_at_once_in_position_order(tmp_path: Path) -> 
     )
     assert [p.split(": ")[0] + ": " + p.split(": ")[1] for p in problems] == [
         "extension.toml:1:7: $.api",
-        "extension.toml:3:6: $.extension.id",
         "extension.toml:4:11: $.extension.version",
         "extension.toml:5:19: $.extension.keywords[1]",
         "extension.toml:8:8: $.targets[0].arch",

@@ -17,14 +17,13 @@ import pytest
 
 from cnbext.errors import ExitCode
 from cnbext.sources.lifecycle import (
-    DEFAULT_DOWNLOAD_BASE_URL,
-    DEFAULT_LIFECYCLE_VERSION,
     ApiSet,
     Lifecycle,
     LifecycleError,
     fetch_lifecycle,
     lifecycle_archive_name,
 )
+from cnbext.sources.lifecycle_release import DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_LIFECYCLE_VERSION
 from tests.fixtures.http_server import serve_directory
 from tests.fixtures.lifecycle_fixture import (
     PLACEHOLDER_SCRIPT,
