@@ -7,7 +7,8 @@ output refuse them later, naming the file, and never follow them), folders are o
 folder entries, a name under a link or with ``..`` is refused, files are created with
 ``O_EXCL | O_NOFOLLOW``, and devices, fifos and sockets become empty fifos (never opened), so
 the output checks refuse them by name. Every file counts its size (a hard link its file's),
-and the copy stops as soon as the total passes the cap.
+and the copy stops as soon as the total passes the cap; each file is charged to the command's
+disk budget too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from cnbext.errors import BuildError
+from cnbext.sources import disk
 
 
 def extract_output(stream: IO[bytes], dest: Path, max_bytes: int) -> int:
@@ -41,6 +43,7 @@ def extract_output(stream: IO[bytes], dest: Path, max_bytes: int) -> int:
                 written += size
                 if written > max_bytes:
                     return written
+                disk.charge(size, f"the phase's output {'/'.join(parts)}")
                 _write(tar, member, target, dest)
             else:
                 os.mkfifo(target, 0o600)

@@ -17,6 +17,7 @@ from cnbext.engine.models import PhaseResult, PhaseRun
 from cnbext.engine.phase_output import extract_output
 from cnbext.engine.phases import MARKER, _marked_code, wrapped
 from cnbext.errors import BuildError, ExitCode, ExtensionError, ImageError
+from cnbext.sources.disk import DiskBudget, DiskBudgetError, disk_budget
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN, RUN_NAME, extend_toml
 from tests.fixtures.buildpacks import write_extension
@@ -184,3 +185,15 @@ def test_the_phase_shell_refuses_to_run_outside_its_own_pid_namespace(tmp_path: 
 )
 def test_the_phase_end_is_read_from_the_last_lines(logs: str, code: int | None) -> None:
     assert _marked_code(logs) == code
+
+
+def test_the_copied_output_is_charged_to_the_command_disk_budget(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    files = [(_info(f"generate/f{i}", tarfile.REGTYPE, size=400), b"x" * 400) for i in range(2)]
+    with (
+        disk_budget(DiskBudget(600)),
+        pytest.raises(DiskBudgetError, match="the phase's output f1: refusing"),
+    ):
+        extract_output(_stream(files), dest, 1000)
+    assert sorted(p.name for p in dest.iterdir()) == ["f0"]
