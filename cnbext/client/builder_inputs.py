@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform as host_platform
-import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from cnbext.plan.builder_options import BuilderInputs, BuilderOptions
 from cnbext.plan.create_builder import FetchedModule
 from cnbext.plan.facts import ImageFacts
 from cnbext.progress import Reporter
+from cnbext.sources import disk
 from cnbext.sources.cache import cache_dir
 from cnbext.sources.lifecycle import Lifecycle, fetch_lifecycle
 from cnbext.sources.lifecycle_release import DEFAULT_DOWNLOAD_BASE_URL
@@ -258,7 +258,7 @@ def _host_architecture() -> str:
 def _stage_lifecycle(lifecycle: Lifecycle, dest: Path) -> None:
     """/cnb/lifecycle/<binaries> as a normalized tree (root-owned, 0755, mtime 0)."""
     target = dest / "cnb" / "lifecycle"
-    shutil.copytree(lifecycle.root / "lifecycle", target, symlinks=True, dirs_exist_ok=True)
+    disk.copy_tree(lifecycle.root / "lifecycle", target)
     for directory, dirnames, filenames in os.walk(dest):
         # os.walk lists links to folders with the folders; chmod would follow them.
         for name in [*dirnames, *filenames]:

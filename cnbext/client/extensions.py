@@ -57,7 +57,9 @@ MAX_DETECTS = 4
 MEMORY_ENV = "CNBEXT_EXTENSION_MEMORY"  # overrides it (bytes)
 DEFAULT_PIDS_LIMIT = 512  # processes and threads per container
 PIDS_ENV = "CNBEXT_EXTENSION_PIDS"  # overrides it
-DEFAULT_OUTPUT_BYTES = 4 << 30  # what one detect or generate may write (its output folder)
+# What one detect or generate may write (its output, a tmpfs: held in memory, so within the
+# container's memory limit too).
+DEFAULT_OUTPUT_BYTES = 1 << 30
 OUTPUT_ENV = "CNBEXT_EXTENSION_OUTPUT_BYTES"  # overrides it (bytes)
 PLATFORM_DIR = "/platform"
 APP_DIR = "/workspace"
@@ -186,9 +188,8 @@ def _mount(module: Module, run: ExtensionRun, index: int, platform: Path, app: P
     staged = stage_module(module, run.work_dir / "staged" / str(index))
     out = run.work_dir / "out" / str(index)
     for sub in ("detect", "generate", "plan"):
+        # The engine copies each phase's output into its folder (as this user).
         (out / sub).mkdir(parents=True, exist_ok=True)
-    for sub in ("detect", "generate"):
-        (out / sub).chmod(0o777)  # the CNB user writes here, and only here
     ext_dir = str(module.install_path)
     shared = ((staged, ext_dir, True), (platform, PLATFORM_DIR, True), (app, APP_DIR, True))
     env = {

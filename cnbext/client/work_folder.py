@@ -1,10 +1,12 @@
-"""The work folder of one command: made fresh, removed at the end even when a container left
+"""The work folder of one command: made fresh, removed at the end even when something left
 files in it that this user cannot remove.
 
-Detect and generate run as the build image's CNB user and write into host folders under the
-work folder; a folder they create there belongs to that uid, and a user other than root cannot
-empty it. Removing the work folder must not turn a successful run into an error, nor leave
-it behind silently: what cannot be removed is left, and a warning says where and why.
+Detect and generate write into a tmpfs in their container, which the engine copies into the
+work folder as this user (cnbext.engine.phases), so no container's uid owns anything here. An
+engine that still let one write here (a folder of another uid cannot be emptied by a user
+other than root) must not turn a successful run into an error, nor leave it behind silently:
+what cannot be removed is left, and a warning says where and why. The command's disk budget
+(cnbext.sources.disk) is opened with the folder.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from cnbext.progress import Reporter
+from cnbext.sources.disk import disk_budget
 
 
 @contextmanager
 def work_folder(prefix: str, reporter: Reporter) -> Iterator[Path]:
-    """A fresh folder under the temp folder, removed on any exit (Ctrl-C too)."""
+    """A fresh folder under the temp folder, removed on any exit (Ctrl-C too); what the
+    command copies into it (and into scratch build contexts) is charged to one disk budget."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        yield path
+        with disk_budget():
+            yield path
     finally:
         left = remove_tree(path)
         if left:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from cnbext.engine.reading import context_dir, match_pattern
 from cnbext.errors import BuildError, PublishError
 from cnbext.plan.model import ImageBuild
 from cnbext.progress import Reporter
+from cnbext.sources import disk
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -268,7 +268,7 @@ def _materialize_context(context: Path, build: ImageBuild) -> None:
 
 
 def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    disk.copy_tree(source, target)  # charged to the command's disk budget
 
 
 def _normalize_times(root: Path) -> None:

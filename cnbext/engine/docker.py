@@ -156,35 +156,11 @@ class DockerEngine:
 
     def run_phase(self, phase: PhaseRun) -> PhaseResult:
         """Run an extension's detect or generate in a container of ``phase.image``, as the
-        image's CNB user, with its mounts and environment, no capabilities and no way to gain
-        privileges (setuid binaries do nothing); killed after ``phase.timeout``, or when its
-        output folder holds more than ``phase.output_bytes``."""
-        from cnbext.engine.phases import watch_phase
+        image's CNB user, with no capabilities and no way to gain privileges, its output in a
+        capped tmpfs copied out once it ends (cnbext.engine.phases)."""
+        from cnbext.engine.phases import run_phase
 
-        container = self.docker.run(
-            phase.image,
-            list(phase.command),
-            detach=True,
-            envs=dict(phase.env),
-            volumes=[
-                (str(host), target, "ro" if ro else "rw") for host, target, ro in phase.mounts
-            ],
-            user=phase.user,
-            workdir=phase.workdir,
-            entrypoint="",
-            networks=[self.network] if self.network else [],
-            platform=phase.platform,
-            memory=phase.memory_bytes,
-            memory_swap=phase.memory_bytes,  # no swap beyond the memory limit
-            pids_limit=phase.pids_limit,
-            cap_drop=["ALL"],
-            security_options=["no-new-privileges"],
-            ulimit=[f"fsize={phase.output_bytes}"] if phase.output_bytes else [],
-        )
-        try:
-            return watch_phase(self.docker, container.id, phase)
-        finally:
-            self.docker.container.remove(container.id, force=True)
+        return run_phase(self.docker, phase, self.network)
 
     # -- building -----------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 import uuid
 from collections import deque
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cnbext.engine.models import INDEX_TYPES
 from cnbext.errors import BuildError
 from cnbext.progress import Reporter
+from cnbext.sources import disk
 
 if TYPE_CHECKING:
     # Only the Docker engine builds layouts; the client imports this module for the layout
@@ -137,7 +137,7 @@ class LayoutBuilder:
         # files whose size, mode or mtime changed (see reading.py's context_dir).
         context = tmp / f"context-{uuid.uuid4().hex}"
         if step.context is not None:
-            shutil.copytree(step.context, context, symlinks=True)
+            disk.copy_tree(step.context, context)  # charged to the command's disk budget
         else:
             context.mkdir()
         dockerfile = tmp / "Dockerfile"

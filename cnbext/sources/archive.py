@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from cnbext.errors import CnbextError
+from cnbext.sources import disk
 from cnbext.sources.limits import MAX_LINK_HOPS, Budget
 from cnbext.sources.tar_walk import walk_members
 
@@ -180,7 +181,7 @@ class SafeWriter:
         self.folder_modes[_key(self.dest, target)] = (entry.mode & 0o777) | 0o700
 
     def _file(self, entry: Entry, parent: list[str], target: Path) -> None:
-        reason = self.budget.take_bytes(entry.size)
+        reason = self.budget.take_bytes(entry.size) or disk.take(entry.size)
         if reason is not None:
             raise RefusedError(reason)
         if entry.open is None:  # pragma: no cover - regular entries always have data
@@ -214,7 +215,8 @@ class SafeWriter:
             raise RefusedError(f"hard link to {entry.linkname!r}, not a file written before it")
         # A hard link costs nothing here, but every later copy of the tree writes it in full:
         # a thousand links to one big file is a bomb, so each counts as the file's size.
-        reason = self.budget.take_bytes(linked.stat().st_size)
+        size = linked.stat().st_size
+        reason = self.budget.take_bytes(size) or disk.take(size)
         if reason is not None:
             raise RefusedError(reason)
         if linked == target:

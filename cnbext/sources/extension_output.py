@@ -12,11 +12,11 @@ what is read.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
 from cnbext.errors import GENERATE_OUTPUT_ERROR, ExtensionError
+from cnbext.sources import disk
 from cnbext.sources.archive import RefusedError, SafeWriter, remove
 from cnbext.sources.limits import Budget
 from cnbext.sources.safe_tree import tree_entries
@@ -141,10 +141,9 @@ def fresh_output_dir(path: Path) -> None:
     folder would otherwise receive the copy of a static generate folder)."""
     remove(path)
     path.mkdir()
-    path.chmod(0o777)  # the CNB user writes here
 
 
 def copy_static_output(source: Path, dest: Path) -> None:
     """A static ``generate/`` folder, links kept as links (checked afterwards, never
     followed: an absolute link would otherwise copy a host file into the build context)."""
-    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True)
+    disk.copy_tree(source, dest)  # charged to the command's disk budget

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cnbext.sources import disk
 from cnbext.sources.archive import remove
 from cnbext.sources.descriptor import ModuleError
 from cnbext.sources.download import file_sha256
@@ -61,6 +62,9 @@ def _copy_normalized(source: Path, dest: Path, *, owner: str, prefix: str = "") 
         elif stat.S_ISDIR(status.st_mode):
             _copy_normalized(entry, target, owner=owner, prefix=f"{prefix}{entry.name}/")
         else:
+            disk.charge(
+                max(status.st_size, status.st_blocks * 512), f"{owner}: {prefix}{entry.name}"
+            )
             shutil.copyfile(entry, target, follow_symlinks=False)
             target.chmod(normalized_mode(status.st_mode, f"{prefix}{entry.name}"))
 

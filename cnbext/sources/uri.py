@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -114,9 +115,33 @@ def redirect_refusal(old_url: str, new_url: str) -> str | None:
 
 
 def _this_machine(host: str) -> bool:
-    """Loopback, or the unspecified address (0.0.0.0 and :: connect to this machine too)."""
+    """Loopback, or the unspecified address (0.0.0.0 and :: connect to this machine too); a
+    name counts when any address it resolves to does (a public name can point at 127.0.0.1)."""
+    if is_loopback(host):
+        return True
     try:
-        unspecified = ipaddress.ip_address(host).is_unspecified
+        return ipaddress.ip_address(host).is_unspecified
     except ValueError:
-        unspecified = False
-    return unspecified or is_loopback(host)
+        pass  # a name: judged by what it resolves to
+    return any(_local_address(address) for address in resolve_host(host))
+
+
+def _local_address(address: str) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])  # fe80::1%eth0
+    except ValueError:
+        return False
+    mapped = getattr(parsed, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return any(a.is_loopback or a.is_unspecified for a in (parsed, mapped) if a is not None)
+
+
+def resolve_host(host: str) -> tuple[str, ...]:
+    """The addresses ``host`` resolves to; none when it does not resolve (the connection then
+    fails on its own)."""
+    if not host:
+        return ()
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return ()
+    return tuple(str(info[4][0]) for info in infos)

@@ -3,6 +3,10 @@ an output folder with a byte cap; and how the engine measures that folder."""
 
 from __future__ import annotations
 
+import io
+import stat
+import subprocess
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,11 +14,14 @@ import pytest
 
 import cnbext
 from cnbext.engine.models import PhaseResult, PhaseRun
-from cnbext.engine.phases import folder_bytes
-from cnbext.errors import ExitCode, ExtensionError, ImageError
+from cnbext.engine.phase_output import extract_output
+from cnbext.engine.phases import MARKER, _marked_code, wrapped
+from cnbext.errors import BuildError, ExitCode, ExtensionError, ImageError
+from cnbext.sources.disk import DiskBudget, DiskBudgetError, disk_budget
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN, RUN_NAME, extend_toml
 from tests.fixtures.buildpacks import write_extension
+from tests.fixtures.malicious import Sentinels
 
 OUT = "localhost:5000/x/out:1"
 
@@ -81,12 +88,112 @@ def test_a_phase_over_its_output_cap_fails_with_its_phase_code(tmp_path: Path) -
     assert "generate wrote more than" in caught.value.message
 
 
-def test_the_output_folder_is_measured_by_size_and_blocks_without_following_links(
+def _stream(members: list[tuple[tarfile.TarInfo, bytes]]) -> io.BytesIO:
+    """A tar stream as ``docker cp`` gives it: everything below the copied ``generate/``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.addfile(_info("generate", tarfile.DIRTYPE))
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    buffer.seek(0)
+    return buffer
+
+
+def _info(
+    name: str, kind: bytes, *, size: int = 0, link: str = "", mode: int = 0o644
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname, info.mode = kind, size, link, mode
+    return info
+
+
+def test_the_copied_output_keeps_links_as_links_and_specials_as_inert_fifos(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "sub").mkdir()
-    with (tmp_path / "sub" / "sparse").open("wb") as handle:
-        handle.truncate(10 << 30)  # no blocks, but 10 GiB to whoever copies it
-    (tmp_path / "link").symlink_to("/usr")
-    assert folder_bytes(tmp_path, 1 << 40) >= 10 << 30
-    assert folder_bytes(tmp_path, 1) > 1  # stops counting once past the limit
+    sentinels = Sentinels.plant(tmp_path / "host")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    stream = _stream(
+        [
+            (
+                _info(
+                    "generate/build.Dockerfile", tarfile.SYMTYPE, link=f"{sentinels.root}/victim"
+                ),
+                b"",
+            ),
+            (_info("generate/context", tarfile.DIRTYPE, mode=0o700), b""),
+            (_info("generate/context/a", tarfile.REGTYPE, size=3, mode=0o4755), b"abc"),
+            (_info("generate/context/b", tarfile.LNKTYPE, link="generate/context/a"), b""),
+            (_info("generate/context/dev", tarfile.CHRTYPE), b""),
+        ]
+    )
+    assert extract_output(stream, dest, 1000) == 6  # the hard link counts as its file
+    assert (dest / "build.Dockerfile").readlink() == sentinels.root / "victim"
+    assert (dest / "context" / "b").read_bytes() == b"abc"
+    assert (dest / "context" / "a").stat().st_mode & stat.S_ISUID  # for the checks to refuse
+    assert stat.S_ISFIFO((dest / "context" / "dev").lstat().st_mode)
+    sentinels.assert_untouched()
+
+
+@pytest.mark.parametrize(
+    "name", ["generate/../../escape", "/generate/abs", "generate/link/through"]
+)
+def test_the_copied_output_never_leaves_its_folder(tmp_path: Path, name: str) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    link = _info("generate/link", tarfile.SYMTYPE, link=str(tmp_path))
+    stream = _stream([(link, b""), (_info(name, tarfile.REGTYPE, size=1), b"x")])
+    with pytest.raises(BuildError, match="the phase's output"):
+        extract_output(stream, dest, 1000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_copy_stops_as_soon_as_the_cap_is_passed(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    files = [(_info(f"generate/f{i}", tarfile.REGTYPE, size=400), b"x" * 400) for i in range(5)]
+    assert extract_output(_stream(files), dest, 1000) == 1200
+    assert sorted(p.name for p in dest.iterdir()) == ["f0", "f1"]  # the third is not written
+
+
+def test_the_phase_shell_refuses_to_run_outside_its_own_pid_namespace(tmp_path: Path) -> None:
+    # Run on this machine (not PID 1), the wrapper must stop before its kill -9 -1, which
+    # would otherwise reach every process of this user: nothing of the phase runs.
+    ran = tmp_path / "phase-ran"
+    done = subprocess.run(
+        wrapped(["/bin/sh", "-c", f"touch {ran}"]),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 125
+    assert "must be PID 1" in done.stderr and MARKER not in done.stdout
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize(
+    ("logs", "code"),
+    [
+        (f"building\n{MARKER}0\n", 0),
+        (f"{MARKER}153\nFile size limit exceeded\n", 153),  # the shell's own report after it
+        (f"{MARKER}1\nlater\n{MARKER}100\n", 100),  # the last one counts
+        ("still running\n", None),
+        (f"{MARKER}x\n", None),
+    ],
+)
+def test_the_phase_end_is_read_from_the_last_lines(logs: str, code: int | None) -> None:
+    assert _marked_code(logs) == code
+
+
+def test_the_copied_output_is_charged_to_the_command_disk_budget(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    files = [(_info(f"generate/f{i}", tarfile.REGTYPE, size=400), b"x" * 400) for i in range(2)]
+    with (
+        disk_budget(DiskBudget(600)),
+        pytest.raises(DiskBudgetError, match="the phase's output f1: refusing"),
+    ):
+        extract_output(_stream(files), dest, 1000)
+    assert sorted(p.name for p in dest.iterdir()) == ["f0"]

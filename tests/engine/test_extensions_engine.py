@@ -4,12 +4,17 @@ one test per extender rule, and each kind of bad extension."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from cnbext.engine.models import PhaseRun
+from cnbext.engine.phases import run_phase
 from tests.engine.conftest import EXAMPLES, Cli, EngineEnv, label_json, layers_rebasable
 from tests.fixtures.buildpacks import write_extension
 
@@ -449,23 +454,42 @@ def test_an_extension_from_an_image(
     ]
 
 
-def test_a_generate_writing_past_the_output_cap_is_stopped(
-    engine: EngineEnv, example_builder: tuple[str, str], cnbext: Cli, tmp_path: Path
-) -> None:
-    # Writes without end: only the output cap stops it (the timeout is far away).
-    flood = write_extension(
-        tmp_path / "flood",
-        "test/flood",
-        "1.0.0",
-        generate_script='#!/bin/sh\ni=0\nwhile :; do head -c 200000 /dev/zero > "$CNB_OUTPUT_DIR/f$i"; '
+OVER_THE_CAP = {
+    # Writes without end, ignoring the errors: the tmpfs refuses every write past the cap, the
+    # deadline ends it, and what it wrote is still measured.
+    "a flood": (
+        '#!/bin/sh\ni=0\nwhile :; do head -c 200000 /dev/zero > "$CNB_OUTPUT_DIR/f$i"; '
         "i=$((i+1)); done\n",
-    )
+        "8",
+    ),
+    # One file of twice the cap: the kernel stops it at the cap, head fails, generate ends.
+    "one big file": (
+        '#!/bin/sh\nset -e\nhead -c 2000000 /dev/zero > "$CNB_OUTPUT_DIR/big"\n',
+        "300",
+    ),
+}
+
+
+@pytest.mark.parametrize(("script", "timeout"), OVER_THE_CAP.values(), ids=OVER_THE_CAP.keys())
+def test_a_generate_writing_past_the_output_cap_is_stopped(
+    engine: EngineEnv,
+    example_builder: tuple[str, str],
+    cnbext: Cli,
+    tmp_path: Path,
+    script: str,
+    timeout: str,
+) -> None:
+    flood = write_extension(tmp_path / "flood", "test/flood", "1.0.0", generate_script=script)
+    volumes = {v.name for v in engine.docker.volume.list()}
     cnbext.write("extend-builder.toml", config(example_builder[0], flood))
     cnbext.env["CNBEXT_EXTENSION_OUTPUT_BYTES"] = "1000000"
-    cnbext.env["CNBEXT_EXTENSION_TIMEOUT"] = "120"
+    cnbext.env["CNBEXT_EXTENSION_TIMEOUT"] = timeout
+    started = time.monotonic()
     result = cnbext("extend-builder", engine.name("flood"), "-e", "extend-builder.toml")
     assert result.returncode == 91, result.stderr
     assert "generate wrote more than 1000000 bytes to its output and was stopped" in result.stderr
+    assert time.monotonic() - started < 60
+    assert {v.name for v in engine.docker.volume.list()} == volumes  # the tmpfs is gone
 
 
 def test_a_build_image_that_would_run_extensions_as_root_is_refused(
@@ -487,3 +511,92 @@ def test_a_build_image_that_would_run_extensions_as_root_is_refused(
     assert result.returncode == 4, result.stderr
     assert f"{root_run}: image extensions would run as root in it (User 'root')" in result.stderr
     assert "Running test/probe" not in result.stderr
+
+
+def test_an_image_with_no_cnb_ids_and_an_empty_user_is_refused_before_any_container(
+    engine: EngineEnv, cnbext: Cli, tmp_path: Path
+) -> None:
+    # A plain distro image: no CNB_USER_ID/CNB_GROUP_ID and no User, so its containers would
+    # run as root; the planted detect would write a sentinel into the app folder if it ran.
+    plain = "localhost:5000/fixtures/debian:bookworm"
+    assert engine.docker.image.inspect(plain).config.user in ("", None)
+    app = tmp_path / "app"
+    app.mkdir()
+    probe = write_extension(
+        tmp_path / "probe",
+        "test/probe",
+        "1.0.0",
+        detect_script=f"#!/bin/sh\ntouch {app}/ran-as-root\n",
+    )
+    cnbext.write(
+        "extend.toml", f'[extend]\nimage = "{plain}"\n[[extend.extensions]]\nuri = "{probe}"\n'
+    )
+    result = cnbext("extend", engine.name("plain-x"), "-c", "extend.toml")
+    assert result.returncode == 4, result.stderr
+    assert (
+        f"{plain}: image extensions would run as root in it "
+        "(no CNB_USER_ID/CNB_GROUP_ID and an empty User)"
+    ) in result.stderr
+    assert "Running test/probe" not in result.stderr
+    assert not (app / "ran-as-root").exists()
+
+
+PLAIN = "localhost:5000/fixtures/debian:bookworm"
+
+
+def _phase(tmp_path: Path, script: str, *, timeout: float = 60) -> tuple[PhaseRun, Path]:
+    out = tmp_path / "out"
+    out.mkdir()
+    run = PhaseRun(
+        image=PLAIN,
+        command=("/bin/sh", "-c", script),
+        env={"OUT": "/cnbext/out/generate"},
+        mounts=((out, "/cnbext/out/generate", False),),
+        user="1001:1000",
+        workdir="/",
+        timeout=timeout,
+        output=out,
+        output_bytes=1 << 20,
+    )
+    return run, out
+
+
+def _phase_leftovers(engine: EngineEnv) -> tuple[set[str], list[str]]:
+    volumes = {v.name for v in engine.docker.volume.list()}
+    containers = [c.name for c in engine.docker.container.list(all=True)]
+    return volumes, [c for c in containers if c.startswith("cnbext-phase-")]
+
+
+def test_what_a_phase_writes_as_its_uid_reaches_the_host_as_cnbexts_own_files(
+    engine: EngineEnv, tmp_path: Path
+) -> None:
+    # The phase runs as 1001 and makes a folder only 1001 could empty; on the host every file
+    # is cnbext's own (copied out of the tmpfs), links are kept as written, nothing is left.
+    volumes_before, _ = _phase_leftovers(engine)
+    run, out = _phase(
+        tmp_path,
+        'mkdir -m 700 "$OUT/private" && echo secret > "$OUT/private/f" && chmod 400 '
+        '"$OUT/private/f" && ln -s /etc/passwd "$OUT/link" && id -u > "$OUT/uid"',
+    )
+    result = run_phase(engine.docker, run, None)
+    assert (result.exit_code, result.timed_out, result.over_output) == (0, False, False)
+    assert (out / "uid").read_text() == "1001\n"  # it did run as the CNB user
+    assert (out / "link").readlink() == Path("/etc/passwd")
+    assert (out / "private" / "f").read_text() == "secret\n"
+    owners = {p.lstat().st_uid for p in [out / "link", out / "private", out / "private" / "f"]}
+    assert owners == {os.getuid()}
+    shutil.rmtree(out)  # as cnbext's work folder removal does: nothing refuses
+    volumes_after, phase_containers = _phase_leftovers(engine)
+    assert volumes_after == volumes_before and phase_containers == []
+
+
+def test_a_phase_past_its_deadline_is_stopped_with_what_it_wrote(
+    engine: EngineEnv, tmp_path: Path
+) -> None:
+    run, out = _phase(tmp_path, 'echo early > "$OUT/early"; (sleep 300 &); sleep 300', timeout=2)
+    started = time.monotonic()
+    result = run_phase(engine.docker, run, None)
+    assert time.monotonic() - started < 30
+    assert result.timed_out and result.exit_code is None
+    assert (out / "early").read_text() == "early\n"
+    assert _phase_leftovers(engine)[1] == []

@@ -259,8 +259,11 @@ def test_extension_containers_get_memory_pids_and_time_limits(
         "p=$(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max)\n"
         "m=$(cat /sys/fs/cgroup/memory.max 2>/dev/null "
         "|| cat /sys/fs/cgroup/memory/memory.limit_in_bytes)\n"
+        "c=$(grep CapEff /proc/self/status | tr -d ' \\t' | cut -d: -f2)\n"
+        "n=$(grep NoNewPrivs /proc/self/status | tr -d ' \\t' | cut -d: -f2)\n"
         'printf \'ARG base_image\\nFROM ${base_image}\\nLABEL io.cnbext.test.pids="%s" '
-        'io.cnbext.test.memory="%s"\\n\' "$p" "$m" >"$CNB_OUTPUT_DIR/build.Dockerfile"\n'
+        'io.cnbext.test.memory="%s" io.cnbext.test.caps="%s" io.cnbext.test.nnp="%s"\\n\' '
+        '"$p" "$m" "$c" "$n" >"$CNB_OUTPUT_DIR/build.Dockerfile"\n'
     )
     ext = write_extension(
         tmp_path / "probe", "test/probe", "1.0.0", generate_script="#!/bin/sh\n" + probe
@@ -272,6 +275,8 @@ def test_extension_containers_get_memory_pids_and_time_limits(
     labels = engine.labels(name)
     assert labels["io.cnbext.test.pids"] == "300"
     assert labels["io.cnbext.test.memory"] == str(2 << 30)  # the default
+    assert labels["io.cnbext.test.caps"] == "0000000000000000"  # --cap-drop ALL
+    assert labels["io.cnbext.test.nnp"] == "1"  # no-new-privileges
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0"])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cnbext.sources import uri
 from cnbext.sources.download import _CheckedRedirects, _RefusedError
 from cnbext.sources.lifecycle import LifecycleError, fetch_lifecycle
 from cnbext.sources.modules import ModuleError, fetch_modules
@@ -96,8 +97,10 @@ def test_a_stalled_checksum_file_counts_against_the_same_deadline(
     ],
 )
 def test_redirects_never_downgrade_nor_turn_to_this_machine(
-    old: str, new: str, refused: str | None
+    old: str, new: str, refused: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The .example names resolve nowhere (no DNS asked; tests/sources/test_redirect_names.py).
+    monkeypatch.setattr(uri, "resolve_host", lambda host: ())
     reason = redirect_refusal(old, new)
     assert (reason is None) if refused is None else (refused in (reason or ""))
 
