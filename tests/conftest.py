@@ -42,7 +42,6 @@ def own_cache_dir(cache_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     see each other's entries, nor the user's. (One folder per test under one session folder:
     pytest's numbered temp folders list their parent on every creation, which costs
     seconds over a few thousand tests.)"""
-    path = cache_dirs / uuid.uuid4().hex
-    path.mkdir()
+    path = cache_dirs / uuid.uuid4().hex  # made by cnbext when it first caches something
     monkeypatch.setenv("CNBEXT_CACHE_DIR", str(path))
     return path
