@@ -48,14 +48,22 @@ class Application:
 
     def run_guarded(self, action: Callable[[], int]) -> None:
         """Run ``action`` and exit with the code it returns (when not 0); cnbext's errors
-        become messages and documented exit codes, Ctrl-C exits 130."""
+        become messages and documented exit codes, Ctrl-C exits 130 (also when what it
+        interrupted failed first: cnbext.cli.interrupts)."""
+        from cnbext.cli.interrupts import caused_by_interrupt, watching_interrupts
+
+        interrupted = threading.Event()
         try:
-            code = action()
-        except CnbextError as error:
-            fail(error, self.errors, output=self.output)
+            with watching_interrupts(interrupted):
+                code = action()
         except KeyboardInterrupt:
             self.errors.print("[bold red]interrupted[/]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except CnbextError as error:
+            if interrupted.is_set() or caused_by_interrupt(error):
+                self.errors.print("[bold red]interrupted[/]")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            fail(error, self.errors, output=self.output)
         except Exception as error:
             if self.verbose or os.environ.get("CNBEXT_DEBUG"):
                 raise
