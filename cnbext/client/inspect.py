@@ -11,7 +11,12 @@ from typing import Any
 
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import saved_names
-from cnbext.client.signatures import recorded_key, unverified
+from cnbext.client.signatures import (
+    platform_names,
+    recorded_key,
+    unverified,
+    unverified_by_digest,
+)
 from cnbext.client.status import base_status, mirror_statuses
 from cnbext.cnb.builder_layout import run_images_of
 from cnbext.cnb.imageref import parse_reference
@@ -61,7 +66,7 @@ def inspect_image(
         # What the packages asked for installed, per platform, as read from the result.
         "packages": _packages(view),
     }
-    document["signatures"] = _signatures(engine, view, provenance, document["names"])
+    document["signatures"] = _signatures(engine, view, provenance, document["names"], registry)
     document["attestations"] = _attestations(engine, view, provenance, document["names"])
     document["status"] = _status(view, registry)
     if provenance is not None and (moved := _run_image_moved(engine, view, provenance)):
@@ -72,15 +77,22 @@ def inspect_image(
 
 
 def _signatures(
-    engine: Engine, view: ImageView, provenance: Provenance | None, names: list[str]
+    engine: Engine,
+    view: ImageView,
+    provenance: Provenance | None,
+    names: list[str],
+    registry: RegistryAccess,
 ) -> dict[str, Any] | None:
     """For a published image signed when it was made: the key, and per name "verified" or
     why not. None for an image that was not signed (or is only in the daemon)."""
     key = recorded_key(provenance) if provenance is not None else None
-    if key is None or view.source != "registry" or not view.digest:
+    if key is None or provenance is None or view.source != "registry" or not view.digest:
         return None
     failing = unverified(engine, names, view.digest, key)
-    return {"key": key, "names": {name: failing.get(name, "verified") for name in names}}
+    # --append-image-name-suffix: each platform's name serves (and was signed for) its own digest.
+    own = platform_names(provenance, names[0], view, registry)
+    failing |= unverified_by_digest(engine, own, key)
+    return {"key": key, "names": {name: failing.get(name, "verified") for name in [*names, *own]}}
 
 
 def _attestations(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.imageref import parse_reference, suffixed_name
 from cnbext.cnb.provenance import Provenance
-from cnbext.engine.protocol import Engine
+from cnbext.engine.models import ImageView
+from cnbext.engine.protocol import Engine, RegistryAccess
 from cnbext.errors import CnbextError
 
 
@@ -20,6 +21,30 @@ def recorded_key(provenance: Provenance) -> str | None:
     """The key the image was signed with when it was made; None: it was not signed."""
     recorded = ((provenance.request or {}).get("options") or {}).get("sign_key")
     return recorded if isinstance(recorded, str) and recorded else None
+
+
+def platform_names(
+    provenance: Provenance, name: str, view: ImageView, registry: RegistryAccess
+) -> dict[str, str]:
+    """The per-platform names ``--append-image-name-suffix`` published beside the image
+    ``name`` serves (NAME-os-arch[-variant] of the name it was pushed under, the first its
+    names record lists), each with the digest of its platform's image in the index: what it
+    serves, and what was signed for it."""
+    from cnbext.client.names import recorded_names
+
+    options = (provenance.request or {}).get("options") or {}
+    if not options.get("append_image_name_suffix") or not view.digest:
+        return {}
+    pushed = (recorded_names(registry, name, view.digest) or (name,))[0]
+    return {suffixed_name(pushed, p): d for p, d in sorted(view.platform_digests.items())}
+
+
+def unverified_by_digest(engine: Engine, digests: dict[str, str], key: str) -> dict[str, str]:
+    """As :func:`unverified` for names that each serve a digest of their own."""
+    reasons: dict[str, str] = {}
+    for name, digest in digests.items():
+        reasons |= unverified(engine, [name], digest, key)
+    return reasons
 
 
 def unverified(engine: Engine, names: Sequence[str], digest: str, key: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ client paths as extend / extend-builder / create-builder, to the same name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from cnbext.client.concurrency import concurrently
 from cnbext.client.image_checks import checked_view
 from cnbext.client.names import keep_names, normalize_names, saved_names
 from cnbext.client.publish import ImageResult, sign_names
-from cnbext.client.signatures import recorded_key, unverified
+from cnbext.client.signatures import platform_names, recorded_key, unverified, unverified_by_digest
 from cnbext.client.status import upgrade_reasons
 from cnbext.client.upgrade_model import (
     FAILED,
@@ -51,6 +51,8 @@ class _Checked:
     current: str = ""  # the image as it is now: repository@digest in a registry, else its name
     # The reasons are only names whose signature does not verify: re-signing is the upgrade.
     resign: bool = False
+    # --append-image-name-suffix: each platform's own name and the digest it serves.
+    platform_names: dict[str, str] = field(default_factory=dict)
 
 
 def upgrade(
@@ -175,7 +177,8 @@ def _check(
         default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
     )
     names = saved_names(name, provenance, view, registry)
-    unsigned = _unsigned(engine, provenance, options, names or (name,), view)
+    own = platform_names(provenance, name, view, registry) if view.source == "registry" else {}
+    unsigned = _unsigned(engine, provenance, options, names or (name,), view, own)
     resign = bool(unsigned) and not reasons
     reasons += unsigned
     result = UpgradeResult(
@@ -189,7 +192,8 @@ def _check(
     if view.source == "registry" and view.digest:
         current = f"{parse_reference(name).repository}@{view.digest}"
     known = names is not None
-    return _Checked(result, provenance, view.labels, names or (name,), known, current, resign)
+    labels = view.labels
+    return _Checked(result, provenance, labels, names or (name,), known, current, resign, own)
 
 
 def _unsigned(
@@ -198,10 +202,12 @@ def _unsigned(
     options: UpgradeOptions,
     names: Sequence[str],
     view: ImageView,
+    own: dict[str, str],
 ) -> list[str]:
     """A reason for each name of a published image signed when it was made (or asked to be
     now, --sign) whose signature or attestations do not verify for the digest it serves
-    (missing, or made for an earlier digest: cnbext.client.signatures, .attestations)."""
+    (missing, or made for an earlier digest: cnbext.client.signatures, .attestations);
+    ``own``: per-platform names, each serving its platform's digest."""
     key = _sign_key(provenance, options)
     digest = view.digest
     if key is None or digest is None or not options.publish:
@@ -209,7 +215,7 @@ def _unsigned(
     # Attestations (SLSA and SBOM statements) are loaded only for images signed with a key.
     from cnbext.client.attestations import published_attestations, unverified_attestations
 
-    failing = unverified(engine, names, digest, key)
+    failing = unverified(engine, names, digest, key) | unverified_by_digest(engine, own, key)
     reasons = [f"signature missing or stale under {name} ({why})" for name, why in failing.items()]
     reference = f"{parse_reference(names[0]).repository}@{digest}"
     try:
@@ -246,6 +252,8 @@ def _upgrade(
             key = _sign_key(provenance, options)
             assert key is not None
             sign_names(engine, names, digest, key)
+            for platform_name, own_digest in checked.platform_names.items():
+                sign_names(engine, [platform_name], own_digest, key)
             _attest(engine, names, digest, key, provenance, checked.labels)
             result.state, result.method, result.after = UPGRADED, "re-sign", digest
             return

@@ -312,3 +312,14 @@ def _join(name: str, tag: str | None, digest: str | None) -> str:
     if digest is not None:
         text += f"@{digest}"
     return text
+
+
+def suffixed_name(name: str, platform: str) -> str:
+    """pack's per-target name (internal/name AppendSuffix): the tag gets ``-os-arch[-variant]``;
+    ``latest`` is replaced by ``os-arch[-variant]``; a digest reference is left as it is."""
+    reference = parse_reference(name)
+    if reference.digest is not None:
+        return name
+    suffix = platform.replace("/", "-")
+    tag = reference.tag or "latest"
+    return f"{reference.repository}:{suffix if tag == 'latest' else f'{tag}-{suffix}'}"

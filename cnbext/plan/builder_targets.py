@@ -11,22 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.imageref import suffixed_name
 from cnbext.config.builder import BuilderConfig
 from cnbext.errors import ConfigError
 from cnbext.plan.model import ImageBuild
 from cnbext.plan.platforms import serves
-
-
-def suffixed_name(name: str, platform: str) -> str:
-    """pack's per-target name (internal/name AppendSuffix): the tag gets ``-os-arch[-variant]``;
-    ``latest`` is replaced by ``os-arch[-variant]``; a digest reference is left as it is."""
-    reference = parse_reference(name)
-    if reference.digest is not None:
-        return name
-    suffix = platform.replace("/", "-")
-    tag = reference.tag or "latest"
-    return f"{reference.repository}:{suffix if tag == 'latest' else f'{tag}-{suffix}'}"
 
 
 def join_platform_builds(

@@ -282,3 +282,58 @@ def test_a_run_image_upgraded_with_its_builder_is_left_to_the_builders_upgrade()
     assert covered == [(run_checked, builder_checked), (mirror_checked, builder_checked)]
     # Alone, the run image is upgraded by its own name.
     assert _split_covered([run_checked]) == ([run_checked], [])
+
+
+def _suffix_signed_view(digest: str) -> ImageView:
+    """SIGNED_NAME as a two-platform index published with --append-image-name-suffix and
+    --sign: NAME-linux-amd64 and NAME-linux-arm64 each serve their platform's digest."""
+    view, _ = signed_views(digest)
+    signed = replace(
+        provenance("/unused"),
+        extensions=(),
+        request={
+            "command": "create-builder",
+            "options": {"sign_key": KEY, "append_image_name_suffix": True},
+            "config": {},
+        },
+    )
+    own = {"linux/amd64": "sha256:" + "1" * 64, "linux/arm64": "sha256:" + "2" * 64}
+    return replace(
+        view,
+        labels={PROVENANCE: signed.encode()},
+        platforms=tuple(own),
+        platform_digests=own,
+    )
+
+
+def test_per_platform_names_are_checked_and_re_signed_by_their_own_digest() -> None:
+    from cnbext.client.inspect import inspect_image
+
+    digest = "sha256:" + "e" * 64
+    view = _suffix_signed_view(digest)
+    engine = FakeEngine(registry_views={SIGNED_NAME: view})
+    engine.signatures.add((f"docker.io/reg/image@{digest}", KEY))
+    amd64, arm64 = (f"{SIGNED_NAME}-linux-{arch}" for arch in ("amd64", "arm64"))
+    states = inspect_image(SIGNED_NAME, engine=engine)["signatures"]["names"]
+    assert list(states) == [SIGNED_NAME, amd64, arm64]
+    assert states[SIGNED_NAME] == "verified"
+    assert states[amd64] == f"no signature by {KEY} for sha256:{'1' * 64} in docker.io/reg/image"
+    check = UpgradeOptions(names=(SIGNED_NAME,), check=True, publish=True)
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert [r for r in result.reasons if r.startswith("signature")] == [
+        f"signature missing or stale under {amd64} (no signature by {KEY} for sha256:{'1' * 64} "
+        "in docker.io/reg/image)",
+        f"signature missing or stale under {arm64} (no signature by {KEY} for sha256:{'2' * 64} "
+        "in docker.io/reg/image)",
+    ]
+    [result] = run_upgrade(replace(check, check=False), SilentReporter(), engine=engine)
+    assert (result.state, result.method) == ("upgraded", "re-sign"), result.error
+    signed = [c.target for c in engine.made() if c.method == "sign"]
+    assert signed == [
+        f"docker.io/reg/image@{digest}",
+        *(f"docker.io/reg/image@sha256:{c * 64}" for c in "12"),
+    ]
+    [result] = run_upgrade(check, SilentReporter(), engine=engine)
+    assert result.state == "up to date", result.reasons
+    states = inspect_image(SIGNED_NAME, engine=engine)["signatures"]["names"]
+    assert set(states.values()) == {"verified"}

@@ -165,3 +165,9 @@ def test_each_per_platform_suffix_name_is_signed_and_verifies(
     for reference in (builder, *own):
         assert verifies(reference, public), reference
         assert not verifies(reference, other), reference
+    # inspect and upgrade --check see each per-platform name by the digest it serves.
+    assert inspect(builder_cli, builder)["signatures"]["names"] == dict.fromkeys(
+        (builder, *own), "verified"
+    )
+    _, [checked] = upgrade(builder_cli, "--check", "--publish", builder)
+    assert not [r for r in checked["reasons"] if r.startswith("signature")], checked

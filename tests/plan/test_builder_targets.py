@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cnbext.cnb.imageref import suffixed_name
 from cnbext.errors import ConfigError
 from cnbext.plan.builder_targets import (
     check_run_image_platforms,
     join_platform_builds,
     run_image_references,
-    suffixed_name,
 )
 from cnbext.plan.create_builder import plan_create_builder
 from tests.plan.test_create_builder import OPTIONS, inputs_for, load
