@@ -33,7 +33,7 @@ def platform_names(
     from cnbext.client.names import recorded_names
 
     options = (provenance.request or {}).get("options") or {}
-    if not options.get("append_image_name_suffix") or not view.digest:
+    if not options.get("append_image_name_suffix") or view.source != "registry" or not view.digest:
         return {}
     pushed = (recorded_names(registry, name, view.digest) or (name,))[0]
     return {suffixed_name(pushed, p): d for p, d in sorted(view.platform_digests.items())}

@@ -177,7 +177,9 @@ def _check(
         default_lifecycle=DEFAULT_LIFECYCLE_VERSION,
     )
     names = saved_names(name, provenance, view, registry)
-    own = platform_names(provenance, name, view, registry) if view.source == "registry" else {}
+    # Only a name that must verify needs its per-platform names (a read of the names record).
+    signing = options.publish and _sign_key(provenance, options) is not None
+    own = platform_names(provenance, name, view, registry) if signing else {}
     unsigned = _unsigned(engine, provenance, options, names or (name,), view, own)
     resign = bool(unsigned) and not reasons
     reasons += unsigned
