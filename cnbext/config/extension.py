@@ -21,7 +21,12 @@ from cnbext.cnb.semver import module_version_warning
 from cnbext.config.toml_source import TomlSource, toml10_problems
 from cnbext.config.validation import schema_check
 from cnbext.errors import ConfigError, ConfigProblem
-from cnbext.sources.descriptor import SPEC_API_VERSION, ModuleDescriptor, canonical_api
+from cnbext.sources.descriptor import (
+    ASSUMED_API,
+    SPEC_API_VERSION,
+    ModuleDescriptor,
+    canonical_api,
+)
 
 __all__ = [
     "ExtensionConfig",
@@ -157,9 +162,6 @@ def load_extension_config(path: Path, display_name: str | None = None) -> Extens
         metadata=data.get("metadata", {}),
         warnings=tuple(unknown_keys + descriptor_warnings(source, "extension")),
     )
-
-
-ASSUMED_API = "0.1"  # pack's dist.AssumedBuildpackAPIVersion
 
 
 def descriptor_warnings(source: TomlSource, kind: str) -> list[ConfigProblem]:

@@ -170,7 +170,7 @@ class BuildRunner:
             context = context_dir(tmp)
             context.mkdir()
             for path in paths:
-                _copy_tree(context_trees[path], context / path)
+                disk.copy_tree(context_trees[path], context / path)
             _normalize_times(context)
             (context / "Dockerfile").write_text("\n".join(lines) + "\n")
             layout = Path(tmp, "layout")
@@ -257,7 +257,7 @@ def _materialize_context(context: Path, build: ImageBuild) -> None:
     the same inputs always give the same layers."""
     context.mkdir()
     for path, tree in build.context_trees.items():
-        _copy_tree(tree, context / path)
+        disk.copy_tree(tree, context / path)
     for path, text in build.context_files.items():
         target = context / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -265,10 +265,6 @@ def _materialize_context(context: Path, build: ImageBuild) -> None:
         target.chmod(0o644)
     _normalize_times(context)
     (context / "Dockerfile").write_text(build.dockerfile)
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    disk.copy_tree(source, target)  # charged to the command's disk budget
 
 
 def _normalize_times(root: Path) -> None:

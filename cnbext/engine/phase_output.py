@@ -39,12 +39,13 @@ def extract_output(stream: IO[bytes], dest: Path, max_bytes: int) -> int:
             elif member.issym():
                 target.symlink_to(member.linkname)
             elif member.isreg() or member.islnk():
-                size = member.size if member.isreg() else _linked_size(dest, member.linkname)
+                linked = _linked_file(dest, member.linkname) if member.islnk() else None
+                size = member.size if linked is None else _file_size(linked)
                 written += size
                 if written > max_bytes:
                     return written
                 disk.charge(size, f"the phase's output {'/'.join(parts)}")
-                _write(tar, member, target, dest)
+                _write(tar, member, target, linked)
             else:
                 os.mkfifo(target, 0o600)
     return written
@@ -68,20 +69,26 @@ def _real_folder(dest: Path, parts: list[str], name: str) -> Path:
     return folder
 
 
-def _linked_size(dest: Path, linkname: str) -> int:
+def _linked_file(dest: Path, linkname: str) -> Path:
+    """Where a hard link's file was written (through real folders only)."""
     parts = _parts(linkname)
-    linked = _real_folder(dest, parts[:-1], linkname) / parts[-1] if parts else dest
-    status = linked.lstat()
+    return _real_folder(dest, parts[:-1], linkname) / parts[-1] if parts else dest
+
+
+def _file_size(path: Path) -> int:
+    status = path.lstat()
     return status.st_size if stat.S_ISREG(status.st_mode) else 0
 
 
-def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, dest: Path) -> None:
+def _write(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, linked: Path | None
+) -> None:
+    """``member``'s bytes (for a hard link: ``linked``'s, the file written before it) into a
+    new ``target``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     descriptor = os.open(target, flags, 0o600)
     with os.fdopen(descriptor, "wb") as out:
-        if member.islnk():
-            parts = _parts(member.linkname)
-            linked = _real_folder(dest, parts[:-1], member.linkname) / parts[-1]
+        if linked is not None:
             source: IO[bytes] | None = os.fdopen(os.open(linked, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         else:
             source = tar.extractfile(member)

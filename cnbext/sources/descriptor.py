@@ -31,6 +31,9 @@ INSTALL_DIRS: dict[ModuleKind, str] = {"buildpack": "buildpacks", "extension": "
 _API_VERSION = re.compile(r"v?([0-9]+)\.?([0-9]*)")
 SPEC_API_VERSION = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
 _UINT64 = 1 << 64
+# Buildpack API 0.1 descriptors had no `api` key: pack reads a buildpack's or an extension's
+# without one as 0.1 (dist.AssumedBuildpackAPIVersion).
+ASSUMED_API = "0.1"
 # buildpack.md asks ids to be letters, digits, '.', '/' and '-' (and not app, config, generated,
 # sbom); pack and the lifecycle check neither, so cnbext only refuses what is unsafe as a folder
 # name and a Dockerfile word (the spec's rules are warnings: the descriptor schemas). A buildpack
@@ -132,10 +135,9 @@ def load_descriptor(root: Path, kind: ModuleKind, origin: str | None) -> ModuleD
 def parse_descriptor(data: dict[str, Any], kind: ModuleKind, *, where: str) -> ModuleDescriptor:
     """Check a parsed descriptor and report every problem at once, each with its key."""
     problems: list[str] = []
-    # Buildpack API 0.1 descriptors had no `api` key; pack reads a buildpack's or an extension's
-    # as 0.1, and so do we, so the lifecycle compatibility check can reject them with a message
+    # Read as pack does, so the lifecycle compatibility check can reject it with a message
     # about the API.
-    api = data.get("api", "0.1")
+    api = data.get("api", ASSUMED_API)
     if not isinstance(api, str) or parse_api(api) is None:
         problems.append(f'api must be a version string like "0.10", got {api!r}')
     table = data.get(kind)

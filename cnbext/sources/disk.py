@@ -93,6 +93,12 @@ def charge(count: int, what: str) -> None:
         )
 
 
+def file_bytes(status: os.stat_result) -> int:
+    """What a regular file costs on disk: the larger of its size and its allocated blocks, so
+    sparse and preallocated files both count."""
+    return max(status.st_size, status.st_blocks * 512)
+
+
 def copy_tree(source: Path, target: Path) -> None:
     """``source`` copied into ``target`` with links kept as links (never followed), each
     file charged to the open budget before it is written."""
@@ -100,7 +106,7 @@ def copy_tree(source: Path, target: Path) -> None:
     def copy_file(src: str, dst: str) -> object:
         status = os.lstat(src)
         if stat.S_ISREG(status.st_mode):
-            charge(max(status.st_size, status.st_blocks * 512), src)
+            charge(file_bytes(status), src)
         return shutil.copy2(src, dst, follow_symlinks=False)
 
     shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, copy_function=copy_file)

@@ -62,9 +62,7 @@ def _copy_normalized(source: Path, dest: Path, *, owner: str, prefix: str = "") 
         elif stat.S_ISDIR(status.st_mode):
             _copy_normalized(entry, target, owner=owner, prefix=f"{prefix}{entry.name}/")
         else:
-            disk.charge(
-                max(status.st_size, status.st_blocks * 512), f"{owner}: {prefix}{entry.name}"
-            )
+            disk.charge(disk.file_bytes(status), f"{owner}: {prefix}{entry.name}")
             shutil.copyfile(entry, target, follow_symlinks=False)
             target.chmod(normalized_mode(status.st_mode, f"{prefix}{entry.name}"))
 
