@@ -1,8 +1,10 @@
-"""Fixtures shared by unit tests of fetching code (modules, lifecycle)."""
+"""Fixtures shared by the tests: proxies, cache folders, and the SIGINT handler."""
 
 from __future__ import annotations
 
+import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,18 @@ def own_cache_dir(cache_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = cache_dirs / uuid.uuid4().hex  # made by cnbext when it first caches something
     monkeypatch.setenv("CNBEXT_CACHE_DIR", str(path))
     return path
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler in this process while the test runs, as a cnbext started
+    from a terminal has it, and so SIG_DFL in the processes the test starts. A test run started
+    in the background by a non-interactive shell inherits SIGINT ignored (POSIX shells ignore
+    it for asynchronous commands), and a Ctrl-C a test sends would then be ignored by cnbext
+    (buildx, a Go program, re-enables it and fails instead)."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)

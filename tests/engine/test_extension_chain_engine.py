@@ -286,6 +286,7 @@ def test_rebasable_is_read_from_each_built_step_and_reset_before_each(
     assert labels["io.cnbext.test"] == "x"
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_during_a_step_leaves_no_scratch_and_no_image(
     engine: EngineEnv, cnbext: Cli, tmp_path: Path
 ) -> None:
