@@ -17,6 +17,8 @@ within :data:`STOP_GRACE_SECONDS` is killed with its container.
 
 from __future__ import annotations
 
+import os
+import selectors
 import subprocess
 import tarfile
 import time
@@ -35,7 +37,6 @@ from cnbext.sources.limits import DEFAULT_MAX_BYTES, Budget
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-POLL_SECONDS = 0.1
 STOP_GRACE_SECONDS = 10.0
 PAGE_BYTES = 4096
 MARKER = "cnbext-phase-exit:"
@@ -127,40 +128,98 @@ def watch_phase(
     docker: DockerClient, container_id: str, phase: PhaseRun, copy: Copier
 ) -> PhaseResult:
     """Wait for the phase to end, stopping it at the deadline; its output copied out."""
-    deadline = time.monotonic() + phase.timeout
+    with _LogStream(docker.client_config.docker_cmd, container_id) as stream:
+        (code, running), timed_out = _wait_for_end(docker, container_id, phase.timeout, stream)
+    written = copy() if running else 0
+    over = phase.output_bytes is not None and written > phase.output_bytes
+    logs = _logs(docker, container_id)
+    stopped = timed_out or over
+    return PhaseResult(
+        None if stopped else code, logs, timed_out=timed_out and not over, over_output=over
+    )
+
+
+Ended = tuple[int | None, bool]  # (exit code, container still running)
+
+
+def _wait_for_end(
+    docker: DockerClient, container_id: str, timeout: float, stream: _LogStream
+) -> tuple[Ended, bool]:
+    """How the phase ended, and whether its deadline passed first. The wrapper's marker ends
+    it (the container still runs, holding the output); a stream that ends without one means
+    the container stopped (no /bin/sh, killed) with its own exit code. At the deadline the
+    shell gets SIGUSR1; one that does not answer within the grace is killed."""
+    deadline = time.monotonic() + timeout
     timed_out = False
     while True:
-        ended = _ended(docker, container_id)
-        if ended is None and time.monotonic() > deadline:
-            if timed_out:  # the shell did not answer SIGUSR1 either
-                docker.container.kill(container_id)
-                ended = (None, False)
-            else:
-                timed_out = True
-                docker.container.kill(container_id, signal="USR1")
-                deadline = time.monotonic() + STOP_GRACE_SECONDS
-        if ended is not None:
-            code, running = ended
-            written = copy() if running else 0
-            over = phase.output_bytes is not None and written > phase.output_bytes
-            logs = _logs(docker, container_id)
-            stopped = timed_out or over
-            return PhaseResult(
-                None if stopped else code, logs, timed_out=timed_out and not over, over_output=over
-            )
-        time.sleep(POLL_SECONDS)
+        lines = stream.read_lines(deadline)
+        if lines is None:
+            return (_stopped_code(docker, container_id), False), timed_out
+        if (code := _marked_code("\n".join(lines))) is not None:
+            return (code, True), timed_out
+        if time.monotonic() < deadline:
+            continue
+        if timed_out:  # the shell did not answer SIGUSR1 either
+            docker.container.kill(container_id)
+            return (None, False), True
+        timed_out = True
+        docker.container.kill(container_id, signal="USR1")
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
 
 
-def _ended(docker: DockerClient, container_id: str) -> tuple[int | None, bool] | None:
-    """(exit code, still running) once the phase has ended; None while it runs. A container
-    that stopped without the marker (no /bin/sh, killed) ends with its own exit code."""
-    code = _marked_code(str(docker.container.logs(container_id, tail=MARKER_TAIL)))
-    if code is not None:
-        return code, True
-    state = docker.container.inspect(container_id).state
-    if not state.running:
-        return int(state.exit_code or 0), False
-    return None
+def _stopped_code(docker: DockerClient, container_id: str) -> int:
+    """The exit code of a container whose log stream has ended: it has stopped, or stops at
+    once (the daemon may close the stream a moment before it records the stop)."""
+    for _ in range(STOPPED_CHECKS):
+        state = docker.container.inspect(container_id).state
+        if not state.running:
+            return int(state.exit_code or 0)
+        time.sleep(0.05)
+    raise EngineError(f"lost the logs of the running container {container_id}")
+
+
+STOPPED_CHECKS = 40  # 2 s
+
+
+class _LogStream:
+    """``docker logs -f`` of the phase's container, read as it writes: the phase's end is seen
+    the moment the wrapper prints its marker, with one process instead of two docker calls per
+    poll. Only the last unfinished line is kept: a phase that prints without end costs reading,
+    not memory."""
+
+    def __init__(self, docker_cmd: Sequence[str], container_id: str) -> None:
+        self.command = [*docker_cmd, "logs", "--follow", container_id]
+        self.pending = b""
+
+    def __enter__(self) -> _LogStream:
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(cast(IO[bytes], self.process.stdout), selectors.EVENT_READ)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.selector.close()
+        self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def read_lines(self, deadline: float) -> list[str] | None:
+        """The lines that arrived before ``deadline`` (none when nothing did); None once the
+        stream has ended."""
+        if not self.selector.select(max(0.0, deadline - time.monotonic())):
+            return []
+        chunk = os.read(cast(IO[bytes], self.process.stdout).fileno(), 65536)
+        if not chunk:
+            return None
+        *complete, self.pending = (self.pending + chunk).split(b"\n")
+        self.pending = self.pending[-LINE_BYTES:]
+        return [line.decode(errors="replace") for line in complete]
+
+
+LINE_BYTES = 4096  # longer than any marker line: the unfinished rest is kept only up to this
 
 
 # The shell may still report the phase's end (``File size limit exceeded``) after the marker,

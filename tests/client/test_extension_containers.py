@@ -7,6 +7,8 @@ import io
 import stat
 import subprocess
 import tarfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 import cnbext
 from cnbext.engine.models import PhaseResult, PhaseRun
 from cnbext.engine.phase_output import extract_output
-from cnbext.engine.phases import MARKER, _marked_code, wrapped
+from cnbext.engine.phases import LINE_BYTES, MARKER, _LogStream, _marked_code, wrapped
 from cnbext.errors import BuildError, ExitCode, ExtensionError, ImageError
 from cnbext.sources.disk import DiskBudget, DiskBudgetError, disk_budget
 from tests.client.fake_engine import FakeEngine
@@ -197,3 +199,38 @@ def test_the_copied_output_is_charged_to_the_command_disk_budget(tmp_path: Path)
     ):
         extract_output(_stream(files), dest, 1000)
     assert sorted(p.name for p in dest.iterdir()) == ["f0"]
+
+
+def _stream_of(script: str) -> _LogStream:
+    """A log stream whose "docker" is a shell running ``script`` (it gets "logs --follow ID"
+    as its arguments): what the phase's container would print, as the follower reads it."""
+    return _LogStream(["sh", "-c", script, "sh"], "container")
+
+
+def _read_all(stream: _LogStream, holds: Callable[[], bool] = lambda: True) -> list[str]:
+    """Every line until the stream ends, ``holds`` true after each read."""
+    far, seen = time.monotonic() + 10, []
+    while (lines := stream.read_lines(far)) is not None:
+        seen += lines
+        assert holds()
+    return seen
+
+
+def test_the_log_stream_gives_lines_as_they_arrive_and_none_at_its_end() -> None:
+    with _stream_of(f'printf "one\\ntw"; sleep 0.3; printf "o\\n{MARKER}0\\n"') as stream:
+        seen = _read_all(stream)
+    assert seen == ["one", "two", f"{MARKER}0"]  # a line split across writes is whole
+
+
+def test_the_log_stream_returns_nothing_at_the_deadline() -> None:
+    with _stream_of("sleep 5") as stream:
+        started = time.monotonic()
+        assert stream.read_lines(started + 0.2) == []
+        assert time.monotonic() - started < 4
+
+
+def test_a_line_without_end_is_kept_only_up_to_its_bound() -> None:
+    with _stream_of(f"head -c {LINE_BYTES * 8} /dev/zero | tr '\\0' x; echo; echo done") as s:
+        seen = _read_all(s, lambda: len(s.pending) <= LINE_BYTES)
+    # The long line's start was dropped: what is left of it is its end, at most one read more.
+    assert seen[-1] == "done" and set(seen[0]) == {"x"} and len(seen[0]) <= LINE_BYTES + 65536
