@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from python_on_whales import DockerClient
 
+from tests.fixtures.daemon_health import answers, daemon_socket, log_tail
 from tests.fixtures.http_server import serve_directory
 from tests.fixtures.lifecycle_fixture import make_lifecycle_archive
 from tests.fixtures.lifecycle_run import Daemon
@@ -107,6 +108,20 @@ def _in_registry(reference: str) -> bool:
         ["docker", "buildx", "imagetools", "inspect", reference], capture_output=True
     )
     return result.returncode == 0
+
+
+@pytest.fixture(autouse=True)
+def daemon_still_answers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each engine test: end the session if the daemon stopped answering, naming the
+    test and showing the daemon's last log lines, instead of failing every later test."""
+    yield
+    path = daemon_socket()
+    if path is not None and not answers(path):
+        pytest.exit(
+            f"the Docker daemon on {path} stopped answering during or after "
+            f"{request.node.nodeid}; its log ends:\n{log_tail()}",
+            returncode=3,
+        )
 
 
 @pytest.fixture(scope="session")
