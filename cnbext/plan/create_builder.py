@@ -55,6 +55,7 @@ from cnbext.plan.extend import (
     PackageInstall,
     apply_extension_plan,
     base_build_args,
+    check_lock_flags,
     check_publish_flags,
     image_build,
     plan_packages,
@@ -87,6 +88,7 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
         platforms=options.platforms,
         sign_key=options.sign_key,
     )
+    check_lock_flags(options.lock, options.locked)
     check_run_image_flags(
         run_image=options.run_image,
         mirrors=options.run_image_mirrors,

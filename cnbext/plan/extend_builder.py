@@ -34,6 +34,7 @@ from cnbext.plan.builder_run_image import (
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
+    check_lock_flags,
     check_publish_flags,
     image_build,
     plan_packages,
@@ -52,6 +53,7 @@ def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:
         platforms=options.platforms,
         sign_key=options.sign_key,
     )
+    check_lock_flags(options.lock, options.locked)
     check_run_image_flags(
         run_image=options.run_image,
         mirrors=options.run_image_mirrors,

@@ -1,0 +1,135 @@
+"""The builder commands' --lock and --locked: the build image's versions at the top of the
+lock, the extended run image's under [run-image]; --locked installs exactly them in each,
+a gone one fails naming it before anything is published; upgrade replays both flags; the
+builder's build image gets the same SBOM layer as a run image."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import cnbext
+from cnbext.client.upgrade import run_upgrade
+from cnbext.client.upgrade_model import UpgradeOptions
+from cnbext.cnb.provenance import PROVENANCE, BaseRecord, read_provenance
+from cnbext.cnb.sbom import SBOM_LABEL, SBOM_PATH
+from cnbext.config.lock import load_lock
+from cnbext.engine.models import ImageView
+from cnbext.errors import UsageError
+from cnbext.progress import SilentReporter
+from tests.client.fake_engine import FakeEngine, digest_of
+from tests.client.fake_registry import FakeManifest, FakeRegistry
+from tests.client.images import BUILDER_NAME, IMAGES, extend_builder_toml
+from tests.client.test_lock import assert_gone_fails
+
+BUILDER_OUT = "localhost:5000/b/locked-builder:1"
+RUN_OUT = "localhost:5000/stack/locked-run:1"
+SCOPES = 'packages = ["jq"]\n[extend.metadata.build]\npackages = ["git"]\n'
+
+
+def extend_builder(tmp_path: Path, engine: FakeEngine, **options: object) -> cnbext.Result:
+    flags = cnbext.BuilderOptions(names=(BUILDER_OUT,), run_image=RUN_OUT, publish=True)
+    flags = replace(flags, **options)  # type: ignore[arg-type]
+    return cnbext.extend_builder(extend_builder_toml(tmp_path, SCOPES), flags, engine=engine)
+
+
+def install_line(engine: FakeEngine, name: str) -> str:
+    """The packages the build's apt-get install line names."""
+    (line,) = [x for x in engine.built[name].dockerfile.splitlines() if "apt-get install" in x]
+    return line.removesuffix("\\").strip()
+
+
+def test_the_lock_holds_the_builders_and_the_run_images_pins_and_locked_installs_them(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "builder.lock"
+    extend_builder(tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock)
+    loaded, written = load_lock(lock), lock.read_text()
+    assert {p: v.specs for p, v in loaded.platforms.items()} == {
+        "linux/amd64": ("git=1.6-2.1", "jq=1.6-2.1")
+    }
+    assert {p: v.specs for p, v in loaded.run_platforms.items()} == {"linux/amd64": ("jq=1.6-2.1",)}
+
+    # Later the repositories would give other versions; --locked asks for the locked ones.
+    rebuilt = FakeEngine(IMAGES, installed_version="2.0-1")
+    extend_builder(tmp_path, rebuilt, lock=lock, locked=True)
+    assert install_line(rebuilt, BUILDER_OUT).endswith("git=1.6-2.1 jq=1.6-2.1")
+    assert install_line(rebuilt, RUN_OUT).endswith("jq=1.6-2.1")
+    assert lock.read_text() == written  # not rewritten
+
+
+def test_a_locked_version_that_is_gone_fails_naming_it_and_publishes_nothing(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "builder.lock"
+    extend_builder(tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock)
+    assert_gone_fails(
+        BUILDER_OUT, "git=1.6-2.1", lambda e: extend_builder(tmp_path, e, lock=lock, locked=True)
+    )
+
+
+def test_a_lock_without_the_run_images_versions_is_refused(tmp_path: Path) -> None:
+    lock = tmp_path / "builder-only.lock"
+    extend_builder(
+        tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock, run_image=None
+    )
+    assert load_lock(lock).run_platforms == {}  # no run image was extended
+    with pytest.raises(UsageError, match=r"has no run-image\.platforms"):
+        extend_builder(tmp_path, FakeEngine(IMAGES), lock=lock, locked=True)
+    with pytest.raises(UsageError, match="--locked needs --lock"):
+        extend_builder(tmp_path, FakeEngine(IMAGES), locked=True)
+
+
+def test_upgrade_replays_lock_locked_and_sbom_of_a_builder(tmp_path: Path) -> None:
+    lock = tmp_path / "builder.lock"
+    extend_builder(
+        tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock, run_image=None
+    )
+    request = {"lock": lock, "locked": True, "sbom": cnbext.SbomFormat.NONE, "run_image": None}
+    planned = extend_builder(tmp_path, FakeEngine(IMAGES), **request, publish=False)
+    label = cnbext.Result(planned.plan).plan.builds[0].labels[PROVENANCE]
+    old, new = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    provenance = read_provenance({PROVENANCE: label})
+    assert provenance is not None
+    label = replace(provenance, base=BaseRecord(BUILDER_NAME, old)).encode()
+    view = ImageView(
+        BUILDER_OUT, "registry", "sha256:" + "9" * 64, ("linux/amd64",), {PROVENANCE: label}, "", {}
+    )
+    engine = FakeEngine(
+        IMAGES,
+        installed_version="2.0-1",  # what the repositories give now: the lock must win
+        registry_views={BUILDER_OUT: view},
+        served=FakeRegistry({BUILDER_NAME: FakeManifest(new)}),
+    )
+    options = UpgradeOptions(names=(BUILDER_OUT,), publish=True)
+    [result] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert (result.state, result.method) == ("upgraded", "rebuild"), result.error
+    assert install_line(engine, BUILDER_OUT).endswith("git=1.6-2.1 jq=1.6-2.1")
+    assert "cnbext-sbom" not in engine.built[BUILDER_OUT].dockerfile  # --sbom none replayed
+    recorded = json.loads(engine.built[BUILDER_OUT].labels[PROVENANCE])["request"]["options"]
+    assert (recorded["lock"], recorded["locked"], recorded["sbom"]) == (
+        lock.as_posix(),
+        True,
+        "none",
+    )
+
+
+def test_the_builders_build_image_gets_an_sbom_layer_named_by_its_label(tmp_path: Path) -> None:
+    engine = FakeEngine(IMAGES, installed_version="1.6-2.1")
+    result = extend_builder(tmp_path, engine)
+    builder = engine.built[BUILDER_OUT]
+    path = "cnbext-sbom-linux-amd64"
+    assert builder.dockerfile.endswith(f"COPY --link {path}/ /\n")
+    assert builder.labels[SBOM_LABEL] == digest_of(path) == result.images[1].labels[SBOM_LABEL]
+    assert digest_of(path) in builder.expected_diff_ids
+    document = json.loads(engine.tree_files[BUILDER_OUT][f"{path}{SBOM_PATH}"])
+    versions = {c["name"]: c.get("version") for c in document["components"]}
+    assert versions["git"] == versions["jq"] == "1.6-2.1"
+
+    plain = FakeEngine(IMAGES)
+    extend_builder(tmp_path, plain, sbom=cnbext.SbomFormat.NONE)
+    assert "cnbext-sbom" not in plain.built[BUILDER_OUT].dockerfile
+    assert SBOM_LABEL not in plain.built[BUILDER_OUT].labels
