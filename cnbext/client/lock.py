@@ -188,9 +188,28 @@ def write_lock(path: Path, result: Made) -> None:
             resolved[image.role] = _resolved(image, build.package_manager)
     run = resolved.pop(RUN_IMAGE_ROLE, None)
     platforms = next(iter(resolved.values()), {})
+    if RUN_IMAGE_ROLE in installing and len(result.plan.builds) == 1 and path.exists():
+        # A run image upgraded by its own name: its builder's versions stay as locked.
+        platforms = _locked_packages(path)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(lock_text(platforms, run))
     temporary.replace(path)  # never a half-written lock
+
+
+def _locked_packages(path: Path) -> Resolved:
+    """The top ``platforms`` of the lock at ``path``, as :func:`lock_text` writes them."""
+    data = load_lock(path, str(path)).source.data()
+    return {
+        str(platform): (
+            str(entry["database"]),
+            str(entry["manager"]),
+            [
+                (str(p["spec"]), Package(p["name"], p["version"], p["architecture"], p["name"]))
+                for p in entry["packages"]
+            ],
+        )
+        for platform, entry in data["platforms"].items()
+    }
 
 
 def _resolved(image: ImageResult, manager_name: str) -> Resolved:

@@ -22,7 +22,7 @@ from cnbext.errors import UsageError
 from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine, digest_of
 from tests.client.fake_registry import FakeManifest, FakeRegistry
-from tests.client.images import BUILDER_NAME, IMAGES, extend_builder_toml
+from tests.client.images import BUILDER_NAME, IMAGES, RUN_NAME, extend_builder_toml
 from tests.client.test_lock import assert_gone_fails
 
 BUILDER_OUT = "localhost:5000/b/locked-builder:1"
@@ -133,3 +133,42 @@ def test_the_builders_build_image_gets_an_sbom_layer_named_by_its_label(tmp_path
     extend_builder(tmp_path, plain, sbom=cnbext.SbomFormat.NONE)
     assert "cnbext-sbom" not in plain.built[BUILDER_OUT].dockerfile
     assert SBOM_LABEL not in plain.built[BUILDER_OUT].labels
+
+
+def test_a_run_image_upgraded_alone_installs_its_locked_pins_and_keeps_the_builders(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "builder.lock"
+    extend_builder(tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock)
+    builders = load_lock(lock).platforms
+    planned = extend_builder(tmp_path, FakeEngine(IMAGES), lock=lock, locked=True, publish=False)
+    run_label = read_provenance(planned.plan.builds[0].labels)
+    assert run_label is not None and run_label.role == "run image"
+    old, new = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    label = replace(run_label, base=BaseRecord(RUN_NAME, old)).encode()
+    view = ImageView(
+        RUN_OUT, "registry", "sha256:" + "9" * 64, ("linux/amd64",), {PROVENANCE: label}, "", {}
+    )
+    engine = FakeEngine(
+        IMAGES,
+        installed_version="2.0-1",
+        registry_views={RUN_OUT: view},
+        served=FakeRegistry({RUN_NAME: FakeManifest(new)}),
+    )
+    options = UpgradeOptions(names=(RUN_OUT,), publish=True)
+    [result] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert (result.state, result.method) == ("upgraded", "rebuild"), result.error
+    assert [c.target for c in engine.calls if c.method == "build"] == [RUN_OUT]
+    assert install_line(engine, RUN_OUT).endswith(" jq=1.6-2.1")
+
+    # Unlocked, the run image's new versions are written; the builder's stay as locked.
+    unlocked = replace(run_label, base=BaseRecord(RUN_NAME, old))
+    request = dict(unlocked.request or {})
+    request["options"] = {**request["options"], "locked": False}
+    view = replace(view, labels={PROVENANCE: replace(unlocked, request=request).encode()})
+    engine = replace(engine, registry_views={RUN_OUT: view}, calls=[], built={})
+    [result] = run_upgrade(options, SilentReporter(), engine=engine)
+    assert result.state == "upgraded", result.error
+    again = load_lock(lock)
+    assert again.platforms == builders
+    assert again.run_platforms["linux/amd64"].specs == ("jq=2.0-1",)
