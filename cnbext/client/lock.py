@@ -24,7 +24,14 @@ from cnbext.cnb.package_managers import ALL_MANAGERS, unavailable_packages
 from cnbext.config.builder import BuilderConfig
 from cnbext.config.extend import ExtendConfig
 from cnbext.config.extend_builder import ExtendBuilderConfig
-from cnbext.config.lock import Lock, LockedPlatform, Resolved, load_lock, lock_text
+from cnbext.config.lock import (
+    Lock,
+    LockedPins,
+    LockedPlatform,
+    Resolved,
+    load_lock,
+    lock_text,
+)
 from cnbext.errors import BuildError, ConfigProblem, UsageError
 
 if TYPE_CHECKING:
@@ -80,22 +87,23 @@ def locked_builder_config(
 ) -> BuilderLike:
     """A builder command's config whose build scope installs exactly the lock's
     ``platforms`` pins and, when the run image is extended, whose run scope installs exactly
-    its ``run-image`` pins. (A pin the manager rejects is located in the config's scope.)"""
+    its ``run-image`` pins; a pin the manager rejects is located in the lock."""
     lock = load_lock(lock_path, str(lock_path))
     build_field, run_field = (
         ("build_metadata", "run_metadata")
         if isinstance(config, ExtendBuilderConfig)
         else ("extend_build", "extend_run")
     )
-    changes: dict[str, Any] = {
-        build_field: _pinned(getattr(config, build_field), lock.platforms, lock_path, platforms, "")
-    }
+    build, build_platform = _pinned(
+        getattr(config, build_field), lock.platforms, lock_path, platforms, ""
+    )
+    changes: dict[str, Any] = {build_field: build}
+    run_platform = ""
     if extend_run:
-        run = _pinned(
+        changes[run_field], run_platform = _pinned(
             getattr(config, run_field), lock.run_platforms, lock_path, platforms, "run-image."
         )
-        changes[run_field] = run
-    return replace(config, **changes)
+    return replace(config, **changes, pins=LockedPins(lock, build_platform, run_platform))
 
 
 def _pinned(
@@ -104,14 +112,15 @@ def _pinned(
     lock_path: Path,
     platforms: Sequence[str],
     section: str,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
     """``metadata`` with the lock table's pins as its packages (as it is, when it installs
-    nothing and the lock pins nothing for it)."""
+    nothing and the lock pins nothing for it), and the platform whose pins it took."""
     if not metadata.get("packages") and not table:
-        return dict(metadata)
+        return dict(metadata), ""
     if not table:
         raise UsageError(f"{lock_path} has no {section}platforms: it was not locked with them")
-    return {**metadata, "packages": list(_pins(table, lock_path, platforms, section)[1])}
+    platform, specs = _pins(table, lock_path, platforms, section)
+    return {**metadata, "packages": list(specs)}, platform
 
 
 def _pins(

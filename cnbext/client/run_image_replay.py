@@ -124,6 +124,7 @@ def _extend_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
                 records=extensions_of((*digested, *planned.extensions), loaded.source_dir, applied),
                 options=planned,
                 warnings=[str(w) for w in loaded.warnings],
+                pins=loaded.pins,
             ),
         )
 
@@ -168,6 +169,7 @@ def _create_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
                 records=extensions_of((*digested, *planned.extensions), loaded.base_dir, None),
                 options=planned,
                 warnings=[str(w) for w in loaded.warnings],
+                pins=loaded.pins,
             ),
         )
 

@@ -36,8 +36,27 @@ class Lock:
     platforms: dict[str, LockedPlatform]
     run_platforms: dict[str, LockedPlatform] = field(default_factory=dict)  # run-image
 
-    def spec_problem(self, platform: str, index: int, message: str) -> ConfigProblem:
-        return self.source.problem(["platforms", platform, "packages", index, "spec"], message)
+    def spec_problem(
+        self, platform: str, index: int, message: str, *, run: bool = False
+    ) -> ConfigProblem:
+        """Pin ``index`` of ``platform`` (of ``run-image`` with ``run``), located."""
+        section: list[str | int] = ["run-image"] if run else []
+        path = [*section, "platforms", platform, "packages", index, "spec"]
+        return self.source.problem(path, message)
+
+
+@dataclass(frozen=True)
+class LockedPins:
+    """A builder command's scopes install a lock's pins: the platform whose pins each took."""
+
+    lock: Lock
+    build_platform: str
+    run_platform: str
+
+    def problem(self, scope: str, index: int, message: str) -> ConfigProblem:
+        if scope == "run":
+            return self.lock.spec_problem(self.run_platform, index, message, run=True)
+        return self.lock.spec_problem(self.build_platform, index, message)
 
 
 # platform -> (database, manager, [(spec, package)]), as lock_text writes it

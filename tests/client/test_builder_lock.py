@@ -18,7 +18,7 @@ from cnbext.cnb.provenance import PROVENANCE, BaseRecord, read_provenance
 from cnbext.cnb.sbom import SBOM_LABEL, SBOM_PATH
 from cnbext.config.lock import load_lock
 from cnbext.engine.models import ImageView
-from cnbext.errors import UsageError
+from cnbext.errors import ConfigError, UsageError
 from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine, digest_of
 from tests.client.fake_registry import FakeManifest, FakeRegistry
@@ -172,3 +172,21 @@ def test_a_run_image_upgraded_alone_installs_its_locked_pins_and_keeps_the_build
     again = load_lock(lock)
     assert again.platforms == builders
     assert again.run_platforms["linux/amd64"].specs == ("jq=2.0-1",)
+
+
+def test_a_pin_the_manager_rejects_is_located_in_the_builder_lock(tmp_path: Path) -> None:
+    lock = tmp_path / "hand.lock"
+    entry = 'database = "dpkg"\nmanager = "apt"\npackages = [{{spec = "{}", name = "x", '
+    entry += 'version = "1", architecture = "amd64"}}]\n'
+    lock.write_text(
+        'version = 1\n[platforms."linux/amd64"]\n'
+        + entry.format("git=1")
+        + '[run-image.platforms."linux/amd64"]\n'
+        + entry.format("JQ=1")
+    )
+    with pytest.raises(ConfigError) as raised:
+        extend_builder(tmp_path, FakeEngine(IMAGES), lock=lock, locked=True)
+    (problem,) = raised.value.problems
+    assert str(problem).startswith(f"{lock}:9:21: ")  # the run-image pin, where the lock has it
+    assert problem.path == '$.run-image.platforms["linux/amd64"].packages[0].spec'
+    assert "not a valid apt package" in str(problem)
