@@ -190,3 +190,24 @@ def test_a_pin_the_manager_rejects_is_located_in_the_builder_lock(tmp_path: Path
     assert str(problem).startswith(f"{lock}:9:21: ")  # the run-image pin, where the lock has it
     assert problem.path == '$.run-image.platforms["linux/amd64"].packages[0].spec'
     assert "not a valid apt package" in str(problem)
+
+
+def test_create_builder_locks_its_build_image_and_run_image_the_same_way(tmp_path: Path) -> None:
+    from tests.client.images import BUILD, BUILD_NAME, builder_toml
+
+    images = {**IMAGES, BUILD_NAME: BUILD}
+    scopes = (
+        '[extend.metadata.build]\npackages = ["git"]\n[extend.metadata.run]\npackages = ["jq"]\n'
+    )
+    toml = builder_toml(tmp_path, scopes)
+    lock = tmp_path / "builder.lock"
+    options = cnbext.BuilderOptions(names=(BUILDER_OUT,), run_image=RUN_OUT, lock=lock)
+    cnbext.create_builder(toml, options, engine=FakeEngine(images, installed_version="1.6-2.1"))
+    loaded = load_lock(lock)
+    assert loaded.platforms["linux/amd64"].specs == ("git=1.6-2.1",)
+    assert loaded.run_platforms["linux/amd64"].specs == ("jq=1.6-2.1",)
+
+    rebuilt = FakeEngine(images, installed_version="2.0-1")
+    cnbext.create_builder(toml, replace(options, locked=True), engine=rebuilt)
+    assert install_line(rebuilt, BUILDER_OUT).endswith(" git=1.6-2.1")
+    assert install_line(rebuilt, RUN_OUT).endswith(" jq=1.6-2.1")
