@@ -211,3 +211,21 @@ def test_create_builder_locks_its_build_image_and_run_image_the_same_way(tmp_pat
     cnbext.create_builder(toml, replace(options, locked=True), engine=rebuilt)
     assert install_line(rebuilt, BUILDER_OUT).endswith(" git=1.6-2.1")
     assert install_line(rebuilt, RUN_OUT).endswith(" jq=1.6-2.1")
+
+
+def test_a_builder_of_several_targets_locks_every_platform(tmp_path: Path) -> None:
+    from tests.client.images import BUILD, BUILD_NAME, builder_toml
+
+    toml = builder_toml(tmp_path, '[extend.metadata.build]\npackages = ["git"]\n')
+    lock = tmp_path / "targets.lock"
+    platforms = ("linux/amd64", "linux/arm64")
+    options = cnbext.BuilderOptions(
+        names=(BUILDER_OUT,), publish=True, platforms=platforms, lock=lock
+    )
+    engine = FakeEngine({**IMAGES, BUILD_NAME: BUILD}, installed_version="1.6-2.1")
+    result = cnbext.create_builder(toml, options, engine=engine)
+    # One builder per target, joined: the index reports every platform's changes.
+    assert engine.built[f"{BUILDER_OUT}#linux/arm64"].platforms == ("linux/arm64",)
+    assert "linux/arm64" in result.images[0].labels["io.cnbext.packages"]
+    specs = {p: v.specs for p, v in load_lock(lock).platforms.items()}
+    assert specs == dict.fromkeys(platforms, ("git=1.6-2.1",))
