@@ -37,6 +37,11 @@ packages = ["imagemagick"]
 The build image is extended before the buildpacks are added; the run image is extended at
 the same time and saved as `--run-image` and every `--run-image-mirror`, and the builder names
 them. With `--publish` the run image and its mirrors are published before the builder.
+
+Both images get `io.cnbext.packages` and an SBOM layer (`--sbom none` leaves it out).
+`--lock FILE` writes the versions each image resolved (the run image's under `[run-image]`);
+`--lock FILE --locked` installs exactly those, failing (exit 5, nothing published) on a
+version that is gone.
 """
 
 EPILOG = """**Examples**
@@ -46,6 +51,7 @@ cnbext create-builder my/builder:1 --config builder.toml
 cnbext create-builder reg.example.com/builder:1 -c builder.toml --publish \\
   --run-image reg.example.com/run:1 --run-image-mirror mirror.example.com/run:1
 cnbext create-builder my/builder:1 -c builder.toml --dry-run
+cnbext create-builder my/builder:1 -c builder.toml --run-image my/run:1 --lock builder.lock --locked
 ```
 
 The lifecycle is downloaded (and cached) unless `[lifecycle] uri` names a local copy; set

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -64,32 +63,11 @@ def extend(
             show_default=False,
         ),
     ] = Path("extend.toml"),
-    lock: Annotated[
-        Path | None,
-        typer.Option(
-            "--lock",
-            help="Write the package versions each platform resolved to this file (TOML, "
-            "schemas/lock.schema.json); with --locked, install exactly those instead.",
-            show_default=False,
-        ),
-    ] = None,
-    locked: Annotated[
-        bool,
-        typer.Option(
-            "--locked",
-            help="Install exactly the versions in --lock FILE; fail, publishing nothing, "
-            "naming each locked version that is no longer available.",
-        ),
-    ] = False,
 ) -> None:
     app.run(
         lambda: cnbext.extend(
             config,
-            replace(
-                flags.extend_options(names),  # its refusals are reported by app.run
-                lock=lock.resolve() if lock is not None else None,  # recorded: absolute
-                locked=locked,
-            ),
+            flags.extend_options(names),  # its refusals are reported by app.run
             dry_run=flags.dry_run,
             reporter=app.reporter,
             settings=flags.engine_settings(),

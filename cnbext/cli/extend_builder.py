@@ -32,6 +32,11 @@ and every `--run-image-mirror`, and the new builder names them (its metadata lab
 /cnb/run.toml and /cnb/stack.toml). Without it, only the builder is extended and it keeps
 naming its run image. With `--publish`, the run image and mirrors are published before the
 builder; if anything fails, no builder naming a missing run image is published.
+
+Both images get `io.cnbext.packages` (what each platform installed) and an SBOM layer
+(`--sbom none` leaves it out). `--lock FILE` writes the versions each image resolved (the
+run image's under `[run-image]`); `--lock FILE --locked` installs exactly those again, and
+fails (exit 5, nothing published) naming each version the repositories no longer have.
 """
 
 EPILOG = """**Examples**
@@ -41,6 +46,8 @@ cnbext extend-builder my/builder:jq --extension-config extend-builder.toml
 cnbext extend-builder reg.example.com/builder:jq -e extend-builder.toml --publish \\
   --run-image reg.example.com/run:jq --run-image-mirror mirror.example.com/run:jq
 cnbext extend-builder my/builder:jq -e extend-builder.toml --run-image my/run:jq --dry-run
+cnbext extend-builder my/builder:jq -e extend-builder.toml --run-image my/run:jq \\
+  --lock builder.lock            # later: add --locked to install exactly the same versions
 ```
 
 Exit codes: docs/exit-codes.md.

@@ -71,6 +71,26 @@ SbomOption = Annotated[
         case_sensitive=False,
     ),
 ]
+LockOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lock",
+        help="Write the package versions each platform resolved to FILE after a build that "
+        "succeeded (TOML, schemas/lock.schema.json; a builder command's extended run image "
+        "under [run-image]); with --locked, install exactly those instead. Recorded and "
+        "replayed by upgrade. See docs/extend.md#pins-and-a-lock.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+LockedOption = Annotated[
+    bool,
+    typer.Option(
+        "--locked",
+        help="Install exactly the versions in --lock FILE; when one is no longer available, "
+        "fail (exit 5), publishing nothing, naming each such package.",
+    ),
+]
 NetworkOption = Annotated[
     str | None,
     typer.Option(
@@ -245,6 +265,8 @@ class RunFlags:
     no_cache: bool = False
     sign: bool = False
     sign_key: str | None = None
+    lock: Path | None = None
+    locked: bool = False
 
     def extend_options(self, names: list[str]) -> ExtendOptions:
         from cnbext.plan.extend import ExtendOptions
@@ -282,6 +304,8 @@ class RunFlags:
             "app_dir": self.app,
             "source_date_epoch": self.source_date_epoch,
             "sign_key": self.signing_key(),
+            "lock": self.lock.resolve() if self.lock is not None else None,  # recorded absolute
+            "locked": self.locked,
         }
 
     def signing_key(self) -> str | None:
@@ -379,6 +403,8 @@ _RUN_FLAGS = (
     _flag("no_cache", NoCacheOption, False),
     _flag("sign", SignOption, False),
     _flag("sign_key", SignKeyOption, None),
+    _flag("lock", LockOption, None),
+    _flag("locked", LockedOption, False),
 )
 _OUTPUT_FLAGS = (
     _flag("output", OutputOption, OutputFormat.TEXT),

@@ -6,14 +6,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from cnbext.client.lock import locked_config, run_locked, write_lock
+from cnbext.client.lock import locked_config
 from cnbext.client.names import normalize_names
 from cnbext.client.usecase import Result, image_config_planner, run_use_case
 from cnbext.config.extend import ExtendConfig, load_extend_config
 from cnbext.engine.protocol import Engine
 from cnbext.engine.settings import EngineSettings
 from cnbext.plan.extend import ExtendOptions, check_options, plan_extend
-from cnbext.plan.model import Plan
 from cnbext.plan.request import record_request
 from cnbext.progress import Reporter
 
@@ -40,30 +39,15 @@ def extend(
     plan_with = image_config_planner(
         loaded, options, plan_extend, run_image_of=None, extend_run=False
     )
-    planned: list[str | None] = []
-
-    def run() -> Result:
-        def recording(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
-            plan = plan_with(engine, reporter, work_dir)
-            planned.append(plan.builds[0].package_manager)
-            return plan
-
-        return run_use_case(
-            recording,
-            request,
-            engine=engine,
-            settings=settings,
-            reporter=reporter,
-            dry_run=dry_run,
-            work_prefix="cnbext-extend-",
-        )
-
-    if options.locked:
-        return run_locked(run, lambda: planned[0] if planned else None)
-    result = run()
-    if options.lock is not None and not dry_run and result.plan.builds[0].packages:
-        write_lock(options.lock, result)
-    return result
+    return run_use_case(
+        plan_with,
+        request,
+        engine=engine,
+        settings=settings,
+        reporter=reporter,
+        dry_run=dry_run,
+        work_prefix="cnbext-extend-",
+    )
 
 
 def _load(path: str | os.PathLike[str]) -> ExtendConfig:

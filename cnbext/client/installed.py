@@ -27,6 +27,7 @@ from cnbext.cnb.installed import (
     PackageChanges,
     package_changes,
     packages_label,
+    parse_packages_label,
     read_installed,
 )
 from cnbext.cnb.labels import LabelChange
@@ -58,7 +59,7 @@ def _labelled(
     if build.per_platform:
         # One build per target (create-builder): each labelled with its own platform.
         own = tuple(_labelled(engine, one, pull, sbom, work_dir) for one in build.per_platform)
-        return replace(build, per_platform=own)
+        return replace(build, per_platform=own, result_labels=_index_labels(build, own))
     if not build.packages:
         return build
     read = read_databases(engine, build, pull)
@@ -67,6 +68,21 @@ def _labelled(
         return labelled
     documents = {p: sbom_of(build, r) for p, r in read.items()}
     return with_sbom_layers(engine, labelled, documents, work_dir / "sbom")
+
+
+def _index_labels(build: ImageBuild, own: tuple[ImageBuild, ...]) -> dict[str, str]:
+    """The index's labels as a command reports them: every platform's changes in one
+    ``io.cnbext.packages``, as one build of several platforms has it (what --lock reads)."""
+    changes = {
+        platform: change
+        for one in own
+        for platform, change in (
+            parse_packages_label(one.result_labels.get(PACKAGES_LABEL)) or {}
+        ).items()
+    }
+    if not changes:
+        return build.result_labels
+    return {**build.result_labels, PACKAGES_LABEL: packages_label(changes)}
 
 
 def sbom_of(build: ImageBuild, read: PlatformPackages) -> bytes:

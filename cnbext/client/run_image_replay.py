@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnbext.client.lock import BuilderLike, locked_builder_config
 from cnbext.client.replay import recorded_config, replay_overrides, warn_unknown
 from cnbext.client.usecase import (
     PlanWith,
@@ -89,6 +90,7 @@ def _extend_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
 
     loaded = load_extend_builder_config(path, f"recorded {path.name}")
     request = record_request("extend-builder", options, loaded.source.data(), loaded.source_dir)
+    loaded = _locked(loaded, options)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
         facts = gather_image_facts(
@@ -122,6 +124,7 @@ def _extend_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
                 records=extensions_of((*digested, *planned.extensions), loaded.source_dir, applied),
                 options=planned,
                 warnings=[str(w) for w in loaded.warnings],
+                pins=loaded.pins,
             ),
         )
 
@@ -137,6 +140,7 @@ def _create_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
     request = record_request("create-builder", options, loaded.source.data(), loaded.base_dir)
     # The targets decide the platforms, as create-builder decides them.
     options = replace(options, platforms=select_platforms(loaded, options))
+    loaded = _locked(loaded, options)
     given = loaded.run_images[0].image
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
@@ -165,7 +169,15 @@ def _create_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
                 records=extensions_of((*digested, *planned.extensions), loaded.base_dir, None),
                 options=planned,
                 warnings=[str(w) for w in loaded.warnings],
+                pins=loaded.pins,
             ),
         )
 
     return plan_with, request
+
+
+def _locked(loaded: BuilderLike, options: BuilderOptions) -> BuilderLike:
+    """With --locked recorded, the run scope installs exactly the lock's run-image pins."""
+    if not (options.locked and options.lock is not None):
+        return loaded
+    return locked_builder_config(loaded, options.lock, options.platforms, extend_run=True)

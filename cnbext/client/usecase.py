@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,10 +70,36 @@ def run_use_case(
 ) -> Result:
     """Plan with ``plan_with(engine, reporter, work_dir)``, record ``request``
     (cnbext.plan.request) in every image's provenance, then apply unless ``dry_run``. Without
-    an ``engine``, the Docker engine ``settings`` name is used (and must answer)."""
+    an ``engine``, the Docker engine ``settings`` name is used (and must answer). The
+    request's ``lock`` option (--lock FILE) is where what was resolved is written; with its
+    ``locked``, each locked version that is gone is named (cnbext.client.lock)."""
+    from cnbext.client.lock import run_with_lock
+
     reporter = reporter if reporter is not None else SilentReporter()
     if engine is None:
         engine = docker_engine(reporter, settings)
+    options = request.get("options") or {}
+    apply = partial(
+        _plan_and_apply, request=request, engine=engine, reporter=reporter, dry_run=dry_run
+    )
+    return run_with_lock(
+        lambda planner: apply(planner, work_prefix),
+        plan_with,
+        lock=Path(options["lock"]) if options.get("lock") else None,
+        locked=bool(options.get("locked")),
+        dry_run=dry_run,
+    )
+
+
+def _plan_and_apply(
+    plan_with: PlanWith,
+    work_prefix: str,
+    *,
+    request: Mapping[str, Any],
+    engine: Engine,
+    reporter: Reporter,
+    dry_run: bool,
+) -> Result:
     with work_folder(work_prefix, reporter) as work_dir:
         plan = with_request(plan_with(engine, reporter, Path(work_dir)), request)
         if dry_run:

@@ -13,6 +13,7 @@ that passed both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from cnbext.cnb.semver import normalize_lifecycle_version
 from cnbext.config.builder_rules import rule_problems, rule_warnings, stack_warnings
 from cnbext.config.extend import metadata_warnings
 from cnbext.config.extension_request import ExtensionRequest, requests_from_config
+from cnbext.config.lock import LockedPins
 from cnbext.config.toml_source import TomlSource, toml10_problems
 from cnbext.config.validation import closest, schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
@@ -134,6 +136,7 @@ class BuilderConfig:
     extend_run: dict[str, Any]  # [extend.metadata] (without build/run) + [extend.metadata.run]
     warnings: tuple[ConfigProblem, ...]
     extend_extensions: tuple[ExtensionRequest, ...] = ()  # [[extend.extensions]]
+    pins: LockedPins | None = None  # --locked: the scopes install this lock's pins
 
     def problem(self, path: ConfigPath, message: str) -> ConfigProblem:
         """A problem found later (e.g. while fetching a module), located in builder.toml."""
@@ -336,6 +339,16 @@ def has_run_table(source: TomlSource) -> bool:
     """[extend.metadata.run] is written: the user asked for the run image to be extended."""
     metadata = source.data().get("extend", {}).get("metadata", {})
     return isinstance(metadata, dict) and "run" in metadata
+
+
+def scope_problem(
+    source: TomlSource, pins: LockedPins | None, scope: str
+) -> Callable[[int, str], ConfigProblem]:
+    """Where a package of ``scope`` the manager rejects is located: in the lock whose pins it
+    installs (--locked), else where the config writes it."""
+    if pins is not None:
+        return lambda index, message: pins.problem(scope, index, message)
+    return lambda index, message: scoped_package_problem(source, scope, index, message)
 
 
 def scoped_package_problem(

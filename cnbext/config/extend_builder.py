@@ -10,6 +10,7 @@ from cnbext.cnb.imageref import ImageReference, parse_reference
 from cnbext.config.builder import extend_scopes
 from cnbext.config.extend import image_reference_problems
 from cnbext.config.extension_request import ExtensionRequest, requests_from_config
+from cnbext.config.lock import LockedPins
 from cnbext.config.toml_source import JsonPath, TomlSource
 from cnbext.config.validation import schema_problems
 from cnbext.errors import ConfigError, ConfigProblem
@@ -24,6 +25,7 @@ class ExtendBuilderConfig:
     has_run_table: bool  # [extend.metadata.run] is written: the user asked for the run image
     warnings: tuple[ConfigProblem, ...]
     extensions: tuple[ExtensionRequest, ...] = ()  # [[extend.extensions]]
+    pins: LockedPins | None = None  # --locked: the scopes install this lock's pins
 
     @property
     def source_dir(self) -> Path:

@@ -33,6 +33,10 @@ class BuilderOptions:
     platform_env: dict[str, str] = field(default_factory=dict)
     app_dir: Path | None = None
     sbom: SbomFormat = SbomFormat.CYCLONEDX  # --sbom: the SBOM layer of what was installed
+    # --lock FILE: write the versions each platform of the build image (and of the extended
+    # run image) resolved there; with --locked, install exactly the versions it holds instead.
+    lock: Path | None = None
+    locked: bool = False
     # Package extensions with a lifecycle older than Platform API 0.13, where the lifecycle
     # supports them only as an experimental feature (pack: `experimental = true`).
     experimental: bool = False

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from cnbext.cnb.extender import applied_extensions
 from cnbext.cnb.provenance import ExtensionRecord
-from cnbext.config.builder import scoped_package_problem
+from cnbext.config.builder import scope_problem
+from cnbext.config.lock import LockedPins
 from cnbext.config.toml_source import TomlSource
 from cnbext.errors import ImageError, UsageError
-from cnbext.plan.extend import apply_extension_plan, plan_image_build
+from cnbext.plan.extend import PackageProblem, apply_extension_plan, plan_image_build
 from cnbext.plan.model import ImageBuild, Plan
 from cnbext.plan.provenance import image_provenance, with_provenance
 
@@ -71,7 +72,7 @@ def check_run_image_request(
 
 
 def plan_extended_run_image(
-    source: TomlSource,
+    package_problem: PackageProblem,
     facts: ImageFacts,
     run_metadata: Mapping[str, Any],
     options: BuilderOptions,
@@ -93,7 +94,7 @@ def plan_extended_run_image(
         names=(options.run_image, *options.run_image_mirrors),
         platforms=options.platforms,
         build_id=options.build_id,
-        package_problem=lambda i, why: scoped_package_problem(source, "run", i, why),
+        package_problem=package_problem,
         source_date_epoch=options.source_date_epoch,
     )
     if run_plan is None or not run_plan.steps:
@@ -142,6 +143,7 @@ def plan_run_image_alone(
     records: tuple[ExtensionRecord, ...],
     options: BuilderOptions,
     warnings: Sequence[str] = (),
+    pins: LockedPins | None = None,
 ) -> Plan:
     """The run image part of a builder command's plan, on its own: the same checks, build and
     provenance as the command gives it, saved as --run-image and every mirror; no builder (the
@@ -155,7 +157,9 @@ def plan_run_image_alone(
     )
     if options.run_image is None:
         raise UsageError(f"the recorded {command} request extends no run image")
-    build = plan_extended_run_image(source, facts, run_metadata, options)
+    build = plan_extended_run_image(
+        scope_problem(source, pins, "run"), facts, run_metadata, options
+    )
     assert facts.run is not None  # plan_extended_run_image refuses it otherwise
     build = with_run_image_provenance(
         build,

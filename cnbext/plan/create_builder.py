@@ -25,7 +25,7 @@ from cnbext.cnb.labels import (
 from cnbext.config.builder import (
     BuilderConfig,
     has_run_table,
-    scoped_package_problem,
+    scope_problem,
 )
 from cnbext.errors import UsageError
 from cnbext.plan.builder_image import (
@@ -55,6 +55,7 @@ from cnbext.plan.extend import (
     PackageInstall,
     apply_extension_plan,
     base_build_args,
+    check_lock_flags,
     check_publish_flags,
     image_build,
     plan_packages,
@@ -87,6 +88,7 @@ def check_options(options: BuilderOptions, config: BuilderConfig) -> None:
         platforms=options.platforms,
         sign_key=options.sign_key,
     )
+    check_lock_flags(options.lock, options.locked)
     check_run_image_flags(
         run_image=options.run_image,
         mirrors=options.run_image_mirrors,
@@ -195,7 +197,9 @@ def _plan_run_images(
     if options.run_image is None:
         return run_images, None
     run_images[0] = RunImage(options.run_image, options.run_image_mirrors)
-    run_build = plan_extended_run_image(config.source, facts, config.extend_run, options)
+    run_build = plan_extended_run_image(
+        scope_problem(config.source, config.pins, "run"), facts, config.extend_run, options
+    )
     return run_images, run_build
 
 
@@ -265,7 +269,7 @@ def _build_scope(
     install = plan_packages(
         facts.base,
         build_scope,
-        lambda i, why: scoped_package_problem(config.source, "build", i, why),
+        scope_problem(config.source, config.pins, "build"),
     )
     return build_scope, install
 

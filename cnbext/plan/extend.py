@@ -70,6 +70,11 @@ def extension_kind(base: BaseImage) -> DockerfileKind:
     return DockerfileKind.BUILD if "CNB_USER_ID" in base.env else DockerfileKind.RUN
 
 
+def check_lock_flags(lock: Path | None, locked: bool) -> None:
+    if locked and lock is None:
+        raise UsageError("--locked needs --lock FILE: the lock to install from")
+
+
 def check_publish_flags(
     *, publish: bool, pull_policy: PullPolicy, platforms: Sequence[str], sign_key: str | None
 ) -> None:
@@ -101,8 +106,7 @@ def check_options(options: ExtendOptions) -> None:
         platforms=options.platforms,
         sign_key=options.sign_key,
     )
-    if options.locked and options.lock is None:
-        raise UsageError("--locked needs --lock FILE: the lock to install from")
+    check_lock_flags(options.lock, options.locked)
     if len(set(options.names)) != len(options.names):
         raise UsageError("the same NAME is given twice")
 

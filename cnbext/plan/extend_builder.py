@@ -21,7 +21,7 @@ from cnbext.cnb.labels import (
     encode_json_label,
 )
 from cnbext.cnb.provenance import RunImageRecord
-from cnbext.config.builder import scoped_package_problem
+from cnbext.config.builder import scope_problem
 from cnbext.config.extend_builder import ExtendBuilderConfig
 from cnbext.errors import ImageError, UsageError
 from cnbext.plan.builder_options import BuilderOptions
@@ -34,6 +34,7 @@ from cnbext.plan.builder_run_image import (
 from cnbext.plan.extend import (
     apply_extension_plan,
     base_build_args,
+    check_lock_flags,
     check_publish_flags,
     image_build,
     plan_packages,
@@ -52,6 +53,7 @@ def check_options(options: BuilderOptions, config: ExtendBuilderConfig) -> None:
         platforms=options.platforms,
         sign_key=options.sign_key,
     )
+    check_lock_flags(options.lock, options.locked)
     check_run_image_flags(
         run_image=options.run_image,
         mirrors=options.run_image_mirrors,
@@ -157,7 +159,9 @@ def _run_image(
             rewrite_run_image(builder_facts.metadata, run_images[0])
         )
     }
-    run_build = plan_extended_run_image(config.source, facts, config.run_metadata, options)
+    run_build = plan_extended_run_image(
+        scope_problem(config.source, config.pins, "run"), facts, config.run_metadata, options
+    )
     return run_images, run_build, labels
 
 
@@ -201,7 +205,7 @@ def _builder_build(
         install = plan_packages(
             builder_base,
             build_metadata,
-            lambda i, why: scoped_package_problem(config.source, "build", i, why),
+            scope_problem(config.source, config.pins, "build"),
         )
         labels = {EXTEND_METADATA: install.labels[EXTEND_METADATA], **labels}
         if install.install_command is not None:

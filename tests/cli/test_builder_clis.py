@@ -18,9 +18,18 @@ runner = CliRunner()
     [
         (
             "create-builder",
-            ["[extend.metadata.build]", "--run-image-mirror", "CNBEXT_LIFECYCLE_BASE_URL"],
+            [
+                "[extend.metadata.build]",
+                "--run-image-mirror",
+                "CNBEXT_LIFECYCLE_BASE_URL",
+                "--lock",
+                "--locked",
+            ],
         ),
-        ("extend-builder", ["[extend.metadata.run]", "--extension-config", "--run-image"]),
+        (
+            "extend-builder",
+            ["[extend.metadata.run]", "--extension-config", "--run-image", "--lock", "--locked"],
+        ),
     ],
 )
 def test_help_teaches_the_config(command: str, texts: list[str]) -> None:
@@ -95,3 +104,28 @@ def test_pack_flags_are_checked_before_any_engine_work(
     result = runner.invoke(app, ["create-builder", "a/builder", "-c", str(config), *flags])
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "text"),
+    [
+        (
+            "create-builder",
+            "builder.toml",
+            '[build]\nimage = "a/b"\n[[run.images]]\nimage = "a/r"\n',
+        ),
+        (
+            "extend-builder",
+            "extend-builder.toml",
+            '[extend]\nimage = "a/b"\n[extend.metadata]\npackages = ["jq"]\n',
+        ),
+    ],
+)
+def test_locked_without_a_lock_is_a_usage_error(
+    tmp_path: Path, command: str, name: str, text: str
+) -> None:
+    config = tmp_path / name
+    config.write_text(text)
+    result = runner.invoke(app, [command, "a/builder", "-c", str(config), "--locked"])
+    assert result.exit_code == 2, result.output
+    assert "--locked needs --lock FILE" in result.stderr

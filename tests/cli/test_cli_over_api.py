@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from cnbext.cli import app
 from cnbext.client import usecase
+from cnbext.cnb.provenance import PROVENANCE
+from cnbext.config.lock import load_lock
 from tests.client.fake_engine import Call, FakeEngine, digest_of, failing_copy
 from tests.client.images import RUN_NAME, extend_builder_toml, extend_toml
 
@@ -87,3 +89,19 @@ def test_no_cache_is_an_engine_setting(
     result = runner.invoke(app, ["extend", "x/y:1", "-c", str(config), "--no-cache"])
     assert result.exit_code == 0, result.stderr
     assert [s.build_cache for s in seen] == [False]
+
+
+def test_extend_builder_lock_is_written_and_recorded_absolute(
+    tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = extend_builder_toml(tmp_path)
+    args = ["extend-builder", "localhost:5000/b/b:2", "-e", str(config), "--publish"]
+    args += ["--run-image", "localhost:5000/r/r:2", "--lock", "builder.lock", "-o", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    lock = load_lock(tmp_path / "builder.lock")
+    assert set(lock.platforms) == set(lock.run_platforms) == {"linux/amd64"}
+    builder = engine.built["localhost:5000/b/b:2"]
+    recorded = json.loads(builder.labels[PROVENANCE])["request"]["options"]
+    assert (recorded["lock"], recorded["locked"]) == ((tmp_path / "builder.lock").as_posix(), False)

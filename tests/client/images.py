@@ -45,6 +45,27 @@ def extend_builder_toml(tmp_path: Path, metadata: str = 'packages = ["jq"]\n') -
     return path
 
 
+BUILD_NAME = "localhost:5000/stack/build:1"
+BUILD = replace(BUILDER, reference=BUILD_NAME, labels={})  # a build image: no builder labels
+
+
+def builder_toml(tmp_path: Path, extend: str = "") -> Path:
+    """A builder.toml of one buildpack and a local lifecycle (both written), building on
+    BUILD_NAME with RUN_NAME, plus ``extend`` (its [extend] tables)."""
+    from tests.fixtures.buildpacks import write_buildpack
+    from tests.fixtures.lifecycle_fixture import write_lifecycle_tree
+
+    write_buildpack(tmp_path / "bp", "ex/bp", "1.0.0")
+    write_lifecycle_tree(tmp_path / "lifecycle")
+    path = tmp_path / "builder.toml"
+    path.write_text(
+        f'[build]\nimage = "{BUILD_NAME}"\n[[run.images]]\nimage = "{RUN_NAME}"\n'
+        '[[buildpacks]]\nuri = "bp"\n[[order]]\n[[order.group]]\nid = "ex/bp"\n'
+        f'[lifecycle]\nuri = "lifecycle"\n{extend}'
+    )
+    return path
+
+
 def extend_toml(tmp_path: Path, image: str = RUN_NAME, extra: str = "") -> Path:
     path = tmp_path / "extend.toml"
     path.write_text(f'[extend]\nimage = "{image}"\n[extend.metadata]\npackages = ["jq"]\n{extra}')

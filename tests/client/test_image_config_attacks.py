@@ -13,13 +13,18 @@ from cnbext.cnb.image_config import check_image_config, check_platform_string
 from cnbext.engine.models import ImageView, config_section, config_text, env_dict, label_dict
 from cnbext.errors import ExitCode, ImageError
 from tests.client.fake_engine import FakeEngine
-from tests.client.images import BUILDER, IMAGES, RUN, RUN_NAME, extend_toml
-from tests.fixtures.buildpacks import write_buildpack
-from tests.fixtures.lifecycle_fixture import write_lifecycle_tree
+from tests.client.images import (
+    BUILD_NAME,
+    BUILDER,
+    IMAGES,
+    RUN,
+    RUN_NAME,
+    builder_toml,
+    extend_toml,
+)
 from tests.fixtures.malicious import Sentinels
 
 OUT = "localhost:5000/x/out:1"
-BUILD_NAME = "localhost:5000/stack/build:1"
 
 
 def _check(**fields: object) -> None:
@@ -108,15 +113,7 @@ def test_wrong_types_in_a_registry_config_are_refused_not_coerced() -> None:
 
 
 def _builder_toml(tmp_path: Path) -> Path:
-    write_buildpack(tmp_path / "bp", "ex/bp", "1.0.0")
-    write_lifecycle_tree(tmp_path / "lifecycle")
-    path = tmp_path / "builder.toml"
-    path.write_text(
-        f'[build]\nimage = "{BUILD_NAME}"\n[[run.images]]\nimage = "{RUN_NAME}"\n'
-        '[[buildpacks]]\nuri = "bp"\n[[order]]\n[[order.group]]\nid = "ex/bp"\n'
-        '[lifecycle]\nuri = "lifecycle"\n'
-    )
-    return path
+    return builder_toml(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,12 +53,18 @@ def test_a_locked_version_that_is_gone_fails_naming_it_and_publishes_nothing(
 ) -> None:
     lock = tmp_path / "extend.lock"
     extend(tmp_path, FakeEngine(IMAGES, installed_version="1.6-2.1"), lock=lock)
-    log = "E: Version '1.6-2.1' for 'jq' was not found\n"
-    engine = FakeEngine(
-        IMAGES, failures={("installed", OUT): BuildError(f"building the image failed:\n{log}")}
-    )
-    with pytest.raises(BuildError, match=r"no longer available: jq=1\.6-2\.1") as raised:
-        extend(tmp_path, engine, lock=lock, locked=True)
+    assert_gone_fails(OUT, "jq=1.6-2.1", lambda e: extend(tmp_path, e, lock=lock, locked=True))
+
+
+def assert_gone_fails(name: str, spec: str, run: Callable[[FakeEngine], object]) -> None:
+    """``run`` on an engine whose install for ``name`` fails as apt fails on the version of
+    ``spec`` it no longer has: exit 5 naming exactly that spec, nothing built or published."""
+    package, version = spec.split("=")
+    log = f"E: Version '{version}' for '{package}' was not found\n"
+    error = BuildError(f"building the image failed:\n{log}")
+    engine = FakeEngine(IMAGES, failures={("installed", name): error})
+    with pytest.raises(BuildError, match=f"no longer available: {re.escape(spec)}$") as raised:
+        run(engine)
     assert raised.value.exit_code == 5
     assert engine.made() == []
 

@@ -131,20 +131,10 @@ def test_inspect_of_the_builder_says_its_run_image_moved(tmp_path: Path) -> None
 def test_a_create_builder_run_image_is_rebuilt_alone_without_its_modules(tmp_path: Path) -> None:
     import shutil
 
-    from tests.client.images import BUILDER
-    from tests.fixtures.buildpacks import write_buildpack
-    from tests.fixtures.lifecycle_fixture import write_lifecycle_tree
+    from tests.client.images import BUILD, BUILD_NAME, builder_toml
 
-    build_name = "localhost:5000/stack/build:1"
-    images = {**IMAGES, build_name: replace(BUILDER, reference=build_name, labels={})}
-    write_buildpack(tmp_path / "bp", "ex/bp", "1.0.0")
-    write_lifecycle_tree(tmp_path / "lifecycle")
-    toml = tmp_path / "builder.toml"
-    toml.write_text(
-        f'[build]\nimage = "{build_name}"\n[[run.images]]\nimage = "{RUN_NAME}"\n'
-        '[[buildpacks]]\nuri = "bp"\n[[order]]\n[[order.group]]\nid = "ex/bp"\n'
-        '[lifecycle]\nuri = "lifecycle"\n[extend.metadata.run]\npackages = ["tree"]\n'
-    )
+    images = {**IMAGES, BUILD_NAME: BUILD}
+    toml = builder_toml(tmp_path, '[extend.metadata.run]\npackages = ["tree"]\n')
     options = cnbext.BuilderOptions(
         names=(BUILDER_OUT,), run_image=RUN_OUT, run_image_mirrors=(MIRROR,)
     )

@@ -422,19 +422,37 @@ def test_non_ascii_values_are_printed_as_written(
     assert 'extension id "ext/café" has other characters' in lines(report.warnings)[0]
 
 
-def test_a_lock_is_validated_as_extend_locked_reads_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+BUILDER_LOCK = (
+    'version = 1\nplatforms = {}\n[run-image.platforms."linux/amd64"]\ndatabase = "dpkg"\n'
+    'manager = "apt"\npackages = [{spec = "jq;x", name = "jq", version = "1", '
+    'architecture = "amd64"}]\n[run-image.extra]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "paths"),
+    [
+        (
+            "ci.extend.lock",
+            'version = 2\n[platforms."linux/amd64"]\ndatabase = "dpkg"\nmanager = "apt"\n'
+            'packages = [{spec = "-y", name = "jq", version = "1"}]\n',
+            [
+                "$.version",
+                '$.platforms["linux/amd64"].packages[0]',
+                '$.platforms["linux/amd64"].packages[0].spec',
+            ],
+        ),
+        (  # a builder command's: its run image's platforms are checked too
+            "builder.extend.lock",
+            BUILDER_LOCK,
+            ["$.run-image.extra", '$.run-image.platforms["linux/amd64"].packages[0].spec'],
+        ),
+    ],
+)
+def test_a_lock_is_validated_as_locked_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, paths: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    report = reports_for(
-        tmp_path,
-        "ci.extend.lock",
-        'version = 2\n[platforms."linux/amd64"]\ndatabase = "dpkg"\nmanager = "apt"\n'
-        'packages = [{spec = "-y", name = "jq", version = "1"}]\n',
-    )
+    report = reports_for(tmp_path, name, text)
     assert report.kind is Kind.LOCK
-    assert [p.path for p in report.problems] == [
-        "$.version",
-        '$.platforms["linux/amd64"].packages[0]',
-        '$.platforms["linux/amd64"].packages[0].spec',
-    ]
+    assert [p.path for p in report.problems] == paths

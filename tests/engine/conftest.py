@@ -195,11 +195,11 @@ def extend_toml(image: str, metadata: str) -> str:
 
 
 def assert_locked_gone(
-    cnbext: Cli, engine: EngineEnv, name: str, args: list[str], spec: str
+    cnbext: Cli, engine: EngineEnv, name: str, args: list[str], spec: str, command: str = "extend"
 ) -> None:
-    """``cnbext extend name *args`` (a lock with ``spec``, a version the repositories do not
-    have, and --locked) fails cleanly: exit 5, the spec named, nothing published."""
-    failed = cnbext("extend", name, *args)
+    """``cnbext <command> name *args`` (a lock with ``spec``, a version the repositories do
+    not have, and --locked) fails cleanly: exit 5, the spec named, nothing published."""
+    failed = cnbext(command, name, *args)
     assert failed.returncode == 5, failed.stderr
     assert f"locked versions are no longer available: {spec}" in failed.stderr
     assert "nothing was published" in failed.stderr
