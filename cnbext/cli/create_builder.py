@@ -17,7 +17,8 @@ from cnbext.cli.create_builder_flags import (
     TargetOption,
     pack_flags,
 )
-from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
+from cnbext.cli.options import RunImageMirrorOption, RunImageOption, shared_flags
+from cnbext.cli.run_flags import RunFlags
 
 HELP = """Create a builder from a builder.toml written for `pack builder create`.
 

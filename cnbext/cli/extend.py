@@ -9,7 +9,8 @@ import typer
 
 import cnbext
 from cnbext.cli.application import Application
-from cnbext.cli.options import RunFlags, shared_flags
+from cnbext.cli.options import shared_flags
+from cnbext.cli.run_flags import RunFlags
 
 HELP = """Extend an image with OS packages and save it under one or more names.
 

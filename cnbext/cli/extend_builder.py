@@ -10,7 +10,8 @@ import typer
 
 import cnbext
 from cnbext.cli.application import Application
-from cnbext.cli.options import RunFlags, RunImageMirrorOption, RunImageOption, shared_flags
+from cnbext.cli.options import RunImageMirrorOption, RunImageOption, shared_flags
+from cnbext.cli.run_flags import RunFlags
 
 HELP = """Extend a builder and its run image together.
 

@@ -22,12 +22,12 @@ from cnbext.cli.options import (
     OutputOption,
     PublishOption,
     QuietOption,
-    RunFlags,
     SignKeyOption,
     SignOption,
     VerboseOption,
 )
 from cnbext.cli.output_format import OutputFormat
+from cnbext.cli.run_flags import RunFlags
 
 if TYPE_CHECKING:
     from cnbext.client.upgrade_model import UpgradeResult
