@@ -53,7 +53,7 @@ def kind_of(path: Path) -> Kind | None:
             if (path / name).is_file():
                 return kind
         return None
-    return _named(path.name) or (_sniffed(path) if path.suffix == ".toml" else None)
+    return _named(path.name) or (_sniffed(path) if path.suffix in (".toml", ".lock") else None)
 
 
 def _named(name: str) -> Kind | None:
@@ -71,9 +71,13 @@ _BUILDER_KEYS = frozenset(
 )
 
 
+_LOCK_KEYS = frozenset({"version", "platforms", "run-image"})
+
+
 def _sniffed(path: Path) -> Kind | None:
     """The kind of a .toml whose name says nothing (e.g. ``paketo-jammy-base.toml``), from
-    keys only one kind has; None when unsure (extend.toml and extend-builder.toml look alike)."""
+    keys only one kind has; None when unsure (extend.toml and extend-builder.toml look alike).
+    A ``.lock`` is a lock when it has a lock's keys only."""
     import tomllib
 
     try:
@@ -81,6 +85,8 @@ def _sniffed(path: Path) -> Kind | None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     keys = set(data)
+    if path.suffix == ".lock":  # cnbext's lock under any name (builder.lock); not poetry's
+        return Kind.LOCK if {"version", "platforms"} <= keys <= _LOCK_KEYS else None
     if "extension" in keys:
         return Kind.EXTENSION
     if "buildpack" in keys:

@@ -456,3 +456,20 @@ def test_a_lock_is_validated_as_locked_reads_it(
     report = reports_for(tmp_path, name, text)
     assert report.kind is Kind.LOCK
     assert [p.path for p in report.problems] == paths
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kind"),
+    [
+        ("builder.lock", BUILDER_LOCK, Kind.LOCK),  # the name docs/extend-builder.md uses
+        ("b.lock", 'version = 1\n[platforms."linux/arm64"]\n', Kind.LOCK),
+        ("poetry.lock", '[[package]]\nname = "x"\n[metadata]\nlock-version = "2.0"\n', None),
+        ("odd.lock", "version = 1\n", None),  # a lock has its platforms, even empty
+    ],
+)
+def test_a_lock_under_any_name_is_told_by_its_keys(
+    tmp_path: Path, name: str, text: str, kind: Kind | None
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert kind_of(path) is kind
