@@ -57,9 +57,14 @@ def _labelled(
     engine: Engine, build: ImageBuild, pull: bool, sbom: bool, work_dir: Path
 ) -> ImageBuild:
     if build.per_platform:
-        # One build per target (create-builder): each labelled with its own platform.
+        # One build per target (create-builder): each read for its own platform, then every
+        # platform's image labelled with all of them, as one build of several platforms is
+        # (inspect and upgrade read an index's labels from one platform's config).
         own = tuple(_labelled(engine, one, pull, sbom, work_dir) for one in build.per_platform)
-        return replace(build, per_platform=own, result_labels=_index_labels(build, own))
+        index = _index_labels(build, own)
+        if PACKAGES_LABEL in index:
+            own = tuple(_with_value(one, index[PACKAGES_LABEL]) for one in own)
+        return replace(build, per_platform=own, result_labels=index)
     if not build.packages:
         return build
     read = read_databases(engine, build, pull)
@@ -95,6 +100,16 @@ def sbom_of(build: ImageBuild, read: PlatformPackages) -> bytes:
             f"cannot write the SBOM of the {build.role} {build.primary_name}: {err}",
             hint="--sbom none builds it without one",
         ) from None
+
+
+def _with_value(build: ImageBuild, value: str) -> ImageBuild:
+    if PACKAGES_LABEL not in build.labels:  # this platform installed nothing
+        return build
+    return replace(
+        build,
+        labels={**build.labels, PACKAGES_LABEL: value},
+        result_labels={**build.result_labels, PACKAGES_LABEL: value},
+    )
 
 
 def with_label(build: ImageBuild, changes: dict[str, PackageChanges]) -> ImageBuild:

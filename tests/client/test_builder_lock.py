@@ -227,5 +227,9 @@ def test_a_builder_of_several_targets_locks_every_platform(tmp_path: Path) -> No
     # One builder per target, joined: the index reports every platform's changes.
     assert engine.built[f"{BUILDER_OUT}#linux/arm64"].platforms == ("linux/arm64",)
     assert "linux/arm64" in result.images[0].labels["io.cnbext.packages"]
+    # And each platform's own image carries every platform's, as inspect reads one of them.
+    for platform in platforms:
+        label = engine.built[f"{BUILDER_OUT}#{platform}"].labels["io.cnbext.packages"]
+        assert set(json.loads(label)["platforms"]) == set(platforms)
     specs = {p: v.specs for p, v in load_lock(lock).platforms.items()}
     assert specs == dict.fromkeys(platforms, ("git=1.6-2.1",))

@@ -143,6 +143,17 @@ def test_a_multiarch_builder_from_create_builder_and_extend_builder(
             arch,
             arch,
         ]
+    # inspect reads one platform's config of each index: it names every platform's packages.
+    for image, package in ((builder, "tree"), (run_image, "jq")):
+        shown = json.loads(builder_cli("inspect", image, "-o", "json", check=True).stdout)
+        added = {
+            platform: {(p["name"], p["architecture"]) for p in change["added"]}
+            for platform, change in shown["packages"].items()
+        }
+        assert added.keys() == {"linux/amd64", "linux/arm64"}, image
+        assert (package, "arm64") in added["linux/arm64"] and (package, "amd64") in added[
+            "linux/amd64"
+        ]
     # Extend that builder again, as a second party would.
     ext2 = static_extension(
         tmp_path,
