@@ -4,7 +4,8 @@ Everything that reads or writes an image goes through :class:`DockerEngine`, the
 implementation of :class:`cnbext.engine.protocol.Engine`. Images are read without
 running them (a scratch build copies files out), so any platform works; builds go through
 buildx so the same code path pushes multi-platform results; extra names are copied
-registry-side by digest (``imagetools create``), never rebuilt or re-uploaded.
+registry-side by digest (cnbext.engine.naming, through cnbext's registry client, as
+``imagetools create`` would copy them), never rebuilt or re-uploaded.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cnbext.engine.settings import EngineSettings
 from cnbext.errors import EngineError, PublishError
 from cnbext.progress import Reporter
 
-# The build machinery (BuildKit runs, layouts, imagetools, Dockerfile-reading facts) is
+# The build machinery (BuildKit runs, layouts, Dockerfile-reading facts) is
 # imported where it is first used: a registry-only command (an upgrade by rebase, --check)
 # reads images through this engine and loads none of it.
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
     from cnbext.engine.builds import BuildRunner
     from cnbext.engine.extension_steps import LayoutBuilder, LayoutImage, StepBuild
-    from cnbext.engine.imagetools import ImageTools
+    from cnbext.engine.naming import RegistryNaming
     from cnbext.engine.reading import ImageReader
     from cnbext.engine.registry import Registry
     from cnbext.plan.facts import BaseImage
@@ -85,7 +86,7 @@ class DockerEngine:
     def reader(self) -> ImageReader:
         from cnbext.engine.reading import ImageReader
 
-        return ImageReader(self.docker, self.builder)
+        return ImageReader(self.docker, self.builder, self.registry())
 
     @cached_property
     def builds(self) -> BuildRunner:
@@ -95,10 +96,10 @@ class DockerEngine:
         return BuildRunner(self.docker, self.reporter, self.network, self.builder, cache=cache)
 
     @cached_property
-    def imagetools(self) -> ImageTools:
-        from cnbext.engine.imagetools import ImageTools
+    def naming(self) -> RegistryNaming:
+        from cnbext.engine.naming import RegistryNaming
 
-        return ImageTools(self.docker, self.reporter, self.builder, self.reader)
+        return RegistryNaming(self.registry(), self.reporter)
 
     # -- availability -------------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ class DockerEngine:
             metadata = self.builds.run(build, pull, output=self._reproducible(build, output))
             digest = built_digest(metadata)
             if build.expected_diff_ids:
-                check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
+                check_diff_ids(build, self.naming.diff_ids(f"{repository}@{digest}"))
             names = () if by_digest else build.names[:1]
             return BuiltImage(names, digest, dict(build.result_labels), published=not by_digest)
         self.builds.run(build, pull, load=True, tags=list(build.names))
@@ -309,31 +310,31 @@ class DockerEngine:
         output = self._reproducible(build, output)
         digest = built_digest(self.builds.run(build, pull, output=output))
         repository = strip_tag(build.primary_name)
-        check_diff_ids(build, self.imagetools.diff_ids(f"{repository}@{digest}"))
-        if self.imagetools.digest(build.primary_name) != digest:
+        check_diff_ids(build, self.naming.diff_ids(f"{repository}@{digest}"))
+        if self.naming.digest(build.primary_name) != digest:
             self._name_exactly(build.primary_name, repository, digest)
         return digest
 
     def _name_exactly(self, name: str, repository: str, digest: str) -> None:
         """Point ``name`` at ``repository@digest`` itself, when a push left it where it was
         (at an index holding this very image, see built_digest). The manifest is stored
-        under the name as it is: ``imagetools create`` would wrap it in an index of its own."""
+        under the name as it is: naming it would wrap it in an index of its own."""
         manifest = self.registry().manifest(f"{repository}@{digest}")
         tag = parse_reference(name).tag or "latest"
         self.registry().put_manifest(repository, tag, manifest.raw, manifest.media_type)
-        if self.imagetools.digest(name) != digest:
+        if self.naming.digest(name) != digest:
             raise PublishError(f"{name} does not have the digest pushed, {digest}")
 
     def create_index(self, target: str, sources: Sequence[str]) -> str:
-        """Join images into one index under ``target``, registry-side (``imagetools``)."""
-        return self.imagetools.create_index(target, sources)
+        """Join images into one index under ``target``, registry-side (cnbext.engine.naming)."""
+        return self.naming.create_index(target, sources)
 
     def copy_by_digest(self, source_repository: str, digest: str, target: str) -> str:
         """Copy ``source_repository@digest`` to ``target`` registry-side; its new digest."""
-        return self.imagetools.copy_by_digest(source_repository, digest, target)
+        return self.naming.copy_by_digest(source_repository, digest, target)
 
     def image_platforms(self, reference: str) -> tuple[str, ...] | None:
-        return self.imagetools.platforms(reference)
+        return self.naming.platforms(reference)
 
     def sign(self, reference: str, key: str) -> None:
         """Sign ``repository@digest`` with cosign (cnbext.engine.signing)."""

@@ -141,12 +141,13 @@ def config_section(value: object) -> dict[str, Any]:
     return value
 
 
-def config_text(value: object, field_name: str) -> str:
-    """A string field of an image config (``User``, ``os``, ``architecture``); missing is ''."""
+def config_text(value: object, field_name: str, where: str = "the image's config") -> str:
+    """A string field of an image config (``User``, ``os``, ``architecture``) or of another
+    registry document (``where``); missing (JSON null, which Go leaves unset) is ''."""
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ImageError(f"the image's config has a {field_name} that is not a string")
+        raise ImageError(f"{where} has a {field_name} that is not a string")
     return value
 
 

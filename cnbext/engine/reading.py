@@ -1,15 +1,15 @@
 """Reading images without running them and without pulling them into the daemon.
 
 An image is read from the daemon's copy when there is one and the pull policy lets it be used
-(the copy BuildKit's docker driver would build on), else from its registry: the config by
-``imagetools inspect`` and the files by a ``FROM scratch`` BuildKit build that copies them out
-(BuildKit fetches the layers it needs into its own store; the daemon's image list is untouched).
-Either way the content digest comes first, so the caller can skip the read when it has seen it.
+(the copy BuildKit's docker driver would build on), else from its registry: the config through
+the registry's API (cnbext.engine.registry) and the files by a ``FROM scratch`` BuildKit build
+that copies them out (BuildKit fetches the layers it needs into its own store; the daemon's
+image list is untouched). Either way the content digest comes first, so the caller can skip
+the read when it has seen it.
 """
 
 from __future__ import annotations
 
-import json
 import platform as platform_module
 import tempfile
 import uuid
@@ -20,18 +20,21 @@ from typing import TYPE_CHECKING, Any
 from cnbext.engine.failures import last_lines
 from cnbext.engine.models import (
     ImageSource,
+    NotFoundError,
     config_section,
     config_text,
     env_dict,
     label_dict,
     refusals_naming,
 )
-from cnbext.errors import ImageError, PublishError
+from cnbext.errors import ImageError
 from cnbext.plan.facts import BaseImage
 from cnbext.plan.model import PullPolicy
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
+
+    from cnbext.engine.registry import Registry
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
@@ -39,13 +42,12 @@ OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 class ImageReader:
     """The reading half of the Docker engine, sharing its client and builder."""
 
-    def __init__(
-        self,
-        docker: DockerClient,
-        builder: str | None,
-    ) -> None:
+    def __init__(self, docker: DockerClient, builder: str | None, registry: Registry) -> None:
         self.docker = docker
         self.builder = builder
+        # Configs and digests of registry images come from the registry's API directly (a
+        # few requests), not through a `buildx imagetools inspect` process each.
+        self.registry = registry
 
     def locate(
         self, reference: str, pull_policy: PullPolicy, platform: str | None, *, daemon: bool
@@ -70,11 +72,12 @@ class ImageReader:
                 hint="pull it first, or use --pull-policy if-not-present",
             )
         try:
-            descriptor: Any = json.loads(self.imagetools_format(reference, "{{json .Manifest}}"))
-        except PublishError as err:
-            reason = err.message.removeprefix(f"cannot inspect {reference}: ")
-            raise ImageError(f"cannot read {reference}: {reason}") from None
-        return ImageSource(reference, str(descriptor["digest"]), in_daemon=False)
+            digest = self.registry.manifest(reference).digest
+        except NotFoundError:
+            raise ImageError(f"cannot read {reference}: not found in its registry") from None
+        except ImageError as err:
+            raise ImageError(f"cannot read {reference}: {err.message}", hint=err.hint) from None
+        return ImageSource(reference, digest, in_daemon=False)
 
     def read(self, source: ImageSource, platform: str | None, probes: Sequence[str]) -> BaseImage:
         reference = source.reference
@@ -136,27 +139,12 @@ class ImageReader:
     def registry_config(self, reference: str, platform: str | None) -> dict[str, Any]:
         """The OCI image config a registry serves for ``reference`` (the ``platform`` entry
         of an index; without one, this machine's platform, else the first)."""
-        document: Any = json.loads(self.imagetools_format(reference, "{{json .Image}}"))
-        if "config" not in document and "rootfs" not in document and document:
-            wanted = platform or _native_platform()
-            document = document.get(wanted) or next(iter(document.values()))
-        result: dict[str, Any] = document
-        return result
-
-    def imagetools_format(self, reference: str, template: str) -> str:
-        # python-on-whales' imagetools.inspect only has --raw (no digest), so run the same
-        # client it uses, with its config and context, for the formatted view.
-        command = [*self.docker.client_config.docker_cmd, "buildx", "imagetools", "inspect"]
-        if self.builder:
-            command += ["--builder", self.builder]
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
-        try:
-            output: str = run([*command, "--format", template, reference], return_stderr=False)
-        except DockerException as err:
-            raise PublishError(f"cannot inspect {reference}: {last_lines(err)}") from None
-        return output
+        per_platform = self.registry.platform_manifests(self.registry.manifest(reference))
+        if not per_platform:
+            raise ImageError(f"{reference} has no image manifest for any platform")
+        wanted = platform or _native_platform()
+        manifest = per_platform.get(wanted) or next(iter(per_platform.values()))
+        return self.registry.json_blob(manifest.repository, manifest.document["config"]["digest"])
 
     def read_files(
         self, reference: str, paths: Sequence[str], *, platform: str | None = None

@@ -11,18 +11,21 @@ Loopback registries are spoken to over plain HTTP (the daemon trusts them the sa
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from cnbext.cnb.imageref import parse_reference
+from cnbext.cnb.imageref import ImageReference, parse_reference
 from cnbext.engine.models import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -35,10 +38,20 @@ from cnbext.errors import ImageError
 
 ACCEPT = ", ".join(sorted(INDEX_TYPES | MANIFEST_TYPES))
 TIMEOUT = 30.0
+# Docker Hub: its API answers at registry-1.docker.io, and the docker client keeps its
+# credentials under the index's address.
+HUB = "docker.io"
+HUB_API = "registry-1.docker.io"
+HUB_CREDENTIALS = "https://index.docker.io/v1/"
 LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$")
 
 
 REMEMBERED_BYTES = 1 << 20
+# A blob copied between registries is held in memory up to this size, on disk beyond it: a
+# layer may be far larger than what a process should keep in memory.
+SPOOLED_BYTES = 16 << 20
+
+Body = bytes | IO[bytes]
 
 
 class Registry:
@@ -126,6 +139,14 @@ class Registry:
 
     # -- writing --------------------------------------------------------------------------------
 
+    def has_manifest(self, repository: str, digest: str) -> bool:
+        ref = parse_reference(repository)
+        accept = {"Accept": ACCEPT}
+        status, _, _ = self._request(
+            ref.domain, ref.path, "HEAD", f"manifests/{digest}", headers=accept, push=True
+        )
+        return status == 200
+
     def has_blob(self, repository: str, digest: str) -> bool:
         ref = parse_reference(repository)
         status, _, _ = self._request(ref.domain, ref.path, "HEAD", f"blobs/{digest}", push=True)
@@ -149,13 +170,36 @@ class Registry:
             )
             if status == 201:
                 return
-        self.put_blob(repository, self.blob(source_repository, digest))
+        self._copy_blob(repository, digest, source)
+
+    def _copy_blob(self, repository: str, digest: str, source: ImageReference) -> None:
+        """The bytes of ``digest`` streamed from ``source``'s registry into ``repository``,
+        checked against the digest before they are uploaded."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOLED_BYTES) as spool:
+            status, _, _ = self._request(
+                source.domain, source.path, "GET", f"blobs/{digest}", sink=spool
+            )
+            if status != 200:
+                raise ImageError(f"cannot read blob {digest} of {source.repository}: {status}")
+            spool.seek(0)
+            hashed = hashlib.sha256()
+            for chunk in iter(lambda: spool.read(1 << 20), b""):
+                hashed.update(chunk)
+            if f"sha256:{hashed.hexdigest()}" != digest:
+                raise ImageError(f"blob {digest} of {source.repository} does not match its digest")
+            size = spool.tell()
+            spool.seek(0)
+            self._upload(repository, digest, spool, size)
 
     def put_blob(self, repository: str, data: bytes) -> str:
-        ref = parse_reference(repository)
         digest = digest_of(data)
-        if self.has_blob(repository, digest):
-            return digest
+        if not self.has_blob(repository, digest):
+            self._upload(repository, digest, data, len(data))
+        return digest
+
+    def _upload(self, repository: str, digest: str, data: Body, size: int) -> None:
+        """A monolithic upload: start it, then PUT the bytes with their digest."""
+        ref = parse_reference(repository)
         status, headers, _ = self._request(
             ref.domain, ref.path, "POST", "blobs/uploads/", push=True
         )
@@ -169,17 +213,24 @@ class Registry:
             "PUT",
             f"{location}{sep}digest={urllib.parse.quote(digest)}",
             body=data,
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             push=True,
         )
         if status != 201:
             raise ImageError(f"cannot upload a blob to {repository}: {status}")
-        return digest
 
     def put_manifest(self, repository: str, target: str, raw: bytes, media_type: str) -> str:
         """Store a manifest under a tag or its digest; returns its digest."""
+        self.store_manifest(repository, target, raw, media_type)
+        return digest_of(raw)
+
+    def store_manifest(
+        self, repository: str, target: str, raw: bytes, media_type: str
+    ) -> str | None:
+        """Store a manifest under a tag or its digest; the digest the registry says it stored
+        (``Docker-Content-Digest``), None when it does not say."""
         ref = parse_reference(repository)
-        status, _, body = self._request(
+        status, headers, body = self._request(
             ref.domain,
             ref.path,
             "PUT",
@@ -191,7 +242,7 @@ class Registry:
         if status not in (200, 201):
             detail = body.decode("utf-8", "replace")[:300]
             raise ImageError(f"cannot store a manifest in {repository}: {status} {detail}")
-        return digest_of(raw)
+        return headers.get("docker-content-digest")
 
     # -- HTTP and auth --------------------------------------------------------------------------
 
@@ -202,24 +253,28 @@ class Registry:
         method: str,
         what: str,
         *,
-        body: bytes | None = None,
+        body: Body | None = None,
         headers: dict[str, str] | None = None,
         push: bool = False,
         mount: str | None = None,
+        sink: IO[bytes] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         scheme = "http" if LOOPBACK.match(host) else "https"
-        url = what if what.startswith("http") else f"{scheme}://{host}/v2/{path}/{what}"
+        api = HUB_API if host == HUB else host
+        url = what if what.startswith("http") else f"{scheme}://{api}/v2/{path}/{what}"
         if what.startswith("/"):
-            url = f"{scheme}://{host}{what}"
+            url = f"{scheme}://{api}{what}"
         scope = f"repository:{path}:{'pull,push' if push else 'pull'}"
         if mount:
             scope += f" repository:{mount}:pull"
         token = self._tokens.get((host, scope))
-        result = self._send(url, method, body, headers, token)
+        result = self._send(url, method, body, headers, token, sink)
         if result[0] == 401:
             challenge = result[1].get("www-authenticate", "")
             token = self._authorize(host, challenge, scope)
-            result = self._send(url, method, body, headers, token)
+            if not isinstance(body, bytes | None):
+                body.seek(0)  # the refused attempt may have sent some of it
+            result = self._send(url, method, body, headers, token, sink)
             if result[0] == 401:
                 raise ImageError(
                     f"{host} refused the credentials for {path}",
@@ -231,15 +286,22 @@ class Registry:
         self,
         url: str,
         method: str,
-        body: bytes | None,
+        body: Body | None,
         headers: dict[str, str] | None,
         authorization: str | None,
+        sink: IO[bytes] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
+        """One request (through $HTTPS_PROXY / $NO_PROXY, as urllib reads them); a 200
+        answer's body goes to ``sink`` when given."""
         request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
         if authorization:
-            request.add_header("Authorization", authorization)
+            # Not sent on to where a registry redirects (blob storage that signs its URLs).
+            request.add_unredirected_header("Authorization", authorization)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                if sink is not None and response.status == 200:
+                    shutil.copyfileobj(response, sink, 1 << 20)
+                    return response.status, _lower(response.headers), b""
                 return response.status, _lower(response.headers), response.read()
         except urllib.error.HTTPError as err:
             return err.code, _lower(err.headers), err.read()
@@ -283,12 +345,13 @@ class Registry:
             config = json.loads(self._config_path.read_text())
         except (OSError, ValueError):
             return None, ""
-        helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
+        server = HUB_CREDENTIALS if host == HUB else host
+        helper = (config.get("credHelpers") or {}).get(server) or config.get("credsStore")
         if helper:
-            found = _from_helper(str(helper), host)
+            found = _from_helper(str(helper), server)
             if found[0] is not None:
                 return found
-        entry = (config.get("auths") or {}).get(host) or {}
+        entry = (config.get("auths") or {}).get(server) or {}
         if entry.get("auth"):
             user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
             return user, secret

@@ -14,12 +14,14 @@ from python_on_whales import DockerClient
 import cnbext
 from cnbext.engine.docker import DockerEngine
 from cnbext.engine.extension_steps import BASE_CONTEXT, StepBuild
+from cnbext.engine.models import digest_of
 from cnbext.engine.settings import EngineSettings
 from cnbext.errors import EngineError
 from cnbext.plan.model import PullPolicy
 from cnbext.progress import SilentReporter
 from tests.client.fake_engine import FakeEngine
 from tests.client.images import IMAGES, RUN_NAME, extend_toml
+from tests.fixtures.oci_registry import push_image, serve_registry
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 DIGEST = "sha256:" + "d" * 64
@@ -36,11 +38,6 @@ if rest[:1] == ["version"]:
     print("28.2.2")
 elif rest[:2] == ["buildx", "inspect"]:
     print("Name:   k8s\\nDriver: kubernetes")
-elif rest[:3] == ["buildx", "imagetools", "inspect"]:
-    if "{{{{json .Image}}}}" in rest:
-        print(json.dumps({{"os": "linux", "architecture": "amd64", "config": {{"User": "1001:1000"}}}}))
-    else:
-        print(json.dumps({{"mediaType": "{INDEX}", "digest": "{DIGEST}"}}))
 elif rest[:2] == ["buildx", "build"] and any(a.startswith("type=oci,") for a in rest):
     # An extension step or a base exported as an OCI layout: write a small one.
     sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
@@ -72,20 +69,27 @@ def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:
     engine, log = engine_with_stand_in(tmp_path)
     engine.ensure_available()
     assert engine.pushes_by_digest()  # a kubernetes builder pushes by digest
-    source = engine.locate_image(RUN_NAME, PullPolicy.IF_NOT_PRESENT)
-    # Not the daemon's copy: a kubernetes builder builds from the registry.
-    assert source.digest == DIGEST and not source.in_daemon
-    facts = engine.read_base(source)
-    assert facts.user == "1001:1000"
-    plan = cnbext.extend(
-        extend_toml(tmp_path),
-        cnbext.ExtendOptions(names=("localhost:5000/x/y:1",), publish=True),
-        dry_run=True,
-        engine=FakeEngine(IMAGES),
-    ).plan
-    built = engine.build(plan.builds[0], publish=True, pull=False, by_digest=True)
-    assert built.digest == DIGEST and built.names == ()
-    engine.copy_by_digest("localhost:5000/x/y", DIGEST, "localhost:5000/x/y:1")
+    with serve_registry() as served:
+        run = push_image(served, "stack/run", [b"run"], tag="1")
+        source = engine.locate_image(f"{served.host}/stack/run:1", PullPolicy.IF_NOT_PRESENT)
+        # Not the daemon's copy: a kubernetes builder builds from the registry.
+        assert source.digest == run.descriptor["digest"] and not source.in_daemon
+        facts = engine.read_base(source)
+        assert facts.user == "1000:1000"  # the registry's config
+        plan = cnbext.extend(
+            extend_toml(tmp_path),
+            cnbext.ExtendOptions(names=("localhost:5000/x/y:1",), publish=True),
+            dry_run=True,
+            engine=FakeEngine(IMAGES),
+        ).plan
+        built = engine.build(plan.builds[0], publish=True, pull=False, by_digest=True)
+        assert built.digest == DIGEST and built.names == ()
+        pushed = push_image(served, "x/y", [b"app"])
+        named = engine.copy_by_digest(
+            f"{served.host}/x/y", pushed.descriptor["digest"], f"{served.host}/x/y:1"
+        )
+        assert served.manifests["x/y"]["1"][0] == INDEX
+        assert named == digest_of(served.manifests["x/y"]["1"][1])
 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert all(call[:2] == ["--context", "far"] for call in calls)
@@ -96,6 +100,8 @@ def test_the_context_and_the_builder_reach_every_call(tmp_path: Path) -> None:
     assert len(builds) == 2  # reading the files, then the image
     assert any("push-by-digest=true" in ",".join(call) for call in builds)
     assert not any(call[2:4] == ["image", "pull"] for call in calls)  # nothing pulled
+    # Locating, reading the config and naming went to the registry, not through buildx.
+    assert not any(call[1] == "imagetools" for call in buildx)
 
 
 def test_extension_steps_and_indexes_go_to_the_context_and_the_builder(tmp_path: Path) -> None:
@@ -106,13 +112,18 @@ def test_extension_steps_and_indexes_go_to_the_context_and_the_builder(tmp_path:
     )
     built = engine.build_layout(step, tmp_path / "step")
     assert built.configs[0].user == "1001:1000"
-    engine.create_index("localhost:5000/x/y:1", [f"localhost:5000/x/y@{DIGEST}"])
+    with serve_registry() as served:
+        image = push_image(served, "x/y", [b"app"])
+        index = engine.create_index(
+            f"{served.host}/x/y:1", [f"{served.host}/x/y@{image.descriptor['digest']}"]
+        )
+        assert served.manifests["x/y"]["1"][1] == served.manifests["x/y"][index][1]
 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert all(call[:2] == ["--context", "far"] for call in calls)
     buildx = [call[2:] for call in calls if call[2] == "buildx"]
-    # The base exported, the step built, the index made and its digest read.
-    assert [call[1] for call in buildx] == ["build", "build", "imagetools", "imagetools"]
+    # The base exported and the step built; the index was made registry-side.
+    assert [call[1] for call in buildx] == ["build", "build"]
     assert all("k8s" in call for call in buildx), buildx
 
 
