@@ -44,6 +44,15 @@ HUB = "docker.io"
 HUB_API = "registry-1.docker.io"
 HUB_CREDENTIALS = "https://index.docker.io/v1/"
 LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$")
+# Registries reached over plain HTTP besides loopback ones, as pack's --insecure-registry and
+# a buildkitd.toml's `insecure` entries name them: "host[:port]", comma-separated.
+INSECURE_ENV = "CNBEXT_INSECURE_REGISTRIES"
+
+
+def plain_http(host: str) -> bool:
+    """Whether ``host`` is spoken to over plain HTTP: loopback, or named in the env."""
+    named = {h.strip() for h in os.environ.get(INSECURE_ENV, "").split(",") if h.strip()}
+    return bool(LOOPBACK.match(host)) or host in named
 
 
 REMEMBERED_BYTES = 1 << 20
@@ -259,7 +268,7 @@ class Registry:
         mount: str | None = None,
         sink: IO[bytes] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        scheme = "http" if LOOPBACK.match(host) else "https"
+        scheme = "http" if plain_http(host) else "https"
         api = HUB_API if host == HUB else host
         url = what if what.startswith("http") else f"{scheme}://{api}/v2/{path}/{what}"
         if what.startswith("/"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnbext.engine.models import NotFoundError, digest_of
-from cnbext.engine.registry import Registry
+from cnbext.engine.registry import INSECURE_ENV, Registry, plain_http
 from cnbext.errors import ImageError
 from tests.fixtures.oci_registry import (
     MemoryRegistry,
@@ -192,3 +192,14 @@ def test_an_unreachable_registry_is_named(tmp_path: Path) -> None:
         host = served.host
     with pytest.raises(ImageError, match=f"cannot reach the registry {host}"):
         client(tmp_path).manifest(f"{host}/repo:1")
+
+
+def test_plain_http_is_for_loopback_and_the_registries_named_insecure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(INSECURE_ENV, raising=False)
+    assert plain_http("localhost:5000") and plain_http("127.0.0.1") and plain_http("[::1]:5000")
+    assert not plain_http("registry.lan:5000") and not plain_http("localhost.evil.example")
+    monkeypatch.setenv(INSECURE_ENV, "registry.lan:5000, other.lan")
+    assert plain_http("registry.lan:5000") and plain_http("other.lan")
+    assert not plain_http("registry.lan") and not plain_http("third.lan")  # the port counts
