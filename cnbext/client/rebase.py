@@ -15,7 +15,7 @@ from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.cnb.provenance import PROVENANCE, BaseRecord, Provenance
-from cnbext.engine.models import Manifest, digest_of, platform_of
+from cnbext.engine.models import Manifest, digest_of, image_config, platform_of
 from cnbext.engine.protocol import RegistryAccess
 from cnbext.errors import CnbextError, PublishError
 
@@ -64,7 +64,7 @@ def rebase(
         if platform not in old_platforms or platform not in new_platforms:
             raise RebaseImpossibleError(f"the old or new base has no {platform} image")
         parts = _Parts(manifest, old_platforms[platform], new_platforms[platform])
-        if same_config and _config(registry, parts.old).get("config") != _config(
+        if same_config and image_config(registry, parts.old).get("config") != image_config(
             registry, parts.new
         ).get("config"):
             raise RebaseImpossibleError(f"the base's {platform} config changed, not only its files")
@@ -89,9 +89,9 @@ def _rebase_one(
     new_layers = parts.new.document["layers"]
     if [d["digest"] for d in image_layers[: len(old_layers)]] != [d["digest"] for d in old_layers]:
         raise RebaseImpossibleError("its bottom layers are not the recorded base's layers")
-    config = _config(registry, parts.image)
-    old_config = _config(registry, parts.old)
-    new_config = _config(registry, parts.new)
+    config = image_config(registry, parts.image)
+    old_config = image_config(registry, parts.old)
+    new_config = image_config(registry, parts.new)
     old_ids = old_config["rootfs"]["diff_ids"]
     ids = config["rootfs"]["diff_ids"]
     if ids[: len(old_ids)] != old_ids:
@@ -158,10 +158,6 @@ def _verify(
         kept = len(layers) - len(base)
         if layers[: len(base)] != base or kept < 0 or layers[len(base) :] != own[len(own) - kept :]:
             raise PublishError(f"the rebased {platform} image does not have the expected layers")
-        config = _config(registry, manifest)
+        config = image_config(registry, manifest)
         if len(config["rootfs"]["diff_ids"]) != len(layers):
             raise PublishError(f"the rebased {platform} config does not match its layers")
-
-
-def _config(registry: RegistryAccess, manifest: Manifest) -> dict[str, Any]:
-    return registry.json_blob(manifest.repository, manifest.document["config"]["digest"])

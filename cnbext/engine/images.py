@@ -19,6 +19,7 @@ from cnbext.engine.models import (
     config_section,
     config_text,
     env_dict,
+    image_config,
     label_dict,
     refusals_naming,
 )
@@ -63,7 +64,7 @@ def registry_view(reference: str, manifest: Manifest, registry: Registry) -> Ima
     if not per_platform:
         raise ImageError(f"{reference} has no image manifest for any platform")
     first = next(iter(per_platform.values()))
-    config = registry.json_blob(first.repository, first.document["config"]["digest"])
+    config = image_config(registry, first)
     with refusals_naming(reference):
         section = config_section(config.get("config"))
         labels, env = label_dict(section.get("Labels")), env_dict(section.get("Env"))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cnbext.errors import ImageError
 
@@ -182,6 +182,18 @@ class Manifest:
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
+
+
+class JsonBlobs(Protocol):
+    """What reading an image's config takes of a registry client (cnbext.engine.registry's,
+    or the RegistryAccess of cnbext.engine.protocol)."""
+
+    def json_blob(self, repository: str, digest: str) -> dict[str, Any]: ...
+
+
+def image_config(registry: JsonBlobs, manifest: Manifest) -> dict[str, Any]:
+    """The config blob an image manifest names, from the manifest's own repository."""
+    return registry.json_blob(manifest.repository, manifest.document["config"]["digest"])
 
 
 def digest_of(data: bytes) -> str:

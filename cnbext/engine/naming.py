@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from cnbext.cnb.imageref import parse_reference
 from cnbext.engine.indexes import joined_index
-from cnbext.engine.models import Manifest
+from cnbext.engine.models import Manifest, image_config
 from cnbext.engine.registry import Registry
 from cnbext.errors import ImageError, PublishError
 from cnbext.progress import Reporter
@@ -50,7 +49,10 @@ class RegistryNaming:
         try:
             manifests = [self.registry.manifest(source) for source in sources]
             raw, media_type = joined_index(
-                [(m.media_type, m.raw, None if m.is_index else self._config(m)) for m in manifests]
+                [
+                    (m.media_type, m.raw, None if m.is_index else image_config(self.registry, m))
+                    for m in manifests
+                ]
             )
             ref = parse_reference(target)
             for manifest in manifests:
@@ -66,9 +68,6 @@ class RegistryNaming:
         if served is None:
             raise PublishError(f"{failure} {target}: it is not in its registry after the push")
         return served
-
-    def _config(self, manifest: Manifest) -> dict[str, Any]:
-        return self.registry.json_blob(manifest.repository, manifest.document["config"]["digest"])
 
     def _copy(self, manifest: Manifest, repository: str) -> None:
         """``manifest`` and all it is made of into ``repository``, children first, each
@@ -107,7 +106,7 @@ class RegistryNaming:
             if manifest.is_index:
                 entries = [m.get("platform") or {} for m in manifest.document.get("manifests", [])]
             else:
-                entries = [self._config(manifest)]
+                entries = [image_config(self.registry, manifest)]
         except (PublishError, ImageError, KeyError, TypeError, AttributeError):
             return None
         return tuple(
@@ -120,7 +119,7 @@ class RegistryNaming:
         """The layer diffIDs of a published image, one list per platform."""
         try:
             per_platform = self.registry.platform_manifests(self._manifest(reference))
-            configs = [self._config(m) for m in per_platform.values()]
+            configs = [image_config(self.registry, m) for m in per_platform.values()]
         except ImageError as err:
             raise PublishError(f"cannot inspect {reference}: {err.message}") from None
         return [list(c.get("rootfs", {}).get("diff_ids", [])) for c in configs]

@@ -24,6 +24,7 @@ from cnbext.engine.models import (
     config_section,
     config_text,
     env_dict,
+    image_config,
     label_dict,
     refusals_naming,
 )
@@ -144,7 +145,7 @@ class ImageReader:
             raise ImageError(f"{reference} has no image manifest for any platform")
         wanted = platform or _native_platform()
         manifest = per_platform.get(wanted) or next(iter(per_platform.values()))
-        return self.registry.json_blob(manifest.repository, manifest.document["config"]["digest"])
+        return image_config(self.registry, manifest)
 
     def read_files(
         self, reference: str, paths: Sequence[str], *, platform: str | None = None

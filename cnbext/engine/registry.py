@@ -32,6 +32,7 @@ from cnbext.engine.models import (
     Manifest,
     NotFoundError,
     digest_of,
+    image_config,
     platform_of,
 )
 from cnbext.errors import ImageError
@@ -131,7 +132,7 @@ class Registry:
         """Per platform (``os/arch``), the image manifest; one entry for a plain manifest
         (keyed by its config's platform). Attestation entries (unknown/unknown) are skipped."""
         if not manifest.is_index:
-            config = self.json_blob(manifest.repository, manifest.document["config"]["digest"])
+            config = image_config(self, manifest)
             key = "/".join(
                 p
                 for p in (config.get("os"), config.get("architecture"), config.get("variant"))
