@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cnbext.client.builder_inputs import gather_builder_inputs, select_platforms
 from cnbext.client.facts import gather_image_facts
-from cnbext.client.lock import locked_builder_config
+from cnbext.client.lock import as_locked
 from cnbext.client.usecase import (
     Result,
     normalize_builder_options,
@@ -54,11 +54,8 @@ def create_builder(
     # The targets (options.targets, else [[targets]]) decide the platforms, as pack decides.
     options = replace(options, platforms=select_platforms(loaded, options))
     check_options(options, loaded)
-    if options.locked and options.lock is not None:
-        # Recorded as written above: an upgrade reads the lock again.
-        loaded = locked_builder_config(
-            loaded, options.lock, options.platforms, extend_run=options.run_image is not None
-        )
+    # Recorded as written above: an upgrade reads the lock again.
+    loaded = as_locked(loaded, options, extend_run=options.run_image is not None)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
         checked: tuple[str, ...] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cnbext.client.lock import locked_builder_config
+from cnbext.client.lock import as_locked
 from cnbext.client.usecase import (
     Result,
     image_config_planner,
@@ -42,11 +42,8 @@ def extend_builder(
     )
     check_options(options, loaded)
     request = record_request("extend-builder", options, loaded.source.data(), loaded.source_dir)
-    if options.locked and options.lock is not None:
-        # Recorded as written above: an upgrade reads the lock again.
-        loaded = locked_builder_config(
-            loaded, options.lock, options.platforms, extend_run=options.run_image is not None
-        )
+    # Recorded as written above: an upgrade reads the lock again.
+    loaded = as_locked(loaded, options, extend_run=options.run_image is not None)
 
     def run_image_of(builder: BaseImage) -> str:
         return read_builder(builder).run_image

@@ -37,6 +37,7 @@ from cnbext.errors import BuildError, ConfigProblem, UsageError
 if TYPE_CHECKING:
     from cnbext.client.publish import ImageResult
     from cnbext.engine.protocol import Engine
+    from cnbext.plan.builder_options import BuilderOptions
     from cnbext.plan.model import Plan
     from cnbext.progress import Reporter
 
@@ -104,6 +105,13 @@ def locked_builder_config(
             getattr(config, run_field), lock.run_platforms, lock_path, platforms, "run-image."
         )
     return replace(config, **changes, pins=LockedPins(lock, build_platform, run_platform))
+
+
+def as_locked(config: BuilderLike, options: BuilderOptions, *, extend_run: bool) -> BuilderLike:
+    """``config`` as --locked asks (:func:`locked_builder_config`); as it is without."""
+    if not (options.locked and options.lock is not None):
+        return config
+    return locked_builder_config(config, options.lock, options.platforms, extend_run=extend_run)
 
 
 def _pinned(

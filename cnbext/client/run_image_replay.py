@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnbext.client.lock import BuilderLike, locked_builder_config
+from cnbext.client.lock import as_locked
 from cnbext.client.replay import recorded_config, replay_overrides, warn_unknown
 from cnbext.client.usecase import (
     PlanWith,
@@ -90,7 +90,8 @@ def _extend_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
 
     loaded = load_extend_builder_config(path, f"recorded {path.name}")
     request = record_request("extend-builder", options, loaded.source.data(), loaded.source_dir)
-    loaded = _locked(loaded, options)
+    # With --locked recorded, the run scope installs exactly the lock's run-image pins.
+    loaded = as_locked(loaded, options, extend_run=True)
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
         facts = gather_image_facts(
@@ -140,7 +141,8 @@ def _create_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
     request = record_request("create-builder", options, loaded.source.data(), loaded.base_dir)
     # The targets decide the platforms, as create-builder decides them.
     options = replace(options, platforms=select_platforms(loaded, options))
-    loaded = _locked(loaded, options)
+    # With --locked recorded, the run scope installs exactly the lock's run-image pins.
+    loaded = as_locked(loaded, options, extend_run=True)
     given = loaded.run_images[0].image
 
     def plan_with(engine: Engine, reporter: Reporter, work_dir: Path) -> Plan:
@@ -174,10 +176,3 @@ def _create_builder_part(path: Path, options: BuilderOptions) -> tuple[PlanWith,
         )
 
     return plan_with, request
-
-
-def _locked(loaded: BuilderLike, options: BuilderOptions) -> BuilderLike:
-    """With --locked recorded, the run scope installs exactly the lock's run-image pins."""
-    if not (options.locked and options.lock is not None):
-        return loaded
-    return locked_builder_config(loaded, options.lock, options.platforms, extend_run=True)
