@@ -12,7 +12,9 @@ by hand one after another (buildx --push of the run image, two imagetools copies
 of the builder), so both sides build the same Dockerfiles. create-builder has no hand-written
 equivalent here (its module layers are staged by cnbext); it reports cold and warm against
 each other. The day-2 rows (scripts/bench_upgrade.py, printed only) compare an upgrade by
-rebase with one by rebuild, and time `upgrade --check` of 10 published images.
+rebase with one by rebuild, and time `upgrade --check` of 10 published images. The
+"installed overhead" rows (scripts/bench_installed.py) say what reading the installed packages
+and writing the SBOM layer add to a cold extend.
 `--drivers docker,docker-container` (the default) runs every scenario on the docker driver and
 again on a docker-container builder made for the run from the BuildKit image `make engine`
 builds (tests/fixtures/buildkit_builders.py; removed afterwards): cnbext gets `--builder`, the
@@ -38,7 +40,8 @@ from pathlib import Path
 
 REGISTRY = os.environ.get("CNBEXT_TEST_REGISTRY", "localhost:5000")
 BASE = f"{REGISTRY}/cnbext-examples/run:bookworm"
-PACKAGES = ["jq", "tree"]
+# What the extend scenarios install (CNBEXT_BENCH_PACKAGES="python3 git" for a larger install).
+PACKAGES = os.environ.get("CNBEXT_BENCH_PACKAGES", "jq tree").split()
 ROOT = Path(__file__).resolve().parent.parent
 
 HAND_WRITTEN = """ARG base_image
@@ -46,10 +49,10 @@ FROM ${base_image}
 ARG build_id=0
 USER root
 RUN export DEBIAN_FRONTEND=noninteractive && apt-get update \\
- && apt-get install -y --no-install-recommends jq tree \\
+ && apt-get install -y --no-install-recommends PACKAGES \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 USER 1001:1000
-"""
+""".replace("PACKAGES", " ".join(PACKAGES))
 
 Action = Callable[[int], object]
 
@@ -119,6 +122,16 @@ class Bench:
                 ),
             ),
         }
+
+    def installed_overhead(self, rounds: int, emit: Callable[[str], None]) -> None:
+        """What reading the installed packages and the SBOM add (scripts/bench_installed.py)."""
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from bench_installed import installed_overheads
+
+        config = self.work / "extend.toml"
+        cnbext = [*self.cnbext, "extend", "--config", str(config), "-q", f"bench/o:{self.tag}"]
+        buildx = [*self.buildx, "--build-arg", f"base_image={BASE}", str(self.work)]
+        installed_overheads(sh, cnbext, buildx, self.work, rounds, emit)
 
     # -- builders -------------------------------------------------------------------------------
 
@@ -225,6 +238,8 @@ def run_driver(driver: str, options: argparse.Namespace, emit: Callable[[str], N
         scenarios = bench.extend_scenarios()
         if not options.only or "builder" in options.only:
             scenarios |= bench.builder_scenarios()
+        if not options.only or options.only in "installed overhead":
+            bench.installed_overhead(options.rounds, emit)
         for name, (with_cnbext, by_hand) in scenarios.items():
             if options.only and options.only not in name:
                 continue

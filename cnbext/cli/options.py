@@ -182,8 +182,9 @@ NoFactCacheOption = Annotated[
     typer.Option(
         "--no-fact-cache",
         envvar="CNBEXT_NO_FACT_CACHE",
-        help="Re-read base images instead of taking what was read before from the fact "
-        "cache (kept by content digest in the cache folder, see docs/performance.md).",
+        help="Re-read base images, and measure layers' diffIDs again, instead of taking "
+        "what was read before from the fact cache (kept by content digest in the cache "
+        "folder, see docs/performance.md).",
         show_envvar=True,
     ),
 ]

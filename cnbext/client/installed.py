@@ -13,8 +13,10 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
+from cnbext.client.concurrency import concurrently
 from cnbext.client.sbom import with_sbom_layers
 from cnbext.cnb.distro import Distro, parse_os_release
 from cnbext.cnb.installed import (
@@ -49,18 +51,22 @@ def with_installed_packages(engine: Engine, plan: Plan, work_dir: Path) -> Plan:
     given its SBOM layer (unless ``plan.sbom`` is none)."""
     pull = plan.pull_policy is PullPolicy.ALWAYS
     sbom = plan.sbom is SbomFormat.CYCLONEDX
-    builds = tuple(_labelled(engine, build, pull, sbom, work_dir) for build in plan.builds)
-    return replace(plan, builds=builds)
+    # Each build's install runs in its read (the image's own build is then a cached solve):
+    # a builder's and its run image's installs, or a create-builder's targets, at one time.
+    label = partial(_labelled, engine, pull=pull, sbom=sbom, work_dir=work_dir)
+    builds = concurrently([partial(label, build) for build in plan.builds])
+    return replace(plan, builds=tuple(builds))
 
 
 def _labelled(
-    engine: Engine, build: ImageBuild, pull: bool, sbom: bool, work_dir: Path
+    engine: Engine, build: ImageBuild, *, pull: bool, sbom: bool, work_dir: Path
 ) -> ImageBuild:
     if build.per_platform:
         # One build per target (create-builder): each read for its own platform, then every
         # platform's image labelled with all of them, as one build of several platforms is
         # (inspect and upgrade read an index's labels from one platform's config).
-        own = tuple(_labelled(engine, one, pull, sbom, work_dir) for one in build.per_platform)
+        label = partial(_labelled, engine, pull=pull, sbom=sbom, work_dir=work_dir)
+        own = tuple(concurrently([partial(label, one) for one in build.per_platform]))
         index = _index_labels(build, own)
         if PACKAGES_LABEL in index:
             own = tuple(_with_value(one, index[PACKAGES_LABEL]) for one in own)

@@ -69,6 +69,8 @@ class DockerEngine:
         self.network = settings.network
         self.builder = settings.builder or None
         self._driver: str | None = None
+        self._builder_identity = ""  # what may change a layer's tar (cnbext.engine.layer_cache)
+        self._server_version = ""
         self._registry: Registry | None = None
         if client is not None:
             self.docker = client
@@ -111,7 +113,7 @@ class DockerEngine:
         try:
             # `docker version` with a format: one round trip to the daemon, nothing to parse
             # (python-on-whales' info() models the whole `docker info` document).
-            run(
+            version = run(
                 [
                     *self.docker.client_config.docker_cmd,
                     "version",
@@ -120,6 +122,7 @@ class DockerEngine:
                 ],
                 return_stderr=False,
             )
+            self._server_version = str(version or "").strip()
         except DockerException as err:
             raise EngineError(
                 "no Docker daemon answers: " + last_lines(err),
@@ -201,6 +204,9 @@ class DockerEngine:
                 f"the buildx builder {fields.get('Name', self.builder or '')} does not answer: "
                 f"{fields.get('Error') or 'no driver'}"
             )
+        buildkit = fields.get("BuildKit version") or fields.get("Buildkit") or ""
+        snapshotter = fields.get("org.mobyproject.buildkit.worker.snapshotter", "")
+        self._builder_identity = f"{fields['Driver']} {buildkit} {snapshotter}"
         return fields["Driver"]
 
     def build(
@@ -289,8 +295,24 @@ class DockerEngine:
         return self.builds.built_files(build, paths, pull=pull, max_bytes=max_bytes)
 
     def layer_diff_ids(self, context_trees: Mapping[str, Path]) -> dict[str, str]:
-        """The diffID each tree gets as a ``COPY --link`` layer (cnbext.engine.builds)."""
-        return self.builds.layer_diff_ids(context_trees)
+        """The diffID each tree gets as a ``COPY --link`` layer (cnbext.engine.builds),
+        from the cache when these trees were measured on this builder before."""
+        from cnbext.engine import layer_cache
+
+        if not context_trees:
+            return {}
+        self.driver()  # knows the builder's identity from here on
+        if not self._server_version:  # ensure_available was not asked: no identity to key on
+            return self.builds.layer_diff_ids(context_trees)
+        identity = f"{self._builder_identity} docker {self._server_version}"
+        key = layer_cache.cache_key(context_trees, identity)
+        if self.settings.fact_cache:
+            known = layer_cache.load(key, sorted(context_trees))
+            if known is not None:
+                return known
+        measured = self.builds.layer_diff_ids(context_trees)
+        layer_cache.store(key, measured)
+        return measured
 
     def export_tree(
         self, reference: str, paths: Sequence[str], dest: Path, *, platform: str | None = None

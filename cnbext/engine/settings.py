@@ -19,7 +19,8 @@ class EngineSettings:
     # A docker context and a buildx builder; None: the docker CLI's defaults.
     context: str | None = None
     builder: str | None = None
-    # Whether base-image facts may come from the fact cache (kept by content digest).
+    # Whether base-image facts, and the diffIDs of COPY --link layers, may come from the
+    # fact cache (kept by content digest; cnbext.client.fact_cache, cnbext.engine.layer_cache).
     fact_cache: bool = True
     # Whether builds may use BuildKit's cache (--no-cache: every step runs again, e.g. to
     # check that a request is reproducible without pruning the whole cache).

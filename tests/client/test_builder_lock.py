@@ -233,3 +233,15 @@ def test_a_builder_of_several_targets_locks_every_platform(tmp_path: Path) -> No
         assert set(json.loads(label)["platforms"]) == set(platforms)
     specs = {p: v.specs for p, v in load_lock(lock).platforms.items()}
     assert specs == dict.fromkeys(platforms, ("git=1.6-2.1",))
+
+
+def test_the_builders_and_the_run_images_installs_are_read_at_the_same_time(
+    tmp_path: Path,
+) -> None:
+    # Each read runs the build's install; one after another, a builder and its run image
+    # would pay two installs in a row. The fake's barrier passes only when both are inside
+    # their reads at once (else it times out and the command fails).
+    together = [("installed", BUILDER_OUT), ("installed", RUN_OUT)]
+    engine = FakeEngine(IMAGES, together=together)
+    extend_builder(tmp_path, engine)
+    assert {c.target for c in engine.calls if c.method == "installed"} == {BUILDER_OUT, RUN_OUT}

@@ -8,7 +8,7 @@ import pytest
 
 from cnbext.cnb.distro import Distro
 from cnbext.cnb.installed import Package
-from cnbext.cnb.sbom import SbomError, sbom_document
+from cnbext.cnb.sbom import SbomError, sbom_document, validate_sbom
 
 DEBIAN = Distro("debian", (), "12", "Debian GNU/Linux 12 (bookworm)")
 FEDORA = Distro("fedora", (), "40", "Fedora Linux 40")
@@ -23,7 +23,9 @@ def components(document: bytes) -> dict[str, dict[str, object]]:
 
 
 def test_every_package_is_a_component_with_its_purl_in_a_cyclonedx_1_6_document() -> None:
-    document = json.loads(sbom_document("dpkg", PACKAGES, DEBIAN))
+    text = sbom_document("dpkg", PACKAGES, DEBIAN)
+    validate_sbom(text.decode())  # not checked at run time when nothing comes from the base
+    document = json.loads(text)
     assert (document["bomFormat"], document["specVersion"]) == ("CycloneDX", "1.6")
     found = {c["name"]: c for c in document["components"]}
     assert found["jq"]["version"] == "1.6-2.1"
@@ -42,6 +44,8 @@ def test_rpm_epochs_are_qualifiers_and_apk_has_its_own_type() -> None:
         "pkg:rpm/fedora/perl-Git@2.45-1.fc40?arch=noarch&distro=fedora-40&epoch=2&upstream=git"
     )
     apk = components(sbom_document("apk", [Package("jq", "1.7.1-r0", "aarch64", "jq")], None))
+    for database, distro in (("rpm", FEDORA), ("apk", None)):
+        validate_sbom(sbom_document(database, PACKAGES, distro).decode())
     assert apk["jq"]["purl"] == "pkg:apk/jq@1.7.1-r0?arch=aarch64"
 
 
