@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import partial
@@ -35,7 +36,7 @@ from cnbext.cnb.installed import (
 from cnbext.cnb.labels import LabelChange
 from cnbext.cnb.package_managers import database_of
 from cnbext.cnb.rpmdb import parse_header
-from cnbext.cnb.sbom import SBOM_PATH, SbomError, sbom_document
+from cnbext.cnb.sbom import SBOM_PATH, SbomError, import_library, sbom_document
 from cnbext.engine.protocol import Engine
 from cnbext.errors import BuildError
 from cnbext.plan.model import ImageBuild, Plan, PullPolicy, SbomFormat
@@ -54,8 +55,13 @@ def with_installed_packages(engine: Engine, plan: Plan, work_dir: Path) -> Plan:
     # Each build's install runs in its read (the image's own build is then a cached solve):
     # a builder's and its run image's installs, or a create-builder's targets, at one time.
     label = partial(_labelled, engine, pull=pull, sbom=sbom, work_dir=work_dir)
-    builds = concurrently([partial(label, build) for build in plan.builds])
-    return replace(plan, builds=tuple(builds))
+    actions: list[Callable[[], object]] = [partial(label, b) for b in plan.builds]
+    if sbom and any(b.packages or any(p.packages for p in b.per_platform) for b in plan.builds):
+        # The reads mostly wait on BuildKit: the SBOM library is imported meanwhile.
+        actions.append(import_library)
+    done = concurrently(actions)
+    builds = tuple(b for b in done if isinstance(b, ImageBuild))
+    return replace(plan, builds=builds)
 
 
 def _labelled(

@@ -16,6 +16,7 @@ content, components sorted. That is what keeps the layer's diffID, and the image
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -109,6 +110,13 @@ def sbom_document(
         # check (~0.1 s, most of this function's time) worth paying on every build.
         validate_sbom(text)
     return text.encode()
+
+
+def import_library() -> None:
+    """Import what sbom_document uses (cyclonedx-python-lib, packageurl: ~0.1 s), so a
+    caller can do it while it waits on something else."""
+    for module in ("cyclonedx.model.bom", "cyclonedx.output.json", "packageurl"):
+        importlib.import_module(module)
 
 
 def _parse_purl(text: str) -> Any:
