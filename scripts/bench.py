@@ -19,7 +19,8 @@ and writing the SBOM layer add to a cold extend.
 again on a docker-container builder made for the run from the BuildKit image `make engine`
 builds (tests/fixtures/buildkit_builders.py; removed afterwards): cnbext gets `--builder`, the
 hand-written commands `--builder` too, so both sides build on the same BuildKit.
-Numbers are for reading, not for asserting: nothing here fails on a slow machine.
+Numbers are for reading, not for asserting: nothing here fails on a slow machine. Every name
+the scenarios leave in the daemon is removed at the end.
 """
 
 from __future__ import annotations
@@ -274,6 +275,7 @@ def main() -> None:
         rows.append(line)
         print(line, flush=True)
 
+    before = daemon_names()
     for driver in options.drivers.split(","):
         run_driver(driver, options, emit)
     if not options.only or "upgrade" in options.only:
@@ -291,6 +293,16 @@ def main() -> None:
         emit(f"{label:<24} {'':<17} {statistics.median(samples):>8.2f}s")
     if options.out:
         options.out.write_text("\n".join(rows) + "\n")
+    # The daemon keeps only what it had: every name a scenario made there is removed.
+    made = sorted(n for n in daemon_names() - before if "bench" in n.rpartition(":")[0])
+    if made:
+        sh("docker", "image", "rm", "--force", *made)
+
+
+def daemon_names() -> set[str]:
+    """Every repository:tag the daemon holds."""
+    listed = sh("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
+    return {line for line in listed.splitlines() if not line.endswith(":<none>")}
 
 
 if __name__ == "__main__":

@@ -106,31 +106,22 @@ class DockerEngine:
     # -- availability -------------------------------------------------------------------------
 
     def ensure_available(self) -> None:
-        from python_on_whales.client_config import ClientNotFoundError
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
+        """EngineError unless the Docker server and the buildx builder answer."""
+        from cnbext.engine.availability import Probe
 
-        try:
-            # `docker version` with a format: one round trip to the daemon, nothing to parse
-            # (python-on-whales' info() models the whole `docker info` document).
-            version = run(
-                [
-                    *self.docker.client_config.docker_cmd,
-                    "version",
-                    "--format",
-                    "{{.Server.Version}}",
-                ],
-                return_stderr=False,
-            )
-            self._server_version = str(version or "").strip()
-        except DockerException as err:
-            raise EngineError(
-                "no Docker daemon answers: " + last_lines(err),
-                hint="start Docker (on a Debian machine as root: `make engine`)",
-            ) from None
-        except (FileNotFoundError, ClientNotFoundError):
-            raise EngineError("the docker client is not installed") from None
-        self._driver = self._inspect_driver()
+        probe = Probe.start(self._docker_command(), self.builder)
+        self.docker  # noqa: B018 -- python-on-whales is imported while both commands run
+        answers = probe.answers()
+        self._server_version, self._driver = answers.server_version, answers.driver
+        self._builder_identity = answers.identity
+
+    def _docker_command(self) -> list[str]:
+        """The docker client with its global flags, as python-on-whales runs it (built here
+        when the client is not made yet, so the probe need not wait for its import)."""
+        if "docker" in self.__dict__:
+            return list(self.docker.client_config.docker_cmd)
+        context = self.settings.context
+        return ["docker", *(["--context", context] if context else [])]
 
     # -- reading images -----------------------------------------------------------------------
 
@@ -184,6 +175,8 @@ class DockerEngine:
         from python_on_whales.exceptions import DockerException
         from python_on_whales.utils import run
 
+        from cnbext.engine.availability import parse_inspect
+
         command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
         if self.builder:
             command.append(self.builder)
@@ -195,19 +188,8 @@ class DockerEngine:
                     "docker buildx is not available", hint="install the docker-buildx plugin"
                 ) from None
             raise EngineError(f"the buildx builder does not answer: {last_lines(err)}") from None
-        fields = dict(
-            (key.strip(), value.strip())
-            for key, _, value in (line.partition(":") for line in output.splitlines())
-        )
-        if fields.get("Error") or not fields.get("Driver"):
-            raise EngineError(
-                f"the buildx builder {fields.get('Name', self.builder or '')} does not answer: "
-                f"{fields.get('Error') or 'no driver'}"
-            )
-        buildkit = fields.get("BuildKit version") or fields.get("Buildkit") or ""
-        snapshotter = fields.get("org.mobyproject.buildkit.worker.snapshotter", "")
-        self._builder_identity = f"{fields['Driver']} {buildkit} {snapshotter}"
-        return fields["Driver"]
+        driver, self._builder_identity = parse_inspect(output)
+        return driver
 
     def build(
         self, build: ImageBuild, *, publish: bool, pull: bool, by_digest: bool = False
