@@ -125,7 +125,27 @@ def daemon_still_answers(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> EngineEnv:
+def engine() -> Iterator[EngineEnv]:
+    """The engine every engine test uses. When the session ends, the names its tests made in
+    the daemon (``…/cnbext-tests/…``: the docker driver keeps what it pushes, and a failed
+    test cleans up nothing) are removed: the daemon holds what it held before."""
+    made_before = _test_names()
+    yield _engine_env()
+    left = sorted(_test_names() - made_before)
+    if left:
+        subprocess.run(["docker", "image", "rm", "--force", *left], capture_output=True)
+
+
+def _test_names() -> set[str]:
+    listed = subprocess.run(
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+    )
+    return {name for name in listed.stdout.split() if "/cnbext-tests/" in name}
+
+
+def _engine_env() -> EngineEnv:
     for script in ("engine.sh", "example-stack.sh"):
         args = ["bash", str(REPO / "scripts" / script)] + (["up"] if script == "engine.sh" else [])
         result = subprocess.run(args, capture_output=True, text=True)
