@@ -39,8 +39,7 @@ class Probe:
             version = _spawn([*docker, "version", "--format", "{{.Server.Version}}"])
         except FileNotFoundError:
             raise EngineError("the docker client is not installed") from None
-        inspect = _spawn([*docker, "buildx", "inspect", *([builder] if builder else [])])
-        return cls(version, inspect)
+        return cls(version, _spawn(_inspect_command(docker, builder)))
 
     def answers(self) -> Answers:
         """What both said; EngineError naming what does not answer."""
@@ -48,14 +47,26 @@ class Probe:
         inspected, inspect_err = self._inspect.communicate()
         if self._version.returncode != 0:
             raise EngineError("no Docker daemon answers: " + _tail(err or out), hint=_DAEMON_HINT)
-        if self._inspect.returncode != 0:
-            if "is not a docker command" in inspect_err:
-                raise EngineError(
-                    "docker buildx is not available", hint="install the docker-buildx plugin"
-                )
-            raise EngineError(f"the buildx builder does not answer: {_tail(inspect_err)}")
-        driver, identity = parse_inspect(inspected)
+        driver, identity = _builder_answer(self._inspect.returncode, inspected, inspect_err)
         return Answers(out.strip(), driver, identity)
+
+
+def inspect_builder(docker: Sequence[str], builder: str | None) -> tuple[str, str]:
+    """The builder's driver and identity from `docker buildx inspect` alone (a caller that
+    did not ask ``Probe``); EngineError as ``Probe.answers`` raises it."""
+    inspect = _spawn(_inspect_command(docker, builder))
+    output, errors = inspect.communicate()
+    return _builder_answer(inspect.returncode, output, errors)
+
+
+def _builder_answer(returncode: int, output: str, errors: str) -> tuple[str, str]:
+    if returncode != 0:
+        if "is not a docker command" in errors:
+            raise EngineError(
+                "docker buildx is not available", hint="install the docker-buildx plugin"
+            )
+        raise EngineError(f"the buildx builder does not answer: {_tail(errors)}")
+    return parse_inspect(output)
 
 
 def parse_inspect(output: str) -> tuple[str, str]:
@@ -73,6 +84,10 @@ def parse_inspect(output: str) -> tuple[str, str]:
     buildkit = fields.get("BuildKit version") or fields.get("Buildkit") or ""
     snapshotter = fields.get("org.mobyproject.buildkit.worker.snapshotter", "")
     return fields["Driver"], f"{fields['Driver']} {buildkit} {snapshotter}"
+
+
+def _inspect_command(docker: Sequence[str], builder: str | None) -> list[str]:
+    return [*docker, "buildx", "inspect", *([builder] if builder else [])]
 
 
 def _spawn(command: list[str]) -> subprocess.Popen[str]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnbext.cnb.imageref import parse_reference
-from cnbext.engine.failures import last_lines
 from cnbext.engine.models import (
     Attestations,
     BuiltFiles,
@@ -172,23 +171,9 @@ class DockerEngine:
         return self._driver
 
     def _inspect_driver(self) -> str:
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
+        from cnbext.engine.availability import inspect_builder
 
-        from cnbext.engine.availability import parse_inspect
-
-        command = [*self.docker.client_config.docker_cmd, "buildx", "inspect"]
-        if self.builder:
-            command.append(self.builder)
-        try:
-            output: str = run(command, return_stderr=False)
-        except DockerException as err:
-            if "is not a docker command" in (err.stderr or ""):
-                raise EngineError(
-                    "docker buildx is not available", hint="install the docker-buildx plugin"
-                ) from None
-            raise EngineError(f"the buildx builder does not answer: {last_lines(err)}") from None
-        driver, self._builder_identity = parse_inspect(output)
+        driver, self._builder_identity = inspect_builder(self._docker_command(), self.builder)
         return driver
 
     def build(

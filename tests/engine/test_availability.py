@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnbext.engine.availability import Probe, parse_inspect
+from cnbext.engine.availability import Probe, inspect_builder, parse_inspect
 from cnbext.errors import EngineError
 
 INSPECT = """Name:          default
@@ -78,6 +78,11 @@ def test_a_missing_buildx_plugin_is_named(tmp_path: Path) -> None:
     docker = failing(tmp_path, "buildx", "docker: 'buildx' is not a docker command.")
     with pytest.raises(EngineError, match="docker buildx is not available"):
         Probe.start(docker, None).answers()
+    # The same answer when only the builder is asked (an engine whose check was not run).
+    with pytest.raises(EngineError, match="docker buildx is not available"):
+        inspect_builder(docker, None)
+    working = failing(tmp_path, "none", "")
+    assert inspect_builder(working, "b") == ("docker", "docker  ")
 
 
 def test_a_builder_that_reports_an_error_is_named() -> None:
